@@ -1,0 +1,109 @@
+# vstor top-level build.
+#   make              userspace (common library, daemons, tools, tests) into $(BUILD)
+#   make CC=clang     the same with clang (BUILD defaults to build-clang then)
+#   make asan         ASan+UBSan build into build-asan
+#   make kmod         the kernel module against KDIR
+#   make fuzz         libFuzzer targets (clang) into build-fuzz
+#   make check        install deps, build everything, run all tests (= tests/check.sh)
+#   make demo         the README's main job (= tests/demo.sh)
+
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := cc
+endif
+ifneq ($(findstring clang,$(CC)),)
+BUILD ?= build-clang
+else
+BUILD ?= build
+endif
+
+PKGS := liburing yajl libcurl libnl-genl-3.0
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT ?= -O2
+CFLAGS ?= $(OPT) -g
+WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS += -D_GNU_SOURCE -Icommon -Itests/lib $(PKG_CFLAGS)
+ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
+LDLIBS += $(PKG_LIBS) -lpthread
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+COMMON_LIB := $(BUILD)/libvstor-common.a
+
+TESTLIB_SRC := $(wildcard tests/lib/*.c)
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
+
+TEST_SRC := $(wildcard tests/unit/*.c tests/cluster/*.c)
+TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%)
+
+# Programs: each directory with sources becomes one binary.
+PROGS :=
+define prog
+$(1)_SRC := $$(wildcard $(2)/*.c)
+ifneq ($$($(1)_SRC),)
+PROGS += $(BUILD)/$(1)
+$(BUILD)/$(1): $$($(1)_SRC:%.c=$(BUILD)/%.o) $(COMMON_LIB)
+	$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endif
+endef
+$(eval $(call prog,vstor-osd,osd))
+$(eval $(call prog,vstor-mon,mon))
+$(eval $(call prog,vsctl,vsctl))
+
+.PHONY: all asan kmod kmod-clean fuzz fuzz-bins check demo clean deps
+all: $(COMMON_LIB) $(PROGS) $(TEST_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(COMMON_LIB): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/%.c $(TESTLIB_OBJ) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJ) $(COMMON_LIB) $(LDLIBS)
+
+asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 \
+		SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+
+# libFuzzer targets: tests/fuzz/fuzz_*.c, each linked with the common library
+# built with coverage instrumentation.
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang OPT=-O1 \
+		SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" fuzz-bins
+fuzz-bins: $(FUZZ_BIN)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=c11 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(COMMON_LIB) $(LDLIBS)
+
+# Kernel module. KDIR: the running kernel's build tree if present, else the
+# newest Debian linux-headers-*-amd64 that is installed.
+KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+	$(lastword $(sort $(wildcard /usr/src/linux-headers-*-amd64))))
+kmod:
+	@test -n "$(KDIR)" || { echo "make kmod: no kernel headers; install linux-headers-amd64 or set KDIR=" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+kmod-clean:
+	@test -z "$(KDIR)" || $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+
+deps:
+	sh tests/deps.sh
+check:
+	sh tests/check.sh
+demo:
+	sh tests/demo.sh
+
+clean:
+	rm -rf build build-clang build-asan build-fuzz
+	@test -z "$(KDIR)" || $(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null 2>&1 || true
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,63 @@
+#include "check.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <time.h>
+
+int vt_case_failed;
+static int vt_case_skipped;
+static char vt_reason[512];
+static int n_pass, n_fail, n_skip;
+
+void vt_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(vt_reason, sizeof(vt_reason), "%s:%d: ", file, line);
+
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(vt_reason))
+		vsnprintf(vt_reason + n, sizeof(vt_reason) - n, fmt, ap);
+	va_end(ap);
+	vt_case_failed = 1;
+}
+
+void vt_skip(const char *why)
+{
+	snprintf(vt_reason, sizeof(vt_reason), "%s", why);
+	vt_case_skipped = 1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void vt_run(const char *name, void (*fn)(void))
+{
+	double t0 = now_s();
+
+	vt_case_failed = 0;
+	vt_case_skipped = 0;
+	vt_reason[0] = 0;
+	fn();
+	if (vt_case_failed) {
+		printf("FAIL: %s (%s)\n", name, vt_reason);
+		n_fail++;
+	} else if (vt_case_skipped) {
+		printf("SKIP: %s (%s)\n", name, vt_reason);
+		n_skip++;
+	} else {
+		printf("PASS: %s (%.2fs)\n", name, now_s() - t0);
+		n_pass++;
+	}
+	fflush(stdout);
+}
+
+int vt_finish(void)
+{
+	fprintf(stderr, "# %d passed, %d failed, %d skipped\n", n_pass, n_fail, n_skip);
+	return n_fail ? 1 : 0;
+}
