@@ -24,13 +24,20 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPT ?= -O2
 CFLAGS ?= $(OPT) -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
-CPPFLAGS += -D_GNU_SOURCE -Icommon -Itests/lib $(PKG_CFLAGS)
+CPPFLAGS += -D_GNU_SOURCE -Icommon -Iosd/blockstore -Itests/lib $(PKG_CFLAGS)
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
 LDLIBS += $(PKG_LIBS) -lpthread
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 COMMON_LIB := $(BUILD)/libvstor-common.a
+
+# The OSD's storage engine is a library of its own so tests and tools can
+# link it without the daemon.
+BLOCKSTORE_SRC := $(wildcard osd/blockstore/*.c)
+BLOCKSTORE_OBJ := $(BLOCKSTORE_SRC:%.c=$(BUILD)/%.o)
+BLOCKSTORE_LIB := $(if $(BLOCKSTORE_SRC),$(BUILD)/libvstor-blockstore.a)
+LIBS := $(BLOCKSTORE_LIB) $(COMMON_LIB)
 
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
@@ -44,7 +51,7 @@ define prog
 $(1)_SRC := $$(wildcard $(2)/*.c)
 ifneq ($$($(1)_SRC),)
 PROGS += $(BUILD)/$(1)
-$(BUILD)/$(1): $$($(1)_SRC:%.c=$(BUILD)/%.o) $(COMMON_LIB)
+$(BUILD)/$(1): $$($(1)_SRC:%.c=$(BUILD)/%.o) $(LIBS)
 	$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endif
 endef
@@ -53,7 +60,7 @@ $(eval $(call prog,vstor-mon,mon))
 $(eval $(call prog,vsctl,vsctl))
 
 .PHONY: all asan kmod kmod-clean fuzz fuzz-bins check demo clean deps
-all: $(COMMON_LIB) $(PROGS) $(TEST_BIN)
+all: $(LIBS) $(PROGS) $(TEST_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -63,9 +70,13 @@ $(COMMON_LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tests/%: tests/%.c $(TESTLIB_OBJ) $(COMMON_LIB)
+$(BUILD)/libvstor-blockstore.a: $(BLOCKSTORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJ) $(COMMON_LIB) $(LDLIBS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/%.c $(TESTLIB_OBJ) $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJ) $(LIBS) $(LDLIBS)
 
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 \
@@ -80,10 +91,10 @@ fuzz:
 		SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" fuzz-bins
 fuzz-bins: $(FUZZ_BIN)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_LIB)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -std=c11 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
-		-o $@ $< $(COMMON_LIB) $(LDLIBS)
+		-o $@ $< $(LIBS) $(LDLIBS)
 
 # Kernel module. KDIR: the running kernel's build tree if present, else the
 # newest Debian linux-headers-*-amd64 that is installed.
