@@ -1,0 +1,206 @@
+/*
+ * vstor generic netlink family: the control interface between userspace
+ * (vsctl map/unmap/list and the map agent that follows etcd) and the kernel
+ * module (kmod/). Shared by both; includes only <linux/types.h>.
+ *
+ * Conventions:
+ *  - Commands and attributes are ABI: only ever append, never renumber.
+ *  - Integers are in host byte order, except OSD addresses (network order,
+ *    as nla_put_in_addr()/nla_put_in6_addr() write them).
+ *  - 64-bit attributes are aligned with the PAD attribute of their level
+ *    (nla_put_u64_64bit(..., VS_ATTR_PAD) and so on).
+ *  - The kernel validates strictly: every nest must carry NLA_F_NESTED
+ *    (libnl >= 3.5 nla_nest_start() sets it), unknown attributes and
+ *    wrong lengths are refused.
+ *  - Compatibility is negotiated with VS_ATTR_FEATURES bits, not with the
+ *    family version: MAP sends the wanted bits, the kernel replies with the
+ *    subset it supports, and userspace must not use the others.
+ *  - Commands that change state need CAP_SYS_ADMIN.
+ */
+#ifndef VSTOR_GENL_H
+#define VSTOR_GENL_H
+
+#include <linux/types.h>
+
+#define VS_GENL_NAME		"vstor"
+#define VS_GENL_VERSION		1
+#define VS_GENL_MCAST_GROUP	"vstor_events"
+
+/* Max length of VS_ATTR_POOL_NAME / VS_ATTR_IMAGE_NAME, NUL not counted. */
+#define VS_GENL_NAME_MAXLEN	255
+
+enum vs_genl_cmd {
+	VS_CMD_UNSPEC,
+	/*
+	 * Create /dev/vsN for an image. Needs INODE, SIZE, BLOCK_SIZE,
+	 * BITMAP_GRANULARITY, POOL_ID, PG_COUNT, PG_STRIPE_SIZE,
+	 * IMMEDIATE_COMMIT, MAP_EPOCH, PG_TABLE, OSD_LIST. Optional:
+	 * DEV_INDEX (absent: first free index), DATA_CHUNKS (default 1),
+	 * FLAGS (READONLY), QUEUE_DEPTH, HW_QUEUES, CONNS_PER_OSD,
+	 * TIMEOUT_MS, FEATURES (wanted), POOL_NAME, IMAGE_NAME.
+	 * Reply: DEV_INDEX and FEATURES (granted).
+	 */
+	VS_CMD_MAP,
+	/*
+	 * Remove a device. Needs DEV_INDEX. FLAGS: FORCE fails all queued and
+	 * future I/O at once instead of waiting for the cluster.
+	 */
+	VS_CMD_UNMAP,
+	/*
+	 * New PG map of a pool, applied to every device of that pool. Needs
+	 * POOL_ID, MAP_EPOCH, PG_COUNT, PG_TABLE (every PG of the pool) and
+	 * OSD_LIST (addresses of at least the primaries in the table).
+	 * Optional: PG_STRIPE_SIZE. A MAP_EPOCH not newer than the current
+	 * one is ignored. In-flight requests whose target changed are resent.
+	 */
+	VS_CMD_SET_MAP,
+	/* Change the device size. Needs DEV_INDEX and SIZE. */
+	VS_CMD_RESIZE,
+	/*
+	 * Device status. With DEV_INDEX: that device; as a dump: all of them.
+	 * One message per device: DEV_INDEX, INODE, SIZE, POOL_ID,
+	 * POOL_NAME, IMAGE_NAME, DEV_STATE, INFLIGHT, MAP_EPOCH, FLAGS,
+	 * FEATURES.
+	 */
+	VS_CMD_LIST,
+
+	/* Events: multicast on VS_GENL_MCAST_GROUP, kernel to userspace only. */
+
+	/* A device appeared: DEV_INDEX, INODE, POOL_ID, POOL_NAME, IMAGE_NAME. */
+	VS_CMD_DEV_ADDED,
+	/* A device is gone: DEV_INDEX. */
+	VS_CMD_DEV_REMOVED,
+	/* Connecting to an OSD failed or it dropped: OSD_NUM, MAP_EPOCH. */
+	VS_CMD_OSD_UNREACHABLE,
+	/*
+	 * The kernel needs a fresher map of a pool (it was refused with
+	 * -EPIPE or lost its primary): POOL_ID, MAP_EPOCH (the one it has).
+	 * The agent answers with SET_MAP.
+	 */
+	VS_CMD_NEED_MAP,
+	/* Requests wait longer than expected: DEV_INDEX, INFLIGHT, STUCK_MS. */
+	VS_CMD_IO_STUCK,
+
+	__VS_CMD_MAX,
+};
+
+#define VS_CMD_MAX (__VS_CMD_MAX - 1)
+
+enum vs_genl_attr {
+	VS_ATTR_UNSPEC,
+	VS_ATTR_PAD,			/* alignment padding for u64 attrs */
+	VS_ATTR_DEV_INDEX,		/* u32: N of /dev/vsN */
+	VS_ATTR_INODE,			/* u64: pool_id << 48 | inode number */
+	VS_ATTR_SIZE,			/* u64: device size in bytes */
+	VS_ATTR_BLOCK_SIZE,		/* u32: object (chunk) size */
+	VS_ATTR_BITMAP_GRANULARITY,	/* u32 */
+	VS_ATTR_POOL_ID,		/* u32: 1..65535 */
+	VS_ATTR_PG_COUNT,		/* u32: PGs of the pool in config/pgs */
+	VS_ATTR_PG_STRIPE_SIZE,		/* u64 */
+	VS_ATTR_DATA_CHUNKS,		/* u32: 1 replicated, k for EC/XOR */
+	VS_ATTR_IMMEDIATE_COMMIT,	/* u8: enum vs_genl_commit */
+	VS_ATTR_PG_TABLE,		/* nest of VS_PG_TABLE_ITEM */
+	VS_ATTR_OSD_LIST,		/* nest of VS_OSD_LIST_ITEM */
+	VS_ATTR_MAP_EPOCH,		/* u64: version of the PG map */
+	VS_ATTR_FLAGS,			/* u32: VS_GENL_F_* */
+	VS_ATTR_QUEUE_DEPTH,		/* u32: blk-mq depth per hw queue */
+	VS_ATTR_HW_QUEUES,		/* u32: blk-mq hw queues */
+	VS_ATTR_CONNS_PER_OSD,		/* u32: TCP connections per OSD */
+	VS_ATTR_TIMEOUT_MS,		/* u32: per-request timeout, 0 = never */
+	VS_ATTR_FEATURES,		/* u64: VS_FEAT_* */
+	VS_ATTR_DEV_STATE,		/* u32: enum vs_genl_dev_state */
+	VS_ATTR_POOL_NAME,		/* NUL-terminated string */
+	VS_ATTR_IMAGE_NAME,		/* NUL-terminated string */
+	VS_ATTR_INFLIGHT,		/* u32: requests in flight */
+	VS_ATTR_OSD_NUM,		/* u64: OSD number (events) */
+	VS_ATTR_STUCK_MS,		/* u32: age of the oldest request */
+
+	__VS_ATTR_MAX,
+};
+
+#define VS_ATTR_MAX (__VS_ATTR_MAX - 1)
+
+/* Items of VS_ATTR_PG_TABLE: each is a nest of enum vs_genl_pg_attr. */
+enum vs_genl_pg_table {
+	VS_PG_TABLE_UNSPEC,
+	VS_PG_TABLE_ITEM,
+	__VS_PG_TABLE_MAX,
+};
+
+#define VS_PG_TABLE_MAX (__VS_PG_TABLE_MAX - 1)
+
+enum vs_genl_pg_attr {
+	VS_PG_ATTR_UNSPEC,
+	VS_PG_ATTR_PAD,
+	VS_PG_ATTR_NUM,			/* u32: PG number, 1-based */
+	VS_PG_ATTR_PRIMARY,		/* u64: OSD, 0 = none (hold I/O) */
+	VS_PG_ATTR_EPOCH,		/* u64: PG epoch (pg/history) */
+
+	__VS_PG_ATTR_MAX,
+};
+
+#define VS_PG_ATTR_MAX (__VS_PG_ATTR_MAX - 1)
+
+/*
+ * Items of VS_ATTR_OSD_LIST: each is a nest of enum vs_genl_osd_attr with one
+ * address. An OSD with several addresses appears in several items (same
+ * NUM and PORT), in the order they should be tried.
+ */
+enum vs_genl_osd_list {
+	VS_OSD_LIST_UNSPEC,
+	VS_OSD_LIST_ITEM,
+	__VS_OSD_LIST_MAX,
+};
+
+#define VS_OSD_LIST_MAX (__VS_OSD_LIST_MAX - 1)
+
+enum vs_genl_osd_attr {
+	VS_OSD_ATTR_UNSPEC,
+	VS_OSD_ATTR_PAD,
+	VS_OSD_ATTR_NUM,		/* u64: OSD number */
+	VS_OSD_ATTR_ADDR4,		/* __be32: IPv4 address */
+	VS_OSD_ATTR_ADDR6,		/* 16 bytes: IPv6 address */
+	VS_OSD_ATTR_PORT,		/* u16: TCP port */
+
+	__VS_OSD_ATTR_MAX,
+};
+
+#define VS_OSD_ATTR_MAX (__VS_OSD_ATTR_MAX - 1)
+
+/* VS_ATTR_IMMEDIATE_COMMIT: the cluster's immediate_commit setting. */
+enum vs_genl_commit {
+	VS_GENL_COMMIT_NONE = 0,	/* lazy: flush sends SYNC */
+	VS_GENL_COMMIT_SMALL = 1,	/* like NONE for clients */
+	VS_GENL_COMMIT_ALL = 2,		/* writes durable when acked */
+};
+
+/* VS_ATTR_FLAGS */
+#define VS_GENL_F_READONLY	(1U << 0)	/* MAP: read-only device */
+#define VS_GENL_F_FORCE		(1U << 1)	/* UNMAP: fail outstanding I/O */
+
+/* VS_ATTR_DEV_STATE */
+enum vs_genl_dev_state {
+	VS_DEV_STATE_UNSPEC,
+	VS_DEV_STATE_CONNECTING,	/* mapped, no OSD connected yet */
+	VS_DEV_STATE_ACTIVE,		/* I/O flows */
+	VS_DEV_STATE_DEGRADED,		/* some I/O waits for an OSD or a map */
+	VS_DEV_STATE_DEAD,		/* force-unmapped: all I/O fails */
+	VS_DEV_STATE_REMOVING,		/* unmap in progress */
+
+	__VS_DEV_STATE_MAX,
+};
+
+#define VS_DEV_STATE_MAX (__VS_DEV_STATE_MAX - 1)
+
+/* VS_ATTR_FEATURES */
+#define VS_FEAT_MULTI_CONN	(1ULL << 0)	/* CONNS_PER_OSD > 1 */
+#define VS_FEAT_IPV6		(1ULL << 1)	/* VS_OSD_ATTR_ADDR6 */
+#define VS_FEAT_FORCE_UNMAP	(1ULL << 2)	/* VS_GENL_F_FORCE */
+#define VS_FEAT_LAZY_SYNC	(1ULL << 3)	/* COMMIT_NONE/SMALL pools */
+#define VS_FEAT_REQ_TIMEOUT	(1ULL << 4)	/* VS_ATTR_TIMEOUT_MS */
+#define VS_FEAT_RESIZE		(1ULL << 5)	/* VS_CMD_RESIZE */
+#define VS_FEAT_EC		(1ULL << 6)	/* DATA_CHUNKS > 1 */
+#define VS_FEAT_DISCARD		(1ULL << 7)	/* discard/write-zeroes */
+#define VS_FEAT_KNOWN		((1ULL << 8) - 1)	/* all defined here */
+
+#endif /* VSTOR_GENL_H */
