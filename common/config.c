@@ -822,8 +822,18 @@ static const struct cfg_opt base_opts[] = {
 		  "fine; a missing explicit one is an error; \"\" = no file." },
 	{ .name = "etcd_address", .type = CFG_LIST, .scope = SC_ALL,
 	  .help = "etcd client addresses host:port[/path] (path defaults to /v3, "
-		  "http:// allowed, https unsupported): comma-separated string or "
+		  "http:// or https:// allowed): comma-separated string or "
 		  "array. Required." },
+	{ .name = "etcd_ca_file", .type = CFG_STR, .scope = SC_ALL,
+	  .help = "CA certificate (PEM) to verify https etcd endpoints (vstor)." },
+	{ .name = "etcd_cert_file", .type = CFG_STR, .scope = SC_ALL,
+	  .help = "Client certificate (PEM) for https etcd endpoints (vstor)." },
+	{ .name = "etcd_key_file", .type = CFG_STR, .scope = SC_ALL,
+	  .help = "Client key (PEM) for etcd_cert_file (vstor)." },
+	{ .name = "etcd_user", .type = CFG_STR, .scope = SC_ALL,
+	  .help = "etcd user name, with etcd_password, when etcd auth is on (vstor)." },
+	{ .name = "etcd_password", .type = CFG_STR, .scope = SC_ALL,
+	  .flags = CFG_F_NO_ETCD, .help = "etcd password for etcd_user (vstor)." },
 	{ .name = "etcd_prefix", .type = CFG_STR, .def = "/vitastor", .scope = SC_ALL,
 	  .flags = CFG_F_NO_ETCD, .help = "Prefix of all vstor keys in etcd." },
 	{ .name = "log_level", .type = CFG_I64, .def = "0", .scope = SC_ALL, CFG_MIN(-3),
@@ -944,7 +954,6 @@ static bool pow2(uint64_t x)
 static int base_check(struct cfg *cfg)
 {
 	uint64_t bs = cfg_u64(cfg, "block_size"), bg = cfg_u64(cfg, "bitmap_granularity");
-	const char *const *addr;
 	char gbuf[128];
 	json_t pl;
 
@@ -964,10 +973,6 @@ static int base_check(struct cfg *cfg)
 		return cfg_fail(cfg, "config: rdma_mtu %s: %" PRIu64 " is not one of 256, "
 				"512, 1024, 2048, 4096", cfg_origin(cfg, "rdma_mtu"),
 				cfg_u64(cfg, "rdma_mtu"));
-	for (addr = cfg_strv(cfg, "etcd_address", NULL); *addr; addr++)
-		if (!strncasecmp(*addr, "https://", 8))
-			return cfg_fail(cfg, "config: etcd_address %s: \"%.100s\": https is "
-					"not supported", cfg_origin(cfg, "etcd_address"), *addr);
 	pl = cfg_json(cfg, "placement_levels");
 	for (size_t i = 0; i < json_len(pl); i++) {
 		uint64_t u;

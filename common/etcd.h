@@ -106,6 +106,10 @@ int etcd_config_set(char **field, const char *val);
  * etcd_ca_file, etcd_cert_file, etcd_key_file, etcd_user, etcd_password.
  * Absent keys keep their current value. Returns 0 or ETCD_E_INVAL. */
 int etcd_config_from_json(struct etcd_config *cfg, json_t obj, char *err, size_t errlen);
+struct cfg;
+/* The same from a loaded program configuration (common/config.h); fails
+ * with a message naming etcd_address when no address is configured. */
+int etcd_config_from_cfg(struct etcd_config *ec, const struct cfg *cfg, char *err, size_t errlen);
 
 /* ---- client and event loop ---- */
 

@@ -620,9 +620,6 @@ static void type_errors_name_key_and_source(void)
 	if (bad_file_value("{\"client_dirty_limit\": \"1q\"}", "config: client_dirty_limit in "
 			   "%s: expected a size like 131072 or \"128k\", got \"1q\""))
 		return;
-	if (bad_file_value("{\"etcd_address\": \"https://e:2379\"}", "config: etcd_address "
-			   "in %s: \"https://e:2379\": https is not supported"))
-		return;
 
 	/* Command-line values are named as such. */
 	cfg = cfg_new();
