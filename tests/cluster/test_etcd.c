@@ -12,21 +12,6 @@
 
 static struct etcd_proc *etcd;
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 static const char *tls_ca, *tls_cert, *tls_key;
 
 static struct etcd_client *new_client_cfg(const char *endpoints, const char *user, const char *password,
@@ -65,11 +50,11 @@ static struct etcd_client *new_client(void)
 /* Drives a self-driven client until *flag or the timeout. */
 static bool run_until(struct etcd_client *c, const bool *flag, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = vt_now_ms() + timeout_ms;
 
-	while (!*flag && now_ms() < deadline)
+	while (!*flag && vt_now_ms() < deadline)
 		if (etcd_run(c, 20) == 1 && !*flag)
-			sleep_ms(5);
+			vt_sleep_ms(5);
 	return *flag;
 }
 
@@ -448,9 +433,9 @@ static void lease_expiry_and_keepalive(void)
 		CHECK_EQ(r.kvs[0].lease, kept);
 		etcd_result_clear(&r);
 	}
-	t0 = now_ms();
+	t0 = vt_now_ms();
 	/* Keep one lease alive every 400 ms for 4 s; the other must expire. */
-	while (now_ms() - t0 < 4000) {
+	while (vt_now_ms() - t0 < 4000) {
 		ka.done = false;
 		CHECK_EQ(etcd_lease_keepalive(c, kept, ka_cb, &ka), 0);
 		CHECK(run_until(c, &ka.done, 5000));
@@ -459,10 +444,10 @@ static void lease_expiry_and_keepalive(void)
 
 			CHECK_EQ(etcd_range_sync(c, &q, &r), 0);
 			if (!r.n_kvs)
-				gone_at = now_ms();
+				gone_at = vt_now_ms();
 			etcd_result_clear(&r);
 		}
-		sleep_ms(400);
+		vt_sleep_ms(400);
 	}
 	CHECK_EQ(ka.failed, 0);
 	CHECK(ka.ok >= 8);
@@ -551,7 +536,7 @@ static void async_many(void)
 	struct etcd_client *c = new_client();
 	struct counter n = { .expected = 200 };
 	char key[32];
-	long long t0 = now_ms();
+	long long t0 = vt_now_ms();
 
 	CHECK(c);
 	for (int i = 0; i < n.expected; i++) {
@@ -566,7 +551,7 @@ static void async_many(void)
 	CHECK_EQ(n.failed, 0);
 	CHECK_EQ(etcd_pending(c), 0);
 	CHECK_EQ(count_prefix(c, "many/"), 200);
-	CHECK_MSG(now_ms() - t0 < 15000, "took %lld ms", now_ms() - t0);
+	CHECK_MSG(vt_now_ms() - t0 < 15000, "took %lld ms", vt_now_ms() - t0);
 	/* etcd_run returns at the timeout with nothing to do too. */
 	CHECK_EQ(etcd_run(c, 10), 1);
 	etcd_client_free(c);
@@ -612,20 +597,20 @@ static void el_set_timer(void *ctx, int ms)
 	struct eloop *l = ctx;
 
 	l->timer_calls++;
-	l->due = ms < 0 ? -1 : now_ms() + ms;
+	l->due = ms < 0 ? -1 : vt_now_ms() + ms;
 }
 
 static bool el_run_until(struct eloop *l, const bool *flag, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = vt_now_ms() + timeout_ms;
 
-	while (!*flag && now_ms() < deadline) {
+	while (!*flag && vt_now_ms() < deadline) {
 		struct epoll_event evs[16];
 		long long wait = 50;
 		int n;
 
 		if (l->due >= 0)
-			wait = l->due - now_ms() < wait ? l->due - now_ms() : wait;
+			wait = l->due - vt_now_ms() < wait ? l->due - vt_now_ms() : wait;
 		if (wait < 0)
 			wait = 0;
 		n = epoll_wait(l->epfd, evs, 16, (int)wait);
@@ -640,7 +625,7 @@ static bool el_run_until(struct eloop *l, const bool *flag, int timeout_ms)
 				re |= ETCD_POLL_ERR;
 			etcd_on_fd(l->c, evs[i].data.fd, re);
 		}
-		if (l->due >= 0 && now_ms() >= l->due) {
+		if (l->due >= 0 && vt_now_ms() >= l->due) {
 			l->due = -1;
 			etcd_on_timer(l->c);
 		}
@@ -723,9 +708,9 @@ static void external_loop(void)
 	CHECK(watch);
 	{
 		bool created = false;
-		long long deadline = now_ms() + 5000;
+		long long deadline = vt_now_ms() + 5000;
 
-		while (!ws.created && now_ms() < deadline)
+		while (!ws.created && vt_now_ms() < deadline)
 			el_run_until(&l, &created, 20);
 		CHECK_EQ(ws.created, 1);
 	}
@@ -739,9 +724,9 @@ static void external_loop(void)
 	CHECK_EQ(n.failed, 0);
 	{
 		bool never = false;
-		long long deadline = now_ms() + 5000;
+		long long deadline = vt_now_ms() + 5000;
 
-		while (ws.events < n.expected && now_ms() < deadline)
+		while (ws.events < n.expected && vt_now_ms() < deadline)
 			el_run_until(&l, &never, 20);
 	}
 	CHECK_EQ(ws.events, n.expected);
@@ -894,9 +879,9 @@ static void auth_user_password(void)
 	w = etcd_watch_create(c, &wq, auth_watch_cb, &aw);
 	CHECK(w);
 	{
-		long long deadline = now_ms() + 5000;
+		long long deadline = vt_now_ms() + 5000;
 
-		while (!aw.created && now_ms() < deadline)
+		while (!aw.created && vt_now_ms() < deadline)
 			etcd_run(c, 20);
 		CHECK_EQ(aw.created, 1);
 	}
@@ -908,9 +893,9 @@ static void auth_user_password(void)
 	CHECK_STR(s, "v2");
 	free(s);
 	{
-		long long deadline = now_ms() + 8000;
+		long long deadline = vt_now_ms() + 8000;
 
-		while ((aw.events < 1 || aw.created < 2) && now_ms() < deadline)
+		while ((aw.events < 1 || aw.created < 2) && vt_now_ms() < deadline)
 			etcd_run(c, 20);
 		CHECK_MSG(aw.created == 2, "created %d retries %d", aw.created, aw.retries);
 		CHECK_EQ(aw.events, 1);
@@ -965,12 +950,12 @@ static void tls_client_certificates(void)
 	w = etcd_watch_create(c, &wq, auth_watch_cb, &aw);
 	CHECK(w);
 	{
-		long long deadline = now_ms() + 5000;
+		long long deadline = vt_now_ms() + 5000;
 
-		while (!aw.created && now_ms() < deadline)
+		while (!aw.created && vt_now_ms() < deadline)
 			etcd_run(c, 20);
 		CHECK_EQ(etcd_put_str_sync(c, "tls/k2", "x"), 0);
-		while (!aw.events && now_ms() < deadline)
+		while (!aw.events && vt_now_ms() < deadline)
 			etcd_run(c, 20);
 		CHECK_EQ(aw.events, 1);
 	}

@@ -13,21 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 static struct etcd_client *client_opts(const char *endpoints, int timeout_ms, int attempts, size_t max_body)
 {
 	struct etcd_config cfg;
@@ -132,11 +117,11 @@ static void wrec_cb(void *arg, struct etcd_watch *w, const struct etcd_watch_upd
 
 static bool run_while(struct etcd_client *c, int *counter, int target, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = vt_now_ms() + timeout_ms;
 
-	while (*counter < target && now_ms() < deadline)
+	while (*counter < target && vt_now_ms() < deadline)
 		if (etcd_run(c, 20) == 1)
-			sleep_ms(5);
+			vt_sleep_ms(5);
 	return *counter >= target;
 }
 
@@ -171,12 +156,12 @@ static void failover_dead_endpoint(struct etcd_proc *e)
 	snprintf(eps, sizeof(eps), "127.0.0.1:%d,127.0.0.1:%d", d1, d2);
 	c = client_opts(eps, 1000, 4, 0);
 	CHECK(c);
-	t0 = now_ms();
+	t0 = vt_now_ms();
 	CHECK_EQ(range1(c, "fo/a", &r), ETCD_E_CONNECT);
 	CHECK_MSG(strstr(r.errmsg, "after 4 attempts"), "%s", r.errmsg);
 	etcd_result_clear(&r);
 	CHECK_EQ(put1(c, "fo/a", "1"), ETCD_E_CONNECT);
-	CHECK_MSG(now_ms() - t0 < 3000, "took %lld ms", now_ms() - t0);
+	CHECK_MSG(vt_now_ms() - t0 < 3000, "took %lld ms", vt_now_ms() - t0);
 	etcd_client_free(c);
 }
 
@@ -208,7 +193,7 @@ static void failover_hanging_endpoint(void)
 	snprintf(eps, sizeof(eps), "%s,%s", fake_http_endpoint(f), etcd_proc_endpoint(e));
 	c = client_opts(eps, 1000, 3, 0);
 	CHECK(c);
-	t0 = now_ms();
+	t0 = vt_now_ms();
 	CHECK_EQ(put1(c, "hang/a", "1"), ETCD_E_TIMEOUT);
 	CHECK_EQ(fake_http_requests(f), 1);
 	CHECK_EQ(range1(c, "hang/a", &r), 0);
@@ -218,7 +203,7 @@ static void failover_hanging_endpoint(void)
 	/* The good endpoint is remembered. */
 	CHECK_EQ(put1(c, "hang/a", "1"), 0);
 	CHECK_EQ(fake_http_requests(f), 2);
-	CHECK_MSG(now_ms() - t0 < 8000, "took %lld ms", now_ms() - t0);
+	CHECK_MSG(vt_now_ms() - t0 < 8000, "took %lld ms", vt_now_ms() - t0);
 	etcd_client_free(c);
 	fake_http_stop(f);
 	etcd_proc_free(e);
@@ -382,7 +367,7 @@ static void fake_server_answers(void)
 		struct fake_http_resp resp = fake_http_resp(fc->status, fc->body);
 		struct etcd_result r;
 		int before = fake_http_requests(f), rc;
-		long long t0 = now_ms(), took;
+		long long t0 = vt_now_ms(), took;
 
 		resp.chunked = fc->chunked;
 		resp.hold = fc->hold;
@@ -391,7 +376,7 @@ static void fake_server_answers(void)
 		resp.declared_len = fc->declared;
 		fake_http_set(f, &resp);
 		rc = run_op(c, fc->op, fc->timeout, &r);
-		took = now_ms() - t0;
+		took = vt_now_ms() - t0;
 		if (fc->expect == ANY_TRANSPORT)
 			CHECK_MSG(rc == ETCD_E_CONNECT || rc == ETCD_E_RESPONSE, "%s: status %d (%s)",
 				fc->name, rc, r.errmsg);
@@ -518,13 +503,13 @@ static void fake_watch_streams(void)
 	{
 		struct etcd_watch_req q = { .key = "w/", .prefix = true };
 		struct etcd_watch *w;
-		long long deadline = now_ms() + 5000;
+		long long deadline = vt_now_ms() + 5000;
 
 		memset(&wr, 0, sizeof(wr));
 		fake_http_set(f, &resp);
 		w = etcd_watch_create(c, &q, wrec_cb, &wr);
 		CHECK(w);
-		while (etcd_watch_next_revision(w) != 21 && now_ms() < deadline)
+		while (etcd_watch_next_revision(w) != 21 && vt_now_ms() < deadline)
 			etcd_run(c, 20);
 		CHECK_EQ(etcd_watch_next_revision(w), 21);
 		etcd_watch_cancel(w);
@@ -603,12 +588,12 @@ static void fake_watch_streams(void)
 	resp.filler = 100u << 20;
 	resp.hold = true;
 	{
-		long long t0 = now_ms();
+		long long t0 = vt_now_ms();
 
 		watch_fake(f, c, &resp, &wr, &wr.retries, 1);
 		CHECK_EQ(wr.retries, 1);
 		CHECK_EQ(wr.last_status, ETCD_E_RESPONSE);
-		CHECK(now_ms() - t0 < 10000);
+		CHECK(vt_now_ms() - t0 < 10000);
 	}
 	etcd_client_free(c);
 	fake_http_stop(f);

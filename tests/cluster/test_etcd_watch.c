@@ -9,21 +9,6 @@
 
 static struct etcd_proc *etcd;
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 static struct etcd_client *client_at(const char *endpoints)
 {
 	struct etcd_config cfg;
@@ -118,11 +103,11 @@ static void rec_cb(void *arg, struct etcd_watch *w, const struct etcd_watch_upda
 static bool wait_rec(struct etcd_client *c, struct rec *r, int timeout_ms, bool (*cond)(const struct rec *, int),
 	int arg)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = vt_now_ms() + timeout_ms;
 
-	while (!cond(r, arg) && now_ms() < deadline)
+	while (!cond(r, arg) && vt_now_ms() < deadline)
 		if (etcd_run(c, 20) == 1)
-			sleep_ms(5);
+			vt_sleep_ms(5);
 	return cond(r, arg);
 }
 

@@ -20,6 +20,10 @@ void vt_skip(const char *why);
 /* Prints a per-binary summary; returns the process exit code. */
 int vt_finish(void);
 
+/* Monotonic clock in milliseconds, and a sleep that tests use for waits. */
+long long vt_now_ms(void);
+void vt_sleep_ms(int ms);
+
 #define CHECK(cond) do { \
 	if (!(cond)) { vt_fail(__FILE__, __LINE__, "%s", #cond); return; } \
 } while (0)

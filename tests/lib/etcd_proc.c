@@ -1,4 +1,5 @@
 #include "etcd_proc.h"
+#include "check.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -35,22 +36,6 @@ struct etcd_proc {
 static struct etcd_proc *procs[MAX_PROCS];
 static volatile pid_t live_pids[MAX_PROCS];
 static bool hooks_installed;
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Only async-signal-safe calls: kill and reap every etcd, remove the temp
  * dirs with rm(1), then die of the signal. */
@@ -285,16 +270,16 @@ static bool reap(struct etcd_proc *p, int options)
 
 int etcd_proc_wait_ready(struct etcd_proc *p, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = vt_now_ms() + timeout_ms;
 
-	while (now_ms() < deadline) {
+	while (vt_now_ms() < deadline) {
 		if (reap(p, WNOHANG)) {
 			fprintf(stderr, "etcd_proc: etcd on port %d exited during startup\n", p->client_port);
 			return -1;
 		}
 		if (!probe(p))
 			return 0;
-		sleep_ms(50);
+		vt_sleep_ms(50);
 	}
 	fprintf(stderr, "etcd_proc: etcd on port %d not ready after %d ms\n", p->client_port, timeout_ms);
 	return -1;
@@ -408,11 +393,11 @@ int etcd_proc_stop(struct etcd_proc *p)
 	if (p->pid <= 0)
 		return 0;
 	kill(p->pid, SIGTERM);
-	deadline = now_ms() + 5000;
-	while (now_ms() < deadline) {
+	deadline = vt_now_ms() + 5000;
+	while (vt_now_ms() < deadline) {
 		if (reap(p, WNOHANG))
 			return 0;
-		sleep_ms(10);
+		vt_sleep_ms(10);
 	}
 	fprintf(stderr, "etcd_proc: etcd %d ignored SIGTERM, killing\n", (int)p->pid);
 	return etcd_proc_kill(p);
@@ -428,7 +413,7 @@ const char *etcd_proc_restart(struct etcd_proc *p)
 			return p->endpoint;
 		/* The old process may still hold the port for a moment. */
 		etcd_proc_kill(p);
-		sleep_ms(200);
+		vt_sleep_ms(200);
 	}
 	print_log_tail(p);
 	return NULL;
