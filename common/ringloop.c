@@ -1,0 +1,288 @@
+/* Single-threaded io_uring event loop; see ringloop.h. */
+#include "ringloop.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct ringloop {
+	struct io_uring ring;
+	unsigned flags;
+	struct ringloop_defer *def_head, *def_tail;
+	struct ringloop_timer **heap;
+	size_t nheap, capheap;
+	struct ringloop_stats st;
+};
+
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+#endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#endif
+
+struct ringloop *ringloop_create(unsigned entries)
+{
+	static const unsigned tries[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+			IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+		0,
+	};
+	struct ringloop *rl = calloc(1, sizeof(*rl));
+	int r = -EINVAL;
+
+	if (!rl)
+		return NULL;
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		struct io_uring_params p;
+
+		memset(&p, 0, sizeof(p));
+		p.flags = tries[i] | IORING_SETUP_CQSIZE;
+		p.cq_entries = entries * 4;
+		r = io_uring_queue_init_params(entries, &rl->ring, &p);
+		if (r == 0) {
+			rl->flags = tries[i];
+			break;
+		}
+		if (r != -EINVAL)
+			break;
+	}
+	if (r) {
+		free(rl);
+		errno = -r;
+		return NULL;
+	}
+	(void)io_uring_register_ring_fd(&rl->ring);
+	return rl;
+}
+
+void ringloop_destroy(struct ringloop *rl)
+{
+	if (!rl)
+		return;
+	io_uring_queue_exit(&rl->ring);
+	free(rl->heap);
+	free(rl);
+}
+
+struct io_uring *ringloop_ring(struct ringloop *rl)
+{
+	return &rl->ring;
+}
+
+unsigned ringloop_setup_flags(struct ringloop *rl)
+{
+	return rl->flags;
+}
+
+struct io_uring_sqe *ringloop_get_sqe(struct ringloop *rl)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&rl->ring);
+
+	for (int i = 0; !sqe && i < 100; i++) {
+		int r = io_uring_submit(&rl->ring);
+
+		rl->st.enters++;
+		if (r < 0 && r != -EAGAIN && r != -EBUSY && r != -EINTR)
+			return NULL;
+		sqe = io_uring_get_sqe(&rl->ring);
+	}
+	return sqe;
+}
+
+void ringloop_defer(struct ringloop *rl, struct ringloop_defer *d)
+{
+	if (d->queued)
+		return;
+	d->queued = true;
+	d->next = NULL;
+	if (rl->def_tail)
+		rl->def_tail->next = d;
+	else
+		rl->def_head = d;
+	rl->def_tail = d;
+}
+
+void ringloop_defer_cancel(struct ringloop *rl, struct ringloop_defer *d)
+{
+	struct ringloop_defer *prev = NULL;
+
+	if (!d->queued)
+		return;
+	for (struct ringloop_defer *p = rl->def_head; p; prev = p, p = p->next) {
+		if (p != d)
+			continue;
+		if (prev)
+			prev->next = p->next;
+		else
+			rl->def_head = p->next;
+		if (rl->def_tail == p)
+			rl->def_tail = prev;
+		d->queued = false;
+		return;
+	}
+}
+
+uint64_t ringloop_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Binary min-heap on deadline_ns. */
+static void heap_swap(struct ringloop *rl, size_t a, size_t b)
+{
+	struct ringloop_timer *t = rl->heap[a];
+
+	rl->heap[a] = rl->heap[b];
+	rl->heap[b] = t;
+	rl->heap[a]->heap_idx = a;
+	rl->heap[b]->heap_idx = b;
+}
+
+static void heap_up(struct ringloop *rl, size_t i)
+{
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+
+		if (rl->heap[p]->deadline_ns <= rl->heap[i]->deadline_ns)
+			break;
+		heap_swap(rl, p, i);
+		i = p;
+	}
+}
+
+static void heap_down(struct ringloop *rl, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < rl->nheap && rl->heap[l]->deadline_ns < rl->heap[m]->deadline_ns)
+			m = l;
+		if (r < rl->nheap && rl->heap[r]->deadline_ns < rl->heap[m]->deadline_ns)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(rl, i, m);
+		i = m;
+	}
+}
+
+void ringloop_timer_del(struct ringloop *rl, struct ringloop_timer *t)
+{
+	size_t i = t->heap_idx;
+
+	if (i == SIZE_MAX || i >= rl->nheap || rl->heap[i] != t)
+		return;
+	t->heap_idx = SIZE_MAX;
+	rl->nheap--;
+	if (i == rl->nheap)
+		return;
+	rl->heap[i] = rl->heap[rl->nheap];
+	rl->heap[i]->heap_idx = i;
+	heap_up(rl, i);
+	heap_down(rl, rl->heap[i]->heap_idx);
+}
+
+int ringloop_timer_add(struct ringloop *rl, struct ringloop_timer *t, uint64_t deadline_ns)
+{
+	ringloop_timer_del(rl, t);
+	if (rl->nheap == rl->capheap) {
+		size_t n = rl->capheap ? rl->capheap * 2 : 16;
+		struct ringloop_timer **h = realloc(rl->heap, n * sizeof(*h));
+
+		if (!h)
+			return -ENOMEM;
+		rl->heap = h;
+		rl->capheap = n;
+	}
+	t->deadline_ns = deadline_ns;
+	t->heap_idx = rl->nheap;
+	rl->heap[rl->nheap++] = t;
+	heap_up(rl, t->heap_idx);
+	return 0;
+}
+
+static int run_deferred_and_timers(struct ringloop *rl)
+{
+	struct ringloop_defer *d = rl->def_head;
+	int n = 0;
+
+	/* Only what was queued before this point runs now; callbacks that
+	 * queue more run on the next iteration. */
+	rl->def_head = rl->def_tail = NULL;
+	while (d) {
+		struct ringloop_defer *next = d->next;
+
+		d->queued = false;
+		d->next = NULL;
+		d->cb(d);
+		n++;
+		d = next;
+	}
+	if (rl->nheap) {
+		uint64_t now = ringloop_now_ns();
+
+		while (rl->nheap && rl->heap[0]->deadline_ns <= now) {
+			struct ringloop_timer *t = rl->heap[0];
+
+			ringloop_timer_del(rl, t);
+			t->cb(t);
+			n++;
+		}
+	}
+	return n;
+}
+
+int ringloop_run_once(struct ringloop *rl, int64_t timeout_ns)
+{
+	struct io_uring_cqe *cqe = NULL;
+	struct __kernel_timespec ts, *tsp = NULL;
+	int64_t wait = timeout_ns;
+	unsigned head, seen = 0;
+	int n, r;
+
+	rl->st.iterations++;
+	n = run_deferred_and_timers(rl);
+	/* callbacks that ran may have changed what the caller waits for:
+	 * do not block in this iteration then */
+	if (rl->def_head || n)
+		wait = 0;
+	if (rl->nheap) {
+		uint64_t now = ringloop_now_ns();
+		int64_t till = rl->heap[0]->deadline_ns > now ?
+			(int64_t)(rl->heap[0]->deadline_ns - now) : 0;
+
+		if (wait < 0 || till < wait)
+			wait = till;
+	}
+	if (wait >= 0) {
+		ts.tv_sec = wait / 1000000000;
+		ts.tv_nsec = wait % 1000000000;
+		tsp = &ts;
+	}
+	rl->st.enters++;
+	r = io_uring_submit_and_wait_timeout(&rl->ring, &cqe, 1, tsp, NULL);
+	if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+		return r;
+	io_uring_for_each_cqe(&rl->ring, head, cqe) {
+		struct ringloop_op *op = io_uring_cqe_get_data(cqe);
+
+		seen++;
+		if (op && op->cb)
+			op->cb(op, cqe->res, cqe->flags);
+	}
+	if (seen)
+		io_uring_cq_advance(&rl->ring, seen);
+	rl->st.cqes += seen;
+	return n + (int)seen;
+}
+
+void ringloop_get_stats(struct ringloop *rl, struct ringloop_stats *st)
+{
+	*st = rl->st;
+}
