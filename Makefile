@@ -58,6 +58,7 @@ endef
 $(eval $(call prog,vstor-osd,osd))
 $(eval $(call prog,vstor-mon,mon))
 $(eval $(call prog,vsctl,vsctl))
+$(eval $(call prog,vstor-disk,disk))
 
 .PHONY: all asan kmod kmod-clean fuzz fuzz-bins check demo clean deps
 all: $(LIBS) $(PROGS) $(TEST_BIN)
