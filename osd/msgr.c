@@ -1,0 +1,404 @@
+/* OSD messenger: TCP listener, per-connection receive through a 64 KiB
+ * stream buffer (msgr_rx.c), per-connection outbox with one sendmsg in
+ * flight, and teardown that waits for the connection's ops. */
+#include "osd.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define container_of(p, type, member) \
+	((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+static void conn_recv(struct osd_conn *c);
+static void conn_flush(struct osd_conn *c);
+
+int osd_listen(struct osd *osd, const char *addr, int port, int *bound_port)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int fd, one = 1;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+		log_err("bind_address \"%s\" is not an IPv4 address", addr);
+		return -EINVAL;
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_err("socket: %s", strerror(errno));
+		return -errno;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
+		int e = errno;
+
+		log_err("cannot listen on %s:%d: %s", addr, port, strerror(e));
+		close(fd);
+		return -e;
+	}
+	osd->listen_fd = fd;
+	*bound_port = ntohs(sa.sin_port);
+	return 0;
+}
+
+/* ---- connection lifetime ---- */
+
+static void conn_maybe_free(struct osd_conn *c)
+{
+	struct osd *osd = c->osd;
+
+	if (!c->closing || c->recv_inflight || c->send_inflight || c->nops)
+		return;
+	ringloop_defer_cancel(osd->rl, &c->flush_d);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		osd->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	osd->nconns--;
+	osd->stats.closed++;
+	free(c->rbuf);
+	free(c);
+}
+
+static void release_op(struct osd_conn *c, struct osd_op *op)
+{
+	osd_op_free(c->osd, op);
+	c->nops--;
+}
+
+void osd_conn_close(struct osd_conn *c, const char *why)
+{
+	struct osd_op *op;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	log_debug("connection %llu (fd %d) closed: %s", (unsigned long long)c->serial, c->fd,
+		  why);
+	/* Wakes the recv and sendmsg in flight; their CQEs finish teardown. */
+	shutdown(c->fd, SHUT_RDWR);
+	if (c->rx_op) {
+		release_op(c, c->rx_op);
+		c->rx_op = NULL;
+	}
+	/* Queued replies no sendmsg refers to can go now; with a sendmsg in
+	 * flight its completion frees them. */
+	if (!c->send_inflight) {
+		while ((op = c->out_head)) {
+			c->out_head = op->next;
+			release_op(c, op);
+		}
+		c->out_tail = NULL;
+	}
+	conn_maybe_free(c);
+}
+
+/* ---- receive ---- */
+
+static int rx_request(void *ctx, const union vs_packet *p, int64_t check, uint64_t frame_len,
+		      struct iovec dst[2])
+{
+	struct osd_conn *c = ctx;
+	struct osd_op *op = osd_op_alloc(c->osd);
+
+	if (!op) {
+		log_err("out of memory for ops");
+		return -1;
+	}
+	op->conn = c;
+	c->nops++;
+	op->req = *p;
+	op->opcode = vs_le64_get(p->hdr.opcode);
+	op->check = check;
+	c->rx_op = op;
+	if (osd_op_prepare(c->osd, op, frame_len, dst) < 0)
+		return -1;
+	return 0;
+}
+
+static int rx_reply(void *ctx, const union vs_packet *p, struct iovec dst[2])
+{
+	struct osd_conn *c = ctx;
+
+	/* This OSD sends no requests yet, so no reply can match an id. */
+	c->osd->stats.bad_frames++;
+	log_warn("connection %llu: reply with id %llu that matches no request, closing",
+		 (unsigned long long)c->serial, (unsigned long long)vs_le64_get(p->hdr.id));
+	return -1;
+}
+
+static int rx_complete(void *ctx)
+{
+	struct osd_conn *c = ctx;
+	struct osd_op *op = c->rx_op;
+
+	c->rx_op = NULL;
+	if (op) {
+		c->osd->stats.ops++;
+		osd_op_exec(c->osd, op);
+	}
+	return 0;
+}
+
+static const struct msgr_rx_ops rx_ops = {
+	.request = rx_request,
+	.reply = rx_reply,
+	.complete = rx_complete,
+};
+
+static void recv_cb(struct ringloop_op *rop, int res, uint32_t flags)
+{
+	struct osd_conn *c = container_of(rop, struct osd_conn, recv_rop);
+
+	c->recv_inflight = false;
+	if (c->closing) {
+		conn_maybe_free(c);
+		return;
+	}
+	if (res == -EINTR || res == -EAGAIN) {
+		conn_recv(c);
+		return;
+	}
+	if (res <= 0) {
+		osd_conn_close(c, res ? strerror(-res) : "peer closed");
+		return;
+	}
+	if (msgr_rx_advance(&c->rx, (size_t)res) < 0) {
+		c->osd->stats.bad_frames++;
+		if (!c->closing)
+			log_warn("connection %llu: bad frame (garbage, bad magic or length), closing",
+				 (unsigned long long)c->serial);
+		osd_conn_close(c, "bad frame");
+		return;
+	}
+	conn_recv(c);
+}
+
+static void conn_recv(struct osd_conn *c)
+{
+	struct io_uring_sqe *sqe;
+	uint8_t *p;
+	size_t len;
+
+	if (c->closing || c->recv_inflight)
+		return;
+	msgr_rx_space(&c->rx, &p, &len);
+	if (len > (1u << 30))
+		len = 1u << 30;
+	sqe = ringloop_get_sqe(c->osd->rl);
+	io_uring_prep_recv(sqe, c->fd, p, len, c->rx.direct ? MSG_WAITALL : 0);
+	ringloop_sqe_set_op(sqe, &c->recv_rop);
+	c->recv_inflight = true;
+}
+
+/* ---- send ---- */
+
+static void flush_deferred(struct ringloop_defer *d)
+{
+	conn_flush(container_of(d, struct osd_conn, flush_d));
+}
+
+static void send_cb(struct ringloop_op *rop, int res, uint32_t flags)
+{
+	struct osd_conn *c = container_of(rop, struct osd_conn, send_rop);
+	size_t done = res > 0 ? (size_t)res : 0;
+	struct osd_op *op;
+
+	c->send_inflight = false;
+	if (res < 0 && res != -EINTR && res != -EAGAIN && !c->closing) {
+		/* With no sendmsg in flight, closing frees the outbox. */
+		osd_conn_close(c, strerror(-res));
+		return;
+	}
+	if (c->closing) {
+		while ((op = c->out_head)) {
+			c->out_head = op->next;
+			release_op(c, op);
+		}
+		c->out_tail = NULL;
+		conn_maybe_free(c);
+		return;
+	}
+	/* Retire fully sent replies from the head. */
+	while (done && (op = c->out_head)) {
+		size_t left = op->reply_len - c->out_head_off;
+
+		if (done < left) {
+			c->out_head_off += done;
+			break;
+		}
+		done -= left;
+		c->out_head_off = 0;
+		c->out_head = op->next;
+		if (!c->out_head)
+			c->out_tail = NULL;
+		release_op(c, op);
+	}
+	conn_flush(c);
+}
+
+static void conn_flush(struct osd_conn *c)
+{
+	struct io_uring_sqe *sqe;
+	struct osd_op *op;
+	size_t skip = c->out_head_off;
+	int n = 0;
+
+	if (c->closing || c->send_inflight || !c->out_head)
+		return;
+	for (op = c->out_head; op && n + op->niov <= OSD_SEND_IOV; op = op->next) {
+		for (int i = 0; i < op->niov; i++) {
+			struct iovec v = op->iov[i];
+
+			if (skip >= v.iov_len) {
+				skip -= v.iov_len;
+				continue;
+			}
+			v.iov_base = (uint8_t *)v.iov_base + skip;
+			v.iov_len -= skip;
+			skip = 0;
+			c->send_iov[n++] = v;
+		}
+	}
+	memset(&c->send_msg, 0, sizeof(c->send_msg));
+	c->send_msg.msg_iov = c->send_iov;
+	c->send_msg.msg_iovlen = (size_t)n;
+	sqe = ringloop_get_sqe(c->osd->rl);
+	io_uring_prep_sendmsg(sqe, c->fd, &c->send_msg, MSG_NOSIGNAL | MSG_WAITALL);
+	ringloop_sqe_set_op(sqe, &c->send_rop);
+	c->send_inflight = true;
+}
+
+void osd_send_reply(struct osd_op *op)
+{
+	struct osd_conn *c = op->conn;
+
+	if (c->closing) {
+		release_op(c, op);
+		conn_maybe_free(c);
+		return;
+	}
+	op->reply_len = 0;
+	for (int i = 0; i < op->niov; i++)
+		op->reply_len += op->iov[i].iov_len;
+	op->next = NULL;
+	if (c->out_tail)
+		c->out_tail->next = op;
+	else
+		c->out_head = op;
+	c->out_tail = op;
+	/* One sendmsg per connection per loop iteration carries every reply
+	 * queued meanwhile. */
+	if (!c->send_inflight)
+		ringloop_defer(c->osd->rl, &c->flush_d);
+}
+
+/* ---- accept ---- */
+
+static void accept_arm(struct osd *osd);
+
+static void accept_retry_cb(struct ringloop_timer *t)
+{
+	accept_arm(container_of(t, struct osd, accept_retry));
+}
+
+static void accept_cb(struct ringloop_op *rop, int res, uint32_t flags)
+{
+	struct osd *osd = container_of(rop, struct osd, accept_rop);
+	struct osd_conn *c;
+	int one = 1;
+
+	osd->accept_inflight = false;
+	if (res < 0) {
+		if (osd->stopping)
+			return;
+		if (res != -EINTR && res != -EAGAIN && res != -ECONNABORTED) {
+			log_err("accept: %s", strerror(-res));
+			ringloop_timer_add(osd->rl, &osd->accept_retry,
+					   ringloop_now_ns() + 100000000ull);
+			return;
+		}
+		accept_arm(osd);
+		return;
+	}
+	if (osd->stopping) {
+		close(res);
+		return;
+	}
+	setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c = calloc(1, sizeof(*c));
+	if (c)
+		c->rbuf = malloc(MSGR_RX_BUF_SIZE);
+	if (!c || !c->rbuf) {
+		log_err("out of memory for a connection");
+		if (c)
+			free(c);
+		close(res);
+		accept_arm(osd);
+		return;
+	}
+	c->osd = osd;
+	c->fd = res;
+	c->serial = ++osd->conn_serial;
+	c->recv_rop.cb = recv_cb;
+	c->send_rop.cb = send_cb;
+	c->flush_d.cb = flush_deferred;
+	msgr_rx_init(&c->rx, c->rbuf, MSGR_RX_BUF_SIZE, &rx_ops, c);
+	c->next = osd->conns;
+	if (c->next)
+		c->next->prev = c;
+	osd->conns = c;
+	osd->nconns++;
+	osd->stats.accepted++;
+	log_debug("connection %llu accepted (fd %d)", (unsigned long long)c->serial, res);
+	conn_recv(c);
+	accept_arm(osd);
+}
+
+static void accept_arm(struct osd *osd)
+{
+	struct io_uring_sqe *sqe;
+
+	if (osd->stopping || osd->accept_inflight)
+		return;
+	sqe = ringloop_get_sqe(osd->rl);
+	io_uring_prep_accept(sqe, osd->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	ringloop_sqe_set_op(sqe, &osd->accept_rop);
+	osd->accept_inflight = true;
+}
+
+void osd_accept_start(struct osd *osd)
+{
+	osd->accept_rop.cb = accept_cb;
+	ringloop_timer_init(&osd->accept_retry, accept_retry_cb);
+	accept_arm(osd);
+}
+
+void osd_msgr_shutdown(struct osd *osd)
+{
+	struct osd_conn *c, *next;
+
+	osd->stopping = true;
+	ringloop_timer_del(osd->rl, &osd->accept_retry);
+	if (osd->listen_fd >= 0) {
+		/* Wakes the accept in flight (it completes with an error). */
+		shutdown(osd->listen_fd, SHUT_RDWR);
+	}
+	for (c = osd->conns; c; c = next) {
+		next = c->next;
+		osd_conn_close(c, "OSD shutting down");
+	}
+}

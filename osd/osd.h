@@ -1,0 +1,137 @@
+/* vstor-osd: the OSD daemon's shared state, connections and ops.
+ *
+ * One thread, one ring (common/ringloop.h). The messenger (msgr.c) accepts
+ * TCP connections, frames requests (msgr_rx.c) into struct osd_op taken from
+ * a free list, and sends replies through a per-connection outbox with one
+ * sendmsg in flight. osd_ops.c executes ops: a table maps every opcode to
+ * a handler, so the primary ops of the next step (PGs) replace one entry. */
+#ifndef VSTOR_OSD_H
+#define VSTOR_OSD_H
+
+#include "blockstore.h"
+#include "msgr_rx.h"
+#include "ringloop.h"
+#include "vstor_proto.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#define OSD_LEASE_TIMEOUT	15	/* seconds, reported in SHOW_CONFIG */
+#define OSD_OP_IOV		4	/* reply header + up to 3 payload parts */
+#define OSD_SEND_IOV		256	/* iovecs per sendmsg */
+
+struct osd;
+struct osd_conn;
+
+struct osd_op {
+	struct osd_conn *conn;
+	union vs_packet req;
+	union vs_packet reply;
+	uint64_t opcode;
+	int64_t check;			/* vs_check_request() result */
+	int err;			/* reply this -errno, do not execute */
+	struct bs_op bs;
+	/* Payload in and reply payload out; 4 KiB-aligned pool buffers. */
+	void *buf;
+	size_t buf_size;
+	void *bmp;
+	size_t bmp_size;
+	void *bitmap;			/* bmp or bmp_inline */
+	uint8_t bmp_inline[64];
+	/* Reply iovecs: iov[0] is the reply header. */
+	struct iovec iov[OSD_OP_IOV];
+	int niov;
+	size_t reply_len;
+	struct osd_op *next;		/* free list / outbox */
+};
+
+struct osd_conn {
+	struct osd *osd;
+	int fd;
+	uint64_t serial;
+	struct msgr_rx rx;
+	uint8_t *rbuf;
+	struct osd_op *rx_op;		/* op whose payload is arriving */
+	struct ringloop_op recv_rop, send_rop;
+	bool recv_inflight, send_inflight, closing;
+	unsigned nops;			/* ops owned (executing or queued) */
+	/* Outbox: replies in order; the head may be partly sent. */
+	struct osd_op *out_head, *out_tail;
+	size_t out_head_off;
+	struct iovec send_iov[OSD_SEND_IOV];
+	struct msghdr send_msg;
+	struct ringloop_defer flush_d;
+	struct osd_conn *prev, *next;	/* all connections */
+};
+
+struct osd_bufpool {
+	void *free[16];			/* per size class 4 KiB << i */
+};
+
+struct osd_stats {
+	uint64_t ops, accepted, closed, bad_frames;
+};
+
+struct osd {
+	struct ringloop *rl;
+	struct bs *bs;
+	uint64_t osd_num;
+	uint32_t block_size, bitmap_granularity, bitmap_size;
+	bool readonly;
+	int immediate_commit;		/* BS_IC_* */
+	/* SHOW_CONFIG reply payload: JSON + NUL. */
+	char *config_json;
+	size_t config_json_len;
+	/* listener */
+	int listen_fd;
+	struct ringloop_op accept_rop;
+	bool accept_inflight;
+	struct ringloop_timer accept_retry;
+	struct osd_conn *conns;
+	unsigned nconns;
+	uint64_t conn_serial;
+	bool stopping;
+	/* pools */
+	struct osd_op *op_free;
+	void **op_slabs;
+	size_t nslabs;
+	unsigned ops_live;
+	struct osd_bufpool bufs;
+	struct osd_stats stats;
+};
+
+/* ---- msgr.c ---- */
+/* Binds and listens; *port gets the bound port. 0 or -errno (message
+ * logged). */
+int osd_listen(struct osd *osd, const char *addr, int port, int *bound_port);
+/* Starts accepting (call once the ring loop runs). */
+void osd_accept_start(struct osd *osd);
+/* Stops accepting and drops every connection (waits for their ops). */
+void osd_msgr_shutdown(struct osd *osd);
+/* Queues op's reply (op->iov[0..niov)) on its connection and releases the
+ * op once sent; if the connection is gone the op is just released. */
+void osd_send_reply(struct osd_op *op);
+/* Drops a connection (idempotent). */
+void osd_conn_close(struct osd_conn *c, const char *why);
+
+/* ---- osd_ops.c ---- */
+/* Builds the SHOW_CONFIG JSON. 0 or -ENOMEM. */
+int osd_build_config_json(struct osd *osd);
+/* Decides where a request's payload goes (see msgr_rx_ops.request). */
+int osd_op_prepare(struct osd *osd, struct osd_op *op, uint64_t frame_len,
+		   struct iovec dst[2]);
+/* Runs a fully received request; its reply goes out via osd_send_reply. */
+void osd_op_exec(struct osd *osd, struct osd_op *op);
+
+/* ---- pool.c ---- */
+struct osd_op *osd_op_alloc(struct osd *osd);
+void osd_op_free(struct osd *osd, struct osd_op *op);
+/* 4 KiB-aligned buffer of at least size bytes (size rounded up to 4 KiB);
+ * *cap gets the usable size. NULL when out of memory. */
+void *osd_buf_get(struct osd *osd, size_t size, size_t *cap);
+void osd_buf_put(struct osd *osd, void *buf, size_t cap);
+void osd_pools_destroy(struct osd *osd);
+
+#endif
