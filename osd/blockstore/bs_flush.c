@@ -54,6 +54,107 @@ static void fl_io_cb(struct bs_io *io, int res)
 		fl_step(bs);
 }
 
+/* An io of the flusher's current step, counted in fl_pending. */
+static struct bs_io *fl_io(struct bs *bs)
+{
+	struct bs_io *io = io_get(bs);
+
+	if (!io)
+		abort();
+	io->cb = fl_io_cb;
+	bs->fl_pending++;
+	return io;
+}
+
+/* In-place copy of an item's small writes into the object's durable block. */
+static void fl_copy_small(struct bs *bs, const struct flush_item *it)
+{
+	uint32_t oi = it->obj, nent = it->nent, j = 0;
+	uint64_t src[256];
+	uint8_t have[256];
+	uint32_t last = bs->objs[oi].head;
+
+	for (uint32_t k = 1; k < nent; k++)
+		last = bs->dents[last].next;
+	if (bs->dents[last].type != BS_JE_SMALL)
+		return; /* metadata-only flush up to a big write or delete */
+	if (bs->objs[oi].block == NONE32)
+		abort();
+	if (it->cow_blk != NONE32)
+		return; /* written after the read completes */
+	if (bs->objs[oi].flags & OF_FRESH)
+		abort(); /* excluded in selection */
+	memset(have, 0, sizeof(have));
+	for (uint32_t di = bs->objs[oi].head; j < nent; di = bs->dents[di].next, j++) {
+		struct dent *d = &bs->dents[di];
+
+		for (uint32_t g = d->offset / bs->gran; g < (d->offset + d->len) / bs->gran; g++) {
+			have[g] = 1;
+			src[g] = d->loc * BS_SECT + ((uint64_t)g * bs->gran - d->offset);
+		}
+	}
+	for (uint32_t g = 0; g < bs->ngran;) {
+		uint32_t e = g + 1;
+
+		if (!have[g]) {
+			g++;
+			continue;
+		}
+		while (e < bs->ngran && have[e] && src[e] == src[e - 1] + bs->gran)
+			e++;
+		bs->fl_data_written = true;
+		do_write(bs, BS_SLOT_DATA, bs->mirror + src[g], (size_t)(e - g) * bs->gran,
+			block_off(bs, bs->objs[oi].block) + (uint64_t)g * bs->gran, false, fl_io(bs));
+		g = e;
+	}
+}
+
+/* Adds the flushable prefix of object oi to the pass (FORMAT.md section 6,
+ * step 1) and requeues the object when entries stay behind. */
+static void fl_pick(struct bs *bs, uint32_t oi)
+{
+	uint32_t nent = 0, last_big = NONE32, total = 0;
+	uint32_t di;
+
+	for (di = bs->objs[oi].head; di != NONE32; di = bs->dents[di].next, total++) {
+		if (!dent_flushable(bs, &bs->dents[di]))
+			break;
+		nent++;
+		if (bs->dents[di].type != BS_JE_SMALL)
+			last_big = nent - 1;
+	}
+	for (; di != NONE32; di = bs->dents[di].next)
+		total++;
+	if (nent && last_big == NONE32 && (bs->objs[oi].flags & OF_FRESH)) {
+		/* The block's big write may still be replayed (CRC
+		 * checked): no in-place writes. Under journal pressure
+		 * copy the block to a new one, else wait for the trim. */
+		uint32_t ring = bs->ring_end - bs->ring_start, nb = NONE32;
+
+		if ((bs->wq || bs->fl_force || (uint64_t)bs->used * 2 >= ring) && bs->ncow < COW_MAX)
+			nb = block_alloc(bs);
+		if (nb == NONE32) {
+			nent = 0;
+		} else {
+			if (nent < total)
+				fq_push(bs, oi);
+			bs->fl[bs->fl_n++] = (struct flush_item){ oi, nent, nb, bs->ncow++ };
+			bs->st.cow_flushes++;
+			return;
+		}
+	}
+	if (!nent) {
+		if (total)
+			fq_push(bs, oi);
+		return;
+	}
+	if (last_big != NONE32)
+		nent = last_big + 1;
+	if (nent < total)
+		fq_push(bs, oi);
+	bs->fl[bs->fl_n++] = (struct flush_item){ oi, nent, NONE32, 0 };
+}
+
 static void fl_start(struct bs *bs)
 {
 	uint32_t n0 = bs->fq_count;
@@ -61,48 +162,8 @@ static void fl_start(struct bs *bs)
 	bs->fl_n = 0;
 	bs->ncow = 0;
 	bs->fl_data_written = false;
-	for (uint32_t k = 0; k < n0 && bs->fl_n < bs->cfg.flush_batch; k++) {
-		uint32_t oi = fq_pop(bs), nent = 0, last_big = NONE32, total = 0;
-		uint32_t di;
-
-		for (di = bs->objs[oi].head; di != NONE32; di = bs->dents[di].next, total++) {
-			if (!dent_flushable(bs, &bs->dents[di]))
-				break;
-			nent++;
-			if (bs->dents[di].type != BS_JE_SMALL)
-				last_big = nent - 1;
-		}
-		for (; di != NONE32; di = bs->dents[di].next)
-			total++;
-		if (nent && last_big == NONE32 && (bs->objs[oi].flags & OF_FRESH)) {
-			/* The block's big write may still be replayed (CRC
-			 * checked): no in-place writes. Under journal pressure
-			 * copy the block to a new one, else wait for the trim. */
-			uint32_t ring = bs->ring_end - bs->ring_start, nb = NONE32;
-
-			if ((bs->wq || bs->fl_force || (uint64_t)bs->used * 2 >= ring) && bs->ncow < COW_MAX)
-				nb = block_alloc(bs);
-			if (nb == NONE32) {
-				nent = 0;
-			} else {
-				if (nent < total)
-					fq_push(bs, oi);
-				bs->fl[bs->fl_n++] = (struct flush_item){ oi, nent, nb, bs->ncow++ };
-				bs->st.cow_flushes++;
-				continue;
-			}
-		}
-		if (!nent) {
-			if (total)
-				fq_push(bs, oi);
-			continue;
-		}
-		if (last_big != NONE32)
-			nent = last_big + 1;
-		if (nent < total)
-			fq_push(bs, oi);
-		bs->fl[bs->fl_n++] = (struct flush_item){ oi, nent, NONE32, 0 };
-	}
+	for (uint32_t k = 0; k < n0 && bs->fl_n < bs->cfg.flush_batch; k++)
+		fl_pick(bs, fq_pop(bs));
 	if (!bs->fl_n) {
 		bs->fl_active = false;
 		bs->fl_force = false;
@@ -118,71 +179,33 @@ static void fl_start(struct bs *bs)
 			abort();
 	}
 	/* copy-on-write items: read the whole current block first */
-	for (uint32_t i = 0; i < bs->fl_n; i++) {
-		struct bs_io *io;
-
-		if (bs->fl[i].cow_blk == NONE32)
-			continue;
-		io = io_get(bs);
-		if (!io)
-			abort();
-		io->cb = fl_io_cb;
-		bs->fl_pending++;
-		do_read(bs, BS_SLOT_DATA, bs->cow_buf + (size_t)bs->fl[i].cow_idx * bs->block_size, bs->block_size,
-			block_off(bs, bs->objs[bs->fl[i].obj].block), io);
-	}
-	/* in-place copies of small writes into the object's durable block */
-	for (uint32_t i = 0; i < bs->fl_n; i++) {
-		uint32_t oi = bs->fl[i].obj, nent = bs->fl[i].nent, j = 0;
-		uint64_t src[256];
-		uint8_t have[256];
-
-		{
-			uint32_t di = bs->objs[oi].head;
-
-			for (uint32_t k = 1; k < nent; k++)
-				di = bs->dents[di].next;
-			if (bs->dents[di].type != BS_JE_SMALL)
-				continue; /* metadata-only flush up to a big write or delete */
-		}
-		if (bs->objs[oi].block == NONE32)
-			abort();
+	for (uint32_t i = 0; i < bs->fl_n; i++)
 		if (bs->fl[i].cow_blk != NONE32)
-			continue; /* written after the read completes */
-		if (bs->objs[oi].flags & OF_FRESH)
-			abort(); /* excluded in selection */
-		memset(have, 0, sizeof(have));
-		for (uint32_t di = bs->objs[oi].head; j < nent; di = bs->dents[di].next, j++) {
-			struct dent *d = &bs->dents[di];
-
-			for (uint32_t g = d->offset / bs->gran; g < (d->offset + d->len) / bs->gran; g++) {
-				have[g] = 1;
-				src[g] = d->loc * BS_SECT + ((uint64_t)g * bs->gran - d->offset);
-			}
-		}
-		for (uint32_t g = 0; g < bs->ngran;) {
-			uint32_t e = g + 1;
-			struct bs_io *io;
-
-			if (!have[g]) {
-				g++;
-				continue;
-			}
-			while (e < bs->ngran && have[e] && src[e] == src[e - 1] + bs->gran)
-				e++;
-			io = io_get(bs);
-			if (!io)
-				abort();
-			io->cb = fl_io_cb;
-			bs->fl_pending++;
-			bs->fl_data_written = true;
-			do_write(bs, BS_SLOT_DATA, bs->mirror + src[g], (size_t)(e - g) * bs->gran,
-				block_off(bs, bs->objs[oi].block) + (uint64_t)g * bs->gran, false, io);
-			g = e;
-		}
-	}
+			do_read(bs, BS_SLOT_DATA, bs->cow_buf + (size_t)bs->fl[i].cow_idx * bs->block_size,
+				bs->block_size, block_off(bs, bs->objs[bs->fl[i].obj].block), fl_io(bs));
+	for (uint32_t i = 0; i < bs->fl_n; i++)
+		fl_copy_small(bs, &bs->fl[i]);
 	if (--bs->fl_pending == 0)
 		fl_step(bs);
+}
+
+/* Retires the item's nent flushed entries: their records lose a live
+ * entry when the pass ends; a deleted object leaves a tombstone. */
+static void fl_retire(struct bs *bs, uint32_t oi, uint32_t nent, uint32_t newblk)
+{
+	struct obj *o = &bs->objs[oi];
+
+	for (uint32_t j = 0; j < nent; j++) {
+		uint32_t di = bs->chain[j];
+
+		u32_push(&bs->fl_recs, &bs->fl_nrecs, &bs->fl_recs_cap, 256, bs->dents[di].rec);
+		o->head = bs->dents[di].next;
+		if (o->tail == di)
+			o->tail = NONE32;
+		if (j + 1 == nent && newblk == NONE32 && o->head == NONE32)
+			tomb_push(bs, oi, NONE32, bs->last_seq, TOMB_DELETE);
+		dent_free(bs, di);
+	}
 }
 
 static void fl_apply(struct bs *bs)
@@ -245,107 +268,94 @@ static void fl_apply(struct bs *bs)
 		} else {
 			memset(o_int(bs, oi), 0, 2 * bs->bmp_size);
 		}
-		for (uint32_t j = 0; j < nent; j++) {
-			uint32_t di = bs->chain[j];
-
-			if (bs->fl_nrecs == bs->fl_recs_cap) {
-				size_t nc = bs->fl_recs_cap ? bs->fl_recs_cap * 2 : 256;
-				uint32_t *nr = realloc(bs->fl_recs, nc * sizeof(*nr));
-
-				if (!nr)
-					abort();
-				bs->fl_recs = nr;
-				bs->fl_recs_cap = nc;
-			}
-			bs->fl_recs[bs->fl_nrecs++] = bs->dents[di].rec;
-			o->head = bs->dents[di].next;
-			if (o->tail == di)
-				o->tail = NONE32;
-			if (j + 1 == nent && newblk == NONE32 && o->head == NONE32)
-				tomb_push(bs, oi, NONE32, bs->last_seq, TOMB_DELETE);
-			dent_free(bs, di);
-		}
+		fl_retire(bs, oi, nent, newblk);
 	}
 }
 
+/* Copy-on-write items: overlays the journal data on the block read into
+ * cow_buf and writes it to the new block. */
+static void fl_write_cow(struct bs *bs)
+{
+	for (uint32_t i = 0; i < bs->fl_n; i++) {
+		struct flush_item *it = &bs->fl[i];
+		uint8_t *buf = bs->cow_buf + (size_t)it->cow_idx * bs->block_size;
+		uint32_t j = 0;
+
+		if (it->cow_blk == NONE32)
+			continue;
+		for (uint32_t di = bs->objs[it->obj].head; j < it->nent; di = bs->dents[di].next, j++) {
+			struct dent *d = &bs->dents[di];
+
+			memcpy(buf + d->offset, bs->mirror + d->loc * BS_SECT, d->len);
+		}
+		bs->fl_data_written = true;
+		do_write(bs, BS_SLOT_DATA, buf, bs->block_size, block_off(bs, it->cow_blk), false, fl_io(bs));
+	}
+}
+
+/* Writes the dirty metadata sectors, regenerated from the index. */
+static void fl_write_meta(struct bs *bs)
+{
+	if (bs->mbuf_cap < bs->nmdirty) {
+		free(bs->mbuf);
+		bs->mbuf_cap = bs->nmdirty * 2;
+		bs->mbuf = zalloc_aligned((size_t)bs->mbuf_cap * BS_SECT);
+		if (!bs->mbuf)
+			abort();
+	}
+	for (uint32_t i = 0; i < bs->nmdirty; i++) {
+		uint32_t mb = bs->mdirty[i];
+		uint8_t *buf = bs->mbuf + (size_t)i * BS_SECT;
+		struct bs_io *io = fl_io(bs);
+
+		fill_meta_block(bs, mb, buf);
+		bit_put(bs->mdirty_bm, mb, false);
+		do_write(bs, BS_SLOT_META, buf, BS_SECT,
+			bs->sb.meta_offset + BS_SECT + (uint64_t)mb * BS_SECT, false, io);
+	}
+	bs->nmdirty = 0;
+}
+
+static void fl_fsync(struct bs *bs, int slot)
+{
+	memset(&bs->fl_fsync_io, 0, sizeof(bs->fl_fsync_io));
+	bs->fl_fsync_io.cb = fl_io_cb;
+	bs->fl_fsync_io.owner = bs;
+	bs->fl_pending = 1;
+	do_flush(bs, slot, &bs->fl_fsync_io);
+}
+
+/* The flush pass state machine; each state's I/O completion re-enters it
+ * through fl_io_cb when fl_pending drops to zero. */
 static void fl_step(struct bs *bs)
 {
 	switch (bs->fl_state) {
 	case 0: /* copy-on-write reads done: overlay journal data, write new blocks */
 		bs->fl_state = 1;
 		bs->fl_pending = 1;
-		for (uint32_t i = 0; i < bs->fl_n; i++) {
-			struct flush_item *it = &bs->fl[i];
-			uint8_t *buf = bs->cow_buf + (size_t)it->cow_idx * bs->block_size;
-			uint32_t j = 0;
-			struct bs_io *io;
-
-			if (it->cow_blk == NONE32)
-				continue;
-			for (uint32_t di = bs->objs[it->obj].head; j < it->nent; di = bs->dents[di].next, j++) {
-				struct dent *d = &bs->dents[di];
-
-				memcpy(buf + d->offset, bs->mirror + d->loc * BS_SECT, d->len);
-			}
-			io = io_get(bs);
-			if (!io)
-				abort();
-			io->cb = fl_io_cb;
-			bs->fl_pending++;
-			bs->fl_data_written = true;
-			do_write(bs, BS_SLOT_DATA, buf, bs->block_size, block_off(bs, it->cow_blk), false, io);
-		}
+		fl_write_cow(bs);
 		if (--bs->fl_pending)
 			return;
 		/* fallthrough */
 	case 1: /* data copied: make it durable before metadata points to it */
 		bs->fl_state = 2;
 		if (bs->fl_data_written && !bs->cfg.disable_data_fsync) {
-			memset(&bs->fl_fsync_io, 0, sizeof(bs->fl_fsync_io));
-			bs->fl_fsync_io.cb = fl_io_cb;
-			bs->fl_fsync_io.owner = bs;
-			bs->fl_pending = 1;
-			do_flush(bs, BS_SLOT_DATA, &bs->fl_fsync_io);
+			fl_fsync(bs, BS_SLOT_DATA);
 			return;
 		}
 		/* fallthrough */
 	case 2: /* update the index, write metadata blocks */
 		bs->fl_state = 3;
 		fl_apply(bs);
-		if (bs->mbuf_cap < bs->nmdirty) {
-			free(bs->mbuf);
-			bs->mbuf_cap = bs->nmdirty * 2;
-			bs->mbuf = zalloc_aligned((size_t)bs->mbuf_cap * BS_SECT);
-			if (!bs->mbuf)
-				abort();
-		}
 		bs->fl_pending = 1;
-		for (uint32_t i = 0; i < bs->nmdirty; i++) {
-			uint32_t mb = bs->mdirty[i];
-			uint8_t *buf = bs->mbuf + (size_t)i * BS_SECT;
-			struct bs_io *io = io_get(bs);
-
-			if (!io)
-				abort();
-			fill_meta_block(bs, mb, buf);
-			bit_put(bs->mdirty_bm, mb, false);
-			io->cb = fl_io_cb;
-			bs->fl_pending++;
-			do_write(bs, BS_SLOT_META, buf, BS_SECT,
-				bs->sb.meta_offset + BS_SECT + (uint64_t)mb * BS_SECT, false, io);
-		}
-		bs->nmdirty = 0;
+		fl_write_meta(bs);
 		if (--bs->fl_pending)
 			return;
 		/* fallthrough */
 	case 3:
 		bs->fl_state = 4;
 		if (!bs->cfg.disable_meta_fsync) {
-			memset(&bs->fl_fsync_io, 0, sizeof(bs->fl_fsync_io));
-			bs->fl_fsync_io.cb = fl_io_cb;
-			bs->fl_fsync_io.owner = bs;
-			bs->fl_pending = 1;
-			do_flush(bs, BS_SLOT_META, &bs->fl_fsync_io);
+			fl_fsync(bs, BS_SLOT_META);
 			return;
 		}
 		/* fallthrough */

@@ -169,23 +169,22 @@ void chain_append(struct bs *bs, uint32_t oi, uint32_t di)
 	o->tail = di;
 }
 
+/* Marks the object's dirty versions <= upto that are not stable yet as
+ * stabilized by record seq. */
+void chain_stabilize(struct bs *bs, uint32_t oi, uint64_t upto, uint64_t seq)
+{
+	for (uint32_t di = bs->objs[oi].head; di != NONE32; di = bs->dents[di].next)
+		if (bs->dents[di].version <= upto && !bs->dents[di].stab_seq)
+			bs->dents[di].stab_seq = seq;
+}
+
 /* Collects the object's chain indices into bs->chain; returns length. */
 size_t chain_collect(struct bs *bs, uint32_t oi)
 {
 	size_t n = 0;
 
-	for (uint32_t di = bs->objs[oi].head; di != NONE32; di = bs->dents[di].next) {
-		if (n == bs->chain_cap) {
-			size_t nc = bs->chain_cap ? bs->chain_cap * 2 : 64;
-			uint32_t *c = realloc(bs->chain, nc * sizeof(*c));
-
-			if (!c)
-				abort();
-			bs->chain = c;
-			bs->chain_cap = nc;
-		}
-		bs->chain[n++] = di;
-	}
+	for (uint32_t di = bs->objs[oi].head; di != NONE32; di = bs->dents[di].next)
+		u32_push(&bs->chain, &n, &bs->chain_cap, 64, di);
 	return n;
 }
 
@@ -348,7 +347,7 @@ uint32_t fq_pop(struct bs *bs)
 }
 
 /* Removes unstable versions > ver from the object (memory only). */
-void rollback_obj(struct bs *bs, uint32_t oi, uint64_t ver)
+static void rollback_obj(struct bs *bs, uint32_t oi, uint64_t ver)
 {
 	struct obj *o = &bs->objs[oi];
 	uint32_t prev = NONE32;
@@ -374,6 +373,15 @@ void rollback_obj(struct bs *bs, uint32_t oi, uint64_t ver)
 		}
 		di = next;
 	}
+}
+
+/* Rolls the object back to ver and drops it when nothing of it is left. */
+void obj_rollback(struct bs *bs, uint32_t oi, uint64_t ver)
+{
+	rollback_obj(bs, oi, ver);
+	if (bs->objs[oi].head == NONE32 && bs->objs[oi].version == 0 && bs->objs[oi].block == NONE32 &&
+		!(bs->objs[oi].flags & OF_QUEUED))
+		obj_remove(bs, oi);
 }
 
 void tomb_push(struct bs *bs, uint32_t oi, uint32_t blk, uint64_t seq, int kind)

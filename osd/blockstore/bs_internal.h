@@ -206,6 +206,7 @@ bool bs_debug(void);
 /* bs_io.c */
 void *zalloc_aligned(size_t sz);
 uint64_t mix64(uint64_t a, uint64_t b);
+void u32_push(uint32_t **arr, size_t *n, size_t *cap, size_t first, uint32_t v);
 struct bs_io *io_get(struct bs *bs);
 void io_put(struct bs *bs, struct bs_io *io);
 void do_read(struct bs *bs, int slot, void *buf, size_t len, uint64_t off, struct bs_io *io);
@@ -213,7 +214,8 @@ void do_write(struct bs *bs, int slot, const void *buf, size_t len, uint64_t off
 	struct bs_io *io);
 void do_flush(struct bs *bs, int slot, struct bs_io *io);
 void fail(struct bs *bs, const char *what, int res);
-int sio(struct ringloop *rl, struct bs_backend *be, bool write, int slot, void *buf, size_t len, uint64_t off);
+int sio(struct ringloop *rl, struct bs_backend *be, bool write, int slot, void *buf, size_t len,
+	uint64_t off);
 int sflush(struct ringloop *rl, struct bs_backend *be, int slot);
 void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -224,6 +226,7 @@ void obj_remove(struct bs *bs, uint32_t oi);
 uint32_t dent_alloc(struct bs *bs);
 void dent_free(struct bs *bs, uint32_t di);
 void chain_append(struct bs *bs, uint32_t oi, uint32_t di);
+void chain_stabilize(struct bs *bs, uint32_t oi, uint64_t upto, uint64_t seq);
 size_t chain_collect(struct bs *bs, uint32_t oi);
 uint64_t obj_newest(struct bs *bs, uint32_t oi, bool *deleted);
 void bmp_apply(struct bs *bs, uint8_t *dst, const uint8_t *src, uint32_t off, uint32_t len);
@@ -235,7 +238,7 @@ void gp_poll(struct bs *bs);
 void block_free_deferred(struct bs *bs, uint32_t b);
 void fq_push(struct bs *bs, uint32_t oi);
 uint32_t fq_pop(struct bs *bs);
-void rollback_obj(struct bs *bs, uint32_t oi, uint64_t ver);
+void obj_rollback(struct bs *bs, uint32_t oi, uint64_t ver);
 void tomb_push(struct bs *bs, uint32_t oi, uint32_t blk, uint64_t seq, int kind);
 
 /* bs_journal.c */
@@ -274,9 +277,7 @@ void flush_kick(struct bs *bs);
 void try_trim(struct bs *bs);
 
 /* bs_format.c */
-uint32_t ment_size_for(uint32_t bmp_size);
-uint32_t jent_size_for(uint32_t bmp_size);
-int check_sb(const struct bs_sb *sb, char *err, size_t errlen, const char *where);
+int sb_load(struct bs *bs, uint8_t *buf, char *err, size_t errlen);
 
 /* bs_replay.c */
 int load_meta(struct bs *bs, char *err, size_t errlen);

@@ -24,6 +24,22 @@ uint64_t mix64(uint64_t a, uint64_t b)
 	return h;
 }
 
+/* Appends v to a growable array, doubling it from first entries; aborts
+ * when out of memory (the callers cannot undo their work half-way). */
+void u32_push(uint32_t **arr, size_t *n, size_t *cap, size_t first, uint32_t v)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : first;
+		uint32_t *a = realloc(*arr, nc * sizeof(*a));
+
+		if (!a)
+			abort();
+		*arr = a;
+		*cap = nc;
+	}
+	(*arr)[(*n)++] = v;
+}
+
 struct bs_io *io_get(struct bs *bs)
 {
 	struct bs_io *io;
@@ -115,23 +131,12 @@ static void sync_cb(struct bs_io *io, int res)
 	c->res = res;
 }
 
-/* Synchronous I/O for startup: runs the ring loop until done. */
-int sio(struct ringloop *rl, struct bs_backend *be, bool write, int slot, void *buf, size_t len, uint64_t off)
+/* Runs the ring loop until the startup I/O behind c completes. */
+static int sync_wait(struct ringloop *rl, struct sync_ctx *c)
 {
-	struct sync_ctx c = { false, 0 };
-	struct bs_io io;
 	int spins = 0;
 
-	memset(&io, 0, sizeof(io));
-	io.cb = sync_cb;
-	io.arg = (uint64_t)(uintptr_t)&c;
-	if (off + len > be->size[slot] || off + len < off)
-		return -ENOSPC;
-	if (write)
-		be->ops->write(be, slot, buf, len, off, false, &io);
-	else
-		be->ops->read(be, slot, buf, len, off, &io);
-	while (!c.done) {
+	while (!c->done) {
 		int r = ringloop_run_once(rl, -1);
 
 		if (r < 0)
@@ -139,28 +144,41 @@ int sio(struct ringloop *rl, struct bs_backend *be, bool write, int slot, void *
 		if (r == 0 && ++spins > 1000)
 			return -EIO; /* dead backend */
 	}
-	return c.res < 0 ? c.res : 0;
+	return c->res < 0 ? c->res : 0;
+}
+
+static void sync_io_init(struct bs_io *io, struct sync_ctx *c)
+{
+	memset(io, 0, sizeof(*io));
+	io->cb = sync_cb;
+	io->arg = (uint64_t)(uintptr_t)c;
+}
+
+/* Synchronous I/O for startup: runs the ring loop until done. */
+int sio(struct ringloop *rl, struct bs_backend *be, bool write, int slot, void *buf, size_t len,
+	uint64_t off)
+{
+	struct sync_ctx c = { false, 0 };
+	struct bs_io io;
+
+	sync_io_init(&io, &c);
+	if (off + len > be->size[slot] || off + len < off)
+		return -ENOSPC;
+	if (write)
+		be->ops->write(be, slot, buf, len, off, false, &io);
+	else
+		be->ops->read(be, slot, buf, len, off, &io);
+	return sync_wait(rl, &c);
 }
 
 int sflush(struct ringloop *rl, struct bs_backend *be, int slot)
 {
 	struct sync_ctx c = { false, 0 };
 	struct bs_io io;
-	int spins = 0;
 
-	memset(&io, 0, sizeof(io));
-	io.cb = sync_cb;
-	io.arg = (uint64_t)(uintptr_t)&c;
+	sync_io_init(&io, &c);
 	be->ops->flush(be, slot, &io);
-	while (!c.done) {
-		int r = ringloop_run_once(rl, -1);
-
-		if (r < 0)
-			return r;
-		if (r == 0 && ++spins > 1000)
-			return -EIO;
-	}
-	return c.res < 0 ? c.res : 0;
+	return sync_wait(rl, &c);
 }
 
 void errf(char *err, size_t errlen, const char *fmt, ...)

@@ -36,6 +36,77 @@ static long select_version(struct bs *bs, uint32_t oi, size_t n, uint64_t sel)
 	return t;
 }
 
+/* Where each granule [g0, g1) of the version at chain position t comes
+ * from: kind 0 = zeroes, 1 = journal mirror at src, 2 = data device at src. */
+static void read_map(struct bs *bs, uint32_t oi, long t, uint32_t g0, uint32_t g1, uint8_t *kind,
+	uint64_t *src)
+{
+	uint32_t left = g1 - g0;
+	long i;
+
+	memset(kind, 0, 256);
+	for (i = t; i >= 0 && left; i--) {
+		struct dent *d = &bs->dents[bs->chain[i]];
+		uint32_t a = d->offset / bs->gran, b = (d->offset + d->len) / bs->gran;
+
+		if (d->type == BS_JE_DELETE)
+			break;
+		for (uint32_t g = a > g0 ? a : g0; g < b && g < g1; g++) {
+			if (kind[g])
+				continue;
+			if (d->type == BS_JE_SMALL) {
+				kind[g] = 1;
+				src[g] = d->loc * BS_SECT + ((uint64_t)g * bs->gran - d->offset);
+			} else {
+				kind[g] = 2;
+				src[g] = block_off(bs, (uint32_t)d->loc) + (uint64_t)g * bs->gran;
+			}
+			left--;
+		}
+		if (d->type == BS_JE_BIG)
+			break;
+	}
+	if (i < 0 && bs->objs[oi].block != NONE32) {
+		for (uint32_t g = g0; g < g1; g++)
+			if (!kind[g] && bit_get(o_int(bs, oi), g)) {
+				kind[g] = 2;
+				src[g] = block_off(bs, bs->objs[oi].block) + (uint64_t)g * bs->gran;
+			}
+	}
+}
+
+/* Fills op->buf from the granule map: copies and zeroes at once, and one
+ * read per run of contiguous data-device granules (counted in op->pending). */
+static void read_issue(struct bs *bs, struct bs_op *op, uint32_t g0, uint32_t g1, const uint8_t *kind,
+	const uint64_t *src)
+{
+	for (uint32_t g = g0; g < g1;) {
+		uint8_t *dst = (uint8_t *)op->buf + ((size_t)g * bs->gran - op->offset);
+
+		if (kind[g] == 0) {
+			memset(dst, 0, bs->gran);
+			g++;
+		} else if (kind[g] == 1) {
+			memcpy(dst, bs->mirror + src[g], bs->gran);
+			g++;
+		} else {
+			uint32_t e = g + 1;
+			struct bs_io *io;
+
+			while (e < g1 && kind[e] == 2 && src[e] == src[e - 1] + bs->gran)
+				e++;
+			io = io_get(bs);
+			if (!io)
+				abort();
+			io->cb = read_io_cb;
+			io->arg = (uint64_t)(uintptr_t)op;
+			op->pending++;
+			do_read(bs, BS_SLOT_DATA, dst, (size_t)(e - g) * bs->gran, src[g], io);
+			g = e;
+		}
+	}
+}
+
 void do_read_op(struct bs *bs, struct bs_op *op)
 {
 	uint32_t oi = obj_find(bs, op->oid.inode, op->oid.stripe);
@@ -75,67 +146,10 @@ void do_read_op(struct bs *bs, struct bs_op *op)
 	if (op->bitmap)
 		ext_at(bs, oi, bs->chain, t, op->bitmap);
 	op->version = t >= 0 ? bs->dents[bs->chain[t]].version : bs->objs[oi].version;
-	memset(kind, 0, sizeof(kind));
-	{
-		uint32_t left = g1 - g0;
-		long i;
-
-		for (i = t; i >= 0 && left; i--) {
-			struct dent *d = &bs->dents[bs->chain[i]];
-			uint32_t a = d->offset / bs->gran, b = (d->offset + d->len) / bs->gran;
-
-			if (d->type == BS_JE_DELETE)
-				break;
-			for (uint32_t g = a > g0 ? a : g0; g < b && g < g1; g++) {
-				if (kind[g])
-					continue;
-				if (d->type == BS_JE_SMALL) {
-					kind[g] = 1;
-					src[g] = d->loc * BS_SECT + ((uint64_t)g * bs->gran - d->offset);
-				} else {
-					kind[g] = 2;
-					src[g] = block_off(bs, (uint32_t)d->loc) + (uint64_t)g * bs->gran;
-				}
-				left--;
-			}
-			if (d->type == BS_JE_BIG)
-				break;
-		}
-		if (i < 0 && bs->objs[oi].block != NONE32) {
-			for (uint32_t g = g0; g < g1; g++)
-				if (!kind[g] && bit_get(o_int(bs, oi), g)) {
-					kind[g] = 2;
-					src[g] = block_off(bs, bs->objs[oi].block) + (uint64_t)g * bs->gran;
-				}
-		}
-	}
+	read_map(bs, oi, t, g0, g1, kind, src);
 	op->gp = (int)(bs->gp_epoch & 1);
 	op->pending = 1;
-	for (uint32_t g = g0; g < g1;) {
-		uint8_t *dst = (uint8_t *)op->buf + ((size_t)g * bs->gran - op->offset);
-
-		if (kind[g] == 0) {
-			memset(dst, 0, bs->gran);
-			g++;
-		} else if (kind[g] == 1) {
-			memcpy(dst, bs->mirror + src[g], bs->gran);
-			g++;
-		} else {
-			uint32_t e = g + 1;
-			struct bs_io *io;
-
-			while (e < g1 && kind[e] == 2 && src[e] == src[e - 1] + bs->gran)
-				e++;
-			io = io_get(bs);
-			if (!io)
-				abort();
-			io->cb = read_io_cb;
-			io->arg = (uint64_t)(uintptr_t)op;
-			op->pending++;
-			do_read(bs, BS_SLOT_DATA, dst, (size_t)(e - g) * bs->gran, src[g], io);
-			g = e;
-		}
-	}
+	read_issue(bs, op, g0, g1, kind, src);
 	bs->gp_cnt[op->gp]++;
 	bs->inflight_reads++;
 	if (--op->pending == 0) {
