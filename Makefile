@@ -47,13 +47,15 @@ TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/unit/*.c tests/cluster/*.c)
 TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%)
 
-# Programs: each directory with sources becomes one binary.
+# Programs: each directory with sources becomes one binary. A program named
+# like its directory (vsctl) keeps its objects under $(BUILD)/obj/ so the
+# binary and the object directory do not collide.
 PROGS :=
 define prog
 $(1)_SRC := $$(wildcard $(2)/*.c)
 ifneq ($$($(1)_SRC),)
 PROGS += $(BUILD)/$(1)
-$(BUILD)/$(1): $$($(1)_SRC:%.c=$(BUILD)/%.o) $(LIBS)
+$(BUILD)/$(1): $$($(1)_SRC:%.c=$(BUILD)/$(if $(filter $(1),$(2)),obj/)%.o) $(LIBS)
 	$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endif
 endef
@@ -66,6 +68,10 @@ $(eval $(call prog,vstor-disk,disk))
 all: $(LIBS) $(PROGS) $(TEST_BIN)
 
 $(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -1,0 +1,369 @@
+/* vsctl: command dispatch, global options and help texts. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "vsctl.h"
+
+#define VS_OPT(n, t, h) { .name = n, .type = t, .help = h, .scope = CFG_SC_CLI, \
+	.flags = CFG_F_NO_FILE | CFG_F_NO_ETCD }
+
+/* vsctl's own options (the common keys such as etcd_address come from
+ * cfg_new()). Values are parsed by the commands for precise messages. */
+static const struct cfg_opt vsctl_opts[] = {
+	VS_OPT("json", CFG_BOOL, "Print JSON instead of tables and text."),
+	VS_OPT("pool", CFG_STR, "Pool name or id."),
+	VS_OPT("size", CFG_STR, "Image size (k/M/G/T suffixes)."),
+	VS_OPT("resize", CFG_STR, "New image size (k/M/G/T suffixes)."),
+	VS_OPT("rename", CFG_STR, "New image name."),
+	VS_OPT("readwrite", CFG_BOOL, "Clear the image's readonly flag."),
+	VS_OPT("force", CFG_BOOL, "Allow a dangerous change."),
+	VS_OPT("metadata_only", CFG_BOOL, "Remove only the etcd entries."),
+	VS_OPT("scheme", CFG_STR, "Pool scheme: replicated, xor, jerasure (ec)."),
+	VS_OPT("pg_size", CFG_STR, "OSDs per PG."),
+	VS_OPT("pg_minsize", CFG_STR, "Live OSDs a PG needs to serve I/O."),
+	VS_OPT("parity_chunks", CFG_STR, "Parity chunks of an EC pool."),
+	VS_OPT("pg_count", CFG_STR, "Number of PGs."),
+	VS_OPT("failure_domain", CFG_STR, "Placement failure domain."),
+	VS_OPT("pg_stripe_size", CFG_STR, "PG stripe size."),
+	VS_OPT("id", CFG_STR, "Pool id."),
+	VS_OPT("static", CFG_BOOL, "Static round-robin placement."),
+	VS_OPT("allow_degraded", CFG_BOOL, "Place PGs with empty slots."),
+};
+
+struct command {
+	const char *name;
+	int (*fn)(struct vsctl *v);
+	size_t min_args, max_args;
+	const char *opts;	/* the vsctl options it takes, space-separated */
+	const char *help;
+};
+
+#define GLOBAL_HELP \
+	"Global options:\n" \
+	"  --etcd_address HOST:PORT[,HOST:PORT...]  etcd endpoints (or etcd_address in the config file)\n" \
+	"  --etcd_prefix PREFIX    key prefix in etcd (default /vitastor)\n" \
+	"  --config_path FILE      configuration file (default /etc/vitastor/vitastor.conf)\n" \
+	"  --json                  machine-readable output\n" \
+	"  -h, --help              this help\n"
+
+static const struct command commands[] = {
+	{ "pool create", cmd_pool_create, 1, 1,
+	  "scheme pg_size pg_minsize parity_chunks pg_count failure_domain pg_stripe_size id",
+	  "NAME\n"
+	  "    vsctl pool create - add a pool to config/pools\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl pool create NAME --scheme replicated|xor|jerasure|ec --pg_size N\n"
+	  "        [--pg_minsize N] [--parity_chunks N] --pg_count N\n"
+	  "        [--failure_domain host] [--pg_stripe_size SIZE] [--id N]\n\n"
+	  "DESCRIPTION\n"
+	  "    Validates the pool like every reader does (spec §9) and adds it with a\n"
+	  "    transaction guarded by config/pools' revision, so concurrent edits are\n"
+	  "    never lost. The id is the next free one unless --id is given.\n\n"
+	  "OPTIONS\n"
+	  "    --scheme S          replicated, xor (one parity chunk) or jerasure (alias ec)\n"
+	  "    --pg_size N         OSDs per PG, 1..256 (at least 3 for xor/jerasure)\n"
+	  "    --pg_minsize N      OSDs a PG needs to serve I/O (default: pg_size-1 for\n"
+	  "                        replicated, the data chunk count (+1 with 2+ parity) for EC)\n"
+	  "    --parity_chunks N   xor: 1; jerasure: 1..pg_size-2 (default 1)\n"
+	  "    --pg_count N        number of PGs, at least 1\n"
+	  "    --failure_domain D  placement level each PG takes one OSD from (default host)\n"
+	  "    --pg_stripe_size S  bytes of an image that go to one PG (k/M/G suffixes)\n"
+	  "    --id N              pool id, 1..65535 (default: the next free id)\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl pool create testpool --scheme replicated --pg_size 2 --pg_count 64\n"
+	  "    vsctl pool create ecpool --scheme ec --pg_size 4 --parity_chunks 2 --pg_count 32\n" },
+	{ "pool ls", cmd_pool_ls, 0, 0, "",
+	  "NAME\n"
+	  "    vsctl pool ls - list the pools in config/pools\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl pool ls [--json]\n\n"
+	  "DESCRIPTION\n"
+	  "    Prints id, name, scheme, sizes, PG count and failure domain of every valid\n"
+	  "    pool. Invalid pools (ignored by OSDs and clients) are reported on stderr.\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl pool ls\n"
+	  "    vsctl pool ls --json\n" },
+	{ "pool rm", cmd_pool_rm, 1, 1, "",
+	  "NAME\n"
+	  "    vsctl pool rm - remove a pool from config/pools\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl pool rm NAME|ID\n\n"
+	  "DESCRIPTION\n"
+	  "    Refuses while images exist in the pool (remove them first). The change is\n"
+	  "    guarded by config/pools' revision.\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl pool rm testpool\n" },
+	{ "create", cmd_create, 1, 1, "size pool",
+	  "NAME\n"
+	  "    vsctl create - create an image\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl create NAME --size SIZE [--pool NAME|ID]\n\n"
+	  "DESCRIPTION\n"
+	  "    Allocates the next inode number of the pool (index/maxid/<pool>) and writes\n"
+	  "    config/inode/<pool>/<n> and index/image/<name> in one guarded transaction,\n"
+	  "    retrying when another create got there first. Names are unique.\n\n"
+	  "OPTIONS\n"
+	  "    --size SIZE   image size in bytes, k/M/G/T suffixes allowed (1024-based)\n"
+	  "    --pool P      pool name or id; may be omitted when there is one pool\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl create vm1-disk --size 10G --pool testpool\n" },
+	{ "ls", cmd_ls, 0, 0, "pool",
+	  "NAME\n"
+	  "    vsctl ls - list images\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl ls [--pool NAME|ID] [--json]\n\n"
+	  "DESCRIPTION\n"
+	  "    Prints name, pool, inode number, size, readonly flag and parent of every\n"
+	  "    image in config/inode/ (of one pool with --pool).\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl ls\n"
+	  "    vsctl ls --pool testpool --json\n" },
+	{ "info", cmd_info, 1, 1, "",
+	  "NAME\n"
+	  "    vsctl info - show one image\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl info NAME [--json]\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl info vm1-disk\n" },
+	{ "modify", cmd_modify, 1, 1, "resize rename readonly readwrite force",
+	  "NAME\n"
+	  "    vsctl modify - resize, rename or (un)protect an image\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl modify NAME [--resize SIZE] [--rename NEW] [--readonly|--readwrite] [--force]\n\n"
+	  "DESCRIPTION\n"
+	  "    Changes config/inode/<pool>/<n> (and index/image/* on rename) in one\n"
+	  "    transaction guarded by the keys' revisions.\n\n"
+	  "OPTIONS\n"
+	  "    --resize SIZE   new size (k/M/G/T); shrinking needs --force, since data\n"
+	  "                    beyond the new end becomes unreachable\n"
+	  "    --rename NEW    new name (must not exist)\n"
+	  "    --readonly      forbid writes; --readwrite allows them again\n"
+	  "    --force         allow shrinking\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl modify vm1-disk --resize 20G\n"
+	  "    vsctl modify vm1-disk --rename vm1-root --readonly\n" },
+	{ "rm", cmd_rm, 1, 1, "metadata_only force",
+	  "NAME\n"
+	  "    vsctl rm - remove an image\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl rm NAME --metadata-only [--force]\n\n"
+	  "DESCRIPTION\n"
+	  "    Removing the data objects needs the client library, which vsctl does not\n"
+	  "    have yet. With --metadata-only only the etcd entries (config/inode/... and\n"
+	  "    index/image/NAME) are deleted; the data stays on the OSDs. Images that are\n"
+	  "    parents of other images are refused unless --force is given.\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl rm vm1-disk --metadata-only\n" },
+	{ "pg place", cmd_pg_place, 0, 0, "static pool allow_degraded",
+	  "NAME\n"
+	  "    vsctl pg place - write a static PG placement (until the monitor exists)\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl pg place --static [--pool NAME|ID] [--allow-degraded]\n\n"
+	  "DESCRIPTION\n"
+	  "    Reads the up OSDs from osd/state and writes config/pgs: for every pool (or\n"
+	  "    the one given) pg_count PGs whose osd_set takes pg_size distinct up OSDs\n"
+	  "    round-robin; the primary is the first. Other pools' PGs are kept. Refuses\n"
+	  "    when fewer OSDs than pg_size are up, unless --allow-degraded (the missing\n"
+	  "    slots are then 0).\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl pg place --static\n"
+	  "    vsctl pg place --static --pool testpool --json\n" },
+	{ "osd ls", cmd_osd_ls, 0, 0, "",
+	  "NAME\n"
+	  "    vsctl osd ls - list OSDs\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl osd ls [--json]\n\n"
+	  "DESCRIPTION\n"
+	  "    Every OSD that has osd/state (up) or osd/stats (known): number, host,\n"
+	  "    address:port, up/down, size and free space.\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl osd ls\n" },
+	{ "status", cmd_status, 0, 0, "",
+	  "NAME\n"
+	  "    vsctl status - cluster summary\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl status [--json]\n\n"
+	  "DESCRIPTION\n"
+	  "    OSDs up/total, pools, images, monitor, and the number of PGs in each state\n"
+	  "    (from pg/state; configured PGs without a state count as offline).\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl status\n" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void print_main_help(FILE *out)
+{
+	fputs("NAME\n"
+	      "    vsctl - vstor cluster administration (etcd side)\n\n"
+	      "SYNOPSIS\n"
+	      "    vsctl COMMAND [ARGS] [OPTIONS]\n\n"
+	      "COMMANDS\n"
+	      "    pool create NAME --scheme S --pg_size N --pg_count N ...   add a pool\n"
+	      "    pool ls                                     list pools\n"
+	      "    pool rm NAME                                remove an empty pool\n"
+	      "    create NAME --size SIZE [--pool P]          create an image\n"
+	      "    ls [--pool P]                               list images\n"
+	      "    info NAME                                   show an image\n"
+	      "    modify NAME [--resize S] [--rename N] [--readonly|--readwrite]\n"
+	      "    rm NAME --metadata-only                     remove an image's etcd entries\n"
+	      "    pg place --static [--pool P]                static PG placement\n"
+	      "    osd ls                                      list OSDs\n"
+	      "    status                                      cluster summary\n\n"
+	      "    'vsctl COMMAND --help' describes one command.\n\n", out);
+	fputs(GLOBAL_HELP, out);
+	fputs("\nEXIT STATUS\n    0 success, 1 error, 2 bad command line\n\n"
+	      "EXAMPLES\n"
+	      "    vsctl --etcd_address 10.0.0.1:2379 status\n"
+	      "    vsctl pool create testpool --scheme replicated --pg_size 2 --pg_count 64\n"
+	      "    vsctl create disk1 --size 10G\n", out);
+}
+
+/* Matches the command words at the start of args; NULL if none. */
+static const struct command *find_command(char *const *args, size_t nargs, size_t *nwords)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const char *name = commands[i].name, *sp = strchr(name, ' ');
+
+		if (!sp) {
+			if (nargs >= 1 && !strcmp(args[0], name)) {
+				*nwords = 1;
+				return &commands[i];
+			}
+		} else if (nargs >= 2 && strlen(args[0]) == (size_t)(sp - name) &&
+			   !strncmp(args[0], name, (size_t)(sp - name)) && !strcmp(args[1], sp + 1)) {
+			*nwords = 2;
+			return &commands[i];
+		}
+	}
+	return NULL;
+}
+
+static bool is_group(const char *w)
+{
+	return !strcmp(w, "pool") || !strcmp(w, "pg") || !strcmp(w, "osd");
+}
+
+/* The option name of "--x-y=z" as "x_y" in buf; NULL when a is no option. */
+static const char *opt_name(const char *a, char *buf, size_t len)
+{
+	size_t i = 0;
+
+	if (a[0] != '-' || a[1] != '-' || !a[2] || !strcmp(a, "--help"))
+		return NULL;
+	for (a += 2; *a && *a != '=' && i + 1 < len; a++)
+		buf[i++] = *a == '-' ? '_' : *a;
+	buf[i] = 0;
+	return buf;
+}
+
+static bool in_list(const char *list, const char *name)
+{
+	size_t l = strlen(name);
+
+	for (const char *p = list; (p = strstr(p, name)); p += l)
+		if ((p == list || p[-1] == ' ') && (p[l] == ' ' || !p[l]))
+			return true;
+	return false;
+}
+
+static bool vsctl_specific(const char *name)
+{
+	if (!strcmp(name, "readonly"))
+		return true;
+	for (size_t i = 0; i < CFG_COUNT(vsctl_opts); i++)
+		if (!strcmp(vsctl_opts[i].name, name) && strcmp(name, "json"))
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	struct vsctl v = { 0 };
+	const struct command *c;
+	char *const *args;
+	size_t nargs, nwords = 0;
+	char nbuf[128];
+	int rc;
+
+	vlog_set_verbosity(-1);	/* warnings and errors only */
+	v.cfg = cfg_new();
+	cfg_register(v.cfg, vsctl_opts, CFG_COUNT(vsctl_opts), NULL);
+	/* Unknown options are usage errors (not warnings as for daemons). */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		const char *n = opt_name(argv[i], nbuf, sizeof(nbuf));
+
+		if (n && !cfg_is_known(v.cfg, n)) {
+			rc = vs_usage(&v, "unknown option %s", argv[i]);
+			cfg_free(v.cfg);
+			return rc;
+		}
+	}
+	if (cfg_load(v.cfg, argc, argv) < 0) {
+		const char *e = cfg_error(v.cfg);
+
+		rc = strstr(e, "command line") ? VS_USAGE : VS_ERR;
+		if (rc == VS_USAGE)
+			vs_usage(&v, "%s", e);
+		else
+			vs_err("%s", e);
+		cfg_free(v.cfg);
+		return rc;
+	}
+	args = cfg_args(v.cfg, &nargs);
+	if (nargs && !strcmp(args[0], "help")) {
+		c = find_command(args + 1, nargs - 1, &nwords);
+		if (c)
+			fputs(c->help, stdout);
+		else
+			print_main_help(stdout);
+		cfg_free(v.cfg);
+		return VS_OK;
+	}
+	c = find_command(args, nargs, &nwords);
+	if (!c) {
+		if (cfg_help_requested(v.cfg) || !nargs) {
+			print_main_help(nargs || cfg_help_requested(v.cfg) ? stdout : stderr);
+			cfg_free(v.cfg);
+			return nargs || cfg_help_requested(v.cfg) ? VS_OK : VS_USAGE;
+		}
+		if (is_group(args[0]))
+			rc = vs_usage(&v, "unknown or missing subcommand after '%s'%s%s", args[0],
+				      nargs > 1 ? ": " : "", nargs > 1 ? args[1] : "");
+		else
+			rc = vs_usage(&v, "unknown command '%s'", args[0]);
+		cfg_free(v.cfg);
+		return rc;
+	}
+	v.cmd = c->name;
+	if (cfg_help_requested(v.cfg)) {
+		fputs(c->help, stdout);
+		fputs("\n", stdout);
+		fputs(GLOBAL_HELP, stdout);
+		cfg_free(v.cfg);
+		return VS_OK;
+	}
+	v.args = args + nwords;
+	v.nargs = nargs - nwords;
+	v.json = cfg_bool(v.cfg, "json");
+	rc = VS_OK;
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		const char *n = opt_name(argv[i], nbuf, sizeof(nbuf));
+
+		if (n && vsctl_specific(n) && !in_list(c->opts, n)) {
+			rc = vs_usage(&v, "option %s does not apply to this command", argv[i]);
+			break;
+		}
+	}
+	if (!rc && v.nargs < c->min_args)
+		rc = vs_usage(&v, "missing argument");
+	else if (!rc && v.nargs > c->max_args)
+		rc = vs_usage(&v, "unexpected argument '%s'", v.args[c->max_args]);
+	if (!rc)
+		rc = c->fn(&v);
+	if (v.etcd)
+		etcd_client_free(v.etcd);
+	cfg_free(v.cfg);
+	return rc;
+}
