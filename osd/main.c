@@ -6,8 +6,10 @@
  * Opens the blockstore formatted by `vstor-disk format`, listens on TCP and
  * serves SHOW_CONFIG, PING and the secondary ops. Prints
  * "listening on ADDR:PORT" on stdout once it accepts connections. SIGTERM
- * or SIGINT stop it cleanly (connections dropped, blockstore idle, closed).
- * Not yet: etcd registration, PGs, primary ops, replication. */
+ * or SIGINT stop it cleanly (connections dropped, blockstore idle, closed,
+ * etcd lease revoked). With etcd_address set it registers in etcd and
+ * follows the cluster configuration (osd_etcd.c).
+ * Not yet: PGs, primary ops, replication. */
 #include "config.h"
 #include "log.h"
 #include "osd.h"
@@ -80,6 +82,9 @@ static int run(struct cfg *cfg)
 
 	memset(&osd, 0, sizeof(osd));
 	osd.listen_fd = -1;
+	osd.cfg = cfg;
+	osd.bind_address = cfg_str(cfg, "bind_address");
+	osd.lease_ttl = osd_lease_ttl(cfg);
 	osd.osd_num = cfg_u64(cfg, "osd_num");
 	osd.readonly = cfg_bool(cfg, "readonly");
 	osd.immediate_commit = parse_ic(cfg_str(cfg, "immediate_commit"));
@@ -137,11 +142,15 @@ static int run(struct cfg *cfg)
 		 cfg_str(cfg, "immediate_commit"), osd.readonly ? ", readonly" : "",
 		 cfg_str(cfg, "bind_address"), port);
 
+	osd.port = port;
+	if (osd_etcd_start(&osd) < 0)
+		goto out;
+
 	sw.rl = osd.rl;
 	sw.rop.cb = sig_cb;
 	sig_arm(&sw);
 	osd_accept_start(&osd);
-	while (!sw.signo) {
+	while (!sw.signo && !osd.exit_code) {
 		int r = ringloop_run_once(osd.rl, -1);
 
 		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
@@ -149,7 +158,10 @@ static int run(struct cfg *cfg)
 			goto out;
 		}
 	}
-	log_info("signal %d: shutting down", sw.signo);
+	if (sw.signo)
+		log_info("signal %d: shutting down", sw.signo);
+	else
+		log_err("shutting down after a fatal error");
 	osd_msgr_shutdown(&osd);
 	deadline = ringloop_now_ns() + 10000000000ull;
 	while ((osd.nconns || !bs_is_idle(osd.bs)) && ringloop_now_ns() < deadline)
@@ -158,8 +170,9 @@ static int run(struct cfg *cfg)
 		log_warn("shutdown: %u connections or blockstore I/O still busy after 10 s",
 			 osd.nconns);
 	else
-		rc = 0;
+		rc = osd.exit_code;
 out:
+	osd_etcd_stop(&osd);
 	if (osd.bs && bs_is_idle(osd.bs))
 		bs_close(osd.bs);
 	if (osd.listen_fd >= 0)

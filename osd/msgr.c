@@ -286,6 +286,7 @@ void osd_send_reply(struct osd_op *op)
 {
 	struct osd_conn *c = op->conn;
 
+	osd_op_account(c->osd, op);
 	if (c->closing) {
 		release_op(c, op);
 		conn_maybe_free(c);

@@ -18,12 +18,14 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#define OSD_LEASE_TIMEOUT	15	/* seconds, reported in SHOW_CONFIG */
+#define OSD_LEASE_TIMEOUT	15	/* seconds, default lease TTL (SHOW_CONFIG) */
 #define OSD_OP_IOV		4	/* reply header + up to 3 payload parts */
 #define OSD_SEND_IOV		256	/* iovecs per sendmsg */
 
 struct osd;
 struct osd_conn;
+struct osd_etcd;
+struct cfg;
 
 struct osd_op {
 	struct osd_conn *conn;
@@ -32,6 +34,7 @@ struct osd_op {
 	uint64_t opcode;
 	int64_t check;			/* vs_check_request() result */
 	int err;			/* reply this -errno, do not execute */
+	uint64_t start_ns;		/* when executed (op stats); 0 = not */
 	struct bs_op bs;
 	/* Payload in and reply payload out; 4 KiB-aligned pool buffers. */
 	void *buf;
@@ -74,6 +77,11 @@ struct osd_stats {
 	uint64_t ops, accepted, closed, bad_frames;
 };
 
+/* Per-opcode counters, published in osd/stats/<n> (op_stats). */
+struct osd_op_stat {
+	uint64_t count, usec, bytes;
+};
+
 struct osd {
 	struct ringloop *rl;
 	struct bs *bs;
@@ -100,6 +108,14 @@ struct osd {
 	unsigned ops_live;
 	struct osd_bufpool bufs;
 	struct osd_stats stats;
+	struct osd_op_stat op_stats[VS_OP_MAX + 1];
+	/* etcd (osd_etcd.c); NULL when no etcd_address is configured */
+	struct cfg *cfg;
+	struct osd_etcd *etcd;
+	unsigned lease_ttl;		/* seconds */
+	const char *bind_address;
+	int port;
+	int exit_code;			/* > 0: leave the loop and exit with it */
 };
 
 /* ---- msgr.c ---- */
@@ -124,6 +140,24 @@ int osd_op_prepare(struct osd *osd, struct osd_op *op, uint64_t frame_len,
 		   struct iovec dst[2]);
 /* Runs a fully received request; its reply goes out via osd_send_reply. */
 void osd_op_exec(struct osd *osd, struct osd_op *op);
+
+/* Counts a finished op in osd->op_stats (called when its reply is queued). */
+void osd_op_account(struct osd *osd, struct osd_op *op);
+/* Stats name of an opcode (spec §3: "read", "primary_write", ...). */
+const char *osd_op_stat_name(uint64_t opcode);
+
+/* ---- osd_etcd.c ---- */
+/* Lease TTL for the configuration: etcd_report_interval +
+ * ceil(max_etcd_attempts * 2 * etcd_quick_timeout / 1000) seconds. */
+unsigned osd_lease_ttl(const struct cfg *cfg);
+/* Starts the etcd life cycle when etcd_address is set (lease, osd/state,
+ * config load and watches, periodic keepalive and stats). Returns 0 (also
+ * when etcd is not configured) or -1 (message logged). Fatal conditions
+ * later (key taken by another OSD, lease lost) set osd->exit_code. */
+int osd_etcd_start(struct osd *osd);
+/* Revokes the lease (osd/state disappears at once), waiting up to a few
+ * seconds by running the ring loop, and frees the etcd state. */
+void osd_etcd_stop(struct osd *osd);
 
 /* ---- pool.c ---- */
 struct osd_op *osd_op_alloc(struct osd *osd);

@@ -31,7 +31,8 @@ int osd_build_config_json(struct osd *osd)
 		  osd->bitmap_granularity, VS_CFG_PRIMARY_ENABLED, VS_CFG_BLOCKSTORE_ENABLED,
 		  VS_CFG_READONLY, osd->readonly ? "true" : "false", VS_CFG_IMMEDIATE_COMMIT);
 	sb_json_str(&sb, ic_name(osd->immediate_commit));
-	sb_printf(&sb, ",\"%s\":%d}", VS_CFG_LEASE_TIMEOUT, OSD_LEASE_TIMEOUT);
+	sb_printf(&sb, ",\"%s\":%d}", VS_CFG_LEASE_TIMEOUT,
+		  osd->lease_ttl ? (int)osd->lease_ttl : OSD_LEASE_TIMEOUT);
 	if (sb.oom || !sb.buf) {
 		sb_free(&sb);
 		return -ENOMEM;
@@ -379,8 +380,59 @@ static const osd_op_handler handlers[VS_OP_MAX + 1] = {
 	[VS_OP_SEC_READ_BMP] = exec_sec_vers,
 };
 
+const char *osd_op_stat_name(uint64_t opcode)
+{
+	static const char *const names[VS_OP_MAX + 1] = {
+		[VS_OP_SEC_READ] = "read",
+		[VS_OP_SEC_WRITE] = "write",
+		[VS_OP_SEC_WRITE_STABLE] = "write_stable",
+		[VS_OP_SEC_SYNC] = "sync",
+		[VS_OP_SEC_STABILIZE] = "stabilize",
+		[VS_OP_SEC_ROLLBACK] = "rollback",
+		[VS_OP_SEC_DELETE] = "delete",
+		[VS_OP_TEST_SYNC_STAB_ALL] = "sync_stab_all",
+		[VS_OP_SEC_LIST] = "list",
+		[VS_OP_SHOW_CONFIG] = "show_config",
+		[VS_OP_READ] = "primary_read",
+		[VS_OP_WRITE] = "primary_write",
+		[VS_OP_SYNC] = "primary_sync",
+		[VS_OP_DELETE] = "primary_delete",
+		[VS_OP_PING] = "ping",
+		[VS_OP_SEC_READ_BMP] = "sec_read_bmp",
+	};
+
+	return vs_opcode_valid(opcode) ? names[opcode] : NULL;
+}
+
+void osd_op_account(struct osd *osd, struct osd_op *op)
+{
+	struct osd_op_stat *st;
+	int64_t rv;
+
+	if (!op->start_ns || !vs_opcode_valid(op->opcode))
+		return;
+	st = &osd->op_stats[op->opcode];
+	st->count++;
+	st->usec += (ringloop_now_ns() - op->start_ns) / 1000;
+	rv = (int64_t)vs_le64_get(op->reply.reply.retval);
+	switch (op->opcode) {
+	case VS_OP_SEC_READ:
+	case VS_OP_SEC_WRITE:
+	case VS_OP_SEC_WRITE_STABLE:
+	case VS_OP_READ:
+	case VS_OP_WRITE:
+		if (rv > 0)
+			st->bytes += (uint64_t)rv;
+		break;
+	default:
+		break;
+	}
+	op->start_ns = 0;
+}
+
 void osd_op_exec(struct osd *osd, struct osd_op *op)
 {
+	op->start_ns = ringloop_now_ns();
 	if (op->err || op->check < 0 || !vs_opcode_valid(op->opcode) || !handlers[op->opcode]) {
 		if (op->check < 0)
 			log_debug("connection %llu: op %llu (opcode %llu) refused: %s",

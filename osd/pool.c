@@ -44,6 +44,7 @@ struct osd_op *osd_op_alloc(struct osd *osd)
 	op->buf = op->bmp = op->bitmap = NULL;
 	op->buf_size = op->bmp_size = 0;
 	op->err = 0;
+	op->start_ns = 0;
 	op->bs.list = NULL;
 	op->niov = 0;
 	op->reply_len = 0;

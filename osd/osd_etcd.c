@@ -1,0 +1,856 @@
+/* The OSD's life in etcd (spec §9): the async etcd client driven by the
+ * ring loop, the OSD lease, osd/state/<n>, osd/stats/<n>, and the cluster
+ * configuration (config/global, config/pools, config/pgs, peers' osd/state)
+ * loaded once and then followed with watches.
+ *
+ * Event loop glue: every socket curl wants watched gets a one-shot
+ * io_uring poll, re-armed after etcd_on_fd(). curl closes sockets and
+ * reuses their numbers, so every poll carries the generation of its slot;
+ * when curl changes or drops the events of a socket, the poll in flight is
+ * marked stale and removed (POLL_REMOVE by user_data: io_uring holds a
+ * reference to the file, so a forgotten poll would keep a closed socket
+ * alive), and its completion is ignored. The client's single timer is a
+ * ringloop timer.
+ *
+ * Life cycle: grant the lease -> register osd/state/<n> (txn: only if the
+ * key does not exist) -> load config/global, config/pools, config/pgs and
+ * osd/state/ in one txn -> watch config/ and osd/state/ from the next
+ * revision. Every etcd_report_interval: keep the lease alive and publish
+ * osd/stats/<n>. Losing the lease is fatal (it will guard PG locks). A
+ * compacted watch reloads everything and watches again. */
+#include "config.h"
+#include "etcd.h"
+#include "json.h"
+#include "log.h"
+#include "osd.h"
+#include "osd_pgmap.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RETRY_MS	1000
+
+struct osd_etcd;
+
+struct pollreq {
+	struct ringloop_op rop;
+	struct osd_etcd *oe;
+	int fd;
+	uint32_t gen;
+	bool stale;
+	struct pollreq *prev, *next;	/* all in flight */
+};
+
+struct fdslot {
+	int fd;				/* -1: free slot */
+	int events;
+	uint32_t gen;
+	struct pollreq *cur;		/* the live poll, if any */
+};
+
+struct peer {
+	uint64_t num;
+	int port;
+	char addr[64];
+};
+
+enum oe_state { OE_LEASE, OE_REGISTER, OE_LOAD, OE_RUN };
+
+struct osd_etcd {
+	struct osd *osd;
+	struct etcd_client *ec;
+	struct fdslot *slots;
+	size_t nslots;
+	uint32_t gen_ctr;
+	struct pollreq *reqs;
+	struct ringloop_timer etimer;	/* the client's timer */
+	struct ringloop_timer retry;	/* next step after a failure */
+	struct ringloop_timer report;	/* keepalive + stats */
+	enum oe_state state;
+	bool step_inflight, keepalive_inflight, stats_inflight, closing;
+	int64_t lease_id;
+	int64_t revision;		/* of the last full load */
+	struct etcd_watch *w_config, *w_state;
+	char key_state[64], key_stats[64];
+	char host[256];
+	char *state_json;
+	struct osd_pgmap pgmap;
+	struct peer *peers;
+	size_t npeers;
+	bool revoked;
+};
+
+unsigned osd_lease_ttl(const struct cfg *cfg)
+{
+	uint64_t report = cfg_ms(cfg, "etcd_report_interval") / 1000;
+	uint64_t extra = cfg_u64(cfg, "max_etcd_attempts") * 2 * cfg_ms(cfg, "etcd_quick_timeout");
+
+	if (!report)
+		report = 1;
+	return (unsigned)(report + (extra + 999) / 1000);
+}
+
+/* ---- event loop glue ---- */
+
+static void noop_cb(struct ringloop_op *op, int res, uint32_t flags)
+{
+}
+
+/* Static: POLL_REMOVE completions may outlive struct osd_etcd. */
+static struct ringloop_op noop_rop = { .cb = noop_cb };
+
+static struct fdslot *slot_find(struct osd_etcd *oe, int fd)
+{
+	for (size_t i = 0; i < oe->nslots; i++)
+		if (oe->slots[i].fd == fd)
+			return &oe->slots[i];
+	return NULL;
+}
+
+static struct fdslot *slot_get(struct osd_etcd *oe, int fd)
+{
+	struct fdslot *s = slot_find(oe, fd), *n;
+
+	if (s)
+		return s;
+	s = slot_find(oe, -1);
+	if (!s) {
+		n = realloc(oe->slots, (oe->nslots + 1) * sizeof(*n));
+		if (!n)
+			return NULL;
+		oe->slots = n;
+		s = &oe->slots[oe->nslots++];
+	}
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	return s;
+}
+
+static void poll_cb(struct ringloop_op *op, int res, uint32_t flags);
+
+static void poll_arm(struct osd_etcd *oe, struct fdslot *s)
+{
+	struct pollreq *r = calloc(1, sizeof(*r));
+	struct io_uring_sqe *sqe;
+	unsigned mask = 0;
+
+	if (!r) {
+		log_err("etcd: out of memory arming a poll");
+		oe->osd->exit_code = 1;
+		return;
+	}
+	r->rop.cb = poll_cb;
+	r->oe = oe;
+	r->fd = s->fd;
+	r->gen = s->gen;
+	r->next = oe->reqs;
+	if (oe->reqs)
+		oe->reqs->prev = r;
+	oe->reqs = r;
+	if (s->events & ETCD_POLL_IN)
+		mask |= POLLIN;
+	if (s->events & ETCD_POLL_OUT)
+		mask |= POLLOUT;
+	sqe = ringloop_get_sqe(oe->osd->rl);
+	io_uring_prep_poll_add(sqe, s->fd, mask);
+	ringloop_sqe_set_op(sqe, &r->rop);
+	s->cur = r;
+}
+
+static void poll_cancel_req(struct osd_etcd *oe, struct pollreq *r)
+{
+	struct io_uring_sqe *sqe;
+
+	if (r->stale)
+		return;
+	r->stale = true;
+	sqe = ringloop_get_sqe(oe->osd->rl);
+	io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)&r->rop);
+	ringloop_sqe_set_op(sqe, &noop_rop);
+}
+
+static void poll_cancel(struct osd_etcd *oe, struct fdslot *s)
+{
+	if (s->cur) {
+		poll_cancel_req(oe, s->cur);
+		s->cur = NULL;
+	}
+}
+
+static void poll_cb(struct ringloop_op *op, int res, uint32_t flags)
+{
+	struct pollreq *r = (struct pollreq *)(void *)op;
+	struct osd_etcd *oe = r->oe;
+	bool stale = r->stale;
+	int fd = r->fd, revents = 0;
+	uint32_t gen = r->gen;
+	struct fdslot *s;
+
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		oe->reqs = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	free(r);
+	if (stale)
+		return;
+	s = slot_find(oe, fd);
+	if (!s || s->gen != gen)
+		return;
+	s->cur = NULL;
+	if (res < 0) {
+		revents = ETCD_POLL_ERR;
+	} else {
+		if (res & POLLIN)
+			revents |= ETCD_POLL_IN;
+		if (res & POLLOUT)
+			revents |= ETCD_POLL_OUT;
+		if (res & (POLLERR | POLLHUP | POLLNVAL))
+			revents |= ETCD_POLL_ERR;
+	}
+	etcd_on_fd(oe->ec, fd, revents);
+	/* The client may have changed the events (new poll armed already) or
+	 * dropped the fd meanwhile; else poll again for the same events. */
+	s = slot_find(oe, fd);
+	if (s && s->gen == gen && !s->cur && s->events && !oe->closing)
+		poll_arm(oe, s);
+}
+
+static void hook_watch_fd(void *ctx, int fd, int events)
+{
+	struct osd_etcd *oe = ctx;
+	struct fdslot *s;
+
+	if (events & ETCD_POLL_REMOVE) {
+		s = slot_find(oe, fd);
+		if (s) {
+			poll_cancel(oe, s);
+			s->fd = -1;
+		}
+		return;
+	}
+	s = slot_get(oe, fd);
+	if (!s) {
+		log_err("etcd: out of memory watching a socket");
+		oe->osd->exit_code = 1;
+		return;
+	}
+	if (s->events == events && s->cur)
+		return;
+	poll_cancel(oe, s);
+	s->events = events;
+	s->gen = ++oe->gen_ctr;
+	if (events)
+		poll_arm(oe, s);
+}
+
+static void etimer_cb(struct ringloop_timer *t)
+{
+	struct osd_etcd *oe = (struct osd_etcd *)(void *)((char *)t - offsetof(struct osd_etcd, etimer));
+
+	etcd_on_timer(oe->ec);
+}
+
+static void hook_set_timer(void *ctx, int timeout_ms)
+{
+	struct osd_etcd *oe = ctx;
+
+	ringloop_timer_del(oe->osd->rl, &oe->etimer);
+	if (timeout_ms >= 0)
+		ringloop_timer_add(oe->osd->rl, &oe->etimer,
+				   ringloop_now_ns() + (uint64_t)timeout_ms * 1000000ull);
+}
+
+/* ---- helpers ---- */
+
+static void fatal(struct osd_etcd *oe)
+{
+	if (!oe->osd->exit_code)
+		oe->osd->exit_code = 1;
+}
+
+static void retry_later(struct osd_etcd *oe)
+{
+	ringloop_timer_add(oe->osd->rl, &oe->retry, ringloop_now_ns() + RETRY_MS * 1000000ull);
+}
+
+static uint64_t report_interval_ms(struct osd_etcd *oe)
+{
+	uint64_t ms = cfg_ms(oe->osd->cfg, "etcd_report_interval");
+
+	return ms ? ms : 1000;
+}
+
+static void add_addr(struct strbuf *sb, int *n, const char *a)
+{
+	sb_puts(sb, *n ? "," : "");
+	sb_json_str(sb, a);
+	(*n)++;
+}
+
+/* Spec §10: a specific bind address is advertised as is; 0.0.0.0 means
+ * every UP, non-loopback IPv4 address (loopback if there is none). */
+static void add_addresses(struct strbuf *sb, const char *bind)
+{
+	struct ifaddrs *ifa = NULL;
+	int n = 0;
+
+	sb_puts(sb, "[");
+	if (bind && *bind && strcmp(bind, "0.0.0.0")) {
+		add_addr(sb, &n, bind);
+	} else if (!getifaddrs(&ifa)) {
+		for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+			char buf[INET_ADDRSTRLEN];
+
+			if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+			    !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
+				continue;
+			if (inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr,
+				      buf, sizeof(buf)))
+				add_addr(sb, &n, buf);
+		}
+		freeifaddrs(ifa);
+	}
+	if (!n)
+		add_addr(sb, &n, "127.0.0.1");
+	sb_puts(sb, "]");
+}
+
+/* ---- configuration from etcd ---- */
+
+static void apply_global(struct osd_etcd *oe, const char *v, size_t len)
+{
+	if (cfg_merge_etcd_text(oe->osd->cfg, v ? v : "{}", v ? len : 2) < 0)
+		log_warn("etcd: config/global ignored, keeping the previous settings: %s",
+			 cfg_error(oe->osd->cfg));
+	else
+		log_info("etcd: config/global %s", v ? "applied" : "absent");
+}
+
+static void apply_pools(struct osd_etcd *oe, const char *v, size_t len)
+{
+	char err[256], *sum;
+
+	if (osd_pgmap_set_pools(&oe->pgmap, v, len, err, sizeof(err)) < 0) {
+		log_warn("etcd: config/pools ignored, keeping the last good pool configuration: %s",
+			 err);
+		return;
+	}
+	sum = osd_pgmap_pools_summary(&oe->pgmap);
+	log_info("etcd: config/pools applied: %s", sum ? sum : "(out of memory)");
+	free(sum);
+}
+
+static void apply_pgs(struct osd_etcd *oe, const char *v, size_t len)
+{
+	char err[256], *sum;
+
+	if (osd_pgmap_set_pgs(&oe->pgmap, v, len, err, sizeof(err)) < 0) {
+		log_warn("etcd: config/pgs ignored, keeping the last good PG configuration: %s",
+			 err);
+		return;
+	}
+	sum = osd_pgmap_pgs_summary(&oe->pgmap, oe->osd->osd_num);
+	log_info("etcd: config/pgs applied: %s", sum ? sum : "(out of memory)");
+	free(sum);
+}
+
+static void peer_del(struct osd_etcd *oe, uint64_t num)
+{
+	for (size_t i = 0; i < oe->npeers; i++)
+		if (oe->peers[i].num == num) {
+			log_info("etcd: OSD %" PRIu64 " is down", num);
+			oe->peers[i] = oe->peers[--oe->npeers];
+			return;
+		}
+}
+
+static void peer_set(struct osd_etcd *oe, uint64_t num, const char *v, size_t len)
+{
+	char err[128];
+	json_t j = json_parse(v, len, err, sizeof(err));
+	const char *addr = json_str(json_at(json_get(j, "addresses"), 0));
+	uint64_t port = 0;
+	struct peer *p = NULL;
+
+	if (!j || !addr || json_u64(json_get(j, "port"), &port) || !port || port > 65535) {
+		log_warn("etcd: osd/state/%" PRIu64 " ignored: no address or port%s%s", num,
+			 j ? "" : ": ", j ? "" : err);
+		json_free(j);
+		return;
+	}
+	for (size_t i = 0; i < oe->npeers; i++)
+		if (oe->peers[i].num == num)
+			p = &oe->peers[i];
+	if (!p) {
+		struct peer *n = realloc(oe->peers, (oe->npeers + 1) * sizeof(*n));
+
+		if (!n) {
+			json_free(j);
+			return;
+		}
+		oe->peers = n;
+		p = &oe->peers[oe->npeers++];
+	}
+	p->num = num;
+	p->port = (int)port;
+	snprintf(p->addr, sizeof(p->addr), "%s", addr);
+	if (num != oe->osd->osd_num)
+		log_info("etcd: OSD %" PRIu64 " is up at %s:%d", num, p->addr, p->port);
+	json_free(j);
+}
+
+static void apply_kv(struct osd_etcd *oe, const char *key, const char *v, size_t len)
+{
+	uint64_t num;
+	char *end;
+
+	if (!strcmp(key, "config/global"))
+		apply_global(oe, v, len);
+	else if (!strcmp(key, "config/pools"))
+		apply_pools(oe, v, len);
+	else if (!strcmp(key, "config/pgs"))
+		apply_pgs(oe, v, len);
+	else if (!strncmp(key, "osd/state/", 10)) {
+		num = strtoull(key + 10, &end, 10);
+		if (*end || !num)
+			return;
+		if (v)
+			peer_set(oe, num, v, len);
+		else
+			peer_del(oe, num);
+	}
+}
+
+/* ---- life cycle steps ---- */
+
+static void step(struct osd_etcd *oe);
+static void on_watch(void *arg, struct etcd_watch *w, const struct etcd_watch_update *u);
+
+static bool gone(struct osd_etcd *oe, struct etcd_result *res)
+{
+	return oe->closing || res->status == ETCD_E_CANCELED;
+}
+
+static void lease_cb(void *arg, struct etcd_result *res)
+{
+	struct osd_etcd *oe = arg;
+
+	oe->step_inflight = false;
+	if (gone(oe, res))
+		return;
+	if (res->status) {
+		log_warn("etcd: lease grant failed: %s %s; retrying", etcd_strerror(res->status),
+			 res->errmsg);
+		retry_later(oe);
+		return;
+	}
+	oe->lease_id = res->lease_id;
+	log_info("etcd: lease %" PRIx64 " granted (TTL %" PRId64 " s)", (uint64_t)res->lease_id,
+		 res->ttl);
+	oe->state = OE_REGISTER;
+	step(oe);
+}
+
+static void register_cb(void *arg, struct etcd_result *res)
+{
+	struct osd_etcd *oe = arg;
+	const struct etcd_kv *kv = NULL;
+
+	oe->step_inflight = false;
+	if (gone(oe, res))
+		return;
+	if (res->status) {
+		/* The put may have been applied: the retry sees our lease. */
+		log_warn("etcd: registering %s failed: %s %s; retrying", oe->key_state,
+			 etcd_strerror(res->status), res->errmsg);
+		retry_later(oe);
+		return;
+	}
+	if (!res->succeeded) {
+		if (res->n_responses && res->responses[0].n_kvs)
+			kv = &res->responses[0].kvs[0];
+		if (!kv || kv->lease != oe->lease_id) {
+			log_err("etcd: %s already exists: another OSD %" PRIu64 " is running, or "
+				"its lease has not expired yet (wait up to %u s and start again)",
+				oe->key_state, oe->osd->osd_num, oe->osd->lease_ttl);
+			fatal(oe);
+			return;
+		}
+	}
+	log_info("etcd: registered %s (%s)", oe->key_state, oe->state_json);
+	oe->state = OE_LOAD;
+	step(oe);
+}
+
+static void load_cb(void *arg, struct etcd_result *res)
+{
+	struct osd_etcd *oe = arg;
+	static const char *const keys[] = { "config/global", "config/pools", "config/pgs" };
+	struct etcd_watch_req wr;
+
+	oe->step_inflight = false;
+	if (gone(oe, res))
+		return;
+	if (res->status || res->n_responses != 4) {
+		log_warn("etcd: loading the configuration failed: %s %s; retrying",
+			 etcd_strerror(res->status), res->errmsg);
+		retry_later(oe);
+		return;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		struct etcd_result *r = &res->responses[i];
+
+		apply_kv(oe, keys[i], r->n_kvs ? r->kvs[0].value : NULL,
+			 r->n_kvs ? r->kvs[0].value_len : 0);
+	}
+	oe->npeers = 0;
+	for (size_t i = 0; i < res->responses[3].n_kvs; i++) {
+		const struct etcd_kv *kv = &res->responses[3].kvs[i];
+
+		apply_kv(oe, kv->key, kv->value, kv->value_len);
+	}
+	oe->revision = res->revision;
+	memset(&wr, 0, sizeof(wr));
+	wr.prefix = true;
+	wr.start_revision = res->revision + 1;
+	wr.key = "config/";
+	oe->w_config = etcd_watch_create(oe->ec, &wr, on_watch, oe);
+	wr.key = "osd/state/";
+	oe->w_state = etcd_watch_create(oe->ec, &wr, on_watch, oe);
+	if (!oe->w_config || !oe->w_state) {
+		log_err("etcd: cannot create watches");
+		fatal(oe);
+		return;
+	}
+	log_info("etcd: configuration loaded at revision %" PRId64 ", watching config/ and "
+		 "osd/state/", res->revision);
+	oe->state = OE_RUN;
+}
+
+static void step(struct osd_etcd *oe)
+{
+	int r = 0;
+
+	if (oe->closing || oe->step_inflight)
+		return;
+	oe->step_inflight = true;
+	switch (oe->state) {
+	case OE_LEASE:
+		r = etcd_lease_grant(oe->ec, oe->osd->lease_ttl, 0, lease_cb, oe);
+		break;
+	case OE_REGISTER: {
+		struct etcd_compare cmp = {
+			.key = oe->key_state, .target = ETCD_CMP_CREATE, .op = ETCD_CMP_EQUAL,
+		};
+		struct etcd_txn_op ok = { .type = ETCD_OP_PUT }, fail = { .type = ETCD_OP_RANGE };
+		struct etcd_txn_req req = {
+			.compare = &cmp, .n_compare = 1, .success = &ok, .n_success = 1,
+			.failure = &fail, .n_failure = 1,
+		};
+
+		ok.put.key = oe->key_state;
+		ok.put.value = oe->state_json;
+		ok.put.value_len = strlen(oe->state_json);
+		ok.put.lease = oe->lease_id;
+		fail.range.key = oe->key_state;
+		r = etcd_txn(oe->ec, &req, register_cb, oe);
+		break;
+	}
+	case OE_LOAD: {
+		struct etcd_txn_op ops[4];
+		struct etcd_txn_req req = { .success = ops, .n_success = 4 };
+		int slow = (int)cfg_ms(oe->osd->cfg, "etcd_slow_timeout");
+
+		memset(ops, 0, sizeof(ops));
+		for (int i = 0; i < 4; i++)
+			ops[i].type = ETCD_OP_RANGE;
+		ops[0].range.key = "config/global";
+		ops[1].range.key = "config/pools";
+		ops[2].range.key = "config/pgs";
+		ops[3].range.key = "osd/state/";
+		ops[3].range.prefix = true;
+		req.timeout_ms = slow > 0 ? slow : 5000;
+		r = etcd_txn(oe->ec, &req, load_cb, oe);
+		break;
+	}
+	case OE_RUN:
+		oe->step_inflight = false;
+		return;
+	}
+	if (r < 0) {
+		oe->step_inflight = false;
+		log_err("etcd: cannot start a request: %s", etcd_strerror(r));
+		fatal(oe);
+	}
+}
+
+static void retry_cb(struct ringloop_timer *t)
+{
+	step((struct osd_etcd *)(void *)((char *)t - offsetof(struct osd_etcd, retry)));
+}
+
+static void on_watch(void *arg, struct etcd_watch *w, const struct etcd_watch_update *u)
+{
+	struct osd_etcd *oe = arg;
+
+	switch (u->kind) {
+	case ETCD_WATCH_CREATED:
+	case ETCD_WATCH_PROGRESS:
+		break;
+	case ETCD_WATCH_EVENTS:
+		for (size_t i = 0; i < u->n_events; i++) {
+			const struct etcd_event *e = &u->events[i];
+
+			apply_kv(oe, e->kv.key, e->is_delete ? NULL : e->kv.value,
+				 e->is_delete ? 0 : e->kv.value_len);
+		}
+		break;
+	case ETCD_WATCH_RETRY:
+		if (u->failures == 1)
+			log_warn("etcd: watch of %s broken (%s%s%s), reconnecting",
+				 w == oe->w_config ? "config/" : "osd/state/",
+				 etcd_strerror(u->status), u->errmsg ? ": " : "",
+				 u->errmsg ? u->errmsg : "");
+		break;
+	case ETCD_WATCH_ERROR:
+		log_warn("etcd: watch of %s stopped (%s, compact revision %" PRId64 "): "
+			 "reloading the configuration", w == oe->w_config ? "config/" : "osd/state/",
+			 etcd_strerror(u->status), u->compact_revision);
+		if (oe->w_config)
+			etcd_watch_cancel(oe->w_config);
+		if (oe->w_state)
+			etcd_watch_cancel(oe->w_state);
+		oe->w_config = oe->w_state = NULL;
+		oe->state = OE_LOAD;
+		step(oe);
+		break;
+	}
+}
+
+/* ---- periodic: keepalive and stats ---- */
+
+static void keepalive_cb(void *arg, struct etcd_result *res)
+{
+	struct osd_etcd *oe = arg;
+
+	oe->keepalive_inflight = false;
+	if (gone(oe, res))
+		return;
+	if (res->status == ETCD_E_NOLEASE) {
+		log_err("etcd: lease %" PRIx64 " expired or was revoked: exiting, since the lease "
+			"guards this OSD's state and PG locks", (uint64_t)oe->lease_id);
+		oe->lease_id = 0;
+		fatal(oe);
+	} else if (res->status) {
+		log_warn("etcd: lease keepalive failed: %s %s", etcd_strerror(res->status),
+			 res->errmsg);
+	}
+}
+
+static void stats_cb(void *arg, struct etcd_result *res)
+{
+	struct osd_etcd *oe = arg;
+
+	oe->stats_inflight = false;
+	if (gone(oe, res))
+		return;
+	if (res->status)
+		log_debug("etcd: publishing %s failed: %s %s", oe->key_stats,
+			  etcd_strerror(res->status), res->errmsg);
+}
+
+static void publish_stats(struct osd_etcd *oe)
+{
+	struct osd *osd = oe->osd;
+	struct bs_stats bst;
+	struct timespec ts;
+	struct strbuf sb;
+	struct etcd_put_req req;
+	int n = 0;
+
+	memset(&bst, 0, sizeof(bst));
+	bs_get_stats(osd->bs, &bst);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	sb_init(&sb);
+	sb_printf(&sb, "{\"time\":\"%lld.%03ld\",\"blockstore_ready\":true,\"size\":%" PRIu64
+		  ",\"free\":%" PRIu64 ",\"host\":", (long long)ts.tv_sec, ts.tv_nsec / 1000000,
+		  bst.data_blocks * osd->block_size, bst.free_blocks * osd->block_size);
+	sb_json_str(&sb, oe->host);
+	sb_puts(&sb, ",\"op_stats\":{");
+	for (uint64_t op = VS_OP_MIN; op <= VS_OP_MAX; op++) {
+		const struct osd_op_stat *st = &osd->op_stats[op];
+
+		sb_printf(&sb, "%s\"%s\":{\"count\":%" PRIu64 ",\"usec\":%" PRIu64 ",\"bytes\":%"
+			  PRIu64 "}", n++ ? "," : "", osd_op_stat_name(op), st->count, st->usec,
+			  st->bytes);
+	}
+	sb_puts(&sb, "},\"subop_stats\":{},\"recovery_stats\":{\"degraded\":{\"count\":0,"
+		"\"bytes\":0},\"misplaced\":{\"count\":0,\"bytes\":0}}}");
+	if (sb.oom) {
+		sb_free(&sb);
+		return;
+	}
+	memset(&req, 0, sizeof(req));
+	req.key = oe->key_stats;
+	req.value = sb.buf;
+	req.value_len = sb.len;
+	if (!etcd_put(oe->ec, &req, stats_cb, oe))
+		oe->stats_inflight = true;
+	sb_free(&sb);
+}
+
+static void report_cb(struct ringloop_timer *t)
+{
+	struct osd_etcd *oe = (struct osd_etcd *)(void *)((char *)t - offsetof(struct osd_etcd, report));
+
+	if (oe->closing)
+		return;
+	if (oe->lease_id && oe->state >= OE_LOAD && !oe->keepalive_inflight &&
+	    !etcd_lease_keepalive(oe->ec, oe->lease_id, keepalive_cb, oe))
+		oe->keepalive_inflight = true;
+	if (oe->state >= OE_LOAD && !oe->stats_inflight)
+		publish_stats(oe);
+	ringloop_timer_add(oe->osd->rl, &oe->report,
+			   ringloop_now_ns() + report_interval_ms(oe) * 1000000ull);
+}
+
+/* ---- start / stop ---- */
+
+int osd_etcd_start(struct osd *osd)
+{
+	struct osd_etcd *oe;
+	struct etcd_config ecfg;
+	struct etcd_loop loop;
+	struct strbuf sb;
+	size_t naddr = 0;
+	char err[512];
+
+	cfg_strv(osd->cfg, "etcd_address", &naddr);
+	if (!naddr) {
+		log_info("etcd_address is not set: running without etcd (no registration, "
+			 "no cluster configuration)");
+		return 0;
+	}
+	oe = calloc(1, sizeof(*oe));
+	if (!oe) {
+		log_err("out of memory");
+		return -1;
+	}
+	oe->osd = osd;
+	ringloop_timer_init(&oe->etimer, etimer_cb);
+	ringloop_timer_init(&oe->retry, retry_cb);
+	ringloop_timer_init(&oe->report, report_cb);
+	snprintf(oe->key_state, sizeof(oe->key_state), "osd/state/%" PRIu64, osd->osd_num);
+	snprintf(oe->key_stats, sizeof(oe->key_stats), "osd/stats/%" PRIu64, osd->osd_num);
+	if (gethostname(oe->host, sizeof(oe->host) - 1) < 0)
+		snprintf(oe->host, sizeof(oe->host), "localhost");
+
+	sb_init(&sb);
+	sb_puts(&sb, "{\"state\":\"up\",\"addresses\":");
+	add_addresses(&sb, osd->bind_address);
+	sb_puts(&sb, ",\"host\":");
+	sb_json_str(&sb, oe->host);
+	sb_printf(&sb, ",\"port\":%d,\"primary_enabled\":%s,\"blockstore_enabled\":true}",
+		  osd->port, cfg_bool(osd->cfg, "run_primary") ? "true" : "false");
+	if (sb.oom) {
+		sb_free(&sb);
+		free(oe);
+		log_err("out of memory");
+		return -1;
+	}
+	oe->state_json = sb.buf;
+
+	etcd_config_init(&ecfg);
+	if (etcd_config_from_cfg(&ecfg, osd->cfg, err, sizeof(err))) {
+		log_err("etcd configuration: %s", err);
+		goto fail;
+	}
+	loop.watch_fd = hook_watch_fd;
+	loop.set_timer = hook_set_timer;
+	loop.ctx = oe;
+	oe->ec = etcd_client_new(&ecfg, &loop, err, sizeof(err));
+	if (!oe->ec) {
+		log_err("etcd client: %s", err);
+		goto fail;
+	}
+	etcd_config_free(&ecfg);
+	osd->etcd = oe;
+	log_info("etcd: connecting to %s (prefix %s), lease TTL %u s, report interval %" PRIu64
+		 " ms", etcd_current_endpoint(oe->ec), etcd_prefix(oe->ec), osd->lease_ttl,
+		 report_interval_ms(oe));
+	oe->state = OE_LEASE;
+	step(oe);
+	ringloop_timer_add(osd->rl, &oe->report,
+			   ringloop_now_ns() + report_interval_ms(oe) * 1000000ull);
+	return osd->exit_code ? -1 : 0;
+fail:
+	etcd_config_free(&ecfg);
+	free(oe->state_json);
+	free(oe);
+	return -1;
+}
+
+static void revoke_cb(void *arg, struct etcd_result *res)
+{
+	struct osd_etcd *oe = arg;
+
+	oe->revoked = true;
+	if (res->status && res->status != ETCD_E_CANCELED)
+		log_warn("etcd: revoking lease %" PRIx64 " failed: %s %s", (uint64_t)oe->lease_id,
+			 etcd_strerror(res->status), res->errmsg);
+	else if (!res->status)
+		log_info("etcd: lease %" PRIx64 " revoked, %s removed", (uint64_t)oe->lease_id,
+			 oe->key_state);
+}
+
+void osd_etcd_stop(struct osd *osd)
+{
+	struct osd_etcd *oe = osd->etcd;
+	uint64_t deadline;
+
+	if (!oe)
+		return;
+	ringloop_timer_del(osd->rl, &oe->retry);
+	ringloop_timer_del(osd->rl, &oe->report);
+	if (oe->lease_id && !etcd_lease_revoke(oe->ec, oe->lease_id, revoke_cb, oe)) {
+		deadline = ringloop_now_ns() + 3000000000ull;
+		while (!oe->revoked && ringloop_now_ns() < deadline)
+			ringloop_run_once(osd->rl, 50000000);
+	}
+	oe->closing = true;
+	if (oe->w_config)
+		etcd_watch_cancel(oe->w_config);
+	if (oe->w_state)
+		etcd_watch_cancel(oe->w_state);
+	etcd_client_free(oe->ec);
+	ringloop_timer_del(osd->rl, &oe->etimer);
+	/* Withdraw the polls still in flight and collect their completions. */
+	for (struct pollreq *r = oe->reqs; r; r = r->next)
+		poll_cancel_req(oe, r);
+	deadline = ringloop_now_ns() + 1000000000ull;
+	while (oe->reqs && ringloop_now_ns() < deadline)
+		ringloop_run_once(osd->rl, 10000000);
+	while (oe->reqs) {
+		struct pollreq *r = oe->reqs;
+
+		oe->reqs = r->next;
+		free(r);
+	}
+	osd_pgmap_free(&oe->pgmap);
+	free(oe->peers);
+	free(oe->slots);
+	free(oe->state_json);
+	free(oe);
+	osd->etcd = NULL;
+}
