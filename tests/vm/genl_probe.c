@@ -1,0 +1,836 @@
+/*
+ * genl_probe: exercises the "vstor" generic netlink family of vstor.ko from
+ * inside the test VM. Prints PASS:/FAIL: lines; exits 0 only if all passed.
+ *
+ *   genl_probe [--seed N] [--fuzz N]   the full probe (default 1000 fuzz msgs)
+ *   genl_probe --absent                passes if the family is not registered
+ *
+ * libnl resolves the family; messages are built and parsed by hand so that
+ * malformed ones can be sent and extack TLVs read exactly.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+
+#include "vstor_genl.h"
+
+static int failures;
+
+static void report(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s: ", ok ? "PASS" : "FAIL");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!ok)
+		failures++;
+}
+
+/* ---- message building ---- */
+
+struct msg {
+	unsigned char buf[65536];
+	size_t len;
+};
+
+static void msg_init(struct msg *m, int family, uint8_t cmd, uint16_t flags)
+{
+	struct nlmsghdr *nh = (struct nlmsghdr *)m->buf;
+	struct genlmsghdr *gh;
+
+	memset(m->buf, 0, NLMSG_HDRLEN + GENL_HDRLEN);
+	nh->nlmsg_type = (uint16_t)family;
+	nh->nlmsg_flags = flags;
+	gh = (struct genlmsghdr *)(m->buf + NLMSG_HDRLEN);
+	gh->cmd = cmd;
+	gh->version = VS_GENL_VERSION;
+	m->len = NLMSG_HDRLEN + GENL_HDRLEN;
+}
+
+static size_t put(struct msg *m, uint16_t type, const void *data, size_t dlen)
+{
+	struct nlattr *a = (struct nlattr *)(m->buf + m->len);
+	size_t off = m->len;
+	size_t total = NLA_ALIGN(NLA_HDRLEN + dlen);
+
+	if (m->len + total > sizeof(m->buf))
+		return off;
+	memset(a, 0, total);
+	a->nla_type = type;
+	a->nla_len = (uint16_t)(NLA_HDRLEN + dlen);
+	if (dlen && data)
+		memcpy(m->buf + m->len + NLA_HDRLEN, data, dlen);
+	m->len += total;
+	return off;
+}
+
+static void put_u8(struct msg *m, uint16_t t, uint8_t v) { put(m, t, &v, 1); }
+static void put_u16(struct msg *m, uint16_t t, uint16_t v) { put(m, t, &v, 2); }
+static void put_u32(struct msg *m, uint16_t t, uint32_t v) { put(m, t, &v, 4); }
+static void put_u64(struct msg *m, uint16_t t, uint64_t v) { put(m, t, &v, 8); }
+
+static size_t nest_start(struct msg *m, uint16_t type, int flag)
+{
+	return put(m, type | (flag ? NLA_F_NESTED : 0), NULL, 0);
+}
+
+static void nest_end(struct msg *m, size_t off)
+{
+	struct nlattr *a = (struct nlattr *)(m->buf + off);
+
+	a->nla_len = (uint16_t)(m->len - off);
+}
+
+/* ---- sending and receiving ---- */
+
+struct result {
+	int err;		/* from the ack or NLMSG_DONE; 1 if none seen */
+	char msg[256];		/* extack message */
+	int miss_type;		/* extack missing attribute, -1 if none */
+	int replies;		/* messages of the family */
+	int have_features;
+	uint64_t features;
+};
+
+static int fd = -1, family_id;
+static uint32_t seq = 1;
+static unsigned char rxbuf[1 << 17];
+
+static void parse_ack(const struct nlmsghdr *nh, struct result *r)
+{
+	const struct nlmsgerr *e = NLMSG_DATA(nh);
+	const unsigned char *p, *end = (const unsigned char *)nh + nh->nlmsg_len;
+	const struct nlattr *a;
+
+	r->err = e->error;
+	if (!(nh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	p = (const unsigned char *)e + sizeof(*e);
+	if (!(nh->nlmsg_flags & NLM_F_CAPPED))
+		p += NLMSG_ALIGN(e->msg.nlmsg_len) - NLMSG_HDRLEN;
+	while (p + NLA_HDRLEN <= end) {
+		a = (const struct nlattr *)p;
+		if (a->nla_len < NLA_HDRLEN || p + a->nla_len > end)
+			break;
+		if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG)
+			snprintf(r->msg, sizeof(r->msg), "%.*s",
+				 (int)(a->nla_len - NLA_HDRLEN),
+				 (const char *)(p + NLA_HDRLEN));
+		if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MISS_TYPE &&
+		    a->nla_len == NLA_HDRLEN + 4)
+			memcpy(&r->miss_type, p + NLA_HDRLEN, 4);
+		p += NLA_ALIGN(a->nla_len);
+	}
+}
+
+static void parse_reply(const struct nlmsghdr *nh, struct result *r)
+{
+	const unsigned char *p = (const unsigned char *)NLMSG_DATA(nh) + GENL_HDRLEN;
+	const unsigned char *end = (const unsigned char *)nh + nh->nlmsg_len;
+	const struct nlattr *a;
+
+	r->replies++;
+	while (p + NLA_HDRLEN <= end) {
+		a = (const struct nlattr *)p;
+		if (a->nla_len < NLA_HDRLEN || p + a->nla_len > end)
+			break;
+		if ((a->nla_type & NLA_TYPE_MASK) == VS_ATTR_FEATURES &&
+		    a->nla_len == NLA_HDRLEN + 8) {
+			memcpy(&r->features, p + NLA_HDRLEN, 8);
+			r->have_features = 1;
+		}
+		p += NLA_ALIGN(a->nla_len);
+	}
+}
+
+/* Handles one datagram; returns 1 once the ack or NLMSG_DONE was seen. */
+static int parse_datagram(ssize_t n, uint32_t want_seq, struct result *r)
+{
+	struct nlmsghdr *nh;
+	int len = (int)n, done = 0;
+
+	for (nh = (struct nlmsghdr *)rxbuf; NLMSG_OK(nh, len);
+	     nh = NLMSG_NEXT(nh, len)) {
+		if (want_seq && nh->nlmsg_seq != want_seq)
+			continue;
+		if (nh->nlmsg_type == NLMSG_ERROR) {
+			parse_ack(nh, r);
+			done = 1;
+		} else if (nh->nlmsg_type == NLMSG_DONE) {
+			memcpy(&r->err, NLMSG_DATA(nh), sizeof(int));
+			done = 1;
+		} else if (nh->nlmsg_type == family_id) {
+			parse_reply(nh, r);
+		}
+	}
+	return done;
+}
+
+static int send_msg(struct msg *m, uint32_t s)
+{
+	struct nlmsghdr *nh = (struct nlmsghdr *)m->buf;
+
+	nh->nlmsg_len = (uint32_t)m->len;
+	nh->nlmsg_seq = s;
+	return send(fd, m->buf, m->len, 0) < 0 ? -errno : 0;
+}
+
+/* Sends a well-formed request and waits for its ack (or NLMSG_DONE). */
+static void xfer(struct msg *m, struct result *r)
+{
+	uint32_t s = seq++;
+	ssize_t n;
+
+	memset(r, 0, sizeof(*r));
+	r->err = 1;
+	r->miss_type = -1;
+	if (send_msg(m, s)) {
+		r->err = -errno;
+		return;
+	}
+	for (;;) {
+		n = recv(fd, rxbuf, sizeof(rxbuf), 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r->err = -errno;	/* timeout: no answer */
+			return;
+		}
+		if (parse_datagram(n, s, r))
+			return;
+	}
+}
+
+/* Reads whatever the kernel queued without blocking; returns the acks. */
+static void drain(struct result *r)
+{
+	ssize_t n;
+
+	memset(r, 0, sizeof(*r));
+	r->err = 1;
+	r->miss_type = -1;
+	for (;;) {
+		n = recv(fd, rxbuf, sizeof(rxbuf), MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS)	/* overrun: keep reading */
+				continue;
+			return;
+		}
+		parse_datagram(n, 0, r);
+	}
+}
+
+static int open_socket(void)
+{
+	struct nl_sock *sk;
+	struct timeval tv = { .tv_sec = 5 };
+	int one = 1, id;
+
+	sk = nl_socket_alloc();
+	if (!sk)
+		return -ENOMEM;
+	if (genl_connect(sk)) {
+		nl_socket_free(sk);
+		return -ECONNREFUSED;
+	}
+	id = genl_ctrl_resolve(sk, VS_GENL_NAME);
+	nl_close(sk);
+	nl_socket_free(sk);
+	if (id < 0)
+		return -ENOENT;
+	family_id = id;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return 0;
+}
+
+/* ---- a configurable MAP message ---- */
+
+struct map_cfg {
+	uint64_t omit;		/* bit per VS_ATTR_* left out */
+	uint32_t block_size;
+	uint64_t inode;
+	uint64_t size;
+	uint32_t pg_count;
+	int n_pgs;		/* PG items written (default pg_count) */
+	int dup_pg;		/* write PG 1 twice instead of the last PG */
+	uint64_t bad_primary;	/* nonzero: PG 1's primary */
+	int no_nested_flag;	/* PG_TABLE without NLA_F_NESTED */
+	uint32_t data_chunks;	/* 0: not sent */
+	uint32_t flags;		/* 0: not sent */
+	int ipv6;		/* second OSD by IPv6 */
+	int extra_type;		/* nonzero: also send this attribute (u32) */
+	uint64_t features;	/* 0: not sent */
+};
+
+static void map_defaults(struct map_cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->block_size = 128 << 10;
+	c->inode = (1ULL << 48) | 5;
+	c->size = 1ULL << 30;
+	c->pg_count = 4;
+	c->n_pgs = -1;
+}
+
+#define OMIT(c, a) ((c)->omit & (1ULL << (a)))
+
+static void put_tables(struct msg *m, const struct map_cfg *c)
+{
+	static const uint64_t primaries[] = { 1, 2, 1, 0 };
+	static const unsigned char addr6[16] = { [15] = 1 };
+	int n = c->n_pgs < 0 ? (int)c->pg_count : c->n_pgs;
+	size_t t, it;
+	int i;
+
+	if (!OMIT(c, VS_ATTR_PG_TABLE)) {
+		t = nest_start(m, VS_ATTR_PG_TABLE, !c->no_nested_flag);
+		for (i = 0; i < n; i++) {
+			uint32_t num = (uint32_t)i + 1;
+			uint64_t prim = primaries[i % 4];
+
+			if (c->dup_pg && i == n - 1)
+				num = 1;
+			if (c->bad_primary && i == 0)
+				prim = c->bad_primary;
+			it = nest_start(m, VS_PG_TABLE_ITEM, 1);
+			put_u32(m, VS_PG_ATTR_NUM, num);
+			put_u64(m, VS_PG_ATTR_PRIMARY, prim);
+			put_u64(m, VS_PG_ATTR_EPOCH, 7);
+			nest_end(m, it);
+		}
+		nest_end(m, t);
+	}
+	if (!OMIT(c, VS_ATTR_OSD_LIST)) {
+		t = nest_start(m, VS_ATTR_OSD_LIST, 1);
+		it = nest_start(m, VS_OSD_LIST_ITEM, 1);
+		put_u64(m, VS_OSD_ATTR_NUM, 1);
+		put_u32(m, VS_OSD_ATTR_ADDR4, htonl(0x7f000001));
+		put_u16(m, VS_OSD_ATTR_PORT, 11203);
+		nest_end(m, it);
+		it = nest_start(m, VS_OSD_LIST_ITEM, 1);
+		put_u64(m, VS_OSD_ATTR_NUM, 2);
+		if (c->ipv6)
+			put(m, VS_OSD_ATTR_ADDR6, addr6, 16);
+		else
+			put_u32(m, VS_OSD_ATTR_ADDR4, htonl(0x7f000002));
+		put_u16(m, VS_OSD_ATTR_PORT, 11204);
+		nest_end(m, it);
+		nest_end(m, t);
+	}
+}
+
+static void build_map(struct msg *m, const struct map_cfg *c)
+{
+	msg_init(m, family_id, VS_CMD_MAP, NLM_F_REQUEST | NLM_F_ACK);
+#define P(a, fn, v) do { if (!OMIT(c, a)) fn(m, a, v); } while (0)
+	P(VS_ATTR_INODE, put_u64, c->inode);
+	P(VS_ATTR_SIZE, put_u64, c->size);
+	P(VS_ATTR_BLOCK_SIZE, put_u32, c->block_size);
+	P(VS_ATTR_BITMAP_GRANULARITY, put_u32, 4096);
+	P(VS_ATTR_POOL_ID, put_u32, 1);
+	P(VS_ATTR_PG_COUNT, put_u32, c->pg_count);
+	P(VS_ATTR_PG_STRIPE_SIZE, put_u64, 0);
+	P(VS_ATTR_IMMEDIATE_COMMIT, put_u8, VS_GENL_COMMIT_ALL);
+	P(VS_ATTR_MAP_EPOCH, put_u64, 1);
+#undef P
+	if (c->data_chunks)
+		put_u32(m, VS_ATTR_DATA_CHUNKS, c->data_chunks);
+	if (c->flags)
+		put_u32(m, VS_ATTR_FLAGS, c->flags);
+	if (c->features)
+		put_u64(m, VS_ATTR_FEATURES, c->features);
+	if (c->extra_type)
+		put_u32(m, (uint16_t)c->extra_type, 1);
+	put(m, VS_ATTR_POOL_NAME, "testpool", 9);
+	put(m, VS_ATTR_IMAGE_NAME, "img", 4);
+	put_tables(m, c);
+}
+
+static void build_set_map(struct msg *m)
+{
+	struct map_cfg c;
+
+	map_defaults(&c);
+	msg_init(m, family_id, VS_CMD_SET_MAP, NLM_F_REQUEST | NLM_F_ACK);
+	put_u32(m, VS_ATTR_POOL_ID, 1);
+	put_u64(m, VS_ATTR_MAP_EPOCH, 2);
+	put_u32(m, VS_ATTR_PG_COUNT, c.pg_count);
+	put_tables(m, &c);
+}
+
+/* ---- checks ---- */
+
+static void expect(const char *what, const struct result *r, int err,
+		   const char *msg)
+{
+	int ok = r->err == err && (!msg || !strcmp(r->msg, msg));
+
+	report(ok, "%s: got %d \"%s\", want %d%s%s%s", what, r->err, r->msg,
+	       err, msg ? " \"" : "", msg ? msg : "", msg ? "\"" : "");
+}
+
+/* EINVAL with any non-empty extack message (from the netlink core). */
+static void expect_einval_msg(const char *what, const struct result *r)
+{
+	report(r->err == -EINVAL && r->msg[0], "%s: got %d \"%s\", want %d with a message",
+	       what, r->err, r->msg, -EINVAL);
+}
+
+static void map_case(const char *what, const struct map_cfg *c, int err,
+		     const char *msg)
+{
+	static struct msg m;
+	struct result r;
+
+	build_map(&m, c);
+	xfer(&m, &r);
+	if (msg && !*msg)
+		expect_einval_msg(what, &r);
+	else
+		expect(what, &r, err, msg);
+}
+
+static void test_list(void)
+{
+	static struct msg m;
+	struct result r;
+
+	msg_init(&m, family_id, VS_CMD_LIST, NLM_F_REQUEST | NLM_F_DUMP);
+	xfer(&m, &r);
+	report(r.err == 0 && r.replies == 0,
+	       "LIST dump: err %d, %d devices (want 0, 0)", r.err, r.replies);
+
+	msg_init(&m, family_id, VS_CMD_LIST, NLM_F_REQUEST | NLM_F_ACK);
+	put_u32(&m, VS_ATTR_DEV_INDEX, 0);
+	xfer(&m, &r);
+	expect("LIST DEV_INDEX 0", &r, -ENODEV, "no such device");
+}
+
+static void test_features(void)
+{
+	static struct msg m;
+	struct result r;
+	uint64_t all;
+
+	msg_init(&m, family_id, VS_CMD_LIST, NLM_F_REQUEST | NLM_F_ACK);
+	xfer(&m, &r);
+	all = r.features;
+	report(r.err == 0 && r.replies == 1 && r.have_features && all &&
+	       !(all & ~VS_FEAT_KNOWN),
+	       "FEATURES query: err %d, replies %d, features %#llx", r.err,
+	       r.replies, (unsigned long long)all);
+
+	msg_init(&m, family_id, VS_CMD_LIST, NLM_F_REQUEST | NLM_F_ACK);
+	put_u64(&m, VS_ATTR_FEATURES, VS_FEAT_KNOWN | (1ULL << 63));
+	xfer(&m, &r);
+	report(r.err == 0 && r.have_features && r.features == all,
+	       "FEATURES all+unknown bit: granted %#llx (want %#llx)",
+	       (unsigned long long)r.features, (unsigned long long)all);
+
+	msg_init(&m, family_id, VS_CMD_LIST, NLM_F_REQUEST | NLM_F_ACK);
+	put_u64(&m, VS_ATTR_FEATURES, VS_FEAT_IPV6 | (1ULL << 40));
+	xfer(&m, &r);
+	report(r.err == 0 && r.have_features &&
+	       r.features == (all & VS_FEAT_IPV6),
+	       "FEATURES IPV6+unknown: granted %#llx (want %#llx)",
+	       (unsigned long long)r.features,
+	       (unsigned long long)(all & VS_FEAT_IPV6));
+
+	msg_init(&m, family_id, VS_CMD_LIST, NLM_F_REQUEST | NLM_F_ACK);
+	put_u64(&m, VS_ATTR_FEATURES, 0);
+	xfer(&m, &r);
+	report(r.err == 0 && r.have_features && r.features == 0,
+	       "FEATURES none wanted: granted %#llx",
+	       (unsigned long long)r.features);
+}
+
+static void test_map(void)
+{
+	static struct msg m;
+	struct map_cfg c;
+	struct result r;
+
+	msg_init(&m, family_id, VS_CMD_MAP, NLM_F_REQUEST | NLM_F_ACK);
+	xfer(&m, &r);
+	expect("MAP without attributes", &r, -EINVAL, "missing attribute INODE");
+	report(r.miss_type == VS_ATTR_INODE, "MAP without attributes: miss type %d",
+	       r.miss_type);
+
+	map_defaults(&c);
+	c.omit = 1ULL << VS_ATTR_OSD_LIST;
+	map_case("MAP without OSD_LIST", &c, -EINVAL, "missing attribute OSD_LIST");
+
+	map_defaults(&c);
+	c.block_size = 1000;
+	map_case("MAP BLOCK_SIZE 1000 (policy range)", &c, -ERANGE,
+		 "integer out of range");
+
+	map_defaults(&c);
+	c.block_size = 3 * 4096;
+	map_case("MAP BLOCK_SIZE 12288", &c, -EINVAL, "BLOCK_SIZE must be a power of 2");
+
+	map_defaults(&c);
+	c.inode = (2ULL << 48) | 5;
+	map_case("MAP INODE of pool 2", &c, -EINVAL, "INODE is not in pool POOL_ID");
+
+	map_defaults(&c);
+	c.size = 1000;
+	map_case("MAP SIZE 1000", &c, -EINVAL, "SIZE must be a multiple of 512");
+
+	map_defaults(&c);
+	c.n_pgs = 3;
+	map_case("MAP PG table short", &c, -EINVAL,
+		 "PG_TABLE must list every PG up to PG_COUNT");
+
+	map_defaults(&c);
+	c.dup_pg = 1;
+	map_case("MAP PG twice", &c, -EINVAL, "PG listed twice");
+
+	map_defaults(&c);
+	c.n_pgs = 5;
+	map_case("MAP PG above PG_COUNT", &c, -EINVAL, "PG number above PG_COUNT");
+
+	map_defaults(&c);
+	c.bad_primary = 9;
+	map_case("MAP primary not in OSD_LIST", &c, -EINVAL,
+		 "PG primary is not in OSD_LIST");
+
+	map_defaults(&c);
+	c.no_nested_flag = 1;
+	map_case("MAP PG_TABLE without NLA_F_NESTED", &c, -EINVAL, "");
+
+	map_defaults(&c);
+	c.extra_type = VS_ATTR_DEV_STATE;
+	map_case("MAP with DEV_STATE", &c, -EINVAL,
+		 "attribute not valid for this command");
+
+	map_defaults(&c);
+	c.extra_type = VS_ATTR_MAX + 5;
+	map_case("MAP with unknown attribute", &c, -EINVAL, "");
+
+	map_defaults(&c);
+	c.flags = VS_GENL_F_FORCE;
+	map_case("MAP with FORCE", &c, -EINVAL, "FORCE is an UNMAP flag");
+
+	map_defaults(&c);
+	c.data_chunks = 2;
+	map_case("MAP EC pool", &c, -EOPNOTSUPP,
+		 "erasure-coded pools (DATA_CHUNKS > 1) are not supported");
+
+	map_defaults(&c);
+	build_map(&m, &c);
+	((struct genlmsghdr *)(m.buf + NLMSG_HDRLEN))->reserved = 1;
+	xfer(&m, &r);
+	expect_einval_msg("MAP with reserved header bytes set", &r);
+
+	map_defaults(&c);
+	map_case("MAP valid", &c, -EOPNOTSUPP, "data path not implemented yet");
+
+	map_defaults(&c);
+	c.ipv6 = 1;
+	c.flags = VS_GENL_F_READONLY;
+	c.features = VS_FEAT_KNOWN;
+	map_case("MAP valid, IPv6, READONLY", &c, -EOPNOTSUPP,
+		 "data path not implemented yet");
+}
+
+static void test_other_cmds(void)
+{
+	static struct msg m;
+	struct result r;
+
+	msg_init(&m, family_id, VS_CMD_UNMAP, NLM_F_REQUEST | NLM_F_ACK);
+	xfer(&m, &r);
+	expect("UNMAP without DEV_INDEX", &r, -EINVAL, "missing attribute DEV_INDEX");
+
+	msg_init(&m, family_id, VS_CMD_UNMAP, NLM_F_REQUEST | NLM_F_ACK);
+	put_u32(&m, VS_ATTR_DEV_INDEX, 0);
+	put_u32(&m, VS_ATTR_FLAGS, VS_GENL_F_READONLY);
+	xfer(&m, &r);
+	expect("UNMAP READONLY", &r, -EINVAL, "READONLY is a MAP flag");
+
+	msg_init(&m, family_id, VS_CMD_UNMAP, NLM_F_REQUEST | NLM_F_ACK);
+	put_u32(&m, VS_ATTR_DEV_INDEX, 0);
+	put_u32(&m, VS_ATTR_FLAGS, VS_GENL_F_FORCE);
+	xfer(&m, &r);
+	expect("UNMAP valid", &r, -EOPNOTSUPP, "data path not implemented yet");
+
+	msg_init(&m, family_id, VS_CMD_UNMAP, NLM_F_REQUEST | NLM_F_ACK);
+	put_u32(&m, VS_ATTR_DEV_INDEX, 1u << 20);
+	xfer(&m, &r);
+	expect("UNMAP DEV_INDEX out of range", &r, -ERANGE, "integer out of range");
+
+	build_set_map(&m);
+	xfer(&m, &r);
+	expect("SET_MAP valid", &r, -EOPNOTSUPP, "data path not implemented yet");
+
+	msg_init(&m, family_id, VS_CMD_SET_MAP, NLM_F_REQUEST | NLM_F_ACK);
+	put_u32(&m, VS_ATTR_POOL_ID, 1);
+	xfer(&m, &r);
+	expect("SET_MAP with only POOL_ID", &r, -EINVAL,
+	       "missing attribute PG_COUNT");
+
+	msg_init(&m, family_id, VS_CMD_RESIZE, NLM_F_REQUEST | NLM_F_ACK);
+	put_u32(&m, VS_ATTR_DEV_INDEX, 0);
+	put_u64(&m, VS_ATTR_SIZE, 4097 * 512 + 1);
+	xfer(&m, &r);
+	expect("RESIZE unaligned", &r, -EINVAL, "SIZE must be a multiple of 512");
+
+	msg_init(&m, family_id, VS_CMD_RESIZE, NLM_F_REQUEST | NLM_F_ACK);
+	put_u32(&m, VS_ATTR_DEV_INDEX, 0);
+	put_u64(&m, VS_ATTR_SIZE, 1ULL << 32);
+	xfer(&m, &r);
+	expect("RESIZE valid", &r, -EOPNOTSUPP, "data path not implemented yet");
+
+	msg_init(&m, family_id, VS_CMD_DEV_ADDED, NLM_F_REQUEST | NLM_F_ACK);
+	xfer(&m, &r);
+	expect("event command DEV_ADDED from userspace", &r, -EOPNOTSUPP, NULL);
+
+	msg_init(&m, family_id, 200, NLM_F_REQUEST | NLM_F_ACK);
+	xfer(&m, &r);
+	expect("unknown command 200", &r, -EOPNOTSUPP, NULL);
+}
+
+/* Modifying commands need privilege; LIST does not. */
+static void test_unprivileged(void)
+{
+	static struct msg m;
+	struct map_cfg c;
+	struct result r;
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	if (pid == 0) {
+		failures = 0;
+		close(fd);
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534)) {
+			report(0, "unprivileged: setresuid: %s", strerror(errno));
+			_exit(1);
+		}
+		if (open_socket()) {
+			report(0, "unprivileged: cannot open socket");
+			_exit(1);
+		}
+		map_defaults(&c);
+		build_map(&m, &c);
+		xfer(&m, &r);
+		expect("unprivileged MAP", &r, -EPERM, NULL);
+		msg_init(&m, family_id, VS_CMD_LIST, NLM_F_REQUEST | NLM_F_DUMP);
+		xfer(&m, &r);
+		report(r.err == 0, "unprivileged LIST dump: err %d", r.err);
+		_exit(failures ? 1 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid ||
+	    !WIFEXITED(status) || WEXITSTATUS(status))
+		failures++;
+}
+
+/* ---- fuzzing ---- */
+
+static uint32_t rnd(uint32_t n)
+{
+	return n ? (uint32_t)random() % n : 0;
+}
+
+static void rnd_bytes(unsigned char *p, size_t n)
+{
+	while (n--)
+		*p++ = (unsigned char)random();
+}
+
+/* Random attributes, some nested (with or without NLA_F_NESTED). */
+static void put_random_attrs(struct msg *m, int depth)
+{
+	unsigned char data[64];
+	int i, count = 1 + (int)rnd(6);
+
+	for (i = 0; i < count && m->len < 4096; i++) {
+		uint16_t type = (uint16_t)rnd(VS_ATTR_MAX + 6);
+		size_t len = rnd(3) ? (size_t)(1u << rnd(4)) : rnd(sizeof(data));
+
+		if (!rnd(8))
+			type |= NLA_F_NET_BYTEORDER;
+		if (depth < 4 && !rnd(3)) {
+			size_t off = nest_start(m, type, (int)rnd(4));
+
+			put_random_attrs(m, depth + 1);
+			nest_end(m, off);
+			if (!rnd(10))	/* lie about the nest length */
+				((struct nlattr *)(m->buf + off))->nla_len +=
+					(uint16_t)(rnd(16) - 8);
+			continue;
+		}
+		rnd_bytes(data, len);
+		put(m, type, data, len);
+	}
+}
+
+/* What the fuzz messages got back: no ack, then by error code. */
+static unsigned int fz_noack, fz_ok, fz_einval, fz_erange, fz_eopnotsupp,
+	fz_other;
+
+static void fuzz_count(const struct result *r)
+{
+	if (r->err == 1)
+		fz_noack++;
+	else if (r->err == 0)
+		fz_ok++;
+	else if (r->err == -EINVAL)
+		fz_einval++;
+	else if (r->err == -ERANGE)
+		fz_erange++;
+	else if (r->err == -EOPNOTSUPP)
+		fz_eopnotsupp++;
+	else
+		fz_other++;
+}
+
+static void fuzz_one(uint32_t i, int *unexpected_ok)
+{
+	static struct msg m;
+	struct nlmsghdr *nh = (struct nlmsghdr *)m.buf;
+	struct genlmsghdr *gh;
+	struct map_cfg c;
+	struct result r;
+	uint8_t cmd = (uint8_t)(rnd(4) ? rnd(VS_CMD_MAX + 3) : rnd(256));
+	uint16_t flags = NLM_F_REQUEST | NLM_F_ACK;
+	uint32_t n, k;
+
+	if (!rnd(6))
+		flags |= NLM_F_DUMP;
+	switch (rnd(5)) {
+	case 0:		/* random bytes after the genl header */
+		msg_init(&m, family_id, cmd, flags);
+		n = rnd(512);
+		rnd_bytes(m.buf + m.len, n);
+		m.len += n;
+		break;
+	case 1:		/* random attributes and nests */
+	case 2:
+		msg_init(&m, family_id, cmd, flags);
+		put_random_attrs(&m, 0);
+		break;
+	case 3:		/* a valid MAP or SET_MAP with bytes flipped */
+		map_defaults(&c);
+		if (rnd(2))
+			build_map(&m, &c);
+		else
+			build_set_map(&m);
+		nh->nlmsg_flags = flags;
+		for (k = 1 + rnd(8); k; k--)
+			m.buf[NLMSG_HDRLEN + 1 + rnd((uint32_t)m.len - NLMSG_HDRLEN - 1)] ^=
+				(unsigned char)(1u << rnd(8));
+		if (!rnd(4))
+			m.len = NLMSG_HDRLEN + rnd((uint32_t)m.len - NLMSG_HDRLEN);
+		break;
+	default:	/* broken genl header: version, reserved, length */
+		msg_init(&m, family_id, cmd, flags);
+		gh = (struct genlmsghdr *)(m.buf + NLMSG_HDRLEN);
+		gh->version = (uint8_t)rnd(4);
+		gh->reserved = (uint16_t)rnd(3);
+		put_random_attrs(&m, 0);
+		if (!rnd(2))
+			m.len = NLMSG_HDRLEN + rnd(GENL_HDRLEN + 1);
+		break;
+	}
+	cmd = ((struct genlmsghdr *)(m.buf + NLMSG_HDRLEN))->cmd;
+	send_msg(&m, 0x10000 + i);
+	if (!rnd(20)) {	/* also a lying nlmsg_len: the kernel must cope */
+		nh->nlmsg_len = rnd((uint32_t)m.len + 64);
+		send(fd, m.buf, m.len, 0);
+	}
+	drain(&r);
+	fuzz_count(&r);
+	if (r.err == 0 && cmd >= VS_CMD_MAP && cmd <= VS_CMD_RESIZE &&
+	    !(flags & NLM_F_DUMP))
+		(*unexpected_ok)++;
+}
+
+static void test_fuzz(uint32_t count, unsigned int seed)
+{
+	static struct msg m;
+	struct map_cfg c;
+	struct result r;
+	int unexpected_ok = 0;
+	uint32_t i;
+
+	srandom(seed);
+	for (i = 0; i < count; i++)
+		fuzz_one(i, &unexpected_ok);
+	printf("# fuzz answers: %u none, %u ok, %u EINVAL, %u ERANGE, %u EOPNOTSUPP, %u other\n",
+	       fz_noack, fz_ok, fz_einval, fz_erange, fz_eopnotsupp, fz_other);
+	report(unexpected_ok == 0,
+	       "fuzz: %u malformed messages (seed %u), %d modifying commands succeeded",
+	       count, seed, unexpected_ok);
+
+	msg_init(&m, family_id, VS_CMD_LIST, NLM_F_REQUEST | NLM_F_DUMP);
+	xfer(&m, &r);
+	report(r.err == 0 && r.replies == 0, "LIST dump after fuzz: err %d", r.err);
+	map_defaults(&c);
+	map_case("MAP valid after fuzz", &c, -EOPNOTSUPP,
+		 "data path not implemented yet");
+}
+
+int main(int argc, char **argv)
+{
+	unsigned int seed = (unsigned int)time(NULL) ^ ((unsigned int)getpid() << 16);
+	uint32_t fuzz = 1000;
+	int i, err;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--absent")) {
+			err = open_socket();
+			report(err == -ENOENT, "family %s absent (resolve: %d)",
+			       VS_GENL_NAME, err);
+			return failures ? 1 : 0;
+		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+			seed = (unsigned int)strtoul(argv[++i], NULL, 0);
+		} else if (!strcmp(argv[i], "--fuzz") && i + 1 < argc) {
+			fuzz = (uint32_t)strtoul(argv[++i], NULL, 0);
+		} else {
+			fprintf(stderr, "usage: %s [--absent] [--seed N] [--fuzz N]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+
+	err = open_socket();
+	report(!err, "resolve family %s: %d (id %d)", VS_GENL_NAME, err, family_id);
+	if (err)
+		return 1;
+	test_list();
+	test_features();
+	test_map();
+	test_other_cmds();
+	test_unprivileged();
+	test_fuzz(fuzz, seed);
+	return failures ? 1 : 0;
+}
