@@ -324,9 +324,12 @@ int main(int argc, char **argv)
 	c = find_command(args, nargs, &nwords);
 	if (!c) {
 		if (cfg_help_requested(v.cfg) || !nargs) {
-			print_main_help(nargs || cfg_help_requested(v.cfg) ? stdout : stderr);
+			/* Plain "vsctl": help on stderr and the usage exit code. */
+			bool asked = cfg_help_requested(v.cfg);
+
+			print_main_help(asked ? stdout : stderr);
 			cfg_free(v.cfg);
-			return nargs || cfg_help_requested(v.cfg) ? VS_OK : VS_USAGE;
+			return asked ? VS_OK : VS_USAGE;
 		}
 		if (is_group(args[0]))
 			rc = vs_usage(&v, "unknown or missing subcommand after '%s'%s%s", args[0],
