@@ -264,38 +264,47 @@ int cmd_pool_ls(struct vsctl *v)
 	return VS_OK;
 }
 
-/* Writes root (re-serialized, with pool `skip` left out and `add` (id
- * add_id, JSON text) added) guarded by mod_rev. 1 ok, 0 conflict, -1 error. */
-static int write_pools(struct vsctl *v, const struct vs_pools *pools, uint64_t skip,
+/* config/pools re-serialized with pool `skip` left out and `add` (id
+ * add_id, JSON text) added. false on out-of-memory (printed). */
+static bool pools_text(struct strbuf *sb, const struct vs_pools *pools, uint64_t skip,
 	uint64_t add_id, const char *add)
 {
-	struct strbuf sb;
 	bool first = true;
-	int rc;
 
-	sb_init(&sb);
-	sb_puts(&sb, "{");
+	sb_init(sb);
+	sb_puts(sb, "{");
 	for (size_t i = 0; pools->root && i < json_len(pools->root); i++) {
 		const char *k = json_key_at(pools->root, i);
 
 		if (skip && vs_key_num(k, "") == skip)
 			continue;
 		if (!first)
-			sb_puts(&sb, ",");
+			sb_puts(sb, ",");
 		first = false;
-		sb_json_str(&sb, k);
-		sb_puts(&sb, ":");
-		sb_json_val(&sb, json_at(pools->root, i));
+		sb_json_str(sb, k);
+		sb_puts(sb, ":");
+		sb_json_val(sb, json_at(pools->root, i));
 	}
-	if (add) {
-		sb_printf(&sb, "%s\"%" PRIu64 "\":%s", first ? "" : ",", add_id, add);
-	}
-	sb_puts(&sb, "}");
-	if (sb.oom) {
-		sb_free(&sb);
+	if (add)
+		sb_printf(sb, "%s\"%" PRIu64 "\":%s", first ? "" : ",", add_id, add);
+	sb_puts(sb, "}");
+	if (sb->oom) {
+		sb_free(sb);
 		vs_err("out of memory");
-		return -1;
+		return false;
 	}
+	return true;
+}
+
+/* Writes the pools guarded by their mod_revision. 1 ok, 0 conflict, -1 error. */
+static int write_pools(struct vsctl *v, const struct vs_pools *pools, uint64_t add_id,
+	const char *add)
+{
+	struct strbuf sb;
+	int rc;
+
+	if (!pools_text(&sb, pools, 0, add_id, add))
+		return -1;
 	struct etcd_compare cmp = { .key = "config/pools", .target = ETCD_CMP_MOD,
 		.op = ETCD_CMP_EQUAL, .number = pools->mod_rev };
 	struct etcd_txn_op op = { .type = ETCD_OP_PUT,
@@ -430,7 +439,7 @@ int cmd_pool_create(struct vsctl *v)
 				}
 			}
 		}
-		rc = write_pools(v, &pools, 0, new_id, obj.buf);
+		rc = write_pools(v, &pools, new_id, obj.buf);
 		vs_pools_free(&pools);
 		if (rc < 0)
 			break;
@@ -454,6 +463,78 @@ int cmd_pool_create(struct vsctl *v)
 	sb_free(&obj);
 	vs_err("could not create pool '%s'", name);
 	return VS_ERR;
+}
+
+/* Removes the pool from config/pools and its PGs from config/pgs in one
+ * txn, guarded by both keys' revisions and index/maxid/<pool> (so an image
+ * created meanwhile makes it retry and see the image). */
+static int remove_pool(struct vsctl *v, const struct vs_pools *pools, uint64_t id)
+{
+	char max_key[64], pk[24];
+	struct strbuf pl, pg;
+	int64_t max_rev, pgs_rev;
+	json_t pgs = NULL, items;
+	bool first = true;
+	int rc;
+
+	snprintf(max_key, sizeof(max_key), "index/maxid/%" PRIu64, id);
+	snprintf(pk, sizeof(pk), "%" PRIu64, id);
+	if (vs_get(v, max_key, NULL, &max_rev) < 0 || vs_get_json(v, "config/pgs", &pgs, &pgs_rev) < 0)
+		return -1;
+	if (!pools_text(&pl, pools, id, 0, NULL)) {
+		if (pgs)
+			json_free(pgs);
+		return -1;
+	}
+	items = json_get(pgs, "items");
+	sb_init(&pg);
+	if (json_is_obj(items) && json_get(items, pk)) {
+		sb_puts(&pg, "{");
+		for (size_t i = 0; i < json_len(pgs); i++) {
+			const char *k = json_key_at(pgs, i);
+
+			sb_puts(&pg, first ? "" : ",");
+			first = false;
+			sb_json_str(&pg, k);
+			sb_puts(&pg, ":");
+			if (strcmp(k, "items")) {
+				sb_json_val(&pg, json_at(pgs, i));
+				continue;
+			}
+			sb_puts(&pg, "{");
+			for (size_t j = 0, n = 0; j < json_len(items); j++) {
+				if (!strcmp(json_key_at(items, j), pk))
+					continue;
+				sb_puts(&pg, n++ ? "," : "");
+				sb_json_str(&pg, json_key_at(items, j));
+				sb_puts(&pg, ":");
+				sb_json_val(&pg, json_at(items, j));
+			}
+			sb_puts(&pg, "}");
+		}
+		sb_puts(&pg, "}");
+	}
+	struct etcd_compare cmp[3] = {
+		{ .key = "config/pools", .target = ETCD_CMP_MOD, .op = ETCD_CMP_EQUAL,
+		  .number = pools->mod_rev },
+		{ .key = max_key, .target = ETCD_CMP_MOD, .op = ETCD_CMP_EQUAL, .number = max_rev },
+		{ .key = "config/pgs", .target = ETCD_CMP_MOD, .op = ETCD_CMP_EQUAL, .number = pgs_rev },
+	};
+	struct etcd_txn_op ops[2] = {
+		{ .type = ETCD_OP_PUT, .put = { .key = "config/pools", .value = pl.buf,
+			.value_len = pl.len } },
+		{ .type = ETCD_OP_PUT, .put = { .key = "config/pgs", .value = pg.buf,
+			.value_len = pg.len } },
+	};
+	struct etcd_txn_req req = { .compare = cmp, .n_compare = 3, .success = ops,
+		.n_success = pg.len ? 2 : 1 };
+
+	rc = pl.oom || pg.oom ? -1 : vs_txn(v, &req);
+	sb_free(&pl);
+	sb_free(&pg);
+	if (pgs)
+		json_free(pgs);
+	return rc;
 }
 
 int cmd_pool_rm(struct vsctl *v)
@@ -487,7 +568,7 @@ int cmd_pool_rm(struct vsctl *v)
 			return VS_ERR;
 		}
 		etcd_result_clear(&r);
-		rc = write_pools(v, &pools, id, 0, NULL);
+		rc = remove_pool(v, &pools, id);
 		if (rc == 1 && !v->json)
 			printf("Pool '%s' (id %" PRIu64 ") removed\n", p->name, id);
 		else if (rc == 1)

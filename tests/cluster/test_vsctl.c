@@ -510,6 +510,23 @@ static void t_pg_place(void)
 	check_pgs(j, "5", 4, 3, 0);
 	check_pgs(j, "2", 5, 2, 0);
 	json_free(j);
+	if (vt_case_failed)
+		return;
+	/* Removing a pool drops its PGs too. */
+	CHECK_RUN(0, vs("pool", "create", "gone", "--scheme", "replicated", "--pg_size", "1",
+			"--pg_count", "3", "--id", "9", NULL));
+	CHECK_RUN(0, vs("pg", "place", "--static", "--pool", "gone", NULL));
+	s = get("config/pgs");
+	CHECK(s && strstr(s, "\"9\":{"));
+	free(s);
+	CHECK_RUN(0, vs("pool", "rm", "gone", NULL));
+	s = get("config/pgs");
+	j = s ? json_parse(s, strlen(s), NULL, 0) : NULL;
+	free(s);
+	CHECK(j && !json_get(json_get(j, "items"), "9"));
+	check_pgs(j, "5", 4, 3, 0);
+	check_pgs(j, "2", 5, 2, 0);
+	json_free(j);
 }
 
 static void t_osd_ls_status(void)
