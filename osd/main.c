@@ -162,6 +162,7 @@ static int run(struct cfg *cfg)
 		log_info("signal %d: shutting down", sw.signo);
 	else
 		log_err("shutting down after a fatal error");
+	osd_pg_stop(&osd);
 	osd_msgr_shutdown(&osd);
 	deadline = ringloop_now_ns() + 10000000000ull;
 	while ((osd.nconns || !bs_is_idle(osd.bs)) && ringloop_now_ns() < deadline)
@@ -173,6 +174,7 @@ static int run(struct cfg *cfg)
 		rc = osd.exit_code;
 out:
 	osd_etcd_stop(&osd);
+	osd_pg_free(&osd);
 	if (osd.bs && bs_is_idle(osd.bs))
 		bs_close(osd.bs);
 	if (osd.listen_fd >= 0)

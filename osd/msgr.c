@@ -57,7 +57,7 @@ static void conn_maybe_free(struct osd_conn *c)
 {
 	struct osd *osd = c->osd;
 
-	if (!c->closing || c->recv_inflight || c->send_inflight || c->nops)
+	if (!c->closing || c->recv_inflight || c->send_inflight || c->connect_inflight || c->nops)
 		return;
 	ringloop_defer_cancel(osd->rl, &c->flush_d);
 	close(c->fd);
@@ -73,10 +73,43 @@ static void conn_maybe_free(struct osd_conn *c)
 	free(c);
 }
 
+static void sub_finish(struct osd_op *op)
+{
+	if (!op->sub_sent || !op->sub_done)
+		return;
+	op->sub_cb(op);
+	free(op->rbuf);
+	op->rbuf = NULL;
+	osd_op_free(op->osd, op);
+}
+
+static void sub_fail(struct osd_op *op)
+{
+	vs_reply_init(&op->reply, &op->req, -EPIPE);
+	op->sub_done = true;
+	sub_finish(op);
+}
+
 static void release_op(struct osd_conn *c, struct osd_op *op)
 {
-	osd_op_free(c->osd, op);
 	c->nops--;
+	if (op->is_sub) {
+		op->sub_sent = true;
+		sub_finish(op);
+		return;
+	}
+	osd_op_free(c->osd, op);
+}
+
+static void sub_unlink(struct osd_conn *c, struct osd_op *op)
+{
+	if (op->sub_prev)
+		op->sub_prev->sub_next = op->sub_next;
+	else
+		c->subs = op->sub_next;
+	if (op->sub_next)
+		op->sub_next->sub_prev = op->sub_prev;
+	op->sub_prev = op->sub_next = NULL;
 }
 
 void osd_conn_close(struct osd_conn *c, const char *why)
@@ -93,6 +126,18 @@ void osd_conn_close(struct osd_conn *c, const char *why)
 	if (c->rx_op) {
 		release_op(c, c->rx_op);
 		c->rx_op = NULL;
+	}
+	if (c->peer_osd) {
+		osd_pg_conn_closed(c->osd, c);
+		if (c->rx_sub) {
+			op = c->rx_sub;
+			c->rx_sub = NULL;
+			sub_fail(op);
+		}
+		while ((op = c->subs)) {
+			sub_unlink(c, op);
+			sub_fail(op);
+		}
 	}
 	/* Queued replies no sendmsg refers to can go now; with a sendmsg in
 	 * flight its completion frees them. */
@@ -132,12 +177,38 @@ static int rx_request(void *ctx, const union vs_packet *p, int64_t check, uint64
 static int rx_reply(void *ctx, const union vs_packet *p, struct iovec dst[2])
 {
 	struct osd_conn *c = ctx;
+	uint64_t id = vs_le64_get(p->hdr.id);
+	struct osd_op *op;
+	int64_t n;
 
-	/* This OSD sends no requests yet, so no reply can match an id. */
-	c->osd->stats.bad_frames++;
-	log_warn("connection %llu: reply with id %llu that matches no request, closing",
-		 (unsigned long long)c->serial, (unsigned long long)vs_le64_get(p->hdr.id));
-	return -1;
+	for (op = c->subs; op; op = op->sub_next)
+		if (vs_le64_get(op->req.hdr.id) == id)
+			break;
+	if (!op) {
+		c->osd->stats.bad_frames++;
+		log_warn("connection %llu: reply with id %llu that matches no request, closing",
+			 (unsigned long long)c->serial, (unsigned long long)id);
+		return -1;
+	}
+	n = vs_check_reply(p, op->opcode);
+	if (n < 0) {
+		log_warn("connection %llu: bad reply to %s: %s, closing",
+			 (unsigned long long)c->serial, vs_op_name(op->opcode), vs_frame_err_str(n));
+		return -1;
+	}
+	sub_unlink(c, op);
+	op->reply = *p;
+	if (n > 0) {
+		op->rbuf = malloc((size_t)n);
+		if (!op->rbuf) {
+			sub_fail(op);
+			return -1;
+		}
+		dst[0].iov_base = op->rbuf;
+		dst[0].iov_len = (size_t)n;
+	}
+	c->rx_sub = op;
+	return 0;
 }
 
 static int rx_complete(void *ctx)
@@ -146,6 +217,13 @@ static int rx_complete(void *ctx)
 	struct osd_op *op = c->rx_op;
 
 	c->rx_op = NULL;
+	if (c->rx_sub) {
+		op = c->rx_sub;
+		c->rx_sub = NULL;
+		op->sub_done = true;
+		sub_finish(op);
+		return 0;
+	}
 	if (op) {
 		c->osd->stats.ops++;
 		osd_op_exec(c->osd, op);
@@ -257,7 +335,7 @@ static void conn_flush(struct osd_conn *c)
 	size_t skip = c->out_head_off;
 	int n = 0;
 
-	if (c->closing || c->send_inflight || !c->out_head)
+	if (c->closing || c->send_inflight || c->connect_inflight || !c->out_head)
 		return;
 	for (op = c->out_head; op && n + op->niov <= OSD_SEND_IOV; op = op->next) {
 		for (int i = 0; i < op->niov; i++) {
@@ -307,6 +385,117 @@ void osd_send_reply(struct osd_op *op)
 		ringloop_defer(c->osd->rl, &c->flush_d);
 }
 
+/* ---- connection setup ---- */
+
+static struct osd_conn *conn_new(struct osd *osd, int fd)
+{
+	struct osd_conn *c = calloc(1, sizeof(*c));
+
+	if (c)
+		c->rbuf = malloc(MSGR_RX_BUF_SIZE);
+	if (!c || !c->rbuf) {
+		free(c);
+		return NULL;
+	}
+	c->osd = osd;
+	c->fd = fd;
+	c->serial = ++osd->conn_serial;
+	c->recv_rop.cb = recv_cb;
+	c->send_rop.cb = send_cb;
+	c->flush_d.cb = flush_deferred;
+	msgr_rx_init(&c->rx, c->rbuf, MSGR_RX_BUF_SIZE, &rx_ops, c);
+	c->next = osd->conns;
+	if (c->next)
+		c->next->prev = c;
+	osd->conns = c;
+	osd->nconns++;
+	return c;
+}
+
+static void connect_cb(struct ringloop_op *rop, int res, uint32_t flags)
+{
+	struct osd_conn *c = container_of(rop, struct osd_conn, connect_rop);
+
+	c->connect_inflight = false;
+	if (c->closing) {
+		conn_maybe_free(c);
+		return;
+	}
+	if (res < 0) {
+		log_info("connection to OSD %llu failed: %s", (unsigned long long)c->peer_osd,
+			 strerror(-res));
+		osd_conn_close(c, strerror(-res));
+		return;
+	}
+	log_info("connected to OSD %llu", (unsigned long long)c->peer_osd);
+	conn_recv(c);
+	conn_flush(c);
+}
+
+struct osd_conn *osd_connect(struct osd *osd, uint64_t num, const char *addr, int port)
+{
+	struct sockaddr_in *sa;
+	struct io_uring_sqe *sqe;
+	struct osd_conn *c;
+	int fd, one = 1;
+
+	if (osd->stopping)
+		return NULL;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c = conn_new(osd, fd);
+	if (!c) {
+		close(fd);
+		return NULL;
+	}
+	c->peer_osd = num;
+	sa = (struct sockaddr_in *)(void *)&c->peer_sa;
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, addr, &sa->sin_addr) != 1) {
+		c->closing = true;
+		conn_maybe_free(c);
+		return NULL;
+	}
+	c->connect_rop.cb = connect_cb;
+	sqe = ringloop_get_sqe(osd->rl);
+	io_uring_prep_connect(sqe, fd, (struct sockaddr *)sa, sizeof(*sa));
+	ringloop_sqe_set_op(sqe, &c->connect_rop);
+	c->connect_inflight = true;
+	return c;
+}
+
+void osd_send_sub(struct osd_conn *c, struct osd_op *op)
+{
+	op->is_sub = true;
+	op->sub_sent = op->sub_done = false;
+	op->conn = c;
+	op->sub_prev = op->sub_next = NULL;
+	if (c->closing) {
+		op->sub_sent = true;
+		sub_fail(op);
+		return;
+	}
+	c->nops++;
+	op->sub_next = c->subs;
+	if (c->subs)
+		c->subs->sub_prev = op;
+	c->subs = op;
+	op->reply_len = 0;
+	for (int i = 0; i < op->niov; i++)
+		op->reply_len += op->iov[i].iov_len;
+	op->next = NULL;
+	if (c->out_tail)
+		c->out_tail->next = op;
+	else
+		c->out_head = op;
+	c->out_tail = op;
+	if (!c->send_inflight)
+		ringloop_defer(c->osd->rl, &c->flush_d);
+}
+
 /* ---- accept ---- */
 
 static void accept_arm(struct osd *osd);
@@ -340,29 +529,13 @@ static void accept_cb(struct ringloop_op *rop, int res, uint32_t flags)
 		return;
 	}
 	setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c = calloc(1, sizeof(*c));
-	if (c)
-		c->rbuf = malloc(MSGR_RX_BUF_SIZE);
-	if (!c || !c->rbuf) {
+	c = conn_new(osd, res);
+	if (!c) {
 		log_err("out of memory for a connection");
-		if (c)
-			free(c);
 		close(res);
 		accept_arm(osd);
 		return;
 	}
-	c->osd = osd;
-	c->fd = res;
-	c->serial = ++osd->conn_serial;
-	c->recv_rop.cb = recv_cb;
-	c->send_rop.cb = send_cb;
-	c->flush_d.cb = flush_deferred;
-	msgr_rx_init(&c->rx, c->rbuf, MSGR_RX_BUF_SIZE, &rx_ops, c);
-	c->next = osd->conns;
-	if (c->next)
-		c->next->prev = c;
-	osd->conns = c;
-	osd->nconns++;
 	osd->stats.accepted++;
 	log_debug("connection %llu accepted (fd %d)", (unsigned long long)c->serial, res);
 	conn_recv(c);

@@ -48,6 +48,21 @@ struct osd_op {
 	int niov;
 	size_t reply_len;
 	struct osd_op *next;		/* free list / outbox */
+	/* Sub-ops (this OSD as a client of a peer, osd_send_sub): finished
+	 * (sub_cb, then freed) once both sent and answered or failed. */
+	bool is_sub, sub_sent, sub_done;
+	void (*sub_cb)(struct osd_op *sub);
+	struct osd_op *sub_prev, *sub_next;	/* conn's waiting sub-ops */
+	void *rbuf;			/* reply payload (malloc), freed after sub_cb */
+	/* primary ops (osd_pg.c) */
+	struct osd *osd;
+	struct osd_op *parent;
+	int pending;
+	int64_t result;
+	uint64_t newver, peer;
+	void *obj, *pg;
+	uint32_t round;
+	struct osd_op *wnext;		/* per-object wait queue */
 };
 
 struct osd_conn {
@@ -67,6 +82,13 @@ struct osd_conn {
 	struct msghdr send_msg;
 	struct ringloop_defer flush_d;
 	struct osd_conn *prev, *next;	/* all connections */
+	/* Outgoing connections to peer OSDs (osd_connect). */
+	uint64_t peer_osd;		/* 0: accepted client connection */
+	bool connect_inflight, dirty;
+	struct sockaddr_storage peer_sa;
+	struct ringloop_op connect_rop;
+	struct osd_op *subs;		/* sub-ops waiting for a reply */
+	struct osd_op *rx_sub;		/* sub-op whose reply payload arrives */
 };
 
 struct osd_bufpool {
@@ -116,6 +138,7 @@ struct osd {
 	const char *bind_address;
 	int port;
 	int exit_code;			/* > 0: leave the loop and exit with it */
+	struct osd_pgs *pgs;		/* osd_pg.c */
 };
 
 /* ---- msgr.c ---- */
@@ -131,6 +154,25 @@ void osd_msgr_shutdown(struct osd *osd);
 void osd_send_reply(struct osd_op *op);
 /* Drops a connection (idempotent). */
 void osd_conn_close(struct osd_conn *c, const char *why);
+
+/* Opens an outgoing connection to OSD num at addr:port (IPv4); requests
+ * may be queued at once. NULL on failure. */
+struct osd_conn *osd_connect(struct osd *osd, uint64_t num, const char *addr, int port);
+/* Sends sub-op sub (req, iov[0..niov) set; iov[0] = &sub->req) on c. Its
+ * sub_cb runs exactly once, with sub->reply (retval -EPIPE if the
+ * connection failed) and sub->rbuf (reply payload). */
+void osd_send_sub(struct osd_conn *c, struct osd_op *sub);
+
+/* ---- osd_pg.c ---- */
+/* The PG configuration or the peer list changed (deferred recompute). */
+void osd_pg_changed(struct osd *osd);
+/* A peer connection closed (before its waiting sub-ops fail). */
+void osd_pg_conn_closed(struct osd *osd, struct osd_conn *c);
+/* Primary READ / WRITE / SYNC / DELETE. */
+void osd_primary_exec(struct osd *osd, struct osd_op *op);
+/* Stop taking PGs (shutdown; the lease revoke drops the pg/state keys). */
+void osd_pg_stop(struct osd *osd);
+void osd_pg_free(struct osd *osd);
 
 /* ---- osd_ops.c ---- */
 /* Builds the SHOW_CONFIG JSON. 0 or -ENOMEM. */
@@ -158,6 +200,11 @@ int osd_etcd_start(struct osd *osd);
 /* Revokes the lease (osd/state disappears at once), waiting up to a few
  * seconds by running the ring loop, and frees the etcd state. */
 void osd_etcd_stop(struct osd *osd);
+struct etcd_client *osd_etcd_client(struct osd *osd);
+int64_t osd_etcd_lease(struct osd *osd);
+const struct osd_pgmap *osd_etcd_pgmap(struct osd *osd);
+/* Address and port of OSD num from osd/state (false: not up). */
+bool osd_etcd_peer(struct osd *osd, uint64_t num, const char **addr, int *port);
 
 /* ---- pool.c ---- */
 struct osd_op *osd_op_alloc(struct osd *osd);

@@ -429,7 +429,41 @@ static void apply_kv(struct osd_etcd *oe, const char *key, const char *v, size_t
 			peer_set(oe, num, v, len);
 		else
 			peer_del(oe, num);
+	} else {
+		return;
 	}
+	if (oe->state == OE_RUN)
+		osd_pg_changed(oe->osd);
+}
+
+struct etcd_client *osd_etcd_client(struct osd *osd)
+{
+	return osd->etcd ? osd->etcd->ec : NULL;
+}
+
+int64_t osd_etcd_lease(struct osd *osd)
+{
+	return osd->etcd ? osd->etcd->lease_id : 0;
+}
+
+const struct osd_pgmap *osd_etcd_pgmap(struct osd *osd)
+{
+	return osd->etcd ? &osd->etcd->pgmap : NULL;
+}
+
+bool osd_etcd_peer(struct osd *osd, uint64_t num, const char **addr, int *port)
+{
+	struct osd_etcd *oe = osd->etcd;
+
+	if (!oe)
+		return false;
+	for (size_t i = 0; i < oe->npeers; i++)
+		if (oe->peers[i].num == num) {
+			*addr = oe->peers[i].addr;
+			*port = oe->peers[i].port;
+			return true;
+		}
+	return false;
 }
 
 /* ---- life cycle steps ---- */
@@ -536,6 +570,7 @@ static void load_cb(void *arg, struct etcd_result *res)
 	log_info("etcd: configuration loaded at revision %" PRId64 ", watching config/ and "
 		 "osd/state/", res->revision);
 	oe->state = OE_RUN;
+	osd_pg_changed(oe->osd);
 }
 
 static void step(struct osd_etcd *oe)

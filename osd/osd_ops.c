@@ -1,7 +1,6 @@
 /* OSD op dispatch: one handler per opcode. Secondary ops run on the local
  * blockstore; SHOW_CONFIG and PING are answered at once; primary ops need
- * PGs (next step of issue 4) and are refused with -EINVAL until then: their
- * table entries are the only thing that step replaces here. */
+ * PGs and run in osd_pg.c (osd_primary_exec). */
 #include "osd.h"
 #include "json.h"
 #include "log.h"
@@ -121,9 +120,14 @@ int osd_op_prepare(struct osd *osd, struct osd_op *op, uint64_t frame_len, struc
 			return -1;
 		dst[0].iov_base = op->buf;
 		return 0;
+	case VS_OP_WRITE:
+		/* Alignment and routing are checked when executed (osd_pg.c). */
+		if (frame_len && !op_buf(osd, op, frame_len))
+			return -1;
+		dst[0].iov_base = op->buf;
+		return 0;
 	default:
-		/* SHOW_CONFIG's JSON (RDMA negotiation) is ignored: no RDMA.
-		 * A primary WRITE's data is dropped: primary ops need PGs. */
+		/* SHOW_CONFIG's JSON (RDMA negotiation) is ignored: no RDMA. */
 		return 0;
 	}
 }
@@ -169,14 +173,6 @@ static void exec_ping(struct osd *osd, struct osd_op *op)
 
 static void exec_invalid(struct osd *osd, struct osd_op *op)
 {
-	reply_simple(op, -EINVAL);
-}
-
-static void exec_primary(struct osd *osd, struct osd_op *op)
-{
-	log_info("%s from connection %llu refused: primary ops need PGs, which this OSD "
-		 "does not run yet", vs_op_name(op->opcode),
-		 (unsigned long long)op->conn->serial);
 	reply_simple(op, -EINVAL);
 }
 
@@ -372,10 +368,10 @@ static const osd_op_handler handlers[VS_OP_MAX + 1] = {
 	[VS_OP_TEST_SYNC_STAB_ALL] = exec_invalid,	/* needs allow_test_ops */
 	[VS_OP_SEC_LIST] = exec_sec_list,
 	[VS_OP_SHOW_CONFIG] = exec_show_config,
-	[VS_OP_READ] = exec_primary,
-	[VS_OP_WRITE] = exec_primary,
-	[VS_OP_SYNC] = exec_primary,
-	[VS_OP_DELETE] = exec_primary,
+	[VS_OP_READ] = osd_primary_exec,
+	[VS_OP_WRITE] = osd_primary_exec,
+	[VS_OP_SYNC] = osd_primary_exec,
+	[VS_OP_DELETE] = osd_primary_exec,
 	[VS_OP_PING] = exec_ping,
 	[VS_OP_SEC_READ_BMP] = exec_sec_vers,
 };

@@ -49,6 +49,9 @@ struct osd_op *osd_op_alloc(struct osd *osd)
 	op->niov = 0;
 	op->reply_len = 0;
 	op->next = NULL;
+	op->is_sub = false;
+	op->rbuf = NULL;
+	op->osd = osd;
 	osd->ops_live++;
 	return op;
 }
