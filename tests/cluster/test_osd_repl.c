@@ -1,0 +1,455 @@
+/* Replicated pool on 3 real vstor-osd processes + a real etcd: PG locks
+ * and states in pg/state, primary WRITE/READ/SYNC/DELETE routed by
+ * pg/state.primary, replicas identical (SEC_READ on every member), CAS,
+ * -EPIPE from a non-primary, and kill -9 of one OSD: the PGs of the other
+ * primaries go active+degraded and keep serving reads and writes.
+ *
+ * Pool 1: pg_size 3, pg_minsize 2, 4 PGs placed by hand (primaries 1, 2,
+ * 3, 1). Short lease: etcd_report_interval 1 s, TTL 3 s. */
+#include "check.h"
+#include "etcd.h"
+#include "etcd_proc.h"
+#include "json.h"
+#include "osd_proc.h"
+#include "vstor_proto.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define PREFIX "/vt"
+#define NOSD 3
+#define NPG 4
+#define BS (128u << 10)
+#define NOBJ 48
+#define INODE ((1ull << 48) | 5)
+
+static struct etcd_proc *etcd;
+static struct etcd_client *cl;
+static struct osd_proc *osds[NOSD + 1];
+static int fds[NOSD + 1];
+static uint8_t *model[NOBJ];
+static uint64_t obj_ver[NOBJ];
+static uint64_t next_id = 1;
+static const uint64_t pg_primary[NPG + 1] = { 0, 1, 2, 3, 1 };
+
+static const char *osd_args[] = {
+	"--etcd_address", NULL, "--etcd_prefix", PREFIX, "--etcd_report_interval", "1",
+	"--max_etcd_attempts", "2", "--etcd_quick_timeout", "500", NULL,
+};
+
+static struct etcd_client *new_client(void)
+{
+	struct etcd_config cfg;
+	struct etcd_client *c;
+	char err[256];
+
+	etcd_config_init(&cfg);
+	cfg.quick_timeout_ms = 2000;
+	cfg.max_attempts = 3;
+	if (etcd_config_add_endpoints(&cfg, etcd_proc_endpoint(etcd), err, sizeof(err))) {
+		etcd_config_free(&cfg);
+		return NULL;
+	}
+	etcd_config_set(&cfg.prefix, PREFIX);
+	c = etcd_client_new(&cfg, NULL, err, sizeof(err));
+	etcd_config_free(&cfg);
+	return c;
+}
+
+/* ---- blocking OSD client ---- */
+
+static int osd_connect_port(int port)
+{
+	struct sockaddr_in sa;
+	struct timeval tv = { .tv_sec = 10 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	if (fd < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int osd_fd(int n)
+{
+	if (fds[n] < 0)
+		fds[n] = osd_connect_port(osd_proc_port(osds[n]));
+	return fds[n];
+}
+
+static bool send_all(int fd, const void *p, size_t len)
+{
+	while (len) {
+		ssize_t r = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (r <= 0)
+			return false;
+		p = (const uint8_t *)p + r;
+		len -= (size_t)r;
+	}
+	return true;
+}
+
+static bool recv_all(int fd, void *p, size_t len)
+{
+	while (len) {
+		ssize_t r = recv(fd, p, len, 0);
+
+		if (r <= 0)
+			return false;
+		p = (uint8_t *)p + r;
+		len -= (size_t)r;
+	}
+	return true;
+}
+
+/* Sends req (+ payload), receives the reply and its payload into
+ * out (up to outcap bytes). Returns the retval, or INT64_MIN on a
+ * transport error. */
+static int64_t call(int n, union vs_packet *req, const void *payload, size_t plen,
+		    union vs_packet *rep, void *out, size_t outcap)
+{
+	int fd = osd_fd(n);
+	uint64_t opcode = vs_le64_get(req->hdr.opcode);
+	int64_t pl;
+
+	if (fd < 0)
+		return INT64_MIN;
+	if (!send_all(fd, req, VS_PACKET_SIZE) || (plen && !send_all(fd, payload, plen)) ||
+	    !recv_all(fd, rep, VS_PACKET_SIZE))
+		goto fail;
+	pl = vs_check_reply(rep, opcode);
+	if (pl < 0 || (size_t)pl > outcap || vs_le64_get(rep->hdr.id) != vs_le64_get(req->hdr.id))
+		goto fail;
+	if (pl && !recv_all(fd, out, (size_t)pl))
+		goto fail;
+	return (int64_t)vs_le64_get(rep->reply.retval);
+fail:
+	close(fds[n]);
+	fds[n] = -1;
+	return INT64_MIN;
+}
+
+static int64_t prim_rw(int n, uint64_t opcode, uint64_t offset, uint32_t len, uint64_t cas,
+		       const void *data, void *out, uint64_t *ver)
+{
+	union vs_packet req, rep;
+	static uint8_t buf[BS + 64];
+	int64_t rv;
+
+	vs_req_init(&req, next_id++, opcode);
+	vs_le64_set(&req.rw.inode, INODE);
+	vs_le64_set(&req.rw.offset, offset);
+	vs_le32_set(&req.rw.len, len);
+	vs_le64_set(&req.rw.version, cas);
+	rv = call(n, &req, opcode == VS_OP_WRITE ? data : NULL, opcode == VS_OP_WRITE ? len : 0,
+		  &rep, buf, sizeof(buf));
+	if (ver)
+		*ver = vs_le64_get(rep.reply_rw.version);
+	if (opcode == VS_OP_READ && rv >= 0 && out) {
+		uint32_t bl = vs_le32_get(rep.reply_rw.bitmap_len);
+
+		if (bl != 4)
+			return -1000;
+		memcpy(out, buf + bl, len);
+	}
+	return rv;
+}
+
+static int64_t sec_read(int n, uint64_t stripe, void *out, uint64_t *ver)
+{
+	union vs_packet req, rep;
+	static uint8_t buf[BS + 64];
+	int64_t rv;
+
+	vs_req_init(&req, next_id++, VS_OP_SEC_READ);
+	vs_le64_set(&req.sec_rw.oid.inode, INODE);
+	vs_le64_set(&req.sec_rw.oid.stripe, stripe);
+	vs_le32_set(&req.sec_rw.len, BS);
+	rv = call(n, &req, NULL, 0, &rep, buf, sizeof(buf));
+	*ver = vs_le64_get(rep.reply_sec_rw.version);
+	if (rv == BS)
+		memcpy(out, buf + vs_le32_get(rep.reply_sec_rw.attr_len), BS);
+	return rv;
+}
+
+/* ---- cluster state ---- */
+
+static int obj_pg(int i)
+{
+	return i % NPG + 1;
+}
+
+/* pg/state/1/<pg>: primary and whether every word in need is in state. */
+static bool pg_state(int pg, uint64_t *primary, const char *need, const char *notin)
+{
+	char key[64], *v = NULL;
+	bool ok = false;
+
+	snprintf(key, sizeof(key), "pg/state/1/%d", pg);
+	if (etcd_get_str_sync(cl, key, &v) != ETCD_OK || !v)
+		goto out;
+	{
+		json_t j = json_parse(v, strlen(v), NULL, 0);
+
+		if (j && !json_u64(json_get(j, "primary"), primary)) {
+			ok = true;
+			for (const char *w = need; w && *w; w += strlen(w) + 1) {
+				char q[64];
+
+				snprintf(q, sizeof(q), "\"%s\"", w);
+				if (!strstr(v, q))
+					ok = false;
+			}
+			if (notin && strstr(v, notin))
+				ok = false;
+		}
+		json_free(j);
+	}
+out:
+	free(v);
+	return ok;
+}
+
+static bool wait_pgs(const int *pgs, int npgs, const char *need, const char *notin,
+		     int timeout_ms)
+{
+	long long deadline = vt_now_ms() + timeout_ms;
+	uint64_t p;
+
+	for (;;) {
+		int ok = 0;
+
+		for (int i = 0; i < npgs; i++)
+			ok += pg_state(pgs[i], &p, need, notin) && p == pg_primary[pgs[i]];
+		if (ok == npgs)
+			return true;
+		if (vt_now_ms() > deadline)
+			return false;
+		vt_sleep_ms(100);
+	}
+}
+
+static uint32_t rnd(void)
+{
+	static uint64_t s = 88172645463325252ull;
+
+	s ^= s << 13;
+	s ^= s >> 7;
+	s ^= s << 17;
+	return (uint32_t)s;
+}
+
+static int write_random(int i)
+{
+	uint32_t len = (rnd() % 32 + 1) * 4096, off = (rnd() % (BS / 4096)) * 4096;
+	uint8_t *data = malloc(len);
+	uint64_t ver = 0;
+	int64_t rv;
+
+	if (off + len > BS)
+		off = BS - len;
+	for (uint32_t k = 0; k < len; k++)
+		data[k] = (uint8_t)rnd();
+	rv = prim_rw((int)pg_primary[obj_pg(i)], VS_OP_WRITE, (uint64_t)i * BS + off, len, 0,
+		     data, NULL, &ver);
+	if (rv == len) {
+		memcpy(model[i] + off, data, len);
+		if (ver <= obj_ver[i])
+			rv = -2000;
+		obj_ver[i] = ver;
+	}
+	free(data);
+	return rv == len ? 0 : (int)rv;
+}
+
+static bool read_check(int i)
+{
+	static uint8_t out[BS];
+	uint64_t ver;
+
+	return prim_rw((int)pg_primary[obj_pg(i)], VS_OP_READ, (uint64_t)i * BS, BS, 0, NULL,
+		       out, &ver) == BS && !memcmp(out, model[i], BS) && ver == obj_ver[i];
+}
+
+/* ---- cases ---- */
+
+static void t_setup(void)
+{
+	char pgs[1024];
+	int all[NPG] = { 1, 2, 3, 4 };
+
+	etcd = etcd_proc_start();
+	CHECK(etcd);
+	cl = new_client();
+	CHECK(cl);
+	osd_args[1] = etcd_proc_endpoint(etcd);
+	CHECK(etcd_put_str_sync(cl, "config/pools",
+				"{\"1\":{\"name\":\"rep\",\"scheme\":\"replicated\",\"pg_size\":3,"
+				"\"pg_minsize\":2,\"pg_count\":4}}") == ETCD_OK);
+	snprintf(pgs, sizeof(pgs), "{\"hash\":\"x\",\"items\":{\"1\":{"
+		 "\"1\":{\"osd_set\":[1,2,3],\"primary\":1},"
+		 "\"2\":{\"osd_set\":[2,3,1],\"primary\":2},"
+		 "\"3\":{\"osd_set\":[3,1,2],\"primary\":3},"
+		 "\"4\":{\"osd_set\":[1,3,2],\"primary\":1}}}}");
+	CHECK(etcd_put_str_sync(cl, "config/pgs", pgs) == ETCD_OK);
+	for (int n = 1; n <= NOSD; n++) {
+		osds[n] = osd_proc_start((uint64_t)n, osd_args);
+		CHECK(osds[n]);
+	}
+	CHECK_MSG(wait_pgs(all, NPG, "active\0", "degraded", 20000),
+		  "PGs not active; see %s", osd_proc_log(osds[1]));
+	for (int i = 0; i < NOBJ; i++) {
+		model[i] = calloc(1, BS);
+		CHECK(model[i]);
+	}
+}
+
+static void t_write_read(void)
+{
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < NOBJ; i++) {
+			int r = write_random(i);
+
+			CHECK_MSG(r == 0, "write obj %d: %d", i, r);
+		}
+	for (int i = 0; i < NOBJ; i++)
+		CHECK_MSG(read_check(i), "read obj %d", i);
+	{
+		union vs_packet req, rep;
+
+		vs_req_init(&req, next_id++, VS_OP_SYNC);
+		for (int n = 1; n <= NOSD; n++)
+			CHECK_EQ(call(n, &req, NULL, 0, &rep, NULL, 0), 0);
+	}
+}
+
+static void t_replicas_identical(void)
+{
+	static uint8_t out[BS];
+
+	for (int i = 0; i < NOBJ; i++)
+		for (int n = 1; n <= NOSD; n++) {
+			uint64_t ver = 0;
+
+			CHECK_EQ(sec_read(n, (uint64_t)i * BS, out, &ver), BS);
+			CHECK_MSG(!memcmp(out, model[i], BS) && ver == obj_ver[i],
+				  "obj %d on OSD %d: version %" PRIu64 " (want %" PRIu64 ")", i, n,
+				  ver, obj_ver[i]);
+		}
+}
+
+static void t_cas_epipe_einval(void)
+{
+	static uint8_t data[4096];
+	uint64_t ver = 0;
+	int p = (int)pg_primary[obj_pg(0)];
+
+	memset(data, 0x5a, sizeof(data));
+	CHECK_EQ(prim_rw(p, VS_OP_WRITE, 0, 4096, obj_ver[0] + 1, data, NULL, &ver), 4096);
+	CHECK_EQ(ver, obj_ver[0] + 1);
+	obj_ver[0] = ver;
+	memcpy(model[0], data, 4096);
+	CHECK_EQ(prim_rw(p, VS_OP_WRITE, 0, 4096, obj_ver[0], data, NULL, &ver), -EINTR);
+	CHECK_EQ(ver, obj_ver[0]);
+	/* CAS create on an existing object fails too */
+	CHECK_EQ(prim_rw(p, VS_OP_WRITE, 0, 4096, 1, data, NULL, &ver), -EINTR);
+	/* not the primary of PG 1 */
+	CHECK_EQ(prim_rw(2, VS_OP_WRITE, 0, 4096, 0, data, NULL, NULL), -EPIPE);
+	CHECK_EQ(prim_rw(3, VS_OP_READ, 0, 4096, 0, NULL, data, NULL), -EPIPE);
+	/* misaligned, crossing the stripe */
+	CHECK_EQ(prim_rw(p, VS_OP_READ, 512, 4096, 0, NULL, data, NULL), -EINVAL);
+	CHECK_EQ(prim_rw(p, VS_OP_READ, BS - 4096, 8192, 0, NULL, data, NULL), -EINVAL);
+	CHECK(read_check(0));
+	/* DELETE of a whole object, then it reads as zeroes */
+	{
+		int i = NOBJ - 1;
+
+		p = (int)pg_primary[obj_pg(i)];
+		CHECK_EQ(prim_rw(p, VS_OP_DELETE, (uint64_t)i * BS, 0, 0, NULL, NULL, &ver), 0);
+		CHECK(ver > obj_ver[i]);
+		memset(model[i], 0, BS);
+		obj_ver[i] = ver;
+		CHECK(read_check(i));
+		CHECK_EQ(write_random(i), 0);
+		CHECK(read_check(i));
+	}
+}
+
+static void t_kill_one(void)
+{
+	int live[] = { 1, 2, 4 };
+
+	CHECK_EQ(osd_proc_kill(osds[3]) >= 0, 1);
+	if (fds[3] >= 0)
+		close(fds[3]);
+	fds[3] = -1;
+	CHECK_MSG(wait_pgs(live, 3, "active\0degraded\0", NULL, 15000),
+		  "PGs not degraded; see %s", osd_proc_log(osds[1]));
+	for (int i = 0; i < NOBJ; i++) {
+		if (pg_primary[obj_pg(i)] == 3)
+			continue;
+		CHECK_MSG(read_check(i), "read obj %d after kill", i);
+	}
+	for (int i = 0; i < NOBJ; i++) {
+		int r;
+
+		if (pg_primary[obj_pg(i)] == 3)
+			continue;
+		r = write_random(i);
+		CHECK_MSG(r == 0, "write obj %d after kill: %d", i, r);
+		CHECK_MSG(read_check(i), "read obj %d after write", i);
+	}
+}
+
+/* SIGTERM: clean exit (ASan builds check leaks), PG locks gone with the
+ * revoked lease. */
+static void t_shutdown(void)
+{
+	char *v = NULL;
+
+	CHECK_EQ(osd_proc_stop(osds[2]), 0);
+	CHECK_EQ(osd_proc_stop(osds[1]), 0);
+	CHECK(etcd_get_str_sync(cl, "pg/state/1/1", &v) == ETCD_OK);
+	CHECK_MSG(!v, "pg/state/1/1 still there: %s", v);
+}
+
+int main(void)
+{
+	for (int n = 0; n <= NOSD; n++)
+		fds[n] = -1;
+	vt_run("setup_pgs_active", t_setup);
+	if (!vt_case_failed) {
+		vt_run("write_read", t_write_read);
+		vt_run("replicas_identical", t_replicas_identical);
+		vt_run("cas_epipe_einval_delete", t_cas_epipe_einval);
+		vt_run("kill_one_degraded", t_kill_one);
+		vt_run("clean_shutdown", t_shutdown);
+	}
+	for (int n = 1; n <= NOSD; n++)
+		if (osds[n])
+			osd_proc_free(osds[n]);
+	if (cl)
+		etcd_client_free(cl);
+	if (etcd)
+		etcd_proc_free(etcd);
+	for (int i = 0; i < NOBJ; i++)
+		free(model[i]);
+	return vt_finish();
+}
