@@ -209,9 +209,13 @@ static void pg_retry_cb(struct ringloop_timer *t)
 {
 	struct pgrun *pg = (struct pgrun *)(void *)((char *)t - offsetof(struct pgrun, retry));
 
-	if (pg->want && pg->st == PG_OFF && !pg->osd->pgs->stopping) {
+	if (pg->osd->pgs->stopping)
+		return;
+	if (pg->want && pg->st == PG_OFF) {
 		pg->st = PG_STARTING;
 		pg_publish(pg);
+	} else if (pg->st != PG_OFF || pg->locked) {
+		pg_publish(pg);		/* after an etcd error */
 	}
 }
 
@@ -225,9 +229,12 @@ static void publish_cb(void *arg, struct etcd_result *res)
 	if (res->status == ETCD_E_CANCELED || osd->pgs->stopping)
 		return;
 	if (res->status) {
-		log_warn("PG %" PRIu64 "/%u: updating %s failed: %s %s", pg->pool_id, pg->num,
-			 pg->key, etcd_strerror(res->status), res->errmsg);
-		pg->etcd_again = true;
+		log_warn("PG %" PRIu64 "/%u: updating %s failed: %s %s; retrying", pg->pool_id,
+			 pg->num, pg->key, etcd_strerror(res->status), res->errmsg);
+		pg->etcd_again = false;
+		ringloop_timer_add(osd->rl, &pg->retry,
+				   ringloop_now_ns() + PG_RETRY_MS * 1000000ull);
+		return;
 	} else if (pg->st == PG_OFF && was_locked) {
 		pg->locked = false;
 		log_info("PG %" PRIu64 "/%u: released", pg->pool_id, pg->num);
