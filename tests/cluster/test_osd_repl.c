@@ -8,19 +8,13 @@
  * 3, 1). Short lease: etcd_report_interval 1 s, TTL 3 s. */
 #include "check.h"
 #include "etcd.h"
-#include "etcd_proc.h"
-#include "json.h"
+#include "osd_cluster.h"
 #include "osd_proc.h"
 #include "vstor_proto.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #define PREFIX "/vt"
@@ -30,163 +24,38 @@
 #define NOBJ 48
 #define INODE ((1ull << 48) | 5)
 
-static struct etcd_proc *etcd;
-static struct etcd_client *cl;
-static struct osd_proc *osds[NOSD + 1];
-static int fds[NOSD + 1];
+static struct osd_cluster C;
 static uint8_t *model[NOBJ];
 static uint64_t obj_ver[NOBJ];
-static uint64_t next_id = 1;
 static const uint64_t pg_primary[NPG + 1] = { 0, 1, 2, 3, 1 };
 
+/* no_recovery: t_restart checks the has_degraded flag that recovery
+ * (test_osd_recovery) would clear. */
 static const char *osd_args[] = {
 	"--etcd_address", NULL, "--etcd_prefix", PREFIX, "--etcd_report_interval", "1",
-	"--max_etcd_attempts", "2", "--etcd_quick_timeout", "500", NULL,
+	"--max_etcd_attempts", "2", "--etcd_quick_timeout", "500", "--no_recovery", "true", NULL,
 };
 
-static struct etcd_client *new_client(void)
-{
-	struct etcd_config cfg;
-	struct etcd_client *c;
-	char err[256];
-
-	etcd_config_init(&cfg);
-	cfg.quick_timeout_ms = 2000;
-	cfg.max_attempts = 3;
-	if (etcd_config_add_endpoints(&cfg, etcd_proc_endpoint(etcd), err, sizeof(err))) {
-		etcd_config_free(&cfg);
-		return NULL;
-	}
-	etcd_config_set(&cfg.prefix, PREFIX);
-	c = etcd_client_new(&cfg, NULL, err, sizeof(err));
-	etcd_config_free(&cfg);
-	return c;
-}
-
-/* ---- blocking OSD client ---- */
-
-static int osd_connect_port(int port)
-{
-	struct sockaddr_in sa;
-	struct timeval tv = { .tv_sec = 10 };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-
-	if (fd < 0)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int osd_fd(int n)
-{
-	if (fds[n] < 0)
-		fds[n] = osd_connect_port(osd_proc_port(osds[n]));
-	return fds[n];
-}
-
-static bool send_all(int fd, const void *p, size_t len)
-{
-	while (len) {
-		ssize_t r = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (r <= 0)
-			return false;
-		p = (const uint8_t *)p + r;
-		len -= (size_t)r;
-	}
-	return true;
-}
-
-static bool recv_all(int fd, void *p, size_t len)
-{
-	while (len) {
-		ssize_t r = recv(fd, p, len, 0);
-
-		if (r <= 0)
-			return false;
-		p = (uint8_t *)p + r;
-		len -= (size_t)r;
-	}
-	return true;
-}
-
-/* Sends req (+ payload), receives the reply and its payload into
- * out (up to outcap bytes). Returns the retval, or INT64_MIN on a
- * transport error. */
 static int64_t call(int n, union vs_packet *req, const void *payload, size_t plen,
 		    union vs_packet *rep, void *out, size_t outcap)
 {
-	int fd = osd_fd(n);
-	uint64_t opcode = vs_le64_get(req->hdr.opcode);
-	int64_t pl;
-
-	if (fd < 0)
-		return INT64_MIN;
-	if (!send_all(fd, req, VS_PACKET_SIZE) || (plen && !send_all(fd, payload, plen)) ||
-	    !recv_all(fd, rep, VS_PACKET_SIZE))
-		goto fail;
-	pl = vs_check_reply(rep, opcode);
-	if (pl < 0 || (size_t)pl > outcap || vs_le64_get(rep->hdr.id) != vs_le64_get(req->hdr.id))
-		goto fail;
-	if (pl && !recv_all(fd, out, (size_t)pl))
-		goto fail;
-	return (int64_t)vs_le64_get(rep->reply.retval);
-fail:
-	close(fds[n]);
-	fds[n] = -1;
-	return INT64_MIN;
+	return oc_call(&C, n, req, payload, plen, rep, out, outcap);
 }
 
 static int64_t prim_rw(int n, uint64_t opcode, uint64_t offset, uint32_t len, uint64_t cas,
 		       const void *data, void *out, uint64_t *ver)
 {
-	union vs_packet req, rep;
-	static uint8_t buf[BS + 64];
-	int64_t rv;
+	uint32_t bl = 0;
+	int64_t rv = oc_prim_rw(&C, n, opcode, INODE, offset, len, cas, data, out, ver, &bl);
 
-	vs_req_init(&req, next_id++, opcode);
-	vs_le64_set(&req.rw.inode, INODE);
-	vs_le64_set(&req.rw.offset, offset);
-	vs_le32_set(&req.rw.len, len);
-	vs_le64_set(&req.rw.version, cas);
-	rv = call(n, &req, opcode == VS_OP_WRITE ? data : NULL, opcode == VS_OP_WRITE ? len : 0,
-		  &rep, buf, sizeof(buf));
-	if (ver)
-		*ver = vs_le64_get(rep.reply_rw.version);
-	if (opcode == VS_OP_READ && rv >= 0 && out) {
-		uint32_t bl = vs_le32_get(rep.reply_rw.bitmap_len);
-
-		if (bl != 4)
-			return -1000;
-		memcpy(out, buf + bl, len);
-	}
+	if (opcode == VS_OP_READ && rv >= 0 && bl != 4)
+		return -1000;
 	return rv;
 }
 
 static int64_t sec_read(int n, uint64_t stripe, void *out, uint64_t *ver)
 {
-	union vs_packet req, rep;
-	static uint8_t buf[BS + 64];
-	int64_t rv;
-
-	vs_req_init(&req, next_id++, VS_OP_SEC_READ);
-	vs_le64_set(&req.sec_rw.oid.inode, INODE);
-	vs_le64_set(&req.sec_rw.oid.stripe, stripe);
-	vs_le32_set(&req.sec_rw.len, BS);
-	rv = call(n, &req, NULL, 0, &rep, buf, sizeof(buf));
-	*ver = vs_le64_get(rep.reply_sec_rw.version);
-	if (rv == BS)
-		memcpy(out, buf + vs_le32_get(rep.reply_sec_rw.attr_len), BS);
-	return rv;
+	return oc_sec_read(&C, n, INODE, stripe, BS, out, ver);
 }
 
 /* ---- cluster state ---- */
@@ -196,54 +65,10 @@ static int obj_pg(int i)
 	return i % NPG + 1;
 }
 
-/* pg/state/1/<pg>: primary and whether every word in need is in state. */
-static bool pg_state(int pg, uint64_t *primary, const char *need, const char *notin)
-{
-	char key[64], *v = NULL;
-	bool ok = false;
-
-	snprintf(key, sizeof(key), "pg/state/1/%d", pg);
-	if (etcd_get_str_sync(cl, key, &v) != ETCD_OK || !v)
-		goto out;
-	{
-		json_t j = json_parse(v, strlen(v), NULL, 0);
-
-		if (j && !json_u64(json_get(j, "primary"), primary)) {
-			ok = true;
-			for (const char *w = need; w && *w; w += strlen(w) + 1) {
-				char q[64];
-
-				snprintf(q, sizeof(q), "\"%s\"", w);
-				if (!strstr(v, q))
-					ok = false;
-			}
-			if (notin && strstr(v, notin))
-				ok = false;
-		}
-		json_free(j);
-	}
-out:
-	free(v);
-	return ok;
-}
-
 static bool wait_pgs(const int *pgs, int npgs, const char *need, const char *notin,
 		     int timeout_ms)
 {
-	long long deadline = vt_now_ms() + timeout_ms;
-	uint64_t p;
-
-	for (;;) {
-		int ok = 0;
-
-		for (int i = 0; i < npgs; i++)
-			ok += pg_state(pgs[i], &p, need, notin) && p == pg_primary[pgs[i]];
-		if (ok == npgs)
-			return true;
-		if (vt_now_ms() > deadline)
-			return false;
-		vt_sleep_ms(100);
-	}
+	return oc_wait_pgs(&C, 1, pgs, npgs, pg_primary, need, notin, timeout_ms);
 }
 
 static uint32_t rnd(void)
@@ -295,12 +120,12 @@ static void t_setup(void)
 	char pgs[1024];
 	int all[NPG] = { 1, 2, 3, 4 };
 
-	etcd = etcd_proc_start();
-	CHECK(etcd);
-	cl = new_client();
-	CHECK(cl);
-	osd_args[1] = etcd_proc_endpoint(etcd);
-	CHECK(etcd_put_str_sync(cl, "config/pools",
+	C.etcd = etcd_proc_start();
+	CHECK(C.etcd);
+	C.cl = oc_new_client(&C, PREFIX);
+	CHECK(C.cl);
+	osd_args[1] = etcd_proc_endpoint(C.etcd);
+	CHECK(etcd_put_str_sync(C.cl, "config/pools",
 				"{\"1\":{\"name\":\"rep\",\"scheme\":\"replicated\",\"pg_size\":3,"
 				"\"pg_minsize\":2,\"pg_count\":4}}") == ETCD_OK);
 	snprintf(pgs, sizeof(pgs), "{\"hash\":\"x\",\"items\":{\"1\":{"
@@ -308,13 +133,13 @@ static void t_setup(void)
 		 "\"2\":{\"osd_set\":[2,3,1],\"primary\":2},"
 		 "\"3\":{\"osd_set\":[3,1,2],\"primary\":3},"
 		 "\"4\":{\"osd_set\":[1,3,2],\"primary\":1}}}}");
-	CHECK(etcd_put_str_sync(cl, "config/pgs", pgs) == ETCD_OK);
+	CHECK(etcd_put_str_sync(C.cl, "config/pgs", pgs) == ETCD_OK);
 	for (int n = 1; n <= NOSD; n++) {
-		osds[n] = osd_proc_start((uint64_t)n, osd_args);
-		CHECK(osds[n]);
+		C.osds[n] = osd_proc_start((uint64_t)n, osd_args);
+		CHECK(C.osds[n]);
 	}
 	CHECK_MSG(wait_pgs(all, NPG, "active\0", "degraded", 20000),
-		  "PGs not active; see %s", osd_proc_log(osds[1]));
+		  "PGs not active; see %s", osd_proc_log(C.osds[1]));
 	for (int i = 0; i < NOBJ; i++) {
 		model[i] = calloc(1, BS);
 		CHECK(model[i]);
@@ -334,7 +159,7 @@ static void t_write_read(void)
 	{
 		union vs_packet req, rep;
 
-		vs_req_init(&req, next_id++, VS_OP_SYNC);
+		vs_req_init(&req, C.next_id++, VS_OP_SYNC);
 		for (int n = 1; n <= NOSD; n++)
 			CHECK_EQ(call(n, &req, NULL, 0, &rep, NULL, 0), 0);
 	}
@@ -346,7 +171,7 @@ static void t_pipelined_same_object(void)
 {
 	enum { N = 16 };
 	int i = 5, p = (int)pg_primary[obj_pg(i)];
-	int fd = osd_connect_port(osd_proc_port(osds[p]));
+	int fd = oc_connect_port(osd_proc_port(C.osds[p]));
 	static uint8_t data[N][8192];
 	union vs_packet req, rep;
 	uint64_t first = 0;
@@ -361,13 +186,13 @@ static void t_pipelined_same_object(void)
 		vs_le64_set(&req.rw.inode, INODE);
 		vs_le64_set(&req.rw.offset, (uint64_t)i * BS + off);
 		vs_le32_set(&req.rw.len, sizeof(data[k]));
-		CHECK(send_all(fd, &req, sizeof(req)) && send_all(fd, data[k], sizeof(data[k])));
+		CHECK(oc_send_all(fd, &req, sizeof(req)) && oc_send_all(fd, data[k], sizeof(data[k])));
 		memcpy(model[i] + off, data[k], sizeof(data[k]));
 	}
 	for (int k = 0; k < N; k++) {
 		uint64_t id, ver;
 
-		CHECK(recv_all(fd, &rep, sizeof(rep)));
+		CHECK(oc_recv_all(fd, &rep, sizeof(rep)));
 		id = vs_le64_get(rep.hdr.id) - 1000;
 		ver = vs_le64_get(rep.reply_rw.version);
 		CHECK_EQ(vs_le64_get(rep.reply.retval), sizeof(data[0]));
@@ -437,12 +262,10 @@ static void t_kill_one(void)
 {
 	int live[] = { 1, 2, 4 };
 
-	CHECK_EQ(osd_proc_kill(osds[3]) >= 0, 1);
-	if (fds[3] >= 0)
-		close(fds[3]);
-	fds[3] = -1;
+	CHECK_EQ(osd_proc_kill(C.osds[3]) >= 0, 1);
+	oc_close(&C, 3);
 	CHECK_MSG(wait_pgs(live, 3, "active\0degraded\0", NULL, 15000),
-		  "PGs not degraded; see %s", osd_proc_log(osds[1]));
+		  "PGs not degraded; see %s", osd_proc_log(C.osds[1]));
 	for (int i = 0; i < NOBJ; i++) {
 		if (pg_primary[obj_pg(i)] == 3)
 			continue;
@@ -459,7 +282,7 @@ static void t_kill_one(void)
 	}
 }
 
-/* OSD 3 back (no recovery yet): the PGs of 1 and 2 are active and not
+/* OSD 3 back (no_recovery set): the PGs of 1 and 2 are active and not
  * degraded, but flag has_degraded (OSD 3 missed writes); its own PG 3 is
  * locked and active again. */
 static void t_restart(void)
@@ -471,16 +294,16 @@ static void t_restart(void)
 	do {
 		free(v);
 		v = NULL;
-		CHECK(etcd_get_str_sync(cl, "osd/state/3", &v) == ETCD_OK);
+		CHECK(etcd_get_str_sync(C.cl, "osd/state/3", &v) == ETCD_OK);
 		if (v)
 			vt_sleep_ms(100);
 	} while (v && vt_now_ms() < deadline);
 	CHECK_MSG(!v, "osd/state/3 did not expire: %s", v);
-	CHECK_EQ(osd_proc_restart(osds[3]), 0);
+	CHECK_EQ(osd_proc_restart(C.osds[3]), 0);
 	CHECK_MSG(wait_pgs(mine, 3, "active\0has_degraded\0", "\"degraded\"", 15000),
-		  "PGs not active+has_degraded; see %s", osd_proc_log(osds[1]));
+		  "PGs not active+has_degraded; see %s", osd_proc_log(C.osds[1]));
 	CHECK_MSG(wait_pgs(three, 1, "active\0", NULL, 15000), "PG 3 not active; see %s",
-		  osd_proc_log(osds[3]));
+		  osd_proc_log(C.osds[3]));
 	for (int i = 0; i < NOBJ; i++)
 		CHECK_MSG(read_check(i), "read obj %d after restart", i);
 }
@@ -491,16 +314,15 @@ static void t_shutdown(void)
 {
 	char *v = NULL;
 
-	CHECK_EQ(osd_proc_stop(osds[2]), 0);
-	CHECK_EQ(osd_proc_stop(osds[1]), 0);
-	CHECK(etcd_get_str_sync(cl, "pg/state/1/1", &v) == ETCD_OK);
+	CHECK_EQ(osd_proc_stop(C.osds[2]), 0);
+	CHECK_EQ(osd_proc_stop(C.osds[1]), 0);
+	CHECK(etcd_get_str_sync(C.cl, "pg/state/1/1", &v) == ETCD_OK);
 	CHECK_MSG(!v, "pg/state/1/1 still there: %s", v);
 }
 
 int main(void)
 {
-	for (int n = 0; n <= NOSD; n++)
-		fds[n] = -1;
+	oc_init(&C);
 	vt_run("setup_pgs_active", t_setup);
 	if (!vt_case_failed) {
 		vt_run("write_read", t_write_read);
@@ -511,13 +333,7 @@ int main(void)
 		vt_run("restart_has_degraded", t_restart);
 		vt_run("clean_shutdown", t_shutdown);
 	}
-	for (int n = 1; n <= NOSD; n++)
-		if (osds[n])
-			osd_proc_free(osds[n]);
-	if (cl)
-		etcd_client_free(cl);
-	if (etcd)
-		etcd_proc_free(etcd);
+	oc_free(&C);
 	for (int i = 0; i < NOBJ; i++)
 		free(model[i]);
 	return vt_finish();

@@ -1,0 +1,66 @@
+/* Helpers for tests that run a real etcd + several vstor-osd processes:
+ * an etcd client for the test, blocking connections to the OSDs (one per
+ * OSD, cached, reopened after a transport error), primary READ/WRITE/
+ * DELETE and SEC_READ calls, and pg/state polling. */
+#ifndef VSTOR_TEST_OSD_CLUSTER_H
+#define VSTOR_TEST_OSD_CLUSTER_H
+
+#include "etcd.h"
+#include "etcd_proc.h"
+#include "osd_proc.h"
+#include "vstor_proto.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define OC_MAX_OSD 8
+
+struct osd_cluster {
+	struct etcd_proc *etcd;
+	struct etcd_client *cl;
+	struct osd_proc *osds[OC_MAX_OSD + 1];	/* 1-based */
+	int fds[OC_MAX_OSD + 1];
+	uint64_t next_id;
+};
+
+/* Zeroes c and marks every connection closed. */
+void oc_init(struct osd_cluster *c);
+/* Test-side etcd client for c->etcd with the given prefix (NULL on
+ * failure). */
+struct etcd_client *oc_new_client(struct osd_cluster *c, const char *prefix);
+/* Blocking loopback connection (10 s receive timeout); -1 on failure. */
+int oc_connect_port(int port);
+bool oc_send_all(int fd, const void *p, size_t len);
+bool oc_recv_all(int fd, void *p, size_t len);
+/* Drops the cached connection to OSD n. */
+void oc_close(struct osd_cluster *c, int n);
+/* Sends req (+ payload) to OSD n, receives the reply and up to outcap
+ * bytes of its payload into out. The retval, or INT64_MIN on a transport
+ * error (the connection is then dropped). */
+int64_t oc_call(struct osd_cluster *c, int n, union vs_packet *req, const void *payload,
+		size_t plen, union vs_packet *rep, void *out, size_t outcap);
+/* Primary READ/WRITE/DELETE on OSD n. READ copies len data bytes (after
+ * the bitmap) to out and *bitmap_len gets the bitmap length; *ver gets the
+ * reply version. Both pointers may be NULL. */
+int64_t oc_prim_rw(struct osd_cluster *c, int n, uint64_t opcode, uint64_t inode,
+		   uint64_t offset, uint32_t len, uint64_t cas, const void *data, void *out,
+		   uint64_t *ver, uint32_t *bitmap_len);
+/* SEC_READ of len bytes at offset 0 of (inode, stripe), version 0 (last
+ * stable); data to out, version to *ver. */
+int64_t oc_sec_read(struct osd_cluster *c, int n, uint64_t inode, uint64_t stripe,
+		    uint32_t len, void *out, uint64_t *ver);
+/* pg/state/<pool>/<pg> exists, *primary gets its primary, and every word
+ * of need ("a\0b\0", quoted match) is in it and notin (raw substring, may
+ * be NULL) is not. */
+bool oc_pg_state(struct osd_cluster *c, uint64_t pool, int pg, uint64_t *primary,
+		 const char *need, const char *notin);
+/* Polls oc_pg_state of pgs[0..npgs) of pool until all match with
+ * primary == primaries[pg] (primaries indexed by PG number), or timeout. */
+bool oc_wait_pgs(struct osd_cluster *c, uint64_t pool, const int *pgs, int npgs,
+		 const uint64_t *primaries, const char *need, const char *notin,
+		 int timeout_ms);
+/* Closes connections, frees OSDs, the client and etcd. */
+void oc_free(struct osd_cluster *c);
+
+#endif
