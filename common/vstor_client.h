@@ -1,0 +1,108 @@
+/* libvstor: the vstor/Vitastor block client (first cut).
+ *
+ * Replicated (and, routing-wise, EC) pools with immediate_commit=all.
+ * The client follows the cluster in etcd (config/global, config/pools,
+ * config/pgs, config/inode/, pg/state/, osd/state/: one load, then
+ * watches), keeps one TCP connection per OSD (TCP_NODELAY, SHOW_CONFIG
+ * handshake checking osd_num and protocol_version), pipelines requests
+ * matched by id, and splits every user op at stripe boundaries into one
+ * primary op per stripe, routed to pg/state/<pool>/<pg>.primary.
+ *
+ * Retries (spec 7): -EPIPE, a lost connection, a PG that is missing,
+ * paused or not active, or an unknown pool keep the part waiting; every
+ * up_wait_retry_interval it is routed again and resent. I/O never fails
+ * because the cluster restarts; with op_timeout_ms set, parts still waiting
+ * after that long fail with -ETIMEDOUT. Other OSD errors (-EINVAL, -EINTR,
+ * -EIO, -ENOSPC, ...) complete the op with that error; the connection is
+ * closed on any error but -EINTR/-EIO. Writes/deletes to an inode marked
+ * readonly in etcd fail with -EINVAL.
+ *
+ * NOT yet: lazy sync (immediate_commit != all: write retention and replay
+ * after a connection loss; vstor_sync() then only sends SYNC to the OSDs),
+ * snapshot/clone chains (parents in other pools), RDMA, PING/idle timeout.
+ *
+ * Threading: one thread; everything runs from the ringloop. Callbacks never
+ * run from inside the submitting call. */
+#ifndef VSTOR_CLIENT_H
+#define VSTOR_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "etcd.h"
+#include "ringloop.h"
+
+struct cfg;
+struct vstor_client;
+
+struct vstor_client_opts {
+	const struct etcd_config *etcd;	/* required (copied) */
+	uint64_t up_wait_retry_interval_ms;	/* 0: 500 */
+	uint64_t op_timeout_ms;		/* 0: wait forever */
+	uint64_t peer_connect_timeout_ms;	/* 0: 5000 */
+	int log_level;			/* 0: errors/warnings only */
+};
+
+/* rl == NULL: the client creates and owns its ring loop (drive it with
+ * vstor_client_run_once() or the *_sync() calls). Returns NULL with a
+ * message in err. */
+struct vstor_client *vstor_client_create(const struct vstor_client_opts *opts,
+	struct ringloop *rl, char *err, size_t errlen);
+/* The same from a loaded configuration (etcd_*, up_wait_retry_interval,
+ * peer_connect_timeout, client_op_timeout if known to cfg). */
+struct vstor_client *vstor_client_create_cfg(const struct cfg *cfg, struct ringloop *rl,
+	char *err, size_t errlen);
+/* Ops still in flight complete with -ECANCELED first (their callbacks run
+ * inside this call). */
+void vstor_client_destroy(struct vstor_client *c);
+struct ringloop *vstor_client_ringloop(struct vstor_client *c);
+/* One loop iteration (see ringloop_run_once()). */
+int vstor_client_run_once(struct vstor_client *c, int64_t timeout_ns);
+/* True once the first full load from etcd has completed. */
+bool vstor_client_ready(const struct vstor_client *c);
+/* Runs the loop until ready; 0 or -ETIMEDOUT. */
+int vstor_client_wait_ready(struct vstor_client *c, int timeout_ms);
+
+/* Image by name (config/inode/<pool>/<n>.name): 0 and the full inode id,
+ * size (0 if unset) and readonly flag, or -ENOENT. Needs a ready client. */
+int vstor_image_lookup(struct vstor_client *c, const char *name, uint64_t *inode,
+	uint64_t *size, bool *readonly);
+
+/* retval: bytes (read/write), 0 (sync/delete) or a negative errno.
+ * version: the object version of the last part that completed (single-
+ * stripe ops: the version read or written). */
+typedef void vstor_cb(void *arg, int64_t retval, uint64_t version);
+
+/* Async ops. offset and len must be multiples of bitmap_granularity (4096),
+ * len > 0; delete removes whole objects, so its offset and len must be
+ * multiples of the stripe size. buf must stay valid until the callback.
+ * Return 0 when submitted (cb runs later, exactly once) or a negative errno
+ * (-EINVAL, -ENOMEM) with no callback. */
+int vstor_read(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_t len,
+	void *buf, vstor_cb *cb, void *arg);
+int vstor_write(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_t len,
+	const void *buf, vstor_cb *cb, void *arg);
+int vstor_delete(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_t len,
+	vstor_cb *cb, void *arg);
+/* immediate_commit=all: completes with 0 at once (on the next iteration).
+ * Otherwise sends SYNC to every connected OSD (no replay yet). */
+int vstor_sync(struct vstor_client *c, vstor_cb *cb, void *arg);
+
+/* Blocking wrappers for tools: run the loop until the op completes and
+ * return its retval (never call them from a callback). */
+int64_t vstor_read_sync(struct vstor_client *c, uint64_t inode, uint64_t offset,
+	uint64_t len, void *buf);
+int64_t vstor_write_sync(struct vstor_client *c, uint64_t inode, uint64_t offset,
+	uint64_t len, const void *buf);
+int64_t vstor_delete_sync(struct vstor_client *c, uint64_t inode, uint64_t offset,
+	uint64_t len);
+int64_t vstor_sync_sync(struct vstor_client *c);
+
+/* Counters (for tests and tools). */
+struct vstor_client_stats {
+	uint64_t ops, parts_sent, retries, reconnects, epipe;
+};
+void vstor_client_get_stats(const struct vstor_client *c, struct vstor_client_stats *st);
+
+#endif
