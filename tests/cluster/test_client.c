@@ -1,0 +1,352 @@
+/* libvstor against a real cluster: etcd + 3 vstor-osd (immediate_commit
+ * all), pool 1 replicated pg_size 3 / pg_minsize 2, 4 PGs with primaries
+ * 1, 2, 1, 2 (so OSD 3 is never a primary). Image "testimg" = inode 1/1,
+ * created by writing config/inode/1/1 directly.
+ *
+ * Cases: random writes of 4 KiB..1 MiB (crossing stripes) with a model of
+ * the image, read back and compared; lookup by name; never-written ranges
+ * read as zeroes; readonly image refused; kill -9 of OSD 3 while writes run
+ * (they keep succeeding); SIGTERM of all OSDs with an op waiting, restart,
+ * the op completes without error; final verification. */
+#include "check.h"
+#include "etcd.h"
+#include "etcd_proc.h"
+#include "osd_proc.h"
+#include "vstor_client.h"
+#include "vstor_proto.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PREFIX "/vc"
+#define NOSD 3
+#define IMG_SIZE (8u << 20)
+#define INODE ((1ull << 48) | 1)
+#define EMPTY_INODE ((1ull << 48) | 3)
+#define RO_INODE ((1ull << 48) | 2)
+#define QD 8
+
+static struct etcd_proc *etcd;
+static struct etcd_client *ecl;
+static struct osd_proc *osds[NOSD + 1];
+static struct vstor_client *vc;
+static uint8_t *model;
+
+static const char *osd_args[] = {
+	"--etcd_address", NULL, "--etcd_prefix", PREFIX, "--etcd_report_interval", "1",
+	"--max_etcd_attempts", "2", "--etcd_quick_timeout", "500",
+	"--immediate_commit", "all", NULL,
+};
+
+static uint32_t rnd(void)
+{
+	static uint64_t s = 88172645463325252ull;
+
+	s ^= s << 13;
+	s ^= s >> 7;
+	s ^= s << 17;
+	return (uint32_t)s;
+}
+
+static struct etcd_config *etcd_cfg(void)
+{
+	static struct etcd_config cfg;
+	char err[256];
+
+	etcd_config_init(&cfg);
+	cfg.quick_timeout_ms = 2000;
+	cfg.max_attempts = 3;
+	if (etcd_config_add_endpoints(&cfg, etcd_proc_endpoint(etcd), err, sizeof(err)) ||
+	    etcd_config_set(&cfg.prefix, PREFIX)) {
+		etcd_config_free(&cfg);
+		return NULL;
+	}
+	return &cfg;
+}
+
+/* ---- async write loop with a model ---- */
+
+struct wslot {
+	bool busy;
+	uint64_t off, len;
+	uint8_t *data;
+	int64_t rv;
+};
+
+static struct wslot slots[QD];
+static int w_done, w_failed;
+static int64_t w_last_err;
+
+static void wcb(void *arg, int64_t rv, uint64_t version)
+{
+	struct wslot *s = arg;
+
+	s->busy = false;
+	w_done++;
+	if (rv != (int64_t)s->len) {
+		w_failed++;
+		w_last_err = rv;
+		return;
+	}
+	memcpy(model + s->off, s->data, s->len);
+}
+
+/* Slot i writes inside its own 1/QD of the image: no overlapping writes
+ * in flight, so the model stays exact even across retries. */
+static int w_submit(int i)
+{
+	struct wslot *s = &slots[i];
+	uint64_t region = IMG_SIZE / QD, len = ((uint64_t)(rnd() % 256) + 1) * 4096;
+	uint64_t off = (rnd() % (region / 4096)) * 4096;
+
+	if (off + len > region)
+		len = region - off;
+	s->off = region * (uint64_t)i + off;
+	s->len = len;
+	for (uint64_t k = 0; k < len; k += 8) {
+		uint64_t x = ((uint64_t)rnd() << 32) | rnd();
+
+		memcpy(s->data + k, &x, 8);
+	}
+	s->busy = true;
+	return vstor_write(vc, INODE, s->off, s->len, s->data, wcb, s);
+}
+
+/* Runs n writes with QD in flight; on_progress(done) is called between
+ * loop iterations. Returns 0 or -1 on a submit error / timeout. */
+static int write_loop(int n, void (*on_progress)(int done), int timeout_ms)
+{
+	long long deadline = vt_now_ms() + timeout_ms;
+	int submitted = 0;
+
+	w_done = w_failed = 0;
+	for (;;) {
+		for (int i = 0; i < QD && submitted < n; i++)
+			if (!slots[i].busy) {
+				if (w_submit(i))
+					return -1;
+				submitted++;
+			}
+		if (w_done == n)
+			return 0;
+		if (vt_now_ms() > deadline)
+			return -1;
+		vstor_client_run_once(vc, 50000000);
+		if (on_progress)
+			on_progress(w_done);
+	}
+}
+
+static bool verify_all(void)
+{
+	uint8_t *buf = malloc(1 << 20);
+	bool ok = buf != NULL;
+
+	for (uint64_t off = 0; ok && off < IMG_SIZE; off += 1 << 20) {
+		int64_t r = vstor_read_sync(vc, INODE, off, 1 << 20, buf);
+
+		if (r != 1 << 20 || memcmp(buf, model + off, 1 << 20)) {
+			fprintf(stderr, "verify at %llu: r=%lld\n", (unsigned long long)off,
+				(long long)r);
+			ok = false;
+		}
+	}
+	free(buf);
+	return ok;
+}
+
+/* ---- cases ---- */
+
+static void t_setup(void)
+{
+	char err[256];
+	struct vstor_client_opts o = { .up_wait_retry_interval_ms = 200 };
+
+	etcd = etcd_proc_start();
+	CHECK(etcd);
+	o.etcd = etcd_cfg();
+	CHECK(o.etcd);
+	ecl = etcd_client_new(o.etcd, NULL, err, sizeof(err));
+	CHECK(ecl);
+	osd_args[1] = etcd_proc_endpoint(etcd);
+	CHECK(etcd_put_str_sync(ecl, "config/global", "{\"immediate_commit\":\"all\"}") == ETCD_OK);
+	CHECK(etcd_put_str_sync(ecl, "config/pools",
+				"{\"1\":{\"name\":\"rep\",\"scheme\":\"replicated\",\"pg_size\":3,"
+				"\"pg_minsize\":2,\"pg_count\":4}}") == ETCD_OK);
+	CHECK(etcd_put_str_sync(ecl, "config/pgs", "{\"hash\":\"x\",\"items\":{\"1\":{"
+				"\"1\":{\"osd_set\":[1,2,3],\"primary\":1},"
+				"\"2\":{\"osd_set\":[2,3,1],\"primary\":2},"
+				"\"3\":{\"osd_set\":[1,3,2],\"primary\":1},"
+				"\"4\":{\"osd_set\":[2,1,3],\"primary\":2}}}}") == ETCD_OK);
+	CHECK(etcd_put_str_sync(ecl, "config/inode/1/1",
+				"{\"name\":\"testimg\",\"size\":8388608}") == ETCD_OK);
+	CHECK(etcd_put_str_sync(ecl, "config/inode/1/2",
+				"{\"name\":\"roimg\",\"size\":1048576,\"readonly\":true}") == ETCD_OK);
+	CHECK(etcd_put_str_sync(ecl, "config/inode/1/3", "{\"name\":\"empty\"}") == ETCD_OK);
+	for (int n = 1; n <= NOSD; n++) {
+		osds[n] = osd_proc_start((uint64_t)n, osd_args);
+		CHECK(osds[n]);
+	}
+	vc = vstor_client_create(&o, NULL, err, sizeof(err));
+	etcd_config_free((struct etcd_config *)o.etcd);
+	CHECK_MSG(vc, "client: %s", err);
+	CHECK_EQ(vstor_client_wait_ready(vc, 10000), 0);
+	model = calloc(1, IMG_SIZE);
+	CHECK(model);
+	for (int i = 0; i < QD; i++) {
+		slots[i].data = malloc(1 << 20);
+		CHECK(slots[i].data);
+	}
+}
+
+static void t_lookup(void)
+{
+	uint64_t inode = 0, size = 0;
+	bool ro = true;
+
+	CHECK_EQ(vstor_image_lookup(vc, "testimg", &inode, &size, &ro), 0);
+	CHECK_EQ(inode, INODE);
+	CHECK_EQ(size, IMG_SIZE);
+	CHECK_EQ(ro, 0);
+	CHECK_EQ(vstor_image_lookup(vc, "roimg", &inode, NULL, &ro), 0);
+	CHECK_EQ(inode, RO_INODE);
+	CHECK_EQ(ro, 1);
+	CHECK_EQ(vstor_image_lookup(vc, "nope", &inode, NULL, NULL), -ENOENT);
+}
+
+static void t_write_read(void)
+{
+	static uint8_t buf[3 << 20];
+	long long t0 = vt_now_ms();
+
+	CHECK_EQ(write_loop(200, NULL, 60000), 0);
+	CHECK_MSG(!w_failed, "%d writes failed, last %lld", w_failed, (long long)w_last_err);
+	CHECK(verify_all());
+	/* random reads crossing stripes */
+	for (int i = 0; i < 30; i++) {
+		uint64_t len = ((uint64_t)(rnd() % 768) + 1) * 4096;
+		uint64_t off = (rnd() % ((IMG_SIZE - len) / 4096 + 1)) * 4096;
+
+		CHECK_EQ(vstor_read_sync(vc, INODE, off, len, buf), (int64_t)len);
+		CHECK_MSG(!memcmp(buf, model + off, len), "read %llu+%llu differs",
+			  (unsigned long long)off, (unsigned long long)len);
+	}
+	CHECK_EQ(vstor_sync_sync(vc), 0);
+	fprintf(stderr, "write_read: %lld ms\n", vt_now_ms() - t0);
+}
+
+static void t_zeroes_errors(void)
+{
+	static uint8_t buf[512 << 10], zero[512 << 10];
+
+	memset(buf, 0xaa, sizeof(buf));
+	CHECK_EQ(vstor_read_sync(vc, EMPTY_INODE, 3 << 20, sizeof(buf), buf), (int64_t)sizeof(buf));
+	CHECK(!memcmp(buf, zero, sizeof(buf)));
+	CHECK_EQ(vstor_write_sync(vc, RO_INODE, 0, 4096, buf), -EINVAL);
+	CHECK_EQ(vstor_write_sync(vc, INODE, 100, 4096, buf), -EINVAL);
+	CHECK_EQ(vstor_read_sync(vc, INODE, 0, 0, buf), -EINVAL);
+	CHECK_EQ(vstor_delete_sync(vc, INODE, 4096, 4096), -EINVAL);
+	/* write into one object of the empty image, delete it: zeroes again */
+	memset(buf, 0x5a, sizeof(buf));
+	CHECK_EQ(vstor_write_sync(vc, EMPTY_INODE, (128 << 10) + 8192, 8192, buf), 8192);
+	CHECK_EQ(vstor_read_sync(vc, EMPTY_INODE, 128 << 10, 128 << 10, buf), 128 << 10);
+	CHECK(buf[8192] == 0x5a && buf[8191] == 0 && buf[16384] == 0);
+	CHECK_EQ(vstor_delete_sync(vc, EMPTY_INODE, 128 << 10, 128 << 10), 0);
+	CHECK_EQ(vstor_read_sync(vc, EMPTY_INODE, 128 << 10, 128 << 10, buf), 128 << 10);
+	CHECK(!memcmp(buf, zero, 128 << 10));
+}
+
+static bool killed;
+
+static void kill_at(int done)
+{
+	if (!killed && done >= 20) {
+		killed = true;
+		osd_proc_kill(osds[3]);
+		fprintf(stderr, "killed OSD 3 after %d writes\n", done);
+	}
+}
+
+static void t_kill_one(void)
+{
+	struct vstor_client_stats st;
+	long long t0 = vt_now_ms();
+
+	CHECK_EQ(write_loop(120, kill_at, 60000), 0);
+	CHECK(killed);
+	CHECK_MSG(!w_failed, "%d writes failed, last %lld", w_failed, (long long)w_last_err);
+	CHECK(verify_all());
+	vstor_client_get_stats(vc, &st);
+	fprintf(stderr, "kill_one: %lld ms, retries %llu epipe %llu reconnects %llu\n",
+		vt_now_ms() - t0, (unsigned long long)st.retries, (unsigned long long)st.epipe,
+		(unsigned long long)st.reconnects);
+}
+
+static void rcb(void *arg, int64_t rv, uint64_t version)
+{
+	*(int64_t *)arg = rv;
+}
+
+static void t_restart_all(void)
+{
+	static uint8_t data[256 << 10];
+	long long deadline = vt_now_ms() + 15000;
+	int64_t rv = 1;
+	uint64_t off = 3 * (128 << 10) + 8192;	/* crosses a stripe */
+	char *v = NULL;
+	struct vstor_client_stats st0, st1;
+
+	/* OSD 3 was killed: its osd/state must expire before it can start */
+	do {
+		free(v);
+		v = NULL;
+		CHECK(etcd_get_str_sync(ecl, "osd/state/3", &v) == ETCD_OK);
+		if (v)
+			vt_sleep_ms(100);
+	} while (v && vt_now_ms() < deadline);
+	CHECK_MSG(!v, "osd/state/3 did not expire");
+	CHECK_EQ(osd_proc_stop(osds[1]), 0);
+	CHECK_EQ(osd_proc_stop(osds[2]), 0);
+	for (size_t k = 0; k < sizeof(data); k++)
+		data[k] = (uint8_t)rnd();
+	vstor_client_get_stats(vc, &st0);
+	CHECK_EQ(vstor_write(vc, INODE, off, sizeof(data), data, rcb, &rv), 0);
+	for (long long t = vt_now_ms() + 1500; vt_now_ms() < t;)
+		vstor_client_run_once(vc, 50000000);
+	CHECK_MSG(rv == 1, "the write completed with no OSD running: %lld", (long long)rv);
+	for (int n = 1; n <= NOSD; n++)
+		CHECK_EQ(osd_proc_restart(osds[n]), 0);
+	deadline = vt_now_ms() + 30000;
+	while (rv == 1 && vt_now_ms() < deadline)
+		vstor_client_run_once(vc, 50000000);
+	vstor_client_get_stats(vc, &st1);
+	CHECK_MSG(rv == (int64_t)sizeof(data), "write after restart: %lld", (long long)rv);
+	CHECK(st1.retries > st0.retries);
+	memcpy(model + off, data, sizeof(data));
+	CHECK(verify_all());
+}
+
+int main(void)
+{
+	vt_run("setup", t_setup);
+	if (!vt_case_failed) {
+		vt_run("lookup_by_name", t_lookup);
+		vt_run("random_write_read", t_write_read);
+		vt_run("zeroes_and_errors", t_zeroes_errors);
+		vt_run("kill9_one_osd_during_writes", t_kill_one);
+		vt_run("restart_all_op_waits", t_restart_all);
+	}
+	vstor_client_destroy(vc);
+	for (int n = 1; n <= NOSD; n++)
+		if (osds[n])
+			osd_proc_free(osds[n]);
+	if (ecl)
+		etcd_client_free(ecl);
+	if (etcd)
+		etcd_proc_free(etcd);
+	for (int i = 0; i < QD; i++)
+		free(slots[i].data);
+	free(model);
+	return vt_finish();
+}
