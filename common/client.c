@@ -218,7 +218,7 @@ static void conn_fail(struct vc_conn *cn, const char *why)
 
 	if (cn->state == VC_C_DEAD)
 		return;
-	if (cn->state == VC_C_READY || c->opts.log_level > 0)
+	if ((cn->state == VC_C_READY && !c->destroying) || c->opts.log_level > 0)
 		log_warn("vstor client: connection to OSD %" PRIu64 " closed: %s", cn->osd, why);
 	cn->state = VC_C_DEAD;
 	ringloop_timer_del(c->rl, &cn->ctimer);

@@ -288,33 +288,64 @@ static void rcb(void *arg, int64_t rv, uint64_t version)
 	*(int64_t *)arg = rv;
 }
 
-static void t_restart_all(void)
+static void wait_osd_state_gone(int n, bool *ok)
 {
-	static uint8_t data[256 << 10];
 	long long deadline = vt_now_ms() + 15000;
-	int64_t rv = 1;
-	uint64_t off = 3 * (128 << 10) + 8192;	/* crosses a stripe */
-	char *v = NULL;
-	struct vstor_client_stats st0, st1;
+	char key[32], *v = NULL;
 
-	/* OSD 3 was killed: its osd/state must expire before it can start */
+	snprintf(key, sizeof(key), "osd/state/%d", n);
 	do {
 		free(v);
 		v = NULL;
-		CHECK(etcd_get_str_sync(ecl, "osd/state/3", &v) == ETCD_OK);
+		if (etcd_get_str_sync(ecl, key, &v) != ETCD_OK)
+			break;
 		if (v)
 			vt_sleep_ms(100);
 	} while (v && vt_now_ms() < deadline);
-	CHECK_MSG(!v, "osd/state/3 did not expire");
-	CHECK_EQ(osd_proc_stop(osds[1]), 0);
-	CHECK_EQ(osd_proc_stop(osds[2]), 0);
+	*ok = !v;
+	free(v);
+}
+
+/* OSD 3 back (after its lease expired); then SIGTERM all three, submit a
+ * write that crosses a stripe, start them again: the write completes. A
+ * second client with op_timeout_ms gets -ETIMEDOUT meanwhile. */
+static void t_restart_all(void)
+{
+	static uint8_t data[256 << 10];
+	long long deadline;
+	int64_t rv = 1, rv2 = 1;
+	uint64_t off = 3 * (128 << 10) + 8192;	/* crosses a stripe */
+	struct vstor_client_stats st0, st1;
+	struct vstor_client_opts o = { .up_wait_retry_interval_ms = 100, .op_timeout_ms = 700 };
+	struct vstor_client *vc2;
+	char err[256];
+	bool gone;
+
+	wait_osd_state_gone(3, &gone);
+	CHECK_MSG(gone, "osd/state/3 did not expire");
+	CHECK_EQ(osd_proc_restart(osds[3]), 0);
+	CHECK_EQ(write_loop(16, NULL, 30000), 0);
+	CHECK_MSG(!w_failed, "%d writes failed, last %lld", w_failed, (long long)w_last_err);
+	for (int n = 1; n <= NOSD; n++)
+		CHECK_EQ(osd_proc_stop(osds[n]), 0);
 	for (size_t k = 0; k < sizeof(data); k++)
 		data[k] = (uint8_t)rnd();
 	vstor_client_get_stats(vc, &st0);
 	CHECK_EQ(vstor_write(vc, INODE, off, sizeof(data), data, rcb, &rv), 0);
+
+	o.etcd = etcd_cfg();
+	CHECK(o.etcd);
+	vc2 = vstor_client_create(&o, vstor_client_ringloop(vc), err, sizeof(err));
+	etcd_config_free((struct etcd_config *)o.etcd);
+	CHECK_MSG(vc2, "client 2: %s", err);
+	CHECK_EQ(vstor_client_wait_ready(vc2, 10000), 0);
+	CHECK_EQ(vstor_read(vc2, INODE, 0, 4096, data, rcb, &rv2), 0);
 	for (long long t = vt_now_ms() + 1500; vt_now_ms() < t;)
 		vstor_client_run_once(vc, 50000000);
+	vstor_client_destroy(vc2);
+	CHECK_EQ(rv2, -ETIMEDOUT);
 	CHECK_MSG(rv == 1, "the write completed with no OSD running: %lld", (long long)rv);
+
 	for (int n = 1; n <= NOSD; n++)
 		CHECK_EQ(osd_proc_restart(osds[n]), 0);
 	deadline = vt_now_ms() + 30000;
