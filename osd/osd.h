@@ -63,6 +63,7 @@ struct osd_op {
 	void *obj, *pg;
 	uint32_t round;
 	struct osd_op *wnext;		/* per-object wait queue */
+	bool recovery;			/* internal recovery op (osd_pg.c) */
 };
 
 struct osd_conn {
@@ -139,6 +140,8 @@ struct osd {
 	int port;
 	int exit_code;			/* > 0: leave the loop and exit with it */
 	struct osd_pgs *pgs;		/* osd_pg.c */
+	/* recovery_stats.degraded (osd_pg.c) */
+	uint64_t rec_degraded_count, rec_degraded_bytes;
 };
 
 /* ---- msgr.c ---- */

@@ -730,8 +730,9 @@ static void publish_stats(struct osd_etcd *oe)
 			  PRIu64 "}", n++ ? "," : "", osd_op_stat_name(op), st->count, st->usec,
 			  st->bytes);
 	}
-	sb_puts(&sb, "},\"subop_stats\":{},\"recovery_stats\":{\"degraded\":{\"count\":0,"
-		"\"bytes\":0},\"misplaced\":{\"count\":0,\"bytes\":0}}}");
+	sb_printf(&sb, "},\"subop_stats\":{},\"recovery_stats\":{\"degraded\":{\"count\":%"
+		  PRIu64 ",\"bytes\":%" PRIu64 "},\"misplaced\":{\"count\":0,\"bytes\":0}}}",
+		  osd->rec_degraded_count, osd->rec_degraded_bytes);
 	if (sb.oom) {
 		sb_free(&sb);
 		return;

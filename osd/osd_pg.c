@@ -9,14 +9,18 @@
  * it; members that answer are the live set. Below pg_minsize live members
  * the PG is "incomplete", else "active" (+ "degraded" below pg_size;
  * "has_degraded" when some object's newest version is not on every live
- * member). No recovery, no pg/history. A PG that moves away is released
+ * member; those objects form the PG's degraded list, repaired by the
+ * recovery loop at the end of this file). No pg/history, no misplaced
+ * objects. A PG that moves away is released
  * (delete guarded by lease == ours); at shutdown the lease revoke drops the
  * keys. A closed peer connection or a change of the up members re-peers.
  *
  * Primary ops: WRITE/DELETE are serialized per object in arrival order and
  * go to the local blockstore and every live member at once with the same
  * explicit version (current + 1); READ reads the local stable version;
+ * an op on a degraded object first recovers it (in the object's queue);
  * SYNC syncs locally and every peer written since the last SYNC. */
+#include "config.h"
 #include "etcd.h"
 #include "json.h"
 #include "log.h"
@@ -35,7 +39,13 @@
 struct obj {
 	uint64_t inode, stripe, version, pver;
 	uint32_t gen, cnt;
-	bool busy;
+	bool busy, rec_del;
+	/* Peering result (set-index bits): members with the target version,
+	 * live members lacking it (0 = clean); rec_del: the target is a
+	 * deletion at version (del_ver: last version deleted here). */
+	uint64_t have, miss, del_ver;
+	uint64_t tver;			/* target version to recover */
+	struct pgrun *pg;
 	struct osd_op *wq_head, *wq_tail;
 	struct obj *next;
 };
@@ -64,6 +74,12 @@ struct pgrun {
 	uint64_t ok_mask;
 	char key[64];
 	struct ringloop_timer retry;
+	/* recovery: degraded objects of the last peering */
+	uint32_t self_idx;
+	uint64_t live_mask, nobjs;
+	struct obj **rec;
+	uint32_t nrec, rec_cap, rec_pos, rec_left, rec_busy;
+	struct ringloop_timer rec_timer;
 	struct pgrun *next;
 };
 
@@ -80,6 +96,7 @@ struct osd_pgs {
 	struct ringloop_defer changed;
 	uint32_t gen;
 	uint64_t next_id;
+	unsigned rec_inflight;
 	bool stopping;
 	struct osd *pgs_owner;
 };
@@ -354,7 +371,7 @@ static int cmp_ver(const void *a, const void *b)
 }
 
 /* Merges one member's list (native byte order, sorted here). */
-static void merge_list(struct pgrun *pg, struct bs_obj_ver *v, uint32_t n)
+static void merge_list(struct pgrun *pg, struct bs_obj_ver *v, uint32_t n, uint64_t bit)
 {
 	struct osd_pgs *P = pg->osd->pgs;
 
@@ -371,16 +388,23 @@ static void merge_list(struct pgrun *pg, struct bs_obj_ver *v, uint32_t n)
 			continue;
 		if (o->gen != pg->round) {
 			o->gen = pg->round;
+			o->pg = pg;
 			o->pver = v[i].version;
 			o->cnt = 1;
+			o->have = bit;
 		} else if (v[i].version > o->pver) {
 			o->pver = v[i].version;
 			o->cnt = 1;
+			o->have = bit;
 		} else if (v[i].version == o->pver) {
 			o->cnt++;
+			o->have |= bit;
 		}
 	}
 }
+
+static void pg_stats_publish(struct pgrun *pg);
+static void rec_kick(struct osd_pgs *P);
 
 static void peer_done(struct pgrun *pg)
 {
@@ -409,16 +433,52 @@ static void peer_done(struct pgrun *pg)
 	pg->nlive++;	/* this OSD (its local list must have succeeded) */
 	if (!(pg->ok_mask & (1ull << 63)))
 		pg->nlive = 0;
-	pg->has_degraded = 0;
+	pg->live_mask = 0;
+	for (uint32_t i = 0; i < pg->size; i++)
+		if (i != pg->self_idx && (pg->ok_mask & (1ull << i)))
+			pg->live_mask |= 1ull << i;
+	if (pg->ok_mask & (1ull << 63))
+		pg->live_mask |= 1ull << pg->self_idx;
+	pg->nrec = pg->rec_pos = pg->rec_left = 0;
 	for (uint32_t b = 0; b < OBJ_BUCKETS; b++)
-		for (struct obj *o = P->buckets[b]; o; o = o->next)
-			if (o->gen == pg->round) {
-				objs++;
+		for (struct obj *o = P->buckets[b]; o; o = o->next) {
+			if (o->pg != pg)
+				continue;
+			o->miss = 0;
+			if (o->gen != pg->round)
+				continue;	/* listed by no member */
+			objs++;
+			if (o->del_ver && o->del_ver == o->version && o->version > o->pver) {
+				o->rec_del = true;	/* deleted here, still on some */
+				o->miss = o->have & pg->live_mask;
+				o->tver = o->version;
+			} else {
 				if (o->pver > o->version)
 					o->version = o->pver;
-				if (o->cnt < pg->nlive)
-					pg->has_degraded++;
+				o->rec_del = false;
+				o->miss = pg->live_mask & ~o->have;
+				o->tver = o->pver;
 			}
+			if (!o->miss)
+				continue;
+			if (pg->nrec == pg->rec_cap) {
+				uint32_t cap = pg->rec_cap ? pg->rec_cap * 2 : 64;
+				struct obj **n = realloc(pg->rec, cap * sizeof(*n));
+
+				if (!n) {
+					o->miss = 0;
+					log_err("PG %" PRIu64 "/%u: out of memory for the degraded list",
+						pg->pool_id, pg->num);
+					continue;
+				}
+				pg->rec = n;
+				pg->rec_cap = cap;
+			}
+			pg->rec[pg->nrec++] = o;
+		}
+	pg->rec_left = pg->nrec;
+	pg->has_degraded = pg->nrec;
+	pg->nobjs = objs;
 	if (pg->nlive < pg->minsize) {
 		pg->st = PG_INCOMPLETE;
 		log_warn("PG %" PRIu64 "/%u: incomplete (%u of %u OSDs live, pg_minsize %u)",
@@ -431,6 +491,9 @@ static void peer_done(struct pgrun *pg)
 			 pg->degraded ? "+degraded" : "", pg->nlive, pg->size, objs, pg->has_degraded);
 	}
 	pg_publish(pg);
+	pg_stats_publish(pg);
+	if (pg->st == PG_ACTIVE)
+		rec_kick(P);
 }
 
 static struct pgrun *sub_pg(struct osd_op *sub)
@@ -456,7 +519,7 @@ static void peer_list_cb(struct osd_op *sub)
 			v[i].stripe = vs_le64_get(v[i].stripe);
 			v[i].version = vs_le64_get(v[i].version);
 		}
-		merge_list(pg, v, (uint32_t)rv);
+		merge_list(pg, v, (uint32_t)rv, 1ull << sub->peer);
 		pg->ok_mask |= 1ull << sub->peer;
 	} else if (rv < 0) {
 		log_info("PG %" PRIu64 "/%u: OSD %" PRIu64 " did not answer SEC_LIST (%s)",
@@ -471,7 +534,7 @@ static void local_list_cb(struct bs_op *bop)
 	struct pgrun *pg = op->pg;
 
 	if (bop->retval >= 0 && op->round == pg->round) {
-		merge_list(pg, bop->list, bop->list_count);
+		merge_list(pg, bop->list, bop->list_count, 1ull << pg->self_idx);
 		pg->ok_mask |= 1ull << 63;
 	} else if (bop->retval < 0) {
 		log_err("PG %" PRIu64 "/%u: local list failed: %s", pg->pool_id, pg->num,
@@ -500,6 +563,10 @@ static void pg_peer(struct pgrun *pg)
 	pg->ok_mask = 0;
 	pg->up_mask = 0;
 	pg->pending = 1;
+	pg->self_idx = 63;
+	for (uint32_t i = 0; i < pg->size; i++)
+		if (pg->set[i] == osd->osd_num)
+			pg->self_idx = i;
 	pg_publish(pg);
 	for (uint32_t i = 0; i < pg->size; i++) {
 		uint64_t m = pg->set[i];
@@ -580,6 +647,14 @@ static uint64_t up_mask(struct pgrun *pg)
 	return m;
 }
 
+static void rec_timer_cb(struct ringloop_timer *t)
+{
+	struct pgrun *pg = (struct pgrun *)(void *)((char *)t - offsetof(struct pgrun, rec_timer));
+
+	pg->rec_pos = 0;
+	rec_kick(pg->osd->pgs);
+}
+
 static struct pgrun *pg_find(struct osd_pgs *P, uint64_t pool, uint32_t num)
 {
 	for (struct pgrun *pg = P->pgs; pg; pg = pg->next)
@@ -628,6 +703,7 @@ static void changed_cb(struct ringloop_defer *d)
 				snprintf(pg->key, sizeof(pg->key), "pg/state/%" PRIu64 "/%u",
 					 pg->pool_id, pg->num);
 				ringloop_timer_init(&pg->retry, pg_retry_cb);
+				ringloop_timer_init(&pg->rec_timer, rec_timer_cb);
 				pg->next = P->pgs;
 				P->pgs = pg;
 			}
@@ -665,6 +741,7 @@ static void changed_cb(struct ringloop_defer *d)
 			pg_publish(pg);
 		}
 	}
+	rec_kick(P);	/* no_recovery may have changed */
 }
 
 void osd_pg_changed(struct osd *osd)
@@ -689,8 +766,10 @@ void osd_pg_stop(struct osd *osd)
 		return;
 	P->stopping = true;
 	ringloop_defer_cancel(osd->rl, &P->changed);
-	for (struct pgrun *pg = P->pgs; pg; pg = pg->next)
+	for (struct pgrun *pg = P->pgs; pg; pg = pg->next) {
 		ringloop_timer_del(osd->rl, &pg->retry);
+		ringloop_timer_del(osd->rl, &pg->rec_timer);
+	}
 }
 
 void osd_pg_free(struct osd *osd)
@@ -703,6 +782,7 @@ void osd_pg_free(struct osd *osd)
 		struct pgrun *pg = P->pgs;
 
 		P->pgs = pg->next;
+		free(pg->rec);
 		free(pg);
 	}
 	for (uint32_t b = 0; b < OBJ_BUCKETS; b++)
@@ -736,6 +816,9 @@ static void reply_err(struct osd_op *op, int64_t err)
 }
 
 static void rw_start(struct osd *osd, struct osd_op *op);
+static void rec_start(struct osd_op *op);
+static void rec_done(struct osd_op *op, bool ok);
+static void read_submit(struct osd *osd, struct osd_op *op);
 
 static void obj_next(struct osd *osd, struct obj *o)
 {
@@ -760,6 +843,8 @@ static void rw_put(struct osd_op *op)
 		return;
 	if (op->bs.retval >= 0 && op->newver > o->version)
 		o->version = op->newver;
+	if (del && op->result == 0)
+		o->del_ver = op->newver;
 	if (op->result == 0)
 		reply_rw(op, del ? 0 : (int64_t)vs_le32_get(op->req.rw.len), op->newver);
 	else
@@ -801,9 +886,38 @@ static void rw_start(struct osd *osd, struct osd_op *op)
 	bool del = op->opcode == VS_OP_DELETE;
 	uint64_t off = vs_le64_get(op->req.rw.offset) - o->stripe;
 
+	if (op->recovery) {
+		if (pg->st != PG_ACTIVE || op->round != pg->round || !o->miss)
+			rec_done(op, false);
+		else
+			rec_start(op);
+		return;
+	}
 	if (pg->st != PG_ACTIVE) {
 		reply_err(op, -EPIPE);
 		obj_next(osd, o);
+		return;
+	}
+	if (o->miss && o->pg == pg) {
+		/* not clean: recover it first, then run op (spec §8.2) */
+		struct osd_op *r = osd_op_alloc(osd);
+
+		if (!r) {
+			reply_err(op, -ENOMEM);
+			obj_next(osd, o);
+			return;
+		}
+		r->recovery = true;
+		r->pg = pg;
+		r->obj = o;
+		r->round = pg->round;
+		r->parent = op;
+		r->opcode = 0;
+		rec_start(r);
+		return;
+	}
+	if (op->opcode == VS_OP_READ) {
+		read_submit(osd, op);
 		return;
 	}
 	if (cas && o->version != cas - 1) {
@@ -874,6 +988,8 @@ static void read_cb(struct bs_op *bop)
 			memset(op->buf, 0, len);
 		memset(op->bitmap, 0, osd->bitmap_size);
 	}
+	if (op->obj)
+		obj_next(osd, op->obj);	/* queued behind a recovery */
 	if (bop->retval < 0) {
 		reply_err(op, bop->retval);
 		return;
@@ -887,6 +1003,24 @@ static void read_cb(struct bs_op *bop)
 		op->iov[op->niov++].iov_len = len;
 	}
 	osd_send_reply(op);
+}
+
+static void read_submit(struct osd *osd, struct osd_op *op)
+{
+	uint64_t inode = vs_le64_get(op->req.rw.inode), offset = vs_le64_get(op->req.rw.offset);
+	uint64_t stripe = offset / osd->block_size * osd->block_size;
+
+	memset(&op->bs, 0, sizeof(op->bs));
+	op->bs.opcode = BS_OP_READ;
+	op->bs.oid.inode = inode;
+	op->bs.oid.stripe = stripe;
+	op->bs.offset = (uint32_t)(offset - stripe);
+	op->bs.len = vs_le32_get(op->req.rw.len);
+	op->bs.buf = op->buf;
+	op->bs.bitmap = op->bitmap;
+	op->bs.cb = read_cb;
+	op->bs.priv = op;
+	bs_submit(osd->bs, &op->bs);
 }
 
 static void sync_put(struct osd_op *op)
@@ -1012,17 +1146,25 @@ void osd_primary_exec(struct osd *osd, struct osd_op *op)
 			reply_err(op, -ENOMEM);
 			return;
 		}
-		memset(&op->bs, 0, sizeof(op->bs));
-		op->bs.opcode = BS_OP_READ;
-		op->bs.oid.inode = inode;
-		op->bs.oid.stripe = stripe;
-		op->bs.offset = (uint32_t)(offset - stripe);
-		op->bs.len = len;
-		op->bs.buf = op->buf;
-		op->bs.bitmap = op->bitmap;
-		op->bs.cb = read_cb;
-		op->bs.priv = op;
-		bs_submit(osd->bs, &op->bs);
+		o = obj_get(P, inode, stripe, false);
+		op->obj = NULL;
+		if (!o || !(o->miss && o->pg == pg)) {
+			read_submit(osd, op);
+			return;
+		}
+		/* a degraded object: in order, recovered first */
+		op->obj = o;
+		op->wnext = NULL;
+		if (o->busy) {
+			if (o->wq_tail)
+				o->wq_tail->wnext = op;
+			else
+				o->wq_head = op;
+			o->wq_tail = op;
+			return;
+		}
+		o->busy = true;
+		rw_start(osd, op);
 		return;
 	}
 	if (op->opcode == VS_OP_DELETE && pg->degraded) {
@@ -1046,4 +1188,336 @@ void osd_primary_exec(struct osd *osd, struct osd_op *op)
 	}
 	o->busy = true;
 	rw_start(osd, op);
+}
+
+/* ---- recovery (spec §8.2 steps 4-8) ----
+ *
+ * Peering leaves per PG a list of degraded objects (o->miss != 0). Up to
+ * recovery_queue_depth recovery ops per OSD walk it; each goes through the
+ * object's queue like a client write: read the target version (locally or
+ * SEC_READ from a member that has it), then SEC_WRITE_STABLE it with the
+ * same version (or SEC_DELETE) to every live member lacking it. A client
+ * op on a degraded object recovers it first (rw_start). */
+
+static void pg_stats_cb(void *arg, struct etcd_result *res)
+{
+	(void)arg;
+	(void)res;
+}
+
+static void pg_stats_publish(struct pgrun *pg)
+{
+	struct etcd_client *ec = osd_etcd_client(pg->osd);
+	struct etcd_put_req req;
+	struct strbuf sb;
+	char key[64];
+
+	if (!ec || pg->st != PG_ACTIVE)
+		return;
+	sb_init(&sb);
+	sb_printf(&sb, "{\"object_count\":%" PRIu64 ",\"clean_count\":%" PRIu64
+		  ",\"misplaced_count\":0,\"degraded_count\":%u,\"incomplete_count\":0,"
+		  "\"write_osd_set\":[", pg->nobjs,
+		  pg->nobjs > pg->rec_left ? pg->nobjs - pg->rec_left : 0, pg->rec_left);
+	for (uint32_t i = 0; i < pg->size; i++)
+		sb_printf(&sb, "%s%" PRIu64, i ? "," : "",
+			  (pg->live_mask & (1ull << i)) ? pg->set[i] : 0);
+	sb_puts(&sb, "]}");
+	if (!sb.oom) {
+		snprintf(key, sizeof(key), "pg/stats/%" PRIu64 "/%u", pg->pool_id, pg->num);
+		memset(&req, 0, sizeof(req));
+		req.key = key;
+		req.value = sb.buf;
+		req.value_len = sb.len;
+		etcd_put(ec, &req, pg_stats_cb, NULL);
+	}
+	sb_free(&sb);
+}
+
+static void rec_check_done(struct pgrun *pg)
+{
+	struct osd *osd = pg->osd;
+
+	if (pg->st != PG_ACTIVE || osd->pgs->stopping)
+		return;
+	if (pg->has_degraded && !pg->rec_left) {
+		pg->has_degraded = 0;
+		log_info("PG %" PRIu64 "/%u: recovery done", pg->pool_id, pg->num);
+		pg_publish(pg);
+		pg_stats_publish(pg);
+	} else if (pg->rec_left && !pg->rec_busy && pg->rec_pos >= pg->nrec) {
+		/* some objects failed: another pass later */
+		ringloop_timer_del(osd->rl, &pg->rec_timer);
+		ringloop_timer_add(osd->rl, &pg->rec_timer,
+				   ringloop_now_ns() + PG_RETRY_MS * 1000000ull);
+	}
+}
+
+static void rec_kick(struct osd_pgs *P)
+{
+	struct osd *osd = P->pgs_owner;
+	uint64_t depth;
+
+	if (!osd || P->stopping || !osd->cfg || cfg_bool(osd->cfg, "no_recovery"))
+		return;
+	depth = cfg_u64(osd->cfg, "recovery_queue_depth");
+	if (!depth)
+		depth = 1;
+	for (struct pgrun *pg = P->pgs; pg && P->rec_inflight < depth; pg = pg->next) {
+		if (pg->st != PG_ACTIVE || pg->peering)
+			continue;
+		while (P->rec_inflight < depth && pg->rec_pos < pg->nrec) {
+			struct obj *o = pg->rec[pg->rec_pos];
+			struct osd_op *op;
+
+			if (!o->miss || o->pg != pg) {
+				pg->rec_pos++;
+				continue;	/* fixed by a client write */
+			}
+			op = osd_op_alloc(osd);
+			if (!op)
+				return;
+			pg->rec_pos++;
+			op->recovery = true;
+			op->pg = pg;
+			op->obj = o;
+			op->round = pg->round;
+			op->parent = NULL;
+			op->opcode = 0;
+			op->wnext = NULL;
+			P->rec_inflight++;
+			pg->rec_busy++;
+			if (o->busy) {
+				if (o->wq_tail)
+					o->wq_tail->wnext = op;
+				else
+					o->wq_head = op;
+				o->wq_tail = op;
+				continue;
+			}
+			o->busy = true;
+			rec_start(op);
+		}
+		rec_check_done(pg);
+	}
+}
+
+static void rec_done(struct osd_op *op, bool ok)
+{
+	struct obj *o = op->obj;
+	struct pgrun *pg = op->pg;
+	struct osd *osd = pg->osd;
+	struct osd_pgs *P = osd->pgs;
+	struct osd_op *parent = op->parent;
+
+	if (ok && op->round == pg->round && o->miss) {
+		o->miss = 0;
+		if (pg->rec_left)
+			pg->rec_left--;
+		osd->rec_degraded_count++;
+		if (!o->rec_del)
+			osd->rec_degraded_bytes += osd->block_size;
+	}
+	if (!parent) {
+		P->rec_inflight--;
+		pg->rec_busy--;
+	}
+	osd_op_free(osd, op);
+	if (parent) {
+		if (ok)
+			rw_start(osd, parent);
+		else {
+			reply_err(parent, -EPIPE);
+			obj_next(osd, o);
+		}
+	} else {
+		obj_next(osd, o);
+	}
+	rec_check_done(pg);
+	rec_kick(P);
+}
+
+static void rec_put(struct osd_op *op)
+{
+	if (--op->pending)
+		return;
+	rec_done(op, op->result == 0);
+}
+
+static void rec_local_cb(struct bs_op *bop)
+{
+	struct osd_op *op = bop->priv;
+
+	if (bop->retval < 0 && !op->result)
+		op->result = bop->retval;
+	rec_put(op);
+}
+
+static void rec_sub_cb(struct osd_op *sub)
+{
+	struct osd_op *op = sub->parent;
+	int64_t rv = sub_retval(sub);
+
+	if (rv < 0 && !op->result) {
+		log_warn("recovery: %s of %" PRIx64 ":%" PRIx64 " v%" PRIu64 " on OSD %" PRIu64
+			 " failed: %s", vs_op_name(sub->opcode), ((struct obj *)op->obj)->inode,
+			 ((struct obj *)op->obj)->stripe, ((struct obj *)op->obj)->tver,
+			 sub->peer, strerror((int)-rv));
+		op->result = rv;
+	}
+	rec_put(op);
+}
+
+static void rec_write(struct osd_op *op)
+{
+	struct obj *o = op->obj;
+	struct pgrun *pg = op->pg;
+	struct osd *osd = pg->osd;
+	bool del = o->rec_del;
+
+	op->pending = 1;
+	op->result = 0;
+	for (uint32_t i = 0; i < pg->size; i++) {
+		struct osd_conn *c;
+		struct osd_op *s;
+
+		if (!(o->miss & (1ull << i)))
+			continue;
+		if (i == pg->self_idx) {
+			memset(&op->bs, 0, sizeof(op->bs));
+			op->bs.opcode = del ? BS_OP_DELETE : BS_OP_WRITE_STABLE;
+			op->bs.oid.inode = o->inode;
+			op->bs.oid.stripe = o->stripe;
+			op->bs.version = o->tver;
+			op->bs.len = del ? 0 : osd->block_size;
+			op->bs.buf = del ? NULL : op->buf;
+			op->bs.bitmap = del ? NULL : op->bitmap;
+			op->bs.cb = rec_local_cb;
+			op->bs.priv = op;
+			op->pending++;
+			bs_submit(osd->bs, &op->bs);
+			continue;
+		}
+		c = peer_conn(osd, pg->set[i]);
+		if (!c || !(s = sub_new(osd, del ? VS_OP_SEC_DELETE : VS_OP_SEC_WRITE_STABLE,
+					rec_sub_cb))) {
+			op->result = -EPIPE;
+			continue;
+		}
+		s->parent = op;
+		s->peer = pg->set[i];
+		if (del) {
+			vs_le64_set(&s->req.sec_del.oid.inode, o->inode);
+			vs_le64_set(&s->req.sec_del.oid.stripe, o->stripe);
+			vs_le64_set(&s->req.sec_del.version, o->tver);
+		} else {
+			vs_le64_set(&s->req.sec_rw.oid.inode, o->inode);
+			vs_le64_set(&s->req.sec_rw.oid.stripe, o->stripe);
+			vs_le64_set(&s->req.sec_rw.version, o->tver);
+			vs_le32_set(&s->req.sec_rw.offset, 0);
+			vs_le32_set(&s->req.sec_rw.len, osd->block_size);
+			vs_le32_set(&s->req.sec_rw.attr_len, osd->bitmap_size);
+			s->iov[1].iov_base = op->bitmap;
+			s->iov[1].iov_len = osd->bitmap_size;
+			s->iov[2].iov_base = op->buf;
+			s->iov[2].iov_len = osd->block_size;
+			s->niov = 3;
+		}
+		c->dirty = true;
+		op->pending++;
+		osd_send_sub(c, s);
+	}
+	rec_put(op);
+}
+
+static void rec_read_local_cb(struct bs_op *bop)
+{
+	struct osd_op *op = bop->priv;
+	struct obj *o = op->obj;
+
+	if (bop->retval < 0 || bop->version != o->tver) {
+		log_warn("recovery: local read of %" PRIx64 ":%" PRIx64 " v%" PRIu64
+			 " failed: %d (version %" PRIu64 ")", o->inode, o->stripe, o->tver,
+			 bop->retval, bop->version);
+		rec_done(op, false);
+		return;
+	}
+	rec_write(op);
+}
+
+static void rec_read_sub_cb(struct osd_op *sub)
+{
+	struct osd_op *op = sub->parent;
+	struct osd *osd = op->osd;
+	struct obj *o = op->obj;
+	int64_t rv = sub_retval(sub);
+	uint32_t al = vs_le32_get(sub->reply.reply_sec_rw.attr_len);
+
+	if (rv != (int64_t)osd->block_size || !sub->rbuf ||
+	    vs_le64_get(sub->reply.reply_sec_rw.version) != o->tver) {
+		log_warn("recovery: SEC_READ of %" PRIx64 ":%" PRIx64 " v%" PRIu64 " from OSD %"
+			 PRIu64 " failed: %" PRId64, o->inode, o->stripe, o->tver, sub->peer, rv);
+		rec_done(op, false);
+		return;
+	}
+	memset(op->bitmap, 0, osd->bitmap_size);
+	memcpy(op->bitmap, sub->rbuf, al < osd->bitmap_size ? al : osd->bitmap_size);
+	memcpy(op->buf, (uint8_t *)sub->rbuf + al, osd->block_size);
+	rec_write(op);
+}
+
+static void rec_start(struct osd_op *op)
+{
+	struct obj *o = op->obj;
+	struct pgrun *pg = op->pg;
+	struct osd *osd = pg->osd;
+	uint64_t src;
+	struct osd_conn *c = NULL;
+	struct osd_op *s;
+
+	if (o->rec_del) {
+		rec_write(op);
+		return;
+	}
+	if (osd->bitmap_size <= sizeof(op->bmp_inline)) {
+		op->bitmap = op->bmp_inline;
+	} else {
+		op->bmp = osd_buf_get(osd, osd->bitmap_size, &op->bmp_size);
+		op->bitmap = op->bmp;
+	}
+	op->buf = osd_buf_get(osd, osd->block_size, &op->buf_size);
+	if (!op->bitmap || !op->buf) {
+		rec_done(op, false);
+		return;
+	}
+	if (o->have & (1ull << pg->self_idx)) {
+		memset(&op->bs, 0, sizeof(op->bs));
+		op->bs.opcode = BS_OP_READ;
+		op->bs.oid.inode = o->inode;
+		op->bs.oid.stripe = o->stripe;
+		op->bs.version = o->tver;
+		op->bs.len = osd->block_size;
+		op->bs.buf = op->buf;
+		op->bs.bitmap = op->bitmap;
+		op->bs.cb = rec_read_local_cb;
+		op->bs.priv = op;
+		bs_submit(osd->bs, &op->bs);
+		return;
+	}
+	src = o->have & pg->live_mask;
+	for (uint32_t i = 0; i < pg->size && !c; i++)
+		if (src & (1ull << i))
+			c = peer_conn(osd, pg->set[i]);
+	if (!c || !(s = sub_new(osd, VS_OP_SEC_READ, rec_read_sub_cb))) {
+		rec_done(op, false);
+		return;
+	}
+	s->parent = op;
+	s->peer = c->peer_osd;
+	vs_le64_set(&s->req.sec_rw.oid.inode, o->inode);
+	vs_le64_set(&s->req.sec_rw.oid.stripe, o->stripe);
+	vs_le64_set(&s->req.sec_rw.version, o->tver);
+	vs_le32_set(&s->req.sec_rw.offset, 0);
+	vs_le32_set(&s->req.sec_rw.len, osd->block_size);
+	osd_send_sub(c, s);
 }

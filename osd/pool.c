@@ -51,6 +51,8 @@ struct osd_op *osd_op_alloc(struct osd *osd)
 	op->next = NULL;
 	op->is_sub = false;
 	op->rbuf = NULL;
+	op->obj = NULL;
+	op->recovery = false;
 	op->osd = osd;
 	osd->ops_live++;
 	return op;
