@@ -78,3 +78,21 @@ void vt_sleep_ms(int ms)
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
 }
+
+void vt_print_tail(const char *tag, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char buf[4096];
+	long size;
+	size_t n;
+
+	if (!f)
+		return;
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fseek(f, size > (long)sizeof(buf) - 1 ? size - (long)sizeof(buf) + 1 : 0, SEEK_SET);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	fprintf(stderr, "%s: --- tail of %s ---\n%s\n", tag, path, buf);
+}

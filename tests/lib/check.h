@@ -23,6 +23,8 @@ int vt_finish(void);
 /* Monotonic clock in milliseconds, and a sleep that tests use for waits. */
 long long vt_now_ms(void);
 void vt_sleep_ms(int ms);
+/* Prints the last few KiB of a log file to stderr, headed by tag. */
+void vt_print_tail(const char *tag, const char *path);
 
 #define CHECK(cond) do { \
 	if (!(cond)) { vt_fail(__FILE__, __LINE__, "%s", #cond); return; } \

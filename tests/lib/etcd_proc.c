@@ -106,24 +106,6 @@ static int free_port(void)
 	return port;
 }
 
-static void print_log_tail(const struct etcd_proc *p)
-{
-	FILE *f = fopen(p->log, "r");
-	char buf[4096];
-	long size;
-	size_t n;
-
-	if (!f)
-		return;
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	fseek(f, size > (long)sizeof(buf) - 1 ? size - (long)sizeof(buf) + 1 : 0, SEEK_SET);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = 0;
-	fclose(f);
-	fprintf(stderr, "etcd_proc: --- tail of %s ---\n%s\n", p->log, buf);
-}
-
 static int spawn(struct etcd_proc *p)
 {
 	char client_url[64], peer_url[64], cluster[128];
@@ -346,7 +328,7 @@ struct etcd_proc *etcd_proc_start_tls(const char *cert_file, const char *key_fil
 			break;
 		if (!etcd_proc_wait_ready(p, 20000))
 			return p;
-		print_log_tail(p);
+		vt_print_tail("etcd_proc", p->log);
 		etcd_proc_kill(p);
 	}
 	etcd_proc_free(p);
@@ -415,7 +397,7 @@ const char *etcd_proc_restart(struct etcd_proc *p)
 		etcd_proc_kill(p);
 		vt_sleep_ms(200);
 	}
-	print_log_tail(p);
+	vt_print_tail("etcd_proc", p->log);
 	return NULL;
 }
 

@@ -1,4 +1,5 @@
 #include "osd_proc.h"
+#include "check.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,24 +68,6 @@ static int build_dir(char *out, size_t n)
 	return 0;
 }
 
-static void print_log_tail(const struct osd_proc *p)
-{
-	char buf[2048];
-	FILE *f = fopen(p->log, "r");
-	size_t n;
-	long size;
-
-	if (!f)
-		return;
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	fseek(f, size > (long)sizeof(buf) - 1 ? size - (long)sizeof(buf) + 1 : 0, SEEK_SET);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = 0;
-	fclose(f);
-	fprintf(stderr, "osd_proc: --- tail of %s ---\n%s\n", p->log, buf);
-}
-
 static int run_format(struct osd_proc *p)
 {
 	char cmd[3 * PATH_MAX + 128];
@@ -101,7 +84,7 @@ static int run_format(struct osd_proc *p)
 		 p->disk, p->dev, p->osd_num, p->log);
 	if (system(cmd) != 0) {
 		fprintf(stderr, "osd_proc: vstor-disk format failed\n");
-		print_log_tail(p);
+		vt_print_tail("osd_proc", p->log);
 		return -1;
 	}
 	return 0;
@@ -193,7 +176,7 @@ static int spawn(struct osd_proc *p)
 	close(pfd[0]);
 	if (p->port <= 0) {
 		fprintf(stderr, "osd_proc: vstor-osd did not report a port\n");
-		print_log_tail(p);
+		vt_print_tail("osd_proc", p->log);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		p->pid = 0;
