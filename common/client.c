@@ -128,11 +128,24 @@ static bool inode_readonly(struct vstor_client *c, struct vc_op *op)
 	return in && in->readonly;
 }
 
+static void op_split(struct vstor_client *c, struct vc_op *op);
+static void op_fail(struct vc_op *op, int64_t err);
+
 static void route_waiting(struct vstor_client *c)
 {
 	struct vc_part *list = c->wait_head, *p, *next;
+	struct vc_op *ops = c->pending, *op;
 	uint64_t now = ringloop_now_ns();
 
+	c->pending = NULL;
+	while ((op = ops)) {
+		ops = op->pnext;
+		op->pnext = NULL;
+		if (op->deadline_ns && now >= op->deadline_ns)
+			op_fail(op, -ETIMEDOUT);
+		else
+			op_split(c, op);
+	}
 	c->wait_head = NULL;
 	for (p = list; p; p = next) {
 		next = p->next;
@@ -145,7 +158,7 @@ static void route_waiting(struct vstor_client *c)
 		else
 			part_route(c, p);
 	}
-	if (c->wait_head)
+	if (c->wait_head || c->pending)
 		retry_arm(c);
 }
 
@@ -166,7 +179,7 @@ static void kick_cb(struct ringloop_defer *d)
 
 void vc_kick(struct vstor_client *c)
 {
-	if (c->wait_head && !c->destroying)
+	if ((c->wait_head || c->pending) && !c->destroying)
 		ringloop_defer(c->rl, &c->kick);
 }
 
@@ -737,7 +750,7 @@ static void part_route(struct vstor_client *c, struct vc_part *p)
 
 /* ---- submission ---- */
 
-static struct vc_op *op_get(struct vstor_client *c, unsigned nparts)
+static struct vc_op *op_get(struct vstor_client *c)
 {
 	struct vc_op *op = c->free_ops;
 
@@ -747,65 +760,63 @@ static struct vc_op *op_get(struct vstor_client *c, unsigned nparts)
 		return NULL;
 	memset(op, 0, offsetof(struct vc_op, inl));
 	op->c = c;
-	op->nparts = nparts;
-	if (nparts <= VC_INLINE_PARTS) {
-		op->parts = op->inl;
-		memset(op->inl, 0, nparts * sizeof(op->inl[0]));
-	} else if (!(op->parts = calloc(nparts, sizeof(*op->parts)))) {
-		op->next_free = c->free_ops;
-		c->free_ops = op;
-		return NULL;
-	}
 	op->defer.cb = op_defer_cb;
-	op->defer.queued = false;
-	op->defer.next = NULL;
 	if (c->opts.op_timeout_ms)
 		op->deadline_ns = ringloop_now_ns() + c->opts.op_timeout_ms * MS;
 	return op;
 }
 
-static uint64_t stripe_of(struct vstor_client *c, uint64_t inode)
+static int op_alloc_parts(struct vc_op *op, unsigned nparts)
 {
-	const struct vc_pool *pool = vc_pool_find(c, vs_inode_pool(inode));
-
-	/* before the pool is known: the smallest possible stripe; parts are
-	 * only ever too small, never crossing a stripe */
-	return pool ? pool->stripe : c->block_size;
+	op->nparts = nparts;
+	if (nparts <= VC_INLINE_PARTS) {
+		op->parts = op->inl;
+		memset(op->inl, 0, nparts * sizeof(op->inl[0]));
+		return 0;
+	}
+	op->parts = calloc(nparts, sizeof(*op->parts));
+	return op->parts ? 0 : -ENOMEM;
 }
 
-static int submit_rw(struct vstor_client *c, uint64_t opcode, uint64_t inode, uint64_t offset,
-		     uint64_t len, uint8_t *buf, vstor_cb *cb, void *arg)
+/* Completes an op that has no parts in flight, on the next iteration. */
+static void op_fail(struct vc_op *op, int64_t err)
 {
-	uint64_t stripe, end = offset + len, pos;
-	unsigned n = 0;
-	struct vc_op *op;
-	const struct vc_inode *in;
+	op->err = err;
+	op->nparts = op->ndone = 0;
+	ringloop_defer(op->c->rl, &op->defer);
+}
 
-	if (!c || !cb || !vs_inode_pool(inode) || !vs_inode_num(inode) || end < offset)
-		return -EINVAL;
-	if (c->destroying)
-		return -ECANCELED;
-	if (opcode != VS_OP_DELETE && (!len || offset % c->bitmap_gran || len % c->bitmap_gran))
-		return -EINVAL;
-	if (opcode != VS_OP_READ && (in = vc_inode_find(c, inode)) && in->readonly)
-		return -EINVAL;
-	stripe = stripe_of(c, inode);
-	if (opcode == VS_OP_DELETE && (!len || offset % stripe || len % stripe))
-		return -EINVAL;
-	for (pos = offset; pos < end; pos = (pos / stripe + 1) * stripe)
+/* Splits op at its pool's stripe boundaries and routes the parts; an op
+ * whose pool is not known yet waits in c->pending. */
+static void op_split(struct vstor_client *c, struct vc_op *op)
+{
+	const struct vc_pool *pool = c->loaded ? vc_pool_find(c, vs_inode_pool(op->inode)) : NULL;
+	uint64_t stripe, end = op->offset + op->len, pos;
+	unsigned n = 0;
+
+	if (!pool) {
+		op->pnext = c->pending;
+		c->pending = op;
+		retry_arm(c);
+		return;
+	}
+	if (inode_readonly(c, op)) {
+		op_fail(op, -EINVAL);
+		return;
+	}
+	stripe = pool->stripe;
+	if (op->opcode == VS_OP_DELETE && (op->offset % stripe || op->len % stripe)) {
+		op_fail(op, -EINVAL);
+		return;
+	}
+	for (pos = op->offset; pos < end; pos = (pos / stripe + 1) * stripe)
 		n++;
-	op = op_get(c, n);
-	if (!op)
-		return -ENOMEM;
-	op->opcode = opcode;
-	op->inode = inode;
-	op->len = opcode == VS_OP_DELETE ? 0 : len;
-	op->cb = cb;
-	op->arg = arg;
-	c->inflight_ops++;
-	c->stats.ops++;
+	if (op_alloc_parts(op, n)) {
+		op_fail(op, -ENOMEM);
+		return;
+	}
 	n = 0;
-	for (pos = offset; pos < end; n++) {
+	for (pos = op->offset; pos < end; n++) {
 		uint64_t next = (pos / stripe + 1) * stripe;
 		struct vc_part *p = &op->parts[n];
 
@@ -813,12 +824,44 @@ static int submit_rw(struct vstor_client *c, uint64_t opcode, uint64_t inode, ui
 			next = end;
 		p->op = op;
 		p->offset = pos;
-		p->len = opcode == VS_OP_DELETE ? 0 : (uint32_t)(next - pos);
-		p->buf = buf ? buf + (pos - offset) : NULL;
+		p->len = op->opcode == VS_OP_DELETE ? 0 : (uint32_t)(next - pos);
+		p->buf = op->buf ? op->buf + (pos - op->offset) : NULL;
 		pos = next;
 	}
+	if (op->opcode == VS_OP_DELETE)
+		op->len = 0;
 	for (unsigned i = 0; i < op->nparts; i++)
 		part_route(c, &op->parts[i]);
+}
+
+static int submit_rw(struct vstor_client *c, uint64_t opcode, uint64_t inode, uint64_t offset,
+		     uint64_t len, uint8_t *buf, vstor_cb *cb, void *arg)
+{
+	struct vc_op *op;
+	const struct vc_inode *in;
+
+	if (!c || !cb || !vs_inode_pool(inode) || !vs_inode_num(inode) || offset + len < offset ||
+	    !len || len > ((uint64_t)1 << 48))
+		return -EINVAL;
+	if (c->destroying)
+		return -ECANCELED;
+	if (opcode != VS_OP_DELETE && (offset % c->bitmap_gran || len % c->bitmap_gran))
+		return -EINVAL;
+	if (opcode != VS_OP_READ && (in = vc_inode_find(c, inode)) && in->readonly)
+		return -EINVAL;
+	op = op_get(c);
+	if (!op)
+		return -ENOMEM;
+	op->opcode = opcode;
+	op->inode = inode;
+	op->offset = offset;
+	op->len = len;
+	op->buf = buf;
+	op->cb = cb;
+	op->arg = arg;
+	c->inflight_ops++;
+	c->stats.ops++;
+	op_split(c, op);
 	return 0;
 }
 
@@ -856,9 +899,14 @@ int vstor_sync(struct vstor_client *c, vstor_cb *cb, void *arg)
 	if (!c->imm_all)
 		for (size_t k = 0; k < c->nconns; k++)
 			n += c->conns[k] && c->conns[k]->state == VC_C_READY;
-	op = op_get(c, n);
+	op = op_get(c);
 	if (!op)
 		return -ENOMEM;
+	if (op_alloc_parts(op, n)) {
+		op->next_free = c->free_ops;
+		c->free_ops = op;
+		return -ENOMEM;
+	}
 	op->opcode = VS_OP_SYNC;
 	op->cb = cb;
 	op->arg = arg;
@@ -1039,6 +1087,12 @@ void vstor_client_destroy(struct vstor_client *c)
 	for (size_t k = 0; k < c->nconns; k++)
 		if (c->conns[k])
 			conn_fail(c->conns[k], "client destroyed");
+	while (c->pending) {
+		struct vc_op *op = c->pending;
+
+		c->pending = op->pnext;
+		op_fail(op, -ECANCELED);
+	}
 	/* everything in flight is now waiting: cancel it */
 	while (c->wait_head) {
 		struct vc_part *p = c->wait_head;

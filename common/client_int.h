@@ -33,7 +33,9 @@ struct vc_part {
 
 struct vc_op {
 	struct vstor_client *c;
-	uint64_t opcode, inode, len, version;
+	uint64_t opcode, inode, offset, len, version;
+	uint8_t *buf;
+	struct vc_op *pnext;		/* client's list of ops not split yet */
 	int64_t err;
 	vstor_cb *cb;
 	void *arg;
@@ -131,6 +133,7 @@ struct vstor_client {
 	/* ops */
 	struct vc_op *free_ops;
 	struct vc_part *wait_head;	/* dlist of parts waiting for a retry */
+	struct vc_op *pending;		/* ops waiting for their pool to be known */
 	struct ringloop_timer retry_timer;
 	struct ringloop_defer kick;	/* route the waiting parts now */
 	struct vc_conn **conns;		/* by OSD number */

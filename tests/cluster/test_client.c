@@ -191,13 +191,18 @@ static void t_setup(void)
 	vc = vstor_client_create(&o, NULL, err, sizeof(err));
 	etcd_config_free((struct etcd_config *)o.etcd);
 	CHECK_MSG(vc, "client: %s", err);
-	CHECK_EQ(vstor_client_wait_ready(vc, 10000), 0);
 	model = calloc(1, IMG_SIZE);
 	CHECK(model);
 	for (int i = 0; i < QD; i++) {
 		slots[i].data = malloc(1 << 20);
 		CHECK(slots[i].data);
 	}
+	/* submitted before the client has loaded anything: waits, then is
+	 * split at the pool's stripes (this one crosses a stripe) */
+	CHECK(!vstor_client_ready(vc));
+	memset(model + (124 << 10), 0x11, 12 << 10);
+	CHECK_EQ(vstor_write_sync(vc, INODE, 124 << 10, 12 << 10, model + (124 << 10)), 12 << 10);
+	CHECK_EQ(vstor_client_wait_ready(vc, 10000), 0);
 }
 
 static void t_lookup(void)
