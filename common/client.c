@@ -133,7 +133,7 @@ static void op_fail(struct vc_op *op, int64_t err);
 
 static void route_waiting(struct vstor_client *c)
 {
-	struct vc_part *list = c->wait_head, *p, *next;
+	struct vc_part *list, *p, *next;
 	struct vc_op *ops = c->pending, *op;
 	uint64_t now = ringloop_now_ns();
 
@@ -146,6 +146,8 @@ static void route_waiting(struct vstor_client *c)
 		else
 			op_split(c, op);
 	}
+	/* taken only now: op_split() may have added parts */
+	list = c->wait_head;
 	c->wait_head = NULL;
 	for (p = list; p; p = next) {
 		next = p->next;
@@ -235,6 +237,7 @@ static void conn_fail(struct vc_conn *cn, const char *why)
 		log_warn("vstor client: connection to OSD %" PRIu64 " closed: %s", cn->osd, why);
 	cn->state = VC_C_DEAD;
 	ringloop_timer_del(c->rl, &cn->ctimer);
+	ringloop_timer_del(c->rl, &cn->itimer);
 	if (cn->osd < c->nconns && c->conns[cn->osd] == cn)
 		c->conns[cn->osd] = NULL;
 	if (cn->fd >= 0) {
@@ -249,7 +252,8 @@ static void conn_fail(struct vc_conn *cn, const char *why)
 	for (p = cn->inflight; p; p = next) {
 		next = p->next;
 		p->prev = p->next = p->snext = NULL;
-		part_retry(c, p);
+		if (p->op)
+			part_retry(c, p);
 	}
 	cn->inflight = NULL;
 	cn->sq_head = cn->sq_tail = NULL;
@@ -263,6 +267,56 @@ static void ctimer_cb(struct ringloop_timer *t)
 	struct vc_conn *cn = (struct vc_conn *)(void *)((char *)t - offsetof(struct vc_conn, ctimer));
 
 	conn_fail(cn, "connect/handshake timeout");
+}
+
+static void conn_enqueue(struct vc_conn *cn, struct vc_part *p)
+{
+	p->where = VC_P_CONN;
+	p->conn = cn;
+	p->prev = NULL;
+	p->next = cn->inflight;
+	if (cn->inflight)
+		cn->inflight->prev = p;
+	cn->inflight = p;
+	p->snext = NULL;
+	if (cn->sq_tail)
+		cn->sq_tail->snext = p;
+	else
+		cn->sq_head = p;
+	cn->sq_tail = p;
+	if (cn->state == VC_C_READY && cn->sq_head == p)
+		conn_flush(cn);
+}
+
+/* spec 4.2: PING after osd_idle_timeout without a reply; no answer within
+ * osd_ping_timeout -> disconnect (the parts are retried elsewhere/later). */
+static void itimer_cb(struct ringloop_timer *t)
+{
+	struct vc_conn *cn = (struct vc_conn *)(void *)((char *)t - offsetof(struct vc_conn, itimer));
+	struct vstor_client *c = cn->c;
+	uint64_t now = ringloop_now_ns();
+
+	if (cn->state != VC_C_READY)
+		return;
+	if (cn->ping_inflight) {
+		if (now >= cn->ping_sent_ns + c->opts.osd_ping_timeout_ms * MS) {
+			conn_fail(cn, "PING timeout");
+			return;
+		}
+		ringloop_timer_add(c->rl, t, cn->ping_sent_ns + c->opts.osd_ping_timeout_ms * MS);
+		return;
+	}
+	if (now < cn->last_rx_ns + c->opts.osd_idle_timeout_ms * MS) {
+		ringloop_timer_add(c->rl, t, cn->last_rx_ns + c->opts.osd_idle_timeout_ms * MS);
+		return;
+	}
+	memset(&cn->ping, 0, sizeof(cn->ping));
+	cn->ping.id = c->next_id++;
+	vs_req_init(&cn->ping.pkt, cn->ping.id, VS_OP_PING);
+	cn->ping_inflight = true;
+	cn->ping_sent_ns = now;
+	ringloop_timer_add(c->rl, t, now + c->opts.osd_ping_timeout_ms * MS);
+	conn_enqueue(cn, &cn->ping);
 }
 
 static int rbuf_reserve(struct vc_conn *cn, size_t n)
@@ -314,6 +368,8 @@ static void hello_done(struct vc_conn *cn)
 	json_free(v);
 	cn->state = VC_C_READY;
 	ringloop_timer_del(cn->c->rl, &cn->ctimer);
+	ringloop_timer_add(cn->c->rl, &cn->itimer,
+			   cn->last_rx_ns + cn->c->opts.osd_idle_timeout_ms * MS);
 	conn_flush(cn);
 }
 
@@ -325,6 +381,14 @@ static bool reply_done(struct vc_conn *cn, struct vc_part *p)
 	uint64_t ver = vs_le64_get(cn->rhdr.reply_rw.version);
 
 	inflight_del(cn, p);
+	if (!p->op) {
+		cn->ping_inflight = false;
+		if (rv) {
+			conn_fail(cn, "PING failed");
+			return false;
+		}
+		return true;
+	}
 	if (rv >= 0) {
 		part_done(p, rv, ver);
 		return true;
@@ -353,6 +417,7 @@ static bool got_header(struct vc_conn *cn)
 		conn_fail(cn, "garbage or unexpected request from the OSD");
 		return false;
 	}
+	cn->last_rx_ns = ringloop_now_ns();
 	if (cn->state == VC_C_HELLO && id == cn->hello_id) {
 		opcode = VS_OP_SHOW_CONFIG;
 	} else {
@@ -668,6 +733,8 @@ static struct vc_conn *conn_get(struct vstor_client *c, uint64_t osd)
 	cn->pout.cb = pout_cb;
 	cn->hello_off = VS_PACKET_SIZE;
 	ringloop_timer_init(&cn->ctimer, ctimer_cb);
+	ringloop_timer_init(&cn->itimer, itimer_cb);
+	cn->last_rx_ns = ringloop_now_ns();
 	cn->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (cn->fd < 0) {
 		free(cn);
@@ -731,21 +798,7 @@ static void part_route(struct vstor_client *c, struct vc_part *p)
 		vs_le64_set(&p->pkt.rw.offset, p->offset);
 		vs_le32_set(&p->pkt.rw.len, p->len);
 	}
-	p->where = VC_P_CONN;
-	p->conn = cn;
-	p->prev = NULL;
-	p->next = cn->inflight;
-	if (cn->inflight)
-		cn->inflight->prev = p;
-	cn->inflight = p;
-	p->snext = NULL;
-	if (cn->sq_tail)
-		cn->sq_tail->snext = p;
-	else
-		cn->sq_head = p;
-	cn->sq_tail = p;
-	if (cn->state == VC_C_READY && cn->sq_head == p)
-		conn_flush(cn);
+	conn_enqueue(cn, p);
 }
 
 /* ---- submission ---- */
@@ -1004,6 +1057,10 @@ struct vstor_client *vstor_client_create(const struct vstor_client_opts *opts,
 		c->opts.up_wait_retry_interval_ms = 50;
 	if (!c->opts.peer_connect_timeout_ms)
 		c->opts.peer_connect_timeout_ms = 5000;
+	if (!c->opts.osd_idle_timeout_ms)
+		c->opts.osd_idle_timeout_ms = 5000;
+	if (!c->opts.osd_ping_timeout_ms)
+		c->opts.osd_ping_timeout_ms = 5000;
 	c->next_id = 1;
 	ringloop_timer_init(&c->retry_timer, retry_cb);
 	c->kick.cb = kick_cb;
@@ -1068,6 +1125,10 @@ struct vstor_client *vstor_client_create_cfg(const struct cfg *cfg, struct ringl
 		o.up_wait_retry_interval_ms = cfg_ms(cfg, "up_wait_retry_interval");
 	if (cfg_is_known(cfg, "peer_connect_timeout"))
 		o.peer_connect_timeout_ms = cfg_ms(cfg, "peer_connect_timeout");
+	if (cfg_is_known(cfg, "osd_idle_timeout"))
+		o.osd_idle_timeout_ms = cfg_ms(cfg, "osd_idle_timeout");
+	if (cfg_is_known(cfg, "osd_ping_timeout"))
+		o.osd_ping_timeout_ms = cfg_ms(cfg, "osd_ping_timeout");
 	if (cfg_is_known(cfg, "client_op_timeout"))
 		o.op_timeout_ms = cfg_ms(cfg, "client_op_timeout");
 	c = vstor_client_create(&o, rl, err, errlen);

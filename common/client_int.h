@@ -58,6 +58,10 @@ struct vc_conn {
 	struct ringloop_op pin, pout;
 	bool pin_busy, pout_busy;
 	struct ringloop_timer ctimer;	/* connect + handshake timeout */
+	struct ringloop_timer itimer;	/* idle -> PING, PING timeout */
+	uint64_t last_rx_ns, ping_sent_ns;
+	bool ping_inflight;
+	struct vc_part ping;		/* op == NULL */
 	/* send side */
 	union vs_packet hello;
 	uint64_t hello_id;

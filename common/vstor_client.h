@@ -19,7 +19,7 @@
  *
  * NOT yet: lazy sync (immediate_commit != all: write retention and replay
  * after a connection loss; vstor_sync() then only sends SYNC to the OSDs),
- * snapshot/clone chains (parents in other pools), RDMA, PING/idle timeout.
+ * snapshot/clone chains (parents in other pools), RDMA.
  *
  * Threading: one thread; everything runs from the ringloop. Callbacks never
  * run from inside the submitting call. */
@@ -41,6 +41,8 @@ struct vstor_client_opts {
 	uint64_t up_wait_retry_interval_ms;	/* 0: 500 */
 	uint64_t op_timeout_ms;		/* 0: wait forever */
 	uint64_t peer_connect_timeout_ms;	/* 0: 5000 */
+	uint64_t osd_idle_timeout_ms;	/* 0: 5000; PING after this long without a reply */
+	uint64_t osd_ping_timeout_ms;	/* 0: 5000; no PING reply -> reconnect */
 	int log_level;			/* 0: errors/warnings only */
 };
 
@@ -50,7 +52,8 @@ struct vstor_client_opts {
 struct vstor_client *vstor_client_create(const struct vstor_client_opts *opts,
 	struct ringloop *rl, char *err, size_t errlen);
 /* The same from a loaded configuration (etcd_*, up_wait_retry_interval,
- * peer_connect_timeout, client_op_timeout if known to cfg). */
+ * peer_connect_timeout, osd_idle_timeout, osd_ping_timeout and
+ * client_op_timeout when known to cfg). */
 struct vstor_client *vstor_client_create_cfg(const struct cfg *cfg, struct ringloop *rl,
 	char *err, size_t errlen);
 /* Ops still in flight complete with -ECANCELED first (their callbacks run

@@ -16,6 +16,7 @@
 #include "vstor_proto.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -363,6 +364,48 @@ static void t_restart_all(void)
 	CHECK(verify_all());
 }
 
+/* SIGSTOP the primary of PG 1 with a read in flight: PING times out, the
+ * client reconnects (handshake times out while stopped), and after SIGCONT
+ * the read completes. */
+static void t_ping_timeout(void)
+{
+	struct vstor_client_opts o = {
+		.up_wait_retry_interval_ms = 100, .osd_idle_timeout_ms = 200,
+		.osd_ping_timeout_ms = 300, .peer_connect_timeout_ms = 400,
+	};
+	static uint8_t buf[8192];
+	struct vstor_client *c3;
+	struct vstor_client_stats st0, st1;
+	char err[256];
+	int64_t rv = 1;
+	pid_t pid = osd_proc_pid(osds[1]);
+
+	o.etcd = etcd_cfg();
+	CHECK(o.etcd);
+	c3 = vstor_client_create(&o, NULL, err, sizeof(err));
+	etcd_config_free((struct etcd_config *)o.etcd);
+	CHECK_MSG(c3, "client 3: %s", err);
+	CHECK_EQ(vstor_read_sync(c3, INODE, 0, 8192, buf), 8192);
+	vstor_client_get_stats(c3, &st0);
+	CHECK(pid > 0 && kill(pid, SIGSTOP) == 0);
+	if (vstor_read(c3, INODE, 0, 8192, buf, rcb, &rv)) {
+		kill(pid, SIGCONT);
+		vstor_client_destroy(c3);
+		CHECK(0);
+	}
+	for (long long t = vt_now_ms() + 1500; vt_now_ms() < t;)
+		vstor_client_run_once(c3, 50000000);
+	kill(pid, SIGCONT);
+	for (long long t = vt_now_ms() + 15000; rv == 1 && vt_now_ms() < t;)
+		vstor_client_run_once(c3, 50000000);
+	vstor_client_get_stats(c3, &st1);
+	vstor_client_destroy(c3);
+	CHECK_EQ(rv, 8192);
+	CHECK(!memcmp(buf, model, 8192));
+	CHECK_MSG(st1.reconnects >= st0.reconnects + 2, "reconnects %llu -> %llu",
+		  (unsigned long long)st0.reconnects, (unsigned long long)st1.reconnects);
+}
+
 int main(void)
 {
 	vt_run("setup", t_setup);
@@ -372,6 +415,7 @@ int main(void)
 		vt_run("zeroes_and_errors", t_zeroes_errors);
 		vt_run("kill9_one_osd_during_writes", t_kill_one);
 		vt_run("restart_all_op_waits", t_restart_all);
+		vt_run("ping_timeout_sigstop", t_ping_timeout);
 	}
 	vstor_client_destroy(vc);
 	for (int n = 1; n <= NOSD; n++)
