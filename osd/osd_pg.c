@@ -853,11 +853,18 @@ static void rw_put(struct osd_op *op)
 	obj_next(op->osd, o);
 }
 
+/* Deleting an object that does not exist (or no longer does) succeeds, as
+ * spec §4.0.5 says; the blockstore reports it as -ENOENT. */
+static bool delete_of_nothing(const struct osd_op *op, int64_t rv)
+{
+	return op->opcode == VS_OP_DELETE && rv == -ENOENT;
+}
+
 static void rw_local_cb(struct bs_op *bop)
 {
 	struct osd_op *op = bop->priv;
 
-	if (bop->retval < 0 && !op->result)
+	if (bop->retval < 0 && !op->result && !delete_of_nothing(op, bop->retval))
 		op->result = bop->retval;
 	rw_put(op);
 }
@@ -867,7 +874,7 @@ static void rw_sub_cb(struct osd_op *sub)
 	struct osd_op *op = sub->parent;
 	int64_t rv = sub_retval(sub);
 
-	if (rv < 0 && !op->result) {
+	if (rv < 0 && !op->result && !delete_of_nothing(op, rv)) {
 		log_warn("%s of %" PRIx64 ":%" PRIx64 " v%" PRIu64 " on OSD %" PRIu64 " failed: %s",
 			 vs_op_name(sub->opcode), vs_le64_get(op->req.rw.inode),
 			 ((struct obj *)op->obj)->stripe, op->newver, sub->peer,

@@ -253,6 +253,10 @@ static void t_cas_epipe_einval(void)
 		memset(model[i], 0, BS);
 		obj_ver[i] = ver;
 		CHECK(read_check(i));
+		/* deleting it again, or an object never written, succeeds (§4.0.5) */
+		CHECK_EQ(prim_rw(p, VS_OP_DELETE, (uint64_t)i * BS, 0, 0, NULL, NULL, &ver), 0);
+		CHECK_EQ(prim_rw(p, VS_OP_DELETE, (uint64_t)(i + NPG * 100) * BS, 0, 0, NULL, NULL,
+				 &ver), 0);
 		CHECK_EQ(write_random(i), 0);
 		CHECK(read_check(i));
 	}
