@@ -128,6 +128,12 @@ static int run(struct cfg *cfg)
 	osd.bitmap_size = bs_bitmap_size(osd.bs);
 	osd.bitmap_granularity = osd.bitmap_size ? osd.block_size / (osd.bitmap_size * 8) :
 		osd.block_size;
+	{
+		size_t n_etcd = 0;
+
+		cfg_strv(cfg, "etcd_address", &n_etcd);
+		osd.primary_enabled = cfg_bool(cfg, "run_primary") && n_etcd > 0;
+	}
 	if (osd_build_config_json(&osd) < 0) {
 		log_err("out of memory");
 		goto out;

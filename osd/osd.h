@@ -111,6 +111,8 @@ struct osd {
 	uint64_t osd_num;
 	uint32_t block_size, bitmap_granularity, bitmap_size;
 	bool readonly;
+	/* runs primary ops: run_primary and an etcd to learn PGs from */
+	bool primary_enabled;
 	int immediate_commit;		/* BS_IC_* */
 	/* SHOW_CONFIG reply payload: JSON + NUL. */
 	char *config_json;

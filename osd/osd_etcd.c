@@ -798,7 +798,7 @@ int osd_etcd_start(struct osd *osd)
 	sb_puts(&sb, ",\"host\":");
 	sb_json_str(&sb, oe->host);
 	sb_printf(&sb, ",\"port\":%d,\"primary_enabled\":%s,\"blockstore_enabled\":true}",
-		  osd->port, cfg_bool(osd->cfg, "run_primary") ? "true" : "false");
+		  osd->port, osd->primary_enabled ? "true" : "false");
 	if (sb.oom) {
 		sb_free(&sb);
 		free(oe);

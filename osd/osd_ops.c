@@ -23,11 +23,12 @@ int osd_build_config_json(struct osd *osd)
 	struct strbuf sb;
 
 	sb_init(&sb);
-	sb_printf(&sb, "{\"%s\":%" PRIu64 ",\"%s\":%d,\"%s\":%u,\"%s\":%u,\"%s\":false,"
+	sb_printf(&sb, "{\"%s\":%" PRIu64 ",\"%s\":%d,\"%s\":%u,\"%s\":%u,\"%s\":%s,"
 		  "\"%s\":true,\"%s\":%s,\"%s\":",
 		  VS_CFG_OSD_NUM, osd->osd_num, VS_CFG_PROTOCOL_VERSION, VS_PROTOCOL_VERSION,
 		  VS_CFG_BLOCK_SIZE, osd->block_size, VS_CFG_BITMAP_GRANULARITY,
-		  osd->bitmap_granularity, VS_CFG_PRIMARY_ENABLED, VS_CFG_BLOCKSTORE_ENABLED,
+		  osd->bitmap_granularity, VS_CFG_PRIMARY_ENABLED,
+		  osd->primary_enabled ? "true" : "false", VS_CFG_BLOCKSTORE_ENABLED,
 		  VS_CFG_READONLY, osd->readonly ? "true" : "false", VS_CFG_IMMEDIATE_COMMIT);
 	sb_json_str(&sb, ic_name(osd->immediate_commit));
 	sb_printf(&sb, ",\"%s\":%d}", VS_CFG_LEASE_TIMEOUT,
