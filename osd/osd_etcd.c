@@ -23,6 +23,7 @@
 #include "json.h"
 #include "log.h"
 #include "osd.h"
+#include "etcd_ringloop.h"
 #include "osd_pgmap.h"
 
 #include <arpa/inet.h>
@@ -31,7 +32,6 @@
 #include <inttypes.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -40,22 +40,6 @@
 #define RETRY_MS	1000
 
 struct osd_etcd;
-
-struct pollreq {
-	struct ringloop_op rop;
-	struct osd_etcd *oe;
-	int fd;
-	uint32_t gen;
-	bool stale;
-	struct pollreq *prev, *next;	/* all in flight */
-};
-
-struct fdslot {
-	int fd;				/* -1: free slot */
-	int events;
-	uint32_t gen;
-	struct pollreq *cur;		/* the live poll, if any */
-};
 
 struct peer {
 	uint64_t num;
@@ -68,11 +52,7 @@ enum oe_state { OE_LEASE, OE_REGISTER, OE_LOAD, OE_RUN };
 struct osd_etcd {
 	struct osd *osd;
 	struct etcd_client *ec;
-	struct fdslot *slots;
-	size_t nslots;
-	uint32_t gen_ctr;
-	struct pollreq *reqs;
-	struct ringloop_timer etimer;	/* the client's timer */
+	struct etcd_ringloop *glue;	/* drives ec from the ring loop */
 	struct ringloop_timer retry;	/* next step after a failure */
 	struct ringloop_timer report;	/* keepalive + stats */
 	enum oe_state state;
@@ -98,180 +78,6 @@ unsigned osd_lease_ttl(const struct cfg *cfg)
 		report = 1;
 	return (unsigned)(report + (extra + 999) / 1000);
 }
-
-/* ---- event loop glue ---- */
-
-static void noop_cb(struct ringloop_op *op, int res, uint32_t flags)
-{
-}
-
-/* Static: POLL_REMOVE completions may outlive struct osd_etcd. */
-static struct ringloop_op noop_rop = { .cb = noop_cb };
-
-static struct fdslot *slot_find(struct osd_etcd *oe, int fd)
-{
-	for (size_t i = 0; i < oe->nslots; i++)
-		if (oe->slots[i].fd == fd)
-			return &oe->slots[i];
-	return NULL;
-}
-
-static struct fdslot *slot_get(struct osd_etcd *oe, int fd)
-{
-	struct fdslot *s = slot_find(oe, fd), *n;
-
-	if (s)
-		return s;
-	s = slot_find(oe, -1);
-	if (!s) {
-		n = realloc(oe->slots, (oe->nslots + 1) * sizeof(*n));
-		if (!n)
-			return NULL;
-		oe->slots = n;
-		s = &oe->slots[oe->nslots++];
-	}
-	memset(s, 0, sizeof(*s));
-	s->fd = fd;
-	return s;
-}
-
-static void poll_cb(struct ringloop_op *op, int res, uint32_t flags);
-
-static void poll_arm(struct osd_etcd *oe, struct fdslot *s)
-{
-	struct pollreq *r = calloc(1, sizeof(*r));
-	struct io_uring_sqe *sqe;
-	unsigned mask = 0;
-
-	if (!r) {
-		log_err("etcd: out of memory arming a poll");
-		oe->osd->exit_code = 1;
-		return;
-	}
-	r->rop.cb = poll_cb;
-	r->oe = oe;
-	r->fd = s->fd;
-	r->gen = s->gen;
-	r->next = oe->reqs;
-	if (oe->reqs)
-		oe->reqs->prev = r;
-	oe->reqs = r;
-	if (s->events & ETCD_POLL_IN)
-		mask |= POLLIN;
-	if (s->events & ETCD_POLL_OUT)
-		mask |= POLLOUT;
-	sqe = ringloop_get_sqe(oe->osd->rl);
-	io_uring_prep_poll_add(sqe, s->fd, mask);
-	ringloop_sqe_set_op(sqe, &r->rop);
-	s->cur = r;
-}
-
-static void poll_cancel_req(struct osd_etcd *oe, struct pollreq *r)
-{
-	struct io_uring_sqe *sqe;
-
-	if (r->stale)
-		return;
-	r->stale = true;
-	sqe = ringloop_get_sqe(oe->osd->rl);
-	io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)&r->rop);
-	ringloop_sqe_set_op(sqe, &noop_rop);
-}
-
-static void poll_cancel(struct osd_etcd *oe, struct fdslot *s)
-{
-	if (s->cur) {
-		poll_cancel_req(oe, s->cur);
-		s->cur = NULL;
-	}
-}
-
-static void poll_cb(struct ringloop_op *op, int res, uint32_t flags)
-{
-	struct pollreq *r = (struct pollreq *)(void *)op;
-	struct osd_etcd *oe = r->oe;
-	bool stale = r->stale;
-	int fd = r->fd, revents = 0;
-	uint32_t gen = r->gen;
-	struct fdslot *s;
-
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		oe->reqs = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	free(r);
-	if (stale)
-		return;
-	s = slot_find(oe, fd);
-	if (!s || s->gen != gen)
-		return;
-	s->cur = NULL;
-	if (res < 0) {
-		revents = ETCD_POLL_ERR;
-	} else {
-		if (res & POLLIN)
-			revents |= ETCD_POLL_IN;
-		if (res & POLLOUT)
-			revents |= ETCD_POLL_OUT;
-		if (res & (POLLERR | POLLHUP | POLLNVAL))
-			revents |= ETCD_POLL_ERR;
-	}
-	etcd_on_fd(oe->ec, fd, revents);
-	/* The client may have changed the events (new poll armed already) or
-	 * dropped the fd meanwhile; else poll again for the same events. */
-	s = slot_find(oe, fd);
-	if (s && s->gen == gen && !s->cur && s->events && !oe->closing)
-		poll_arm(oe, s);
-}
-
-static void hook_watch_fd(void *ctx, int fd, int events)
-{
-	struct osd_etcd *oe = ctx;
-	struct fdslot *s;
-
-	if (events & ETCD_POLL_REMOVE) {
-		s = slot_find(oe, fd);
-		if (s) {
-			poll_cancel(oe, s);
-			s->fd = -1;
-		}
-		return;
-	}
-	s = slot_get(oe, fd);
-	if (!s) {
-		log_err("etcd: out of memory watching a socket");
-		oe->osd->exit_code = 1;
-		return;
-	}
-	if (s->events == events && s->cur)
-		return;
-	poll_cancel(oe, s);
-	s->events = events;
-	s->gen = ++oe->gen_ctr;
-	if (events)
-		poll_arm(oe, s);
-}
-
-static void etimer_cb(struct ringloop_timer *t)
-{
-	struct osd_etcd *oe = (struct osd_etcd *)(void *)((char *)t - offsetof(struct osd_etcd, etimer));
-
-	etcd_on_timer(oe->ec);
-}
-
-static void hook_set_timer(void *ctx, int timeout_ms)
-{
-	struct osd_etcd *oe = ctx;
-
-	ringloop_timer_del(oe->osd->rl, &oe->etimer);
-	if (timeout_ms >= 0)
-		ringloop_timer_add(oe->osd->rl, &oe->etimer,
-				   ringloop_now_ns() + (uint64_t)timeout_ms * 1000000ull);
-}
-
-/* ---- helpers ---- */
 
 static void fatal(struct osd_etcd *oe)
 {
@@ -784,7 +590,6 @@ int osd_etcd_start(struct osd *osd)
 		return -1;
 	}
 	oe->osd = osd;
-	ringloop_timer_init(&oe->etimer, etimer_cb);
 	ringloop_timer_init(&oe->retry, retry_cb);
 	ringloop_timer_init(&oe->report, report_cb);
 	snprintf(oe->key_state, sizeof(oe->key_state), "osd/state/%" PRIu64, osd->osd_num);
@@ -812,14 +617,18 @@ int osd_etcd_start(struct osd *osd)
 		log_err("etcd configuration: %s", err);
 		goto fail;
 	}
-	loop.watch_fd = hook_watch_fd;
-	loop.set_timer = hook_set_timer;
-	loop.ctx = oe;
+	oe->glue = etcd_ringloop_new(osd->rl);
+	if (!oe->glue) {
+		log_err("out of memory");
+		goto fail;
+	}
+	etcd_ringloop_loop(oe->glue, &loop);
 	oe->ec = etcd_client_new(&ecfg, &loop, err, sizeof(err));
 	if (!oe->ec) {
 		log_err("etcd client: %s", err);
 		goto fail;
 	}
+	etcd_ringloop_attach(oe->glue, oe->ec);
 	etcd_config_free(&ecfg);
 	osd->etcd = oe;
 	log_info("etcd: connecting to %s (prefix %s), lease TTL %u s, report interval %" PRIu64
@@ -832,6 +641,8 @@ int osd_etcd_start(struct osd *osd)
 	return osd->exit_code ? -1 : 0;
 fail:
 	etcd_config_free(&ecfg);
+	if (oe->glue)
+		etcd_ringloop_free(oe->glue);
 	free(oe->state_json);
 	free(oe);
 	return -1;
@@ -870,22 +681,9 @@ void osd_etcd_stop(struct osd *osd)
 	if (oe->w_state)
 		etcd_watch_cancel(oe->w_state);
 	etcd_client_free(oe->ec);
-	ringloop_timer_del(osd->rl, &oe->etimer);
-	/* Withdraw the polls still in flight and collect their completions. */
-	for (struct pollreq *r = oe->reqs; r; r = r->next)
-		poll_cancel_req(oe, r);
-	deadline = ringloop_now_ns() + 1000000000ull;
-	while (oe->reqs && ringloop_now_ns() < deadline)
-		ringloop_run_once(osd->rl, 10000000);
-	while (oe->reqs) {
-		struct pollreq *r = oe->reqs;
-
-		oe->reqs = r->next;
-		free(r);
-	}
+	etcd_ringloop_free(oe->glue);	/* withdraws the polls still in flight */
 	osd_pgmap_free(&oe->pgmap);
 	free(oe->peers);
-	free(oe->slots);
 	free(oe->state_json);
 	free(oe);
 	osd->etcd = NULL;
