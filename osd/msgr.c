@@ -360,6 +360,23 @@ static void conn_flush(struct osd_conn *c)
 	c->send_inflight = true;
 }
 
+/* Queues op's iovecs on the connection's outbox. One sendmsg per
+ * connection per loop iteration carries everything queued meanwhile. */
+static void outbox_push(struct osd_conn *c, struct osd_op *op)
+{
+	op->reply_len = 0;
+	for (int i = 0; i < op->niov; i++)
+		op->reply_len += op->iov[i].iov_len;
+	op->next = NULL;
+	if (c->out_tail)
+		c->out_tail->next = op;
+	else
+		c->out_head = op;
+	c->out_tail = op;
+	if (!c->send_inflight)
+		ringloop_defer(c->osd->rl, &c->flush_d);
+}
+
 void osd_send_reply(struct osd_op *op)
 {
 	struct osd_conn *c = op->conn;
@@ -370,19 +387,7 @@ void osd_send_reply(struct osd_op *op)
 		conn_maybe_free(c);
 		return;
 	}
-	op->reply_len = 0;
-	for (int i = 0; i < op->niov; i++)
-		op->reply_len += op->iov[i].iov_len;
-	op->next = NULL;
-	if (c->out_tail)
-		c->out_tail->next = op;
-	else
-		c->out_head = op;
-	c->out_tail = op;
-	/* One sendmsg per connection per loop iteration carries every reply
-	 * queued meanwhile. */
-	if (!c->send_inflight)
-		ringloop_defer(c->osd->rl, &c->flush_d);
+	outbox_push(c, op);
 }
 
 /* ---- connection setup ---- */
@@ -483,17 +488,7 @@ void osd_send_sub(struct osd_conn *c, struct osd_op *op)
 	if (c->subs)
 		c->subs->sub_prev = op;
 	c->subs = op;
-	op->reply_len = 0;
-	for (int i = 0; i < op->niov; i++)
-		op->reply_len += op->iov[i].iov_len;
-	op->next = NULL;
-	if (c->out_tail)
-		c->out_tail->next = op;
-	else
-		c->out_head = op;
-	c->out_tail = op;
-	if (!c->send_inflight)
-		ringloop_defer(c->osd->rl, &c->flush_d);
+	outbox_push(c, op);
 }
 
 /* ---- accept ---- */

@@ -1091,6 +1091,23 @@ static void exec_sync(struct osd *osd, struct osd_op *op)
 	sync_put(op);
 }
 
+/* Ops on one object run one at a time in arrival order (spec §4.0.3). */
+static void obj_enqueue(struct osd *osd, struct obj *o, struct osd_op *op)
+{
+	op->obj = o;
+	op->wnext = NULL;
+	if (o->busy) {
+		if (o->wq_tail)
+			o->wq_tail->wnext = op;
+		else
+			o->wq_head = op;
+		o->wq_tail = op;
+		return;
+	}
+	o->busy = true;
+	rw_start(osd, op);
+}
+
 void osd_primary_exec(struct osd *osd, struct osd_op *op)
 {
 	struct osd_pgs *P = osd->pgs;
@@ -1160,18 +1177,7 @@ void osd_primary_exec(struct osd *osd, struct osd_op *op)
 			return;
 		}
 		/* a degraded object: in order, recovered first */
-		op->obj = o;
-		op->wnext = NULL;
-		if (o->busy) {
-			if (o->wq_tail)
-				o->wq_tail->wnext = op;
-			else
-				o->wq_head = op;
-			o->wq_tail = op;
-			return;
-		}
-		o->busy = true;
-		rw_start(osd, op);
+		obj_enqueue(osd, o, op);
 		return;
 	}
 	if (op->opcode == VS_OP_DELETE && pg->degraded) {
@@ -1183,18 +1189,7 @@ void osd_primary_exec(struct osd *osd, struct osd_op *op)
 		reply_err(op, -ENOMEM);
 		return;
 	}
-	op->obj = o;
-	op->wnext = NULL;
-	if (o->busy) {
-		if (o->wq_tail)
-			o->wq_tail->wnext = op;
-		else
-			o->wq_head = op;
-		o->wq_tail = op;
-		return;
-	}
-	o->busy = true;
-	rw_start(osd, op);
+	obj_enqueue(osd, o, op);
 }
 
 /* ---- recovery (spec §8.2 steps 4-8) ----
