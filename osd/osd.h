@@ -54,7 +54,7 @@ struct osd_op {
 	void (*sub_cb)(struct osd_op *sub);
 	struct osd_op *sub_prev, *sub_next;	/* conn's waiting sub-ops */
 	void *rbuf;			/* reply payload (malloc), freed after sub_cb */
-	/* primary ops (osd_pg.c) */
+	/* primary ops (osd_primary.c, osd_recovery.c) */
 	struct osd *osd;
 	struct osd_op *parent;
 	int pending;
@@ -63,7 +63,7 @@ struct osd_op {
 	void *obj, *pg;
 	uint32_t round;
 	struct osd_op *wnext;		/* per-object wait queue */
-	bool recovery;			/* internal recovery op (osd_pg.c) */
+	bool recovery;			/* internal recovery op (osd_recovery.c) */
 };
 
 struct osd_conn {
@@ -141,8 +141,8 @@ struct osd {
 	const char *bind_address;
 	int port;
 	int exit_code;			/* > 0: leave the loop and exit with it */
-	struct osd_pgs *pgs;		/* osd_pg.c */
-	/* recovery_stats.degraded (osd_pg.c) */
+	struct osd_pgs *pgs;		/* osd_pg.h */
+	/* recovery_stats.degraded (osd_recovery.c) */
 	uint64_t rec_degraded_count, rec_degraded_bytes;
 };
 
@@ -168,7 +168,7 @@ struct osd_conn *osd_connect(struct osd *osd, uint64_t num, const char *addr, in
  * connection failed) and sub->rbuf (reply payload). */
 void osd_send_sub(struct osd_conn *c, struct osd_op *sub);
 
-/* ---- osd_pg.c ---- */
+/* ---- PGs: osd_pg.c, osd_peering.c, osd_primary.c, osd_recovery.c ---- */
 /* The PG configuration or the peer list changed (deferred recompute). */
 void osd_pg_changed(struct osd *osd);
 /* A peer connection closed (before its waiting sub-ops fail). */

@@ -1,6 +1,6 @@
 /* OSD op dispatch: one handler per opcode. Secondary ops run on the local
  * blockstore; SHOW_CONFIG and PING are answered at once; primary ops need
- * PGs and run in osd_pg.c (osd_primary_exec). */
+ * PGs and run in osd_primary.c (osd_primary_exec). */
 #include "osd.h"
 #include "json.h"
 #include "log.h"
@@ -122,7 +122,7 @@ int osd_op_prepare(struct osd *osd, struct osd_op *op, uint64_t frame_len, struc
 		dst[0].iov_base = op->buf;
 		return 0;
 	case VS_OP_WRITE:
-		/* Alignment and routing are checked when executed (osd_pg.c). */
+		/* Alignment and routing are checked when executed (osd_primary.c). */
 		if (frame_len && !op_buf(osd, op, frame_len))
 			return -1;
 		dst[0].iov_base = op->buf;
