@@ -381,6 +381,10 @@ static bool reply_done(struct vc_conn *cn, struct vc_part *p)
 	uint64_t ver = vs_le64_get(cn->rhdr.reply_rw.version);
 
 	inflight_del(cn, p);
+	if (p->op && p->op->raw) {
+		p->op->raw->reply = cn->rhdr;
+		p->op->len = rv > 0 ? (uint64_t)rv : 0;
+	}
 	if (!p->op) {
 		cn->ping_inflight = false;
 		if (rv) {
@@ -461,6 +465,24 @@ static bool got_header(struct vc_conn *cn)
 		cn->rstate = VC_R_HDR;
 		cn->rpart = NULL;
 		return reply_done(cn, p);
+	}
+	if (plen && p->op->raw) {
+		struct vc_raw *raw = p->op->raw;
+
+		/* a resend after a lost connection may have got part of one */
+		free(raw->payload);
+		raw->payload_len = 0;
+		if (!(raw->payload = malloc((size_t)plen))) {
+			conn_fail(cn, "out of memory for a reply payload");
+			return false;
+		}
+		raw->payload_len = (size_t)plen;
+		p->buf = raw->payload;
+		cn->rpart = p;
+		cn->rgot = 0;
+		cn->rneed = (size_t)plen;
+		cn->rstate = VC_R_DATA;
+		return true;
 	}
 	if (plen) {
 		conn_fail(cn, "unexpected reply payload");
@@ -766,7 +788,7 @@ static uint64_t part_target(struct vstor_client *c, struct vc_part *p)
 	const struct vc_pg *pg;
 	uint64_t stripe_start;
 
-	if (p->op->opcode == VS_OP_SYNC)
+	if (p->op->opcode == VS_OP_SYNC || p->op->raw)
 		return p->osd;
 	if (!c->loaded)
 		return 0;
@@ -787,13 +809,22 @@ static void part_route(struct vstor_client *c, struct vc_part *p)
 	uint64_t opcode = p->op->opcode;
 
 	if (!cn) {
+		if (p->op->raw && c->loaded && !vc_osd_find(c, osd)) {
+			part_done(p, -EHOSTDOWN, 0);
+			return;
+		}
 		wait_add(c, p);
 		retry_arm(c);
 		return;
 	}
 	p->id = c->next_id++;
-	vs_req_init(&p->pkt, p->id, opcode);
-	if (opcode != VS_OP_SYNC) {
+	if (p->op->raw) {
+		p->pkt = p->op->raw->req;
+		vs_le64_set(&p->pkt.hdr.id, p->id);
+	} else {
+		vs_req_init(&p->pkt, p->id, opcode);
+	}
+	if (opcode != VS_OP_SYNC && !p->op->raw) {
 		vs_le64_set(&p->pkt.rw.inode, p->op->inode);
 		vs_le64_set(&p->pkt.rw.offset, p->offset);
 		vs_le32_set(&p->pkt.rw.len, p->len);
@@ -976,6 +1007,41 @@ int vstor_sync(struct vstor_client *c, vstor_cb *cb, void *arg)
 		}
 	for (i = 0; i < n; i++)
 		part_route(c, &op->parts[i]);
+	return 0;
+}
+
+int vc_raw_submit(struct vstor_client *c, uint64_t osd, struct vc_raw *raw, vstor_cb *cb,
+		  void *arg)
+{
+	struct vc_op *op;
+	uint64_t opcode = raw ? vs_le64_get(raw->req.hdr.opcode) : 0;
+
+	/* header-only requests whose reply payload the header describes */
+	if (!c || !raw || !cb || !osd || vs_le64_get(raw->req.hdr.magic) != VS_REQ_MAGIC ||
+	    (opcode != VS_OP_SEC_LIST && opcode != VS_OP_SEC_READ && opcode != VS_OP_SEC_SYNC &&
+	     opcode != VS_OP_SEC_DELETE && opcode != VS_OP_PING))
+		return -EINVAL;
+	if (c->destroying)
+		return -ECANCELED;
+	if (c->loaded && !vc_osd_find(c, osd))
+		return -EHOSTDOWN;
+	op = op_get(c);
+	if (!op)
+		return -ENOMEM;
+	raw->payload = NULL;
+	raw->payload_len = 0;
+	op->opcode = opcode;
+	op->raw = raw;
+	op->cb = cb;
+	op->arg = arg;
+	op->nparts = 1;
+	op->parts = op->inl;
+	memset(op->inl, 0, sizeof(op->inl[0]));
+	op->inl[0].op = op;
+	op->inl[0].osd = osd;
+	c->inflight_ops++;
+	c->stats.ops++;
+	part_route(c, &op->inl[0]);
 	return 0;
 }
 

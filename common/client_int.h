@@ -35,6 +35,7 @@ struct vc_op {
 	struct vstor_client *c;
 	uint64_t opcode, inode, offset, len, version;
 	uint8_t *buf;
+	struct vc_raw *raw;		/* raw request (vc_raw_submit), else NULL */
 	struct vc_op *pnext;		/* client's list of ops not split yet */
 	int64_t err;
 	vstor_cb *cb;
@@ -158,5 +159,22 @@ const struct vc_inode *vc_inode_find(const struct vstor_client *c, uint64_t inod
 
 /* client.c: the cluster state changed or loaded; retry waiting parts now. */
 void vc_kick(struct vstor_client *c);
+
+/* A raw header-only request to one OSD (SEC_LIST, SEC_READ, SEC_SYNC,
+ * SEC_DELETE or PING; used by client_list.c), sent on the client's
+ * connection to that OSD with the usual retries on -EPIPE or a lost
+ * connection. The client sets req's id. On completion reply holds the
+ * reply header and payload (malloc'ed, or NULL) its payload_len bytes of
+ * payload; the caller frees payload, also after an error. The callback gets
+ * the reply's retval, or -EHOSTDOWN once the OSD is not up in osd/state,
+ * -ETIMEDOUT (op timeout) or -ECANCELED. Returns 0, or -EHOSTDOWN, -EINVAL,
+ * -ENOMEM with no callback. */
+struct vc_raw {
+	union vs_packet req, reply;
+	uint8_t *payload;
+	size_t payload_len;
+};
+int vc_raw_submit(struct vstor_client *c, uint64_t osd, struct vc_raw *raw, vstor_cb *cb,
+	void *arg);
 
 #endif

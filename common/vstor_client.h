@@ -102,6 +102,28 @@ int64_t vstor_delete_sync(struct vstor_client *c, uint64_t inode, uint64_t offse
 	uint64_t len);
 int64_t vstor_sync_sync(struct vstor_client *c);
 
+/* The objects of an inode (spec 7), for tools (rm, import): per PG a
+ * SEC_LIST to the primary if the PG is clean, else to every OSD of
+ * osd_set, pg/history osd_sets and all_peers. OSDs that are not up are
+ * skipped and listed in down_osds: then objects may be missing from the
+ * list. Needs a ready client. */
+struct vstor_inode_list {
+	uint64_t inode;
+	uint64_t *stripes;	/* object (stripe) start offsets, sorted, unique */
+	size_t n;
+	uint64_t *down_osds;	/* sorted, unique */
+	size_t ndown;
+};
+/* err: 0, or a negative errno (list NULL). The callee owns list (free
+ * with vstor_inode_list_free()). */
+typedef void vstor_list_cb(void *arg, int err, struct vstor_inode_list *list);
+/* 0 when started (cb runs later, once), or -EINVAL, -EAGAIN (client not
+ * ready), -ENOENT (pool unknown), -ENOMEM, -EIO (etcd) with no callback. */
+int vstor_list_inode(struct vstor_client *c, uint64_t inode, vstor_list_cb *cb, void *arg);
+/* Blocking: 0 and *out, or a negative errno. */
+int vstor_list_inode_sync(struct vstor_client *c, uint64_t inode, struct vstor_inode_list **out);
+void vstor_inode_list_free(struct vstor_inode_list *l);
+
 /* Counters (for tests and tools). */
 struct vstor_client_stats {
 	uint64_t ops, parts_sent, retries, reconnects, epipe;
