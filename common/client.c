@@ -39,8 +39,12 @@ static void part_route(struct vstor_client *c, struct vc_part *p);
 
 static void op_free(struct vstor_client *c, struct vc_op *op)
 {
-	if (op->parts != op->inl)
-		free(op->parts);
+	/* huge ops are rare and their I/O dwarfs a malloc: do not keep them */
+	if (op->xcap > VC_POOLED_PARTS) {
+		free(op->xparts);
+		op->xparts = NULL;
+		op->xcap = 0;
+	}
 	op->parts = NULL;
 	op->next_free = c->free_ops;
 	c->free_ops = op;
@@ -251,6 +255,7 @@ static void conn_fail(struct vc_conn *cn, const char *why)
 	}
 	for (p = cn->inflight; p; p = next) {
 		next = p->next;
+		idmap_del(&c->ids, p->id);
 		p->prev = p->next = p->snext = NULL;
 		if (p->op)
 			part_retry(c, p);
@@ -269,8 +274,11 @@ static void ctimer_cb(struct ringloop_timer *t)
 	conn_fail(cn, "connect/handshake timeout");
 }
 
-static void conn_enqueue(struct vc_conn *cn, struct vc_part *p)
+/* Queues p on cn; false (p untouched) when its id cannot be registered. */
+static bool conn_enqueue(struct vc_conn *cn, struct vc_part *p)
 {
+	if (idmap_put(&cn->c->ids, p->id, p))
+		return false;
 	p->where = VC_P_CONN;
 	p->conn = cn;
 	p->prev = NULL;
@@ -286,6 +294,7 @@ static void conn_enqueue(struct vc_conn *cn, struct vc_part *p)
 	cn->sq_tail = p;
 	if (cn->state == VC_C_READY && cn->sq_head == p)
 		conn_flush(cn);
+	return true;
 }
 
 /* spec 4.2: PING after osd_idle_timeout without a reply; no answer within
@@ -313,10 +322,9 @@ static void itimer_cb(struct ringloop_timer *t)
 	memset(&cn->ping, 0, sizeof(cn->ping));
 	cn->ping.id = c->next_id++;
 	vs_req_init(&cn->ping.pkt, cn->ping.id, VS_OP_PING);
-	cn->ping_inflight = true;
 	cn->ping_sent_ns = now;
 	ringloop_timer_add(c->rl, t, now + c->opts.osd_ping_timeout_ms * MS);
-	conn_enqueue(cn, &cn->ping);
+	cn->ping_inflight = conn_enqueue(cn, &cn->ping);
 }
 
 static int rbuf_reserve(struct vc_conn *cn, size_t n)
@@ -333,16 +341,9 @@ static int rbuf_reserve(struct vc_conn *cn, size_t n)
 	return 0;
 }
 
-static struct vc_part *inflight_find(struct vc_conn *cn, uint64_t id)
-{
-	for (struct vc_part *p = cn->inflight; p; p = p->next)
-		if (p->id == id)
-			return p;
-	return NULL;
-}
-
 static void inflight_del(struct vc_conn *cn, struct vc_part *p)
 {
+	idmap_del(&cn->c->ids, p->id);
 	if (p->prev)
 		p->prev->next = p->next;
 	else
@@ -425,8 +426,8 @@ static bool got_header(struct vc_conn *cn)
 	if (cn->state == VC_C_HELLO && id == cn->hello_id) {
 		opcode = VS_OP_SHOW_CONFIG;
 	} else {
-		p = inflight_find(cn, id);
-		if (!p) {
+		p = idmap_get(&cn->c->ids, id);
+		if (!p || p->conn != cn) {
 			conn_fail(cn, "reply with an unknown id");
 			return false;
 		}
@@ -829,7 +830,8 @@ static void part_route(struct vstor_client *c, struct vc_part *p)
 		vs_le64_set(&p->pkt.rw.offset, p->offset);
 		vs_le32_set(&p->pkt.rw.len, p->len);
 	}
-	conn_enqueue(cn, p);
+	if (!conn_enqueue(cn, p))
+		part_retry(c, p);
 }
 
 /* ---- submission ---- */
@@ -840,8 +842,12 @@ static struct vc_op *op_get(struct vstor_client *c)
 
 	if (op)
 		c->free_ops = op->next_free;
-	else if (!(op = malloc(sizeof(*op))))
+	else if ((op = malloc(sizeof(*op)))) {
+		op->xparts = NULL;
+		op->xcap = 0;
+	} else {
 		return NULL;
+	}
 	memset(op, 0, offsetof(struct vc_op, inl));
 	op->c = c;
 	op->defer.cb = op_defer_cb;
@@ -858,8 +864,19 @@ static int op_alloc_parts(struct vc_op *op, unsigned nparts)
 		memset(op->inl, 0, nparts * sizeof(op->inl[0]));
 		return 0;
 	}
-	op->parts = calloc(nparts, sizeof(*op->parts));
-	return op->parts ? 0 : -ENOMEM;
+	/* a pooled op keeps its part array (up to VC_POOLED_PARTS): no
+	 * malloc after warm-up */
+	if (nparts > op->xcap) {
+		struct vc_part *x = realloc(op->xparts, nparts * sizeof(*x));
+
+		if (!x)
+			return -ENOMEM;
+		op->xparts = x;
+		op->xcap = nparts;
+	}
+	op->parts = op->xparts;
+	memset(op->parts, 0, nparts * sizeof(*op->parts));
+	return 0;
 }
 
 /* Completes an op that has no parts in flight, on the next iteration. */
@@ -1128,6 +1145,7 @@ struct vstor_client *vstor_client_create(const struct vstor_client_opts *opts,
 	if (!c->opts.osd_ping_timeout_ms)
 		c->opts.osd_ping_timeout_ms = 5000;
 	c->next_id = 1;
+	idmap_init(&c->ids);
 	ringloop_timer_init(&c->retry_timer, retry_cb);
 	c->kick.cb = kick_cb;
 	c->reap.cb = reap_cb;
@@ -1236,9 +1254,11 @@ void vstor_client_destroy(struct vstor_client *c)
 		struct vc_op *op = c->free_ops;
 
 		c->free_ops = op->next_free;
+		free(op->xparts);
 		free(op);
 	}
 	free(c->conns);
+	idmap_free(&c->ids);
 	etcd_config_free(&c->ecfg);
 	if (c->own_rl)
 		ringloop_destroy(c->rl);

@@ -33,12 +33,29 @@ const struct vc_osd *vc_osd_find(const struct vstor_client *c, uint64_t num)
 	return NULL;
 }
 
+/* c->inodes is sorted by inode: the readonly check of every write is a
+ * binary search, however many images the cluster has. Returns the index
+ * of inode, or of where it would be inserted. */
+static size_t inode_pos(const struct vstor_client *c, uint64_t inode)
+{
+	size_t lo = 0, hi = c->ninodes;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->inodes[mid].inode < inode)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 const struct vc_inode *vc_inode_find(const struct vstor_client *c, uint64_t inode)
 {
-	for (size_t i = 0; i < c->ninodes; i++)
-		if (c->inodes[i].inode == inode)
-			return &c->inodes[i];
-	return NULL;
+	size_t i = inode_pos(c, inode);
+
+	return i < c->ninodes && c->inodes[i].inode == inode ? &c->inodes[i] : NULL;
 }
 
 static json_t parse(const struct etcd_kv *kv)
@@ -148,31 +165,53 @@ static void pgst_set(struct vstor_client *c, uint32_t pool, uint32_t pg, const s
 
 static void inode_del(struct vstor_client *c, uint64_t inode)
 {
-	for (size_t i = 0; i < c->ninodes; i++)
-		if (c->inodes[i].inode == inode) {
-			free(c->inodes[i].name);
-			c->inodes[i] = c->inodes[--c->ninodes];
-			return;
-		}
+	size_t i = inode_pos(c, inode);
+
+	if (i == c->ninodes || c->inodes[i].inode != inode)
+		return;
+	free(c->inodes[i].name);
+	memmove(&c->inodes[i], &c->inodes[i + 1], (c->ninodes - i - 1) * sizeof(c->inodes[0]));
+	c->ninodes--;
 }
 
+/* During the full load (c->loading_all) inodes are appended and sorted
+ * once at the end; watch events insert in place. */
 static void inode_set(struct vstor_client *c, uint64_t inode, const struct etcd_kv *kv)
 {
 	json_t v = parse(kv);
 	const char *name = json_str(json_get(v, "name"));
 	struct vc_inode in = { .inode = inode, .mod_revision = kv->mod_revision }, *n;
+	size_t i;
 
-	inode_del(c, inode);
+	if (!c->loading_all)
+		inode_del(c, inode);
 	json_u64(json_get(v, "size"), &in.size);
 	json_bool(json_get(v, "readonly"), &in.readonly);
 	in.name = strdup(name ? name : "");
-	if (in.name && (n = realloc(c->inodes, (c->ninodes + 1) * sizeof(*n)))) {
-		c->inodes = n;
-		c->inodes[c->ninodes++] = in;
-	} else {
-		free(in.name);
-	}
 	json_free(v);
+	if (!in.name)
+		return;
+	if (c->ninodes == c->inodes_cap) {
+		size_t cap = c->inodes_cap ? 2 * c->inodes_cap : 64;
+
+		if (!(n = realloc(c->inodes, cap * sizeof(*n)))) {
+			free(in.name);
+			return;
+		}
+		c->inodes = n;
+		c->inodes_cap = cap;
+	}
+	i = c->loading_all ? c->ninodes : inode_pos(c, inode);
+	memmove(&c->inodes[i + 1], &c->inodes[i], (c->ninodes - i) * sizeof(in));
+	c->inodes[i] = in;
+	c->ninodes++;
+}
+
+static int inode_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct vc_inode *)a)->inode, y = ((const struct vc_inode *)b)->inode;
+
+	return x < y ? -1 : x > y;
 }
 
 static void global_set(struct vstor_client *c, const struct etcd_kv *kv)
@@ -326,9 +365,10 @@ static void clear_state(struct vstor_client *c)
 	free(c->osds);
 	c->osds = NULL;
 	while (c->ninodes)
-		inode_del(c, c->inodes[0].inode);
+		free(c->inodes[--c->ninodes].name);
 	free(c->inodes);
 	c->inodes = NULL;
+	c->inodes_cap = 0;
 	free_pools(c);
 	global_set(c, NULL);
 }
@@ -399,9 +439,13 @@ static void load_cb(void *arg, struct etcd_result *res)
 		return;
 	}
 	clear_state(c);
+	c->loading_all = true;
 	for (size_t r = 0; r < res->n_responses; r++)
 		for (size_t i = 0; i < res->responses[r].n_kvs; i++)
 			apply_kv(c, &res->responses[r].kvs[i], false);
+	c->loading_all = false;
+	if (c->ninodes)
+		qsort(c->inodes, c->ninodes, sizeof(c->inodes[0]), inode_cmp);
 	c->revision = res->revision;
 	rebuild(c);
 	c->w_config = watch(c, "config/");

@@ -5,12 +5,14 @@
 
 #include "etcd.h"
 #include "etcd_ringloop.h"
+#include "idmap.h"
 #include "json.h"
 #include "ringloop.h"
 #include "vstor_client.h"
 #include "vstor_proto.h"
 
 #define VC_INLINE_PARTS 4
+#define VC_POOLED_PARTS 64	/* part arrays up to this size stay with pooled ops */
 
 struct vc_op;
 struct vc_conn;
@@ -45,7 +47,10 @@ struct vc_op {
 	uint64_t deadline_ns;		/* 0: none */
 	struct ringloop_defer defer;	/* completion outside the submit call */
 	struct vc_op *next_free;
-	struct vc_part inl[VC_INLINE_PARTS];	/* last: not cleared on reuse */
+	/* from here on: not cleared on reuse */
+	struct vc_part inl[VC_INLINE_PARTS];
+	struct vc_part *xparts;		/* ops of more parts; kept while pooled */
+	unsigned xcap;
 };
 
 enum vc_conn_state { VC_C_CONNECTING, VC_C_HELLO, VC_C_READY, VC_C_DEAD };
@@ -129,8 +134,9 @@ struct vstor_client {
 	size_t npgst;
 	struct vc_osd *osds;
 	size_t nosds;
-	struct vc_inode *inodes;
-	size_t ninodes;
+	struct vc_inode *inodes;	/* sorted by inode */
+	size_t ninodes, inodes_cap;
+	bool loading_all;		/* applying the full load */
 	struct vc_pool *pools;
 	size_t npools;
 	uint64_t block_size, bitmap_gran;
@@ -146,6 +152,7 @@ struct vstor_client {
 	struct vc_conn *dead;
 	struct ringloop_defer reap;
 	uint64_t next_id;
+	struct idmap ids;		/* request id -> part in flight (any conn) */
 	uint64_t inflight_ops;
 	struct vstor_client_stats stats;
 };
