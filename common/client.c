@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -1273,6 +1274,22 @@ struct ringloop *vstor_client_ringloop(struct vstor_client *c)
 int vstor_client_run_once(struct vstor_client *c, int64_t timeout_ns)
 {
 	return ringloop_run_once(c->rl, timeout_ns);
+}
+
+int vstor_client_fd(struct vstor_client *c)
+{
+	return ringloop_event_fd(c->rl);
+}
+
+int vstor_client_timeout_ms(struct vstor_client *c)
+{
+	int64_t ns = ringloop_timeout_ns(c->rl);
+
+	if (ns < 0)
+		return -1;
+	/* rounded up: waking before the timer is due would only spin */
+	ns = (ns + (int64_t)MS - 1) / (int64_t)MS;
+	return ns > INT_MAX ? INT_MAX : (int)ns;
 }
 
 bool vstor_client_ready(const struct vstor_client *c)

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 struct ringloop {
 	struct io_uring ring;
@@ -13,6 +15,7 @@ struct ringloop {
 	struct ringloop_timer **heap;
 	size_t nheap, capheap;
 	struct ringloop_stats st;
+	int efd;			/* ringloop_event_fd(), or -1 */
 };
 
 #ifndef IORING_SETUP_SINGLE_ISSUER
@@ -55,6 +58,7 @@ struct ringloop *ringloop_create(unsigned entries)
 		return NULL;
 	}
 	(void)io_uring_register_ring_fd(&rl->ring);
+	rl->efd = -1;
 	return rl;
 }
 
@@ -63,6 +67,8 @@ void ringloop_destroy(struct ringloop *rl)
 	if (!rl)
 		return;
 	io_uring_queue_exit(&rl->ring);
+	if (rl->efd >= 0)
+		close(rl->efd);
 	free(rl->heap);
 	free(rl);
 }
@@ -279,7 +285,50 @@ int ringloop_run_once(struct ringloop *rl, int64_t timeout_ns)
 	if (seen)
 		io_uring_cq_advance(&rl->ring, seen);
 	rl->st.cqes += seen;
+	if (rl->efd >= 0) {
+		uint64_t v;
+
+		/* After the enter, so what it signalled itself does not wake the
+		 * caller again; what arrives from now on signals anew, and what
+		 * arrived in between shows in ringloop_timeout_ns() (the kernel
+		 * raises the CQ tail or IORING_SQ_TASKRUN before it signals). */
+		while (read(rl->efd, &v, sizeof(v)) < 0 && errno == EINTR)
+			;
+	}
 	return n + (int)seen;
+}
+
+int ringloop_event_fd(struct ringloop *rl)
+{
+	int fd, r;
+
+	if (rl->efd >= 0)
+		return rl->efd;
+	if ((rl->flags & IORING_SETUP_COOP_TASKRUN) && !(rl->flags & IORING_SETUP_DEFER_TASKRUN))
+		return -EOPNOTSUPP;
+	fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = io_uring_register_eventfd(&rl->ring, fd);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	rl->efd = fd;
+	return fd;
+}
+
+int64_t ringloop_timeout_ns(struct ringloop *rl)
+{
+	uint64_t now;
+
+	if (rl->def_head || io_uring_sq_ready(&rl->ring) || io_uring_cq_ready(&rl->ring) ||
+	    (IO_URING_READ_ONCE(*rl->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
+		return 0;
+	if (!rl->nheap)
+		return -1;
+	now = ringloop_now_ns();
+	return rl->heap[0]->deadline_ns > now ? (int64_t)(rl->heap[0]->deadline_ns - now) : 0;
 }
 
 void ringloop_get_stats(struct ringloop *rl, struct ringloop_stats *st)

@@ -74,6 +74,22 @@ static inline void ringloop_timer_init(struct ringloop_timer *t, void (*cb)(stru
  * deferred, timers) or a negative errno from io_uring_enter. */
 int ringloop_run_once(struct ringloop *rl, int64_t timeout_ns);
 
+/* Driving the loop from someone else's poll/epoll loop.
+ *
+ * ringloop_event_fd() returns an eventfd registered with the ring (made on
+ * the first call) that becomes readable when completions or deferred task
+ * work are pending: watch it for POLLIN. ringloop_timeout_ns() says how
+ * long the caller may sleep before calling ringloop_run_once(rl, 0): 0 =
+ * now (deferred callbacks, unsubmitted SQEs, completions or task work
+ * pending, a timer due), -1 = until the fd is readable, else until the
+ * nearest timer. Ask it again after every ringloop_run_once() and after
+ * anything that may queue work (submitting I/O, arming timers). A
+ * readable fd with nothing to do is harmless (one empty iteration).
+ * -EOPNOTSUPP for a ring with COOP_TASKRUN but not DEFER_TASKRUN (kernels
+ * before 6.1): its task work would not wake a sleeping poller. */
+int ringloop_event_fd(struct ringloop *rl);
+int64_t ringloop_timeout_ns(struct ringloop *rl);
+
 /* Counters for measurements. */
 struct ringloop_stats {
 	uint64_t enters, cqes, iterations;

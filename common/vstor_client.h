@@ -62,6 +62,26 @@ void vstor_client_destroy(struct vstor_client *c);
 struct ringloop *vstor_client_ringloop(struct vstor_client *c);
 /* One loop iteration (see ringloop_run_once()). */
 int vstor_client_run_once(struct vstor_client *c, int64_t timeout_ns);
+/* Driving the client from the caller's own poll/epoll loop instead of
+ * vstor_client_run_once(c, -1) or the *_sync() calls:
+ *
+ *	int fd = vstor_client_fd(c);		// watch for POLLIN
+ *	for (;;) {
+ *		poll(... fd ..., vstor_client_timeout_ms(c));
+ *		vstor_client_run_once(c, 0);	// fd readable or timeout
+ *	}
+ *
+ * vstor_client_fd() returns the fd (the same one for the client's whole
+ * life; with a shared ring loop it is that loop's) or a negative errno.
+ * vstor_client_timeout_ms() is how long the caller may wait before the
+ * next vstor_client_run_once(c, 0): 0 = at once, -1 = only when the fd is
+ * readable. Ask it again after every vstor_client_run_once() and after
+ * submitting ops: submitting queues work that only the loop carries out.
+ * Calling vstor_client_run_once(c, 0) more often is harmless. Callbacks
+ * run only inside vstor_client_run_once(). */
+int vstor_client_fd(struct vstor_client *c);
+int vstor_client_timeout_ms(struct vstor_client *c);
+
 /* True once the first full load from etcd has completed. */
 bool vstor_client_ready(const struct vstor_client *c);
 /* Runs the loop until ready; 0 or -ETIMEDOUT. */

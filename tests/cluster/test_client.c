@@ -7,7 +7,8 @@
  * the image, read back and compared; lookup by name; never-written ranges
  * read as zeroes; readonly image refused; kill -9 of OSD 3 while writes run
  * (they keep succeeding); SIGTERM of all OSDs with an op waiting, restart,
- * the op completes without error; final verification. */
+ * the op completes without error; SIGSTOP of a primary (PING timeout); a
+ * client driven only from a poll() loop on vstor_client_fd(). */
 #include "check.h"
 #include "etcd.h"
 #include "etcd_proc.h"
@@ -16,6 +17,7 @@
 #include "vstor_proto.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,6 +408,135 @@ static void t_ping_timeout(void)
 		  (unsigned long long)st0.reconnects, (unsigned long long)st1.reconnects);
 }
 
+/* ---- caller-driven loop: poll() on vstor_client_fd() ---- */
+
+struct pslot {
+	bool busy, reading;
+	uint64_t off, len;
+	uint8_t *data, *rbuf;
+	int64_t rv;
+};
+
+static int p_done, p_bad;
+static bool p_in_run;
+
+static void pcb(void *arg, int64_t rv, uint64_t version)
+{
+	struct pslot *s = arg;
+
+	if (!p_in_run)
+		p_bad++;	/* a callback outside vstor_client_run_once() */
+	s->busy = false;
+	s->rv = rv;
+	p_done++;
+	if (rv != (int64_t)s->len)
+		p_bad++;
+	else if (s->reading && memcmp(s->rbuf, model + s->off, s->len))
+		p_bad++;
+	else if (!s->reading)
+		memcpy(model + s->off, s->data, s->len);
+}
+
+struct poll_stats {
+	int polls, fd_wakeups;
+};
+
+/* One turn of a caller's loop: poll the client's fd with the client's
+ * timeout (capped at cap_ms), then one non-blocking iteration. */
+static void poll_turn(struct vstor_client *c, int fd, int cap_ms, struct poll_stats *ps)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int t = vstor_client_timeout_ms(c);
+
+	if (t < 0 || t > cap_ms)
+		t = cap_ms;
+	ps->polls++;
+	if (poll(&pfd, 1, t) > 0 && (pfd.revents & POLLIN))
+		ps->fd_wakeups++;
+	p_in_run = true;
+	vstor_client_run_once(c, 0);
+	p_in_run = false;
+}
+
+/* A client on its own ring, driven only through poll(): it loads, runs
+ * 96 verified writes and reads at QD 8 (each slot in its own region, reads
+ * of what the slot wrote last), and sleeps when idle instead of spinning. */
+static void t_poll_driven(void)
+{
+	struct vstor_client_opts o = { .up_wait_retry_interval_ms = 100 };
+	struct pslot ps[QD];
+	struct poll_stats st = { 0 }, idle = { 0 };
+	struct vstor_client *c4;
+	char err[256];
+	int fd, submitted = 0, n = 96;
+	long long t0, deadline;
+
+	o.etcd = etcd_cfg();
+	CHECK(o.etcd);
+	c4 = vstor_client_create(&o, NULL, err, sizeof(err));
+	etcd_config_free((struct etcd_config *)o.etcd);
+	CHECK_MSG(c4, "client 4: %s", err);
+	fd = vstor_client_fd(c4);
+	if (fd < 0) {
+		vstor_client_destroy(c4);
+		CHECK_MSG(0, "vstor_client_fd: %s", strerror(-fd));
+	}
+	CHECK_EQ(vstor_client_fd(c4), fd);
+	memset(ps, 0, sizeof(ps));
+	deadline = vt_now_ms() + 10000;
+	while (!vstor_client_ready(c4) && vt_now_ms() < deadline)
+		poll_turn(c4, fd, 1000, &st);
+	p_done = p_bad = 0;
+	t0 = vt_now_ms();
+	deadline = t0 + 30000;
+	for (int i = 0; i < QD; i++) {
+		ps[i].data = slots[i].data;
+		ps[i].rbuf = malloc(256 << 10);
+	}
+	while (vstor_client_ready(c4) && p_done < n && vt_now_ms() < deadline) {
+		for (int i = 0; i < QD && submitted < n; i++) {
+			struct pslot *s = &ps[i];
+			uint64_t region = IMG_SIZE / QD;
+			int r;
+
+			if (s->busy || !s->rbuf)
+				continue;
+			s->reading = s->len && !s->reading;	/* write, read it, ... */
+			if (!s->reading) {
+				s->len = ((uint64_t)(rnd() % 64) + 1) * 4096;
+				s->off = region * (uint64_t)i + (rnd() % ((region - s->len) / 4096)) * 4096;
+				for (uint64_t k = 0; k < s->len; k++)
+					s->data[k] = (uint8_t)rnd();
+				r = vstor_write(c4, INODE, s->off, s->len, s->data, pcb, s);
+			} else {
+				r = vstor_read(c4, INODE, s->off, s->len, s->rbuf, pcb, s);
+			}
+			if (r) {
+				p_bad++;
+				break;
+			}
+			s->busy = true;
+			submitted++;
+		}
+		poll_turn(c4, fd, 1000, &st);
+	}
+	fprintf(stderr, "poll_driven: %d ops in %lld ms, %d polls, %d fd wakeups\n", p_done,
+		vt_now_ms() - t0, st.polls, st.fd_wakeups);
+	/* idle: timers only (etcd keepalives, pings), no busy loop */
+	for (long long t = vt_now_ms() + 1000; vt_now_ms() < t;)
+		poll_turn(c4, fd, 1000, &idle);
+	fprintf(stderr, "poll_driven idle: %d polls in 1 s\n", idle.polls);
+	vstor_client_destroy(c4);
+	for (int i = 0; i < QD; i++)
+		free(ps[i].rbuf);
+	CHECK_EQ(p_done, n);
+	CHECK_EQ(p_bad, 0);
+	/* woken by the fd, not by a timer that happened to be near */
+	CHECK_MSG(st.fd_wakeups >= 4, "%d fd wakeups", st.fd_wakeups);
+	CHECK_MSG(idle.polls <= 20, "%d polls while idle", idle.polls);
+	CHECK(verify_all());
+}
+
 int main(void)
 {
 	vt_run("setup", t_setup);
@@ -416,6 +547,7 @@ int main(void)
 		vt_run("kill9_one_osd_during_writes", t_kill_one);
 		vt_run("restart_all_op_waits", t_restart_all);
 		vt_run("ping_timeout_sigstop", t_ping_timeout);
+		vt_run("caller_driven_poll_loop", t_poll_driven);
 	}
 	vstor_client_destroy(vc);
 	for (int n = 1; n <= NOSD; n++)
