@@ -28,7 +28,7 @@ CFLAGS ?= $(OPT) -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -D_GNU_SOURCE -Icommon -Iosd/blockstore -Itests/lib $(PKG_CFLAGS)
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
-LDLIBS += $(PKG_LIBS) -lpthread -lm
+LDLIBS += $(PKG_LIBS) -llpsolve55 -lcolamd -lpthread -lm
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
@@ -44,7 +44,8 @@ LIBS := $(BLOCKSTORE_LIB) $(COMMON_LIB)
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
 
-TEST_SRC := $(wildcard tests/unit/*.c tests/cluster/*.c)
+# tests/bench/*_compare.c are tools that print tables (not run as tests).
+TEST_SRC := $(wildcard tests/unit/*.c tests/cluster/*.c tests/bench/*_compare.c)
 TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%)
 
 # Programs: each directory with sources becomes one binary. A program named
