@@ -367,3 +367,10 @@ int vstor_list_inode_sync(struct vstor_client *c, uint64_t inode, struct vstor_i
 	*out = w.list;
 	return w.err;
 }
+
+uint64_t vstor_inode_stripe_size(struct vstor_client *c, uint64_t inode)
+{
+	const struct vc_pool *pool = c->loaded ? vc_pool_find(c, vs_inode_pool(inode)) : NULL;
+
+	return pool ? pool->stripe : 0;
+}

@@ -143,6 +143,9 @@ int vstor_list_inode(struct vstor_client *c, uint64_t inode, vstor_list_cb *cb, 
 /* Blocking: 0 and *out, or a negative errno. */
 int vstor_list_inode_sync(struct vstor_client *c, uint64_t inode, struct vstor_inode_list **out);
 void vstor_inode_list_free(struct vstor_inode_list *l);
+/* Bytes per object of the inode's pool (block_size x data chunks): the unit
+ * of vstor_delete(). 0 while the pool is unknown. */
+uint64_t vstor_inode_stripe_size(struct vstor_client *c, uint64_t inode);
 
 /* Counters (for tests and tools). */
 struct vstor_client_stats {

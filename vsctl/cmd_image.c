@@ -233,24 +233,38 @@ static void backoff(int attempt)
 	nanosleep(&ts, NULL);
 }
 
-int cmd_create(struct vsctl *v)
+int vs_check_image_name(const struct vsctl *v, const char *name)
 {
-	const char *name = v->args[0];
-	const struct vs_pool *pool;
-	struct vs_pools pools;
-	uint64_t size, floor_num = 0;
-	char idx_key[512], max_key[64];
-	int rc = VS_ERR;
-
 	if (!good_name(name))
 		return vs_usage(v, "bad image name '%s': 1..255 characters, no '/' or control "
 				"characters", name);
+	return VS_OK;
+}
+
+int cmd_create(struct vsctl *v)
+{
+	const char *name = v->args[0];
+	uint64_t size;
+
+	if (vs_check_image_name(v, name))
+		return VS_USAGE;
 	if (!vs_opt_set(v, "size"))
 		return vs_usage(v, "--size is required (for example --size 10G)");
 	if (vs_parse_size(v, "size", vs_opt_str(v, "size"), &size) < 0)
 		return VS_USAGE;
 	if (!size)
 		return vs_usage(v, "--size must be positive");
+	return vs_image_create(v, name, size, true);
+}
+
+int vs_image_create(struct vsctl *v, const char *name, uint64_t size, bool print)
+{
+	const struct vs_pool *pool;
+	struct vs_pools pools;
+	uint64_t floor_num = 0;
+	char idx_key[512], max_key[64];
+	int rc = VS_ERR;
+
 	if (vs_pools_load(v, &pools, false) < 0)
 		return VS_ERR;
 	pool = pick_pool(v, &pools);
@@ -328,11 +342,11 @@ int cmd_create(struct vsctl *v)
 		if (r < 0)
 			break;
 		if (r == 1) {
-			if (v->json)
+			if (print && v->json)
 				printf("{\"name\":%s,\"pool_id\":%" PRIu64 ",\"id\":%" PRIu64
 				       ",\"inode\":%" PRIu64 ",\"size\":%" PRIu64 "}\n",
 				       vs_q(name), pool->id, num, (pool->id << 48) | num, size);
-			else
+			else if (print)
 				printf("Image '%s' created in pool '%s' with id %" PRIu64 "\n", name,
 				       pool->name, num);
 			rc = VS_OK;
@@ -518,9 +532,8 @@ int cmd_modify(struct vsctl *v)
 		return VS_USAGE;
 	if (resize && !new_size)
 		return vs_usage(v, "--resize must be positive");
-	if (new_name && !good_name(new_name))
-		return vs_usage(v, "bad image name '%s': 1..255 characters, no '/' or control "
-				"characters", new_name);
+	if (new_name && vs_check_image_name(v, new_name))
+		return VS_USAGE;
 	if (!resize && !new_name && !set_ro && !set_rw)
 		return vs_usage(v, "nothing to change: give --resize, --rename, --readonly or "
 				"--readwrite");
@@ -623,40 +636,60 @@ int cmd_modify(struct vsctl *v)
 	return VS_ERR;
 }
 
+/* Looks the image up and refuses a parent of another image unless
+ * --force: 1 (*im filled), 0 refused or absent (printed), -1 error. */
+static int rm_lookup(struct vsctl *v, const char *name, struct image *im, int64_t *idx_rev)
+{
+	struct images ims;
+	int r = image_lookup(v, name, im, idx_rev, false);
+
+	if (r <= 0)
+		return r;
+	if (images_load(v, &ims, false) < 0) {
+		json_free(im->obj);
+		return -1;
+	}
+	for (size_t i = 0; i < ims.n && !vs_opt_bool(v, "force"); i++) {
+		if (ims.v[i].parent_pool == im->pool && ims.v[i].parent_num == im->num) {
+			vs_err("image '%s' is the parent of '%s'; removing it breaks the child "
+			       "(give --force to do it anyway)", name, ims.v[i].name);
+			images_free(&ims);
+			json_free(im->obj);
+			return 0;
+		}
+	}
+	images_free(&ims);
+	return 1;
+}
+
 int cmd_rm(struct vsctl *v)
 {
 	const char *name = v->args[0];
+	bool meta_only = vs_opt_bool(v, "metadata_only");
+	uint64_t deleted = 0;
 
-	if (!vs_opt_bool(v, "metadata_only")) {
-		vs_err("removing an image's data needs the client library, which vsctl does not "
-		       "have yet; 'vsctl rm %s --metadata-only' removes only its etcd entries "
-		       "(the data objects stay on the OSDs)", name);
-		return VS_ERR;
+	if (!meta_only) {
+		struct image im;
+		int64_t idx_rev;
+		int r = rm_lookup(v, name, &im, &idx_rev);
+
+		if (r <= 0)
+			return VS_ERR;
+		json_free(im.obj);
+		/* the data first: the etcd entry is what finds the data again */
+		r = vs_rm_data(v, name, (im.pool << 48) | im.num, &deleted);
+		if (r)
+			return r;
 	}
 	for (int attempt = 0; attempt < 50; attempt++) {
-		struct images ims;
 		struct image im;
 		int64_t idx_rev;
 		char inode_key[64], idx_key[512];
 		int r;
 
-		r = image_lookup(v, name, &im, &idx_rev, false);
+		r = rm_lookup(v, name, &im, &idx_rev);
 		if (r <= 0)
 			return VS_ERR;
-		if (images_load(v, &ims, false) < 0) {
-			json_free(im.obj);
-			return VS_ERR;
-		}
-		for (size_t i = 0; i < ims.n && !vs_opt_bool(v, "force"); i++) {
-			if (ims.v[i].parent_pool == im.pool && ims.v[i].parent_num == im.num) {
-				vs_err("image '%s' is the parent of '%s'; removing it breaks the child "
-				       "(give --force to do it anyway)", name, ims.v[i].name);
-				images_free(&ims);
-				json_free(im.obj);
-				return VS_ERR;
-			}
-		}
-		images_free(&ims);
 		snprintf(inode_key, sizeof(inode_key), "config/inode/%" PRIu64 "/%" PRIu64, im.pool,
 			 im.num);
 		snprintf(idx_key, sizeof(idx_key), "index/image/%s", name);
@@ -677,11 +710,16 @@ int cmd_rm(struct vsctl *v)
 		r = vs_txn(v, &req);
 		if (r == 1) {
 			if (v->json)
-				printf("{\"name\":%s,\"pool_id\":%" PRIu64 ",\"id\":%" PRIu64 "}\n",
-				       vs_q(name), im.pool, im.num);
-			else
+				printf("{\"name\":%s,\"pool_id\":%" PRIu64 ",\"id\":%" PRIu64
+				       ",\"objects_deleted\":%" PRIu64 ",\"metadata_only\":%s}\n",
+				       vs_q(name), im.pool, im.num, deleted,
+				       meta_only ? "true" : "false");
+			else if (meta_only)
 				printf("Image '%s' removed from etcd (pool %" PRIu64 ", id %" PRIu64
 				       "); its data objects were not deleted\n", name, im.pool, im.num);
+			else
+				printf("Image '%s' removed (pool %" PRIu64 ", id %" PRIu64 "): %" PRIu64
+				       " data objects deleted\n", name, im.pool, im.num, deleted);
 		}
 		json_free(im.obj);
 		if (r < 0)

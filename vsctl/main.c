@@ -29,6 +29,13 @@ static const struct cfg_opt vsctl_opts[] = {
 	VS_OPT("id", CFG_STR, "Pool id."),
 	VS_OPT("static", CFG_BOOL, "Static round-robin placement."),
 	VS_OPT("allow_degraded", CFG_BOOL, "Place PGs with empty slots."),
+	VS_OPT("io_type", CFG_STR, "bench: read, write or rw."),
+	VS_OPT("io_size", CFG_STR, "bench: bytes per op."),
+	VS_OPT("io_depth", CFG_STR, "bench: ops in flight."),
+	VS_OPT("io_pattern", CFG_STR, "bench: rand or seq."),
+	VS_OPT("io_total", CFG_STR, "bench: bytes to transfer."),
+	VS_OPT("seconds", CFG_STR, "bench: run time."),
+	VS_OPT("rw_mix_read", CFG_STR, "bench: percent of reads with rw."),
 };
 
 struct command {
@@ -143,18 +150,116 @@ static const struct command commands[] = {
 	  "EXAMPLES\n"
 	  "    vsctl modify vm1-disk --resize 20G\n"
 	  "    vsctl modify vm1-disk --rename vm1-root --readonly\n" },
-	{ "rm", cmd_rm, 1, 1, "metadata_only force",
+	{ "rm", cmd_rm, 1, 1, "metadata_only force io_depth",
 	  "NAME\n"
-	  "    vsctl rm - remove an image\n\n"
+	  "    vsctl rm - remove an image and its data\n\n"
 	  "SYNOPSIS\n"
-	  "    vsctl rm NAME --metadata-only [--force]\n\n"
+	  "    vsctl rm NAME [--io-depth N] [--force] [--metadata-only]\n\n"
 	  "DESCRIPTION\n"
-	  "    Removing the data objects needs the client library, which vsctl does not\n"
-	  "    have yet. With --metadata-only only the etcd entries (config/inode/... and\n"
-	  "    index/image/NAME) are deleted; the data stays on the OSDs. Images that are\n"
-	  "    parents of other images are refused unless --force is given.\n\n"
+	  "    Lists the image's objects (per PG from the primary, or from every OSD of\n"
+	  "    the PG's current and past sets while the PG is not clean), deletes them\n"
+	  "    with --io-depth deletes in flight, and then removes the etcd entries\n"
+	  "    (config/inode/<pool>/<n> and index/image/NAME). A progress bar shows on a\n"
+	  "    terminal. If a delete fails (for example -EBUSY: a PG is degraded) or an\n"
+	  "    OSD that may hold objects of the image is down, the image is kept so that\n"
+	  "    'vsctl rm NAME' can be run again later; --force removes it anyway. Images\n"
+	  "    that are parents of other images are refused unless --force is given.\n\n"
+	  "OPTIONS\n"
+	  "    --io-depth N      deletes in flight, 1..1024 (default 32)\n"
+	  "    --metadata-only   remove only the etcd entries; the data stays on the OSDs\n"
+	  "    --force           remove a parent image, or the entries although OSDs with\n"
+	  "                      possible data of the image are down\n\n"
+	  "EXIT STATUS\n"
+	  "    0 removed, 1 not (or not completely) removed, 2 bad command line\n\n"
 	  "EXAMPLES\n"
+	  "    vsctl rm vm1-disk\n"
 	  "    vsctl rm vm1-disk --metadata-only\n" },
+	{ "import", cmd_import, 2, 2, "pool size io_depth",
+	  "NAME\n"
+	  "    vsctl import - copy a file or standard input into an image\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl import FILE|- IMAGE [--pool P] [--size SIZE] [--io-depth N]\n\n"
+	  "DESCRIPTION\n"
+	  "    Writes the bytes of FILE (- = standard input) to IMAGE from offset 0, with\n"
+	  "    --io-depth chunks of about 1 MiB in flight. A missing IMAGE is created in\n"
+	  "    --pool with the size of FILE (or --size; required for standard input). An\n"
+	  "    existing IMAGE must be large enough; bytes past the end of FILE keep their\n"
+	  "    contents. A last partial 4 KiB block is padded with zeroes.\n\n"
+	  "    Sparse: holes of FILE are not read, and objects that are all zeroes are not\n"
+	  "    written: absent ones are skipped, existing ones deleted (overwritten with\n"
+	  "    zeroes while their PG refuses deletes). A progress bar shows on a terminal.\n\n"
+	  "OPTIONS\n"
+	  "    --pool P       pool of a new image (name or id; default: the only pool)\n"
+	  "    --size SIZE    size of a new image (default: the size of FILE)\n"
+	  "    --io-depth N   chunks in flight, 1..1024 (default 16)\n"
+	  "    --json         print {image, inode, bytes, created, writes,\n"
+	  "                   zero_objects_deleted, zero_objects_skipped}\n\n"
+	  "EXIT STATUS\n"
+	  "    0 imported, 1 failed (the image may be partly written), 2 bad command line\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl import debian.raw vm1-disk --pool testpool\n"
+	  "    xz -dc disk.raw.xz | vsctl import - vm2-disk --size 20G\n" },
+	{ "export", cmd_export, 2, 2, "io_depth force",
+	  "NAME\n"
+	  "    vsctl export - copy an image into a file or to standard output\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl export IMAGE FILE|- [--io-depth N] [--force]\n\n"
+	  "DESCRIPTION\n"
+	  "    Reads IMAGE (its size in bytes exactly) with --io-depth chunks of about\n"
+	  "    1 MiB in flight and writes it in order to FILE (- = standard output, which\n"
+	  "    must not be a terminal). Chunks without any object are not read. In a\n"
+	  "    regular FILE, objects that are all zeroes become holes. Refuses to\n"
+	  "    overwrite an existing FILE unless --force. A progress bar shows on a\n"
+	  "    terminal; with FILE = - the summary goes to standard error.\n\n"
+	  "OPTIONS\n"
+	  "    --io-depth N   chunks in flight, 1..1024 (default 16)\n"
+	  "    --force        overwrite an existing FILE (or write to a device)\n"
+	  "    --json         print {image, inode, bytes, sparse_objects}\n\n"
+	  "EXIT STATUS\n"
+	  "    0 exported, 1 failed, 2 bad command line\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl export vm1-disk backup.raw\n"
+	  "    vsctl export vm1-disk - | xz > backup.raw.xz\n" },
+	{ "bench", cmd_bench, 1, 1, "io_type io_size io_depth io_pattern io_total seconds rw_mix_read",
+	  "NAME\n"
+	  "    vsctl bench - measure an image's IOPS, bandwidth and latency\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl bench IMAGE --io-type read|write|rw [--io-size SIZE] [--io-depth N]\n"
+	  "        [--io-pattern rand|seq] [--io-total SIZE | --seconds S] [--rw-mix-read PCT]\n"
+	  "        [--json]\n\n"
+	  "DESCRIPTION\n"
+	  "    Keeps --io-depth operations of --io-size bytes in flight against IMAGE through\n"
+	  "    the client library (the same path as every other client: PG routing from\n"
+	  "    etcd, one connection per OSD) until --io-total bytes are done or --seconds\n"
+	  "    have passed, whichever comes first. Offsets are multiples of --io-size inside\n"
+	  "    the image; seq goes from the start and wraps. Prints operations, IOPS,\n"
+	  "    bandwidth and latency (mean, p50, p90, p99, p99.9, min, max, from a\n"
+	  "    log-linear histogram with ~3% buckets), and the client's CPU time per\n"
+	  "    operation; rw prints reads and writes separately too. On a terminal a line\n"
+	  "    per second shows the progress.\n\n"
+	  "    WRITE BENCHMARKS OVERWRITE THE IMAGE'S DATA. Reads of never-written areas\n"
+	  "    are answered without touching a disk: write the image first (for example\n"
+	  "    --io-type write --io-pattern seq --io-size 4M --io-total <image size>) to\n"
+	  "    measure disk reads. With immediate_commit=all every acknowledged write is\n"
+	  "    durable, so write latency includes the disk's flush.\n\n"
+	  "OPTIONS\n"
+	  "    --io-type T       read, write or rw (mixed; see --rw-mix-read)\n"
+	  "    --io-size SIZE    bytes per operation, a multiple of 4k up to 64M (default 4k)\n"
+	  "    --io-depth N      operations in flight, 1..4096 (default 16)\n"
+	  "    --io-pattern P    rand or seq (default seq)\n"
+	  "    --io-total SIZE   bytes to transfer (default 1G unless --seconds is given)\n"
+	  "    --seconds S       run for S seconds (a decimal number)\n"
+	  "    --rw-mix-read PCT percent of reads with --io-type rw (default 50)\n"
+	  "    --json            one JSON object: io_type, io_pattern, io_size, io_depth,\n"
+	  "                      seconds, client_cpu_us_per_op, and total/read/write with\n"
+	  "                      ops, bytes, iops, bandwidth_bytes, mbps and lat_us {mean,\n"
+	  "                      p50, p90, p99, p99_9, min, max}\n\n"
+	  "EXIT STATUS\n"
+	  "    0 done, 1 an I/O failed or the image is missing, 2 bad command line\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl bench disk1 --io-type write --io-pattern rand --io-depth 1 --seconds 10\n"
+	  "    vsctl bench disk1 --io-type read --io-pattern rand --io-depth 128 --seconds 10\n"
+	  "    vsctl bench disk1 --io-type write --io-size 4M --io-depth 32 --io-total 4G --json\n" },
 	{ "pg place", cmd_pg_place, 0, 0, "static pool allow_degraded",
 	  "NAME\n"
 	  "    vsctl pg place - write a static PG placement (until the monitor exists)\n\n"
@@ -196,7 +301,7 @@ static const struct command commands[] = {
 static void print_main_help(FILE *out)
 {
 	fputs("NAME\n"
-	      "    vsctl - vstor cluster administration (etcd side)\n\n"
+	      "    vsctl - vstor cluster administration\n\n"
 	      "SYNOPSIS\n"
 	      "    vsctl COMMAND [ARGS] [OPTIONS]\n\n"
 	      "COMMANDS\n"
@@ -207,10 +312,13 @@ static void print_main_help(FILE *out)
 	      "    ls [--pool P]                               list images\n"
 	      "    info NAME                                   show an image\n"
 	      "    modify NAME [--resize S] [--rename N] [--readonly|--readwrite]\n"
-	      "    rm NAME --metadata-only                     remove an image's etcd entries\n"
+	      "    rm NAME [--metadata-only]                   remove an image (and its data)\n"
+	      "    import FILE|- IMAGE [--pool P]              copy a file into an image\n"
+	      "    export IMAGE FILE|-                         copy an image into a file\n"
 	      "    pg place --static [--pool P]                static PG placement\n"
 	      "    osd ls                                      list OSDs\n"
-	      "    status                                      cluster summary\n\n"
+	      "    status                                      cluster summary\n"
+	      "    bench IMAGE --io-type read|write|rw ...     benchmark an image\n\n"
 	      "    'vsctl COMMAND --help' describes one command.\n\n", out);
 	fputs(GLOBAL_HELP, out);
 	fputs("\nEXIT STATUS\n    0 success, 1 error, 2 bad command line\n\n"

@@ -1,4 +1,4 @@
-/* vsctl: the cluster administration tool, etcd side (spec §9).
+/* vsctl: the cluster administration tool (etcd side: spec §9; data: libvstor).
  *
  * Shared declarations of the command files. Every command handler returns
  * the process exit code: VS_OK, VS_ERR (the operation failed; a message is
@@ -115,6 +115,44 @@ void vs_table_cell(struct vs_table *t, const char *fmt, ...) __attribute__((form
 void vs_table_print(struct vs_table *t, FILE *out);
 void vs_table_free(struct vs_table *t);
 
+/* ---- data commands (data.c) ---- */
+#include "vstor_client.h"
+
+struct vs_image_io {
+	struct vstor_client *c;
+	uint64_t inode, size;
+	bool readonly;
+};
+
+/* A ready libvstor client (from --etcd_address etc.) and, if name is not
+ * NULL, the image (for_write: refused when readonly). VS_OK or VS_ERR
+ * (printed). */
+int vs_client_open(struct vsctl *v, struct vs_image_io *io, const char *name, bool for_write);
+void vs_client_close(struct vs_image_io *io);
+
+/* A one-line progress bar on stderr, only when it is a TTY and not --json;
+ * redrawn at most 5 times a second. */
+struct vs_progress {
+	bool on, bytes, drawn;
+	const char *what;
+	uint64_t total, done, t0, last;
+};
+void vs_progress_start(struct vs_progress *p, const struct vsctl *v, const char *what,
+	uint64_t total, bool bytes);
+void vs_progress_update(struct vs_progress *p, uint64_t done);
+/* Draws the final state and ends the line. */
+void vs_progress_end(struct vs_progress *p);
+
+/* ---- images (cmd_image.c) ---- */
+/* VS_OK, or VS_USAGE with a message about a bad image name. */
+int vs_check_image_name(const struct vsctl *v, const char *name);
+/* Creates an image in --pool (or the only pool); prints the result when
+ * print. VS_OK or VS_ERR (printed). */
+int vs_image_create(struct vsctl *v, const char *name, uint64_t size, bool print);
+/* Deletes every data object of inode (cmd_data.c); *deleted gets the
+ * count. VS_OK, or VS_ERR (printed) when objects may remain. */
+int vs_rm_data(struct vsctl *v, const char *name, uint64_t inode, uint64_t *deleted);
+
 /* ---- commands ---- */
 int cmd_pool_create(struct vsctl *v);
 int cmd_pool_ls(struct vsctl *v);
@@ -127,5 +165,8 @@ int cmd_rm(struct vsctl *v);
 int cmd_pg_place(struct vsctl *v);
 int cmd_osd_ls(struct vsctl *v);
 int cmd_status(struct vsctl *v);
+int cmd_bench(struct vsctl *v);
+int cmd_import(struct vsctl *v);
+int cmd_export(struct vsctl *v);
 
 #endif

@@ -28,17 +28,6 @@ struct run {
 
 static struct run R;
 
-static void slurp(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : 0;
-
-	buf[n > 0 ? n : 0] = 0;
-	if (fd >= 0)
-		close(fd);
-	unlink(path);
-}
-
 /* Starts vsctl with the test etcd and the given arguments (NULL-terminated)
  * with stdout/stderr going to files named after tag; returns the pid. */
 static pid_t spawn(const char *tag, bool with_etcd, va_list ap)
@@ -85,8 +74,8 @@ static int finish(pid_t pid, const char *tag, struct run *r)
 	waitpid(pid, &st, 0);
 	snprintf(out, sizeof(out), "%s/vsctl.%d.%s.out", tmp, (int)getpid(), tag);
 	snprintf(err, sizeof(err), "%s/vsctl.%d.%s.err", tmp, (int)getpid(), tag);
-	slurp(out, r->out, sizeof(r->out));
-	slurp(err, r->err, sizeof(r->err));
+	vt_slurp(out, r->out, sizeof(r->out));
+	vt_slurp(err, r->err, sizeof(r->err));
 	r->rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	/* A sanitizer report must not pass for an expected "exit 1". */
 	if (strstr(r->err, "Sanitizer") || strstr(r->err, "runtime error:"))

@@ -1,9 +1,11 @@
 #include "check.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 int vt_case_failed;
 static int vt_case_skipped;
@@ -95,4 +97,15 @@ void vt_print_tail(const char *tag, const char *path)
 	buf[n] = 0;
 	fclose(f);
 	fprintf(stderr, "%s: --- tail of %s ---\n%s\n", tag, path, buf);
+}
+
+void vt_slurp(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : 0;
+
+	buf[n > 0 ? n : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
 }

@@ -25,6 +25,9 @@ long long vt_now_ms(void);
 void vt_sleep_ms(int ms);
 /* Prints the last few KiB of a log file to stderr, headed by tag. */
 void vt_print_tail(const char *tag, const char *path);
+/* Reads up to len-1 bytes of a file into buf (NUL-terminated; "" if it
+ * cannot be read) and removes the file. */
+void vt_slurp(const char *path, char *buf, size_t len);
 
 #define CHECK(cond) do { \
 	if (!(cond)) { vt_fail(__FILE__, __LINE__, "%s", #cond); return; } \
