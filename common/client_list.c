@@ -232,6 +232,12 @@ static int plan(struct vl *l, struct etcd_result *res)
 	/* spec 6: the PG count is the number of PGs in config/pgs */
 	uint64_t pg_count = json_is_obj(items) ? json_len(items) : 0;
 
+	/* no PGs: nothing can be routed, but old copies may still exist */
+	if (!pg_count) {
+		json_free(pgs);
+		return -ENOENT;
+	}
+
 	for (uint64_t pg = 1; pg <= pg_count && !err; pg++) {
 		char key[24];
 		json_t e, h;

@@ -134,8 +134,9 @@ struct vstor_inode_list {
 	uint64_t *down_osds;	/* sorted, unique */
 	size_t ndown;
 };
-/* err: 0, or a negative errno (list NULL). The callee owns list (free
- * with vstor_inode_list_free()). */
+/* err: 0, or a negative errno (list NULL): -ENOENT when the pool has no
+ * PGs in config/pgs, -EIO (etcd), -ENOMEM. The callee owns list (free with
+ * vstor_inode_list_free()). */
 typedef void vstor_list_cb(void *arg, int err, struct vstor_inode_list *list);
 /* 0 when started (cb runs later, once), or -EINVAL, -EAGAIN (client not
  * ready), -ENOENT (pool unknown), -ENOMEM, -EIO (etcd) with no callback. */

@@ -146,6 +146,11 @@ static int load_objs(struct xfer *x, const char *what)
 	struct vstor_inode_list *l = NULL;
 	int r = vstor_list_inode_sync(x->c, x->inode, &l);
 
+	if (r == -ENOENT) {
+		vs_err("%s: pool %" PRIu64 " has no PGs in config/pgs, so no data can be reached; "
+		       "place them first (vsctl pg place)", what, x->inode >> 48);
+		return VS_ERR;
+	}
 	if (r) {
 		vs_err("%s: listing the image's objects failed: %s", what, strerror(-r));
 		return VS_ERR;
@@ -753,6 +758,13 @@ int vs_rm_data(struct vsctl *v, const char *name, uint64_t inode, uint64_t *dele
 		goto out;
 	}
 	r = vstor_list_inode_sync(io.c, inode, &l);
+	if (r == -ENOENT) {
+		vs_err("rm: pool %" PRIu64 " has no PGs in config/pgs, so the objects of '%s' "
+		       "cannot be listed; place its PGs first (vsctl pg place), or remove only "
+		       "the etcd entries with --metadata-only", inode >> 48, name);
+		rc = VS_ERR;
+		goto out;
+	}
 	if (r) {
 		vs_err("rm: listing the objects of '%s' failed: %s", name, strerror(-r));
 		rc = VS_ERR;

@@ -202,6 +202,15 @@ static void t_bad_args(void)
 
 	CHECK_EQ(vstor_list_inode_sync(vc, (99ull << 48) | 1, &l), -ENOENT);
 	CHECK(l == NULL);
+	/* a pool without PGs in config/pgs */
+	CHECK(etcd_put_str_sync(ecl, "config/pools",
+				"{\"1\":{\"name\":\"rep\",\"scheme\":\"replicated\",\"pg_size\":3,"
+				"\"pg_minsize\":2,\"pg_count\":4},\"2\":{\"name\":\"nopgs\","
+				"\"scheme\":\"replicated\",\"pg_size\":1,\"pg_count\":1}}") == ETCD_OK);
+	for (long long t = vt_now_ms() + 10000; !vstor_inode_stripe_size(vc, 2ull << 48 | 1) &&
+	     vt_now_ms() < t;)
+		vstor_client_run_once(vc, 50000000);
+	CHECK_EQ(vstor_list_inode_sync(vc, (2ull << 48) | 1, &l), -ENOENT);
 	CHECK_EQ(vstor_list_inode(vc, 0, noop_cb, NULL), -EINVAL);
 	CHECK_EQ(vstor_list_inode(vc, 1ull << 48, noop_cb, NULL), -EINVAL);
 	CHECK_EQ(vstor_list_inode(vc, INODE_A, NULL, NULL), -EINVAL);
