@@ -28,7 +28,9 @@ CFLAGS ?= $(OPT) -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -D_GNU_SOURCE -Icommon -Iosd/blockstore -Itests/lib $(PKG_CFLAGS)
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
-LDLIBS += $(PKG_LIBS) -llpsolve55 -lcolamd -lpthread -lm
+# lp_solve (placement), jerasure and gf-complete (erasure codes, common/ec*)
+# ship no .pc file.
+LDLIBS += $(PKG_LIBS) -llpsolve55 -lcolamd -lJerasure -lgf_complete -lpthread -lm
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
@@ -77,6 +79,9 @@ $(BUILD)/%.o: %.c
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+# jerasure.h includes its siblings as "galois.h" etc.
+$(BUILD)/common/ec.o $(BUILD)/tests/unit/test_ec: CPPFLAGS += -I/usr/include/jerasure
 
 $(COMMON_LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)

@@ -23,6 +23,8 @@ int vt_finish(void);
 /* Monotonic clock in milliseconds, and a sleep that tests use for waits. */
 long long vt_now_ms(void);
 void vt_sleep_ms(int ms);
+/* xorshift64: a fast reproducible PRNG for test data; *state != 0. */
+uint64_t vt_rand(uint64_t *state);
 /* Prints the last few KiB of a log file to stderr, headed by tag. */
 void vt_print_tail(const char *tag, const char *path);
 /* Reads up to len-1 bytes of a file into buf (NUL-terminated; "" if it
