@@ -31,7 +31,7 @@
 #define MS 1000000ull
 #define MAX_IOV 64
 
-static void conn_fail(struct vc_conn *cn, const char *why);
+#define conn_fail vc_conn_fail
 static void conn_flush(struct vc_conn *cn);
 static void conn_arm_in(struct vc_conn *cn);
 static void part_route(struct vstor_client *c, struct vc_part *p);
@@ -73,6 +73,8 @@ static void part_done(struct vc_part *p, int64_t rv, uint64_t version)
 {
 	struct vc_op *op = p->op;
 
+	if (p->dirty)	/* failed (acked parts gave their slot to the retained list) */
+		vc_lazy_release(op->c, p);
 	p->where = VC_P_DONE;
 	if (rv < 0 && !op->err)
 		op->err = rv;
@@ -107,7 +109,7 @@ static void wait_del(struct vstor_client *c, struct vc_part *p)
 	p->where = VC_P_NONE;
 }
 
-static void retry_arm(struct vstor_client *c)
+void vc_retry_arm(struct vstor_client *c)
 {
 	if (c->retry_timer.heap_idx == SIZE_MAX && !c->destroying)
 		ringloop_timer_add(c->rl, &c->retry_timer,
@@ -119,7 +121,7 @@ static void part_retry(struct vstor_client *c, struct vc_part *p)
 {
 	c->stats.retries++;
 	wait_add(c, p);
-	retry_arm(c);
+	vc_retry_arm(c);
 }
 
 /* Checked again here: the op may have been submitted before the load. */
@@ -134,7 +136,6 @@ static bool inode_readonly(struct vstor_client *c, struct vc_op *op)
 }
 
 static void op_split(struct vstor_client *c, struct vc_op *op);
-static void op_fail(struct vc_op *op, int64_t err);
 
 static void route_waiting(struct vstor_client *c)
 {
@@ -147,7 +148,7 @@ static void route_waiting(struct vstor_client *c)
 		ops = op->pnext;
 		op->pnext = NULL;
 		if (op->deadline_ns && now >= op->deadline_ns)
-			op_fail(op, -ETIMEDOUT);
+			vc_op_fail(op, -ETIMEDOUT);
 		else
 			op_split(c, op);
 	}
@@ -165,8 +166,8 @@ static void route_waiting(struct vstor_client *c)
 		else
 			part_route(c, p);
 	}
-	if (c->wait_head || c->pending)
-		retry_arm(c);
+	if (vc_lazy_timeouts(c, now) || c->wait_head || c->pending)
+		vc_retry_arm(c);
 }
 
 static void retry_cb(struct ringloop_timer *t)
@@ -231,7 +232,7 @@ static void reap_cb(struct ringloop_defer *d)
 	}
 }
 
-static void conn_fail(struct vc_conn *cn, const char *why)
+void vc_conn_fail(struct vc_conn *cn, const char *why)
 {
 	struct vstor_client *c = cn->c;
 	struct vc_part *p, *next;
@@ -258,11 +259,17 @@ static void conn_fail(struct vc_conn *cn, const char *why)
 		next = p->next;
 		idmap_del(&c->ids, p->id);
 		p->prev = p->next = p->snext = NULL;
-		if (p->op)
+		if (p->kind == VC_K_OP)
 			part_retry(c, p);
+		else
+			vc_lazy_part_lost(c, p);
 	}
 	cn->inflight = NULL;
 	cn->sq_head = cn->sq_tail = NULL;
+	cn->sync_busy = false;
+	/* what it acknowledged may be lost with it: replay that */
+	if (!c->destroying)
+		vc_lazy_conn_lost(c, cn);
 	cn->next_dead = c->dead;
 	c->dead = cn;
 	ringloop_defer(c->rl, &c->reap);
@@ -276,7 +283,7 @@ static void ctimer_cb(struct ringloop_timer *t)
 }
 
 /* Queues p on cn; false (p untouched) when its id cannot be registered. */
-static bool conn_enqueue(struct vc_conn *cn, struct vc_part *p)
+bool vc_conn_send(struct vc_conn *cn, struct vc_part *p)
 {
 	if (idmap_put(&cn->c->ids, p->id, p))
 		return false;
@@ -321,11 +328,12 @@ static void itimer_cb(struct ringloop_timer *t)
 		return;
 	}
 	memset(&cn->ping, 0, sizeof(cn->ping));
+	cn->ping.kind = VC_K_PING;
 	cn->ping.id = c->next_id++;
 	vs_req_init(&cn->ping.pkt, cn->ping.id, VS_OP_PING);
 	cn->ping_sent_ns = now;
 	ringloop_timer_add(c->rl, t, now + c->opts.osd_ping_timeout_ms * MS);
-	cn->ping_inflight = conn_enqueue(cn, &cn->ping);
+	cn->ping_inflight = vc_conn_send(cn, &cn->ping);
 }
 
 static int rbuf_reserve(struct vc_conn *cn, size_t n)
@@ -383,11 +391,9 @@ static bool reply_done(struct vc_conn *cn, struct vc_part *p)
 	uint64_t ver = vs_le64_get(cn->rhdr.reply_rw.version);
 
 	inflight_del(cn, p);
-	if (p->op && p->op->raw) {
-		p->op->raw->reply = cn->rhdr;
-		p->op->len = rv > 0 ? (uint64_t)rv : 0;
-	}
-	if (!p->op) {
+	if (p->kind == VC_K_REPLAY || p->kind == VC_K_SYNC)
+		return vc_lazy_reply(cn, p, rv);
+	if (p->kind == VC_K_PING) {
 		cn->ping_inflight = false;
 		if (rv) {
 			conn_fail(cn, "PING failed");
@@ -395,7 +401,13 @@ static bool reply_done(struct vc_conn *cn, struct vc_part *p)
 		}
 		return true;
 	}
+	if (p->op->raw) {
+		p->op->raw->reply = cn->rhdr;
+		p->op->len = rv > 0 ? (uint64_t)rv : 0;
+	}
 	if (rv >= 0) {
+		if (p->dirty)
+			vc_lazy_acked(c, p, cn->osd);
 		part_done(p, rv, ver);
 		return true;
 	}
@@ -468,7 +480,7 @@ static bool got_header(struct vc_conn *cn)
 		cn->rpart = NULL;
 		return reply_done(cn, p);
 	}
-	if (plen && p->op->raw) {
+	if (plen && p->op && p->op->raw) {
 		struct vc_raw *raw = p->op->raw;
 
 		/* a resend after a lost connection may have got part of one */
@@ -708,7 +720,7 @@ static void conn_flush(struct vc_conn *cn)
 	}
 }
 
-static struct vc_conn *conn_get(struct vstor_client *c, uint64_t osd)
+struct vc_conn *vc_conn_get(struct vstor_client *c, uint64_t osd)
 {
 	const struct vc_osd *o;
 	struct vc_conn *cn;
@@ -784,22 +796,19 @@ static struct vc_conn *conn_get(struct vstor_client *c, uint64_t osd)
 
 /* ---- routing ---- */
 
+/* Where a part of a user op goes now, or 0 (wait): its PG's primary,
+ * unless the PG is missing, paused, or has retained writes to replay
+ * first (lazy mode; they must land before anything newer). */
 static uint64_t part_target(struct vstor_client *c, struct vc_part *p)
 {
-	const struct vc_pool *pool;
 	const struct vc_pg *pg;
-	uint64_t stripe_start;
 
-	if (p->op->opcode == VS_OP_SYNC || p->op->raw)
+	if (p->op->raw)
 		return p->osd;
 	if (!c->loaded)
 		return 0;
-	pool = vc_pool_find(c, vs_inode_pool(p->op->inode));
-	if (!pool || !pool->pg_count)
-		return 0;
-	stripe_start = p->offset / pool->stripe * pool->stripe;
-	pg = &pool->pgs[(stripe_start / pool->pg_stripe_size) % pool->pg_count];
-	if (!pg->exists || pg->paused)
+	pg = vc_pg_of(c, p->op->inode, p->offset, NULL);
+	if (!pg || !pg->exists || pg->paused || pg->replaying)
 		return 0;
 	return pg->target;
 }
@@ -807,16 +816,28 @@ static uint64_t part_target(struct vstor_client *c, struct vc_part *p)
 static void part_route(struct vstor_client *c, struct vc_part *p)
 {
 	uint64_t osd = part_target(c, p);
-	struct vc_conn *cn = osd ? conn_get(c, osd) : NULL;
 	uint64_t opcode = p->op->opcode;
+	struct vc_conn *cn;
+	int r;
 
+	/* lazy mode: room for the copy first, so the limits are hard */
+	if (osd && !c->imm_all && !p->op->raw && (opcode == VS_OP_WRITE || opcode == VS_OP_DELETE)) {
+		r = vc_lazy_reserve(c, p);
+		if (r == -EAGAIN) {
+			osd = 0;
+		} else if (r) {
+			part_done(p, r, 0);
+			return;
+		}
+	}
+	cn = osd ? vc_conn_get(c, osd) : NULL;
 	if (!cn) {
 		if (p->op->raw && c->loaded && !vc_osd_find(c, osd)) {
 			part_done(p, -EHOSTDOWN, 0);
 			return;
 		}
 		wait_add(c, p);
-		retry_arm(c);
+		vc_retry_arm(c);
 		return;
 	}
 	p->id = c->next_id++;
@@ -826,12 +847,12 @@ static void part_route(struct vstor_client *c, struct vc_part *p)
 	} else {
 		vs_req_init(&p->pkt, p->id, opcode);
 	}
-	if (opcode != VS_OP_SYNC && !p->op->raw) {
+	if (!p->op->raw) {
 		vs_le64_set(&p->pkt.rw.inode, p->op->inode);
 		vs_le64_set(&p->pkt.rw.offset, p->offset);
 		vs_le32_set(&p->pkt.rw.len, p->len);
 	}
-	if (!conn_enqueue(cn, p))
+	if (!vc_conn_send(cn, p))
 		part_retry(c, p);
 }
 
@@ -881,7 +902,7 @@ static int op_alloc_parts(struct vc_op *op, unsigned nparts)
 }
 
 /* Completes an op that has no parts in flight, on the next iteration. */
-static void op_fail(struct vc_op *op, int64_t err)
+void vc_op_fail(struct vc_op *op, int64_t err)
 {
 	op->err = err;
 	op->nparts = op->ndone = 0;
@@ -899,22 +920,22 @@ static void op_split(struct vstor_client *c, struct vc_op *op)
 	if (!pool) {
 		op->pnext = c->pending;
 		c->pending = op;
-		retry_arm(c);
+		vc_retry_arm(c);
 		return;
 	}
 	if (inode_readonly(c, op)) {
-		op_fail(op, -EINVAL);
+		vc_op_fail(op, -EINVAL);
 		return;
 	}
 	stripe = pool->stripe;
 	if (op->opcode == VS_OP_DELETE && (op->offset % stripe || op->len % stripe)) {
-		op_fail(op, -EINVAL);
+		vc_op_fail(op, -EINVAL);
 		return;
 	}
 	for (pos = op->offset; pos < end; pos = (pos / stripe + 1) * stripe)
 		n++;
 	if (op_alloc_parts(op, n)) {
-		op_fail(op, -ENOMEM);
+		vc_op_fail(op, -ENOMEM);
 		return;
 	}
 	n = 0;
@@ -991,40 +1012,21 @@ int vstor_delete(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64
 
 int vstor_sync(struct vstor_client *c, vstor_cb *cb, void *arg)
 {
-	unsigned n = 0, i = 0;
 	struct vc_op *op;
 
 	if (!c || !cb)
 		return -EINVAL;
 	if (c->destroying)
 		return -ECANCELED;
-	if (!c->imm_all)
-		for (size_t k = 0; k < c->nconns; k++)
-			n += c->conns[k] && c->conns[k]->state == VC_C_READY;
 	op = op_get(c);
 	if (!op)
 		return -ENOMEM;
-	if (op_alloc_parts(op, n)) {
-		op->next_free = c->free_ops;
-		c->free_ops = op;
-		return -ENOMEM;
-	}
 	op->opcode = VS_OP_SYNC;
 	op->cb = cb;
 	op->arg = arg;
 	c->inflight_ops++;
 	c->stats.ops++;
-	if (!n) {
-		ringloop_defer(c->rl, &op->defer);
-		return 0;
-	}
-	for (size_t k = 0; k < c->nconns; k++)
-		if (c->conns[k] && c->conns[k]->state == VC_C_READY) {
-			op->parts[i].op = op;
-			op->parts[i++].osd = k;
-		}
-	for (i = 0; i < n; i++)
-		part_route(c, &op->parts[i]);
+	vc_lazy_sync(c, op);
 	return 0;
 }
 
@@ -1145,6 +1147,11 @@ struct vstor_client *vstor_client_create(const struct vstor_client_opts *opts,
 		c->opts.osd_idle_timeout_ms = 5000;
 	if (!c->opts.osd_ping_timeout_ms)
 		c->opts.osd_ping_timeout_ms = 5000;
+	if (!c->opts.max_dirty_bytes)
+		c->opts.max_dirty_bytes = 32ull << 20;
+	if (!c->opts.max_dirty_ops)
+		c->opts.max_dirty_ops = 1024;
+	vc_lazy_init(c);
 	c->next_id = 1;
 	idmap_init(&c->ids);
 	ringloop_timer_init(&c->retry_timer, retry_cb);
@@ -1216,6 +1223,10 @@ struct vstor_client *vstor_client_create_cfg(const struct cfg *cfg, struct ringl
 		o.osd_ping_timeout_ms = cfg_ms(cfg, "osd_ping_timeout");
 	if (cfg_is_known(cfg, "client_op_timeout"))
 		o.op_timeout_ms = cfg_ms(cfg, "client_op_timeout");
+	if (cfg_is_known(cfg, "client_max_dirty_bytes"))
+		o.max_dirty_bytes = cfg_u64(cfg, "client_max_dirty_bytes");
+	if (cfg_is_known(cfg, "client_max_dirty_ops"))
+		o.max_dirty_ops = cfg_u64(cfg, "client_max_dirty_ops");
 	c = vstor_client_create(&o, rl, err, errlen);
 	etcd_config_free(&ec);
 	return c;
@@ -1237,7 +1248,7 @@ void vstor_client_destroy(struct vstor_client *c)
 		struct vc_op *op = c->pending;
 
 		c->pending = op->pnext;
-		op_fail(op, -ECANCELED);
+		vc_op_fail(op, -ECANCELED);
 	}
 	/* everything in flight is now waiting: cancel it */
 	while (c->wait_head) {
@@ -1246,6 +1257,7 @@ void vstor_client_destroy(struct vstor_client *c)
 		wait_del(c, p);
 		part_done(p, -ECANCELED, 0);
 	}
+	vc_lazy_destroy(c);
 	/* deferred completions (sync) and dead connections' polls */
 	deadline = ringloop_now_ns() + 1000 * MS;
 	while ((c->inflight_ops || c->dead) && ringloop_now_ns() < deadline)
@@ -1328,4 +1340,5 @@ int vstor_image_lookup(struct vstor_client *c, const char *name, uint64_t *inode
 void vstor_client_get_stats(const struct vstor_client *c, struct vstor_client_stats *st)
 {
 	*st = c->stats;
+	vc_lazy_stats(c, st);
 }

@@ -17,12 +17,32 @@
 
 static void load_start(struct vstor_client *c);
 
-const struct vc_pool *vc_pool_find(const struct vstor_client *c, uint32_t id)
+static struct vc_pool *pool_find(const struct vstor_client *c, uint32_t id)
 {
 	for (size_t i = 0; i < c->npools; i++)
 		if (c->pools[i].id == id)
 			return &c->pools[i];
 	return NULL;
+}
+
+const struct vc_pool *vc_pool_find(const struct vstor_client *c, uint32_t id)
+{
+	return pool_find(c, id);
+}
+
+struct vc_pg *vc_pg_of(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_t *obj)
+{
+	struct vc_pool *pool = pool_find(c, vs_inode_pool(inode));
+	uint64_t start;
+
+	if (!pool)
+		return NULL;
+	start = offset / pool->stripe * pool->stripe;
+	if (obj)
+		*obj = start;
+	if (!pool->pg_count)
+		return NULL;
+	return &pool->pgs[(start / pool->pg_stripe_size) % pool->pg_count];
 }
 
 const struct vc_osd *vc_osd_find(const struct vstor_client *c, uint64_t num)
@@ -403,6 +423,7 @@ static void watch_cb(void *arg, struct etcd_watch *w, const struct etcd_watch_up
 			changed |= apply_kv(c, &u->events[i].kv, u->events[i].is_delete);
 		if (changed) {
 			rebuild(c);
+			vc_lazy_routing(c);
 			vc_kick(c);
 		}
 		break;
@@ -448,6 +469,7 @@ static void load_cb(void *arg, struct etcd_result *res)
 		qsort(c->inodes, c->ninodes, sizeof(c->inodes[0]), inode_cmp);
 	c->revision = res->revision;
 	rebuild(c);
+	vc_lazy_routing(c);
 	c->w_config = watch(c, "config/");
 	c->w_pgstate = watch(c, "pg/state/");
 	c->w_osdstate = watch(c, "osd/state/");

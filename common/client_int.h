@@ -1,5 +1,6 @@
-/* libvstor internals shared by client.c (ops, routing, connections) and
- * client_etcd.c (cluster state from etcd). */
+/* libvstor internals shared by client.c (ops, routing, connections),
+ * client_etcd.c (cluster state from etcd), client_lazy.c (lazy mode:
+ * retained writes, replay, SYNC) and client_list.c (object listing). */
 #ifndef VSTOR_CLIENT_INT_H
 #define VSTOR_CLIENT_INT_H
 
@@ -18,8 +19,14 @@ struct vc_op;
 struct vc_conn;
 
 enum vc_part_where { VC_P_NONE, VC_P_WAIT, VC_P_CONN, VC_P_DONE };
+/* What a request on a connection is: part of a user op (op != NULL), the
+ * connection's PING, the replay of a retained write, a lazy-mode SYNC. */
+enum vc_part_kind { VC_K_OP, VC_K_PING, VC_K_REPLAY, VC_K_SYNC };
+
+struct vc_dirty;
 
 struct vc_part {
+	enum vc_part_kind kind;
 	struct vc_op *op;
 	struct vc_part *prev, *next;	/* client wait list or conn inflight list */
 	struct vc_part *snext;		/* conn send queue */
@@ -27,10 +34,11 @@ struct vc_part {
 	uint64_t offset;
 	uint32_t len;
 	uint8_t *buf;
-	uint64_t osd;			/* SYNC: the target OSD */
+	uint64_t osd;			/* raw requests: the target OSD */
 	uint64_t id;
 	enum vc_part_where where;
 	struct vc_conn *conn;
+	struct vc_dirty *dirty;		/* lazy write/delete: its retention slot */
 };
 
 struct vc_op {
@@ -45,6 +53,7 @@ struct vc_op {
 	struct vc_part *parts;
 	unsigned nparts, ndone;
 	uint64_t deadline_ns;		/* 0: none */
+	uint64_t sync_gen;		/* SYNC: covers retained writes up to this gen */
 	struct ringloop_defer defer;	/* completion outside the submit call */
 	struct vc_op *next_free;
 	/* from here on: not cleared on reuse */
@@ -67,7 +76,12 @@ struct vc_conn {
 	struct ringloop_timer itimer;	/* idle -> PING, PING timeout */
 	uint64_t last_rx_ns, ping_sent_ns;
 	bool ping_inflight;
-	struct vc_part ping;		/* op == NULL */
+	struct vc_part ping;		/* kind VC_K_PING */
+	/* lazy mode: one SYNC in flight at most; it covers the writes this
+	 * OSD acknowledged up to ack sequence sync_seq */
+	struct vc_part syncp;		/* kind VC_K_SYNC */
+	bool sync_busy;
+	uint64_t sync_seq;
 	/* send side */
 	union vs_packet hello;
 	uint64_t hello_id;
@@ -100,6 +114,7 @@ struct vc_pgstate {
 struct vc_pg {
 	bool exists, paused;
 	uint64_t target;		/* primary from pg/state, 0 = none */
+	uint32_t replaying;		/* retained writes to replay first (lazy) */
 };
 
 struct vc_pool {
@@ -115,6 +130,48 @@ struct vc_inode {
 	uint64_t size;
 	bool readonly;
 	int64_t mod_revision;
+};
+
+/* Lazy mode (immediate_commit != all, client_lazy.c): every write or
+ * delete acknowledged since its covering SYNC is retained in a vc_dirty
+ * slot, with a copy of its data in the arena. */
+struct vc_dirty {
+	struct vc_part part;		/* its replay request (kind VC_K_REPLAY) */
+	struct vc_dirty *prev, *next;	/* retained list (original ack order) / free list */
+	uint64_t opcode, inode, offset, obj;	/* obj: the stripe (object) start */
+	uint32_t len;
+	uint32_t page, npages;		/* arena pages; npages 0: none */
+	uint8_t *heap;			/* a write larger than the whole arena */
+	uint64_t gen;			/* original ack order, kept across replays */
+	uint64_t ack_seq;		/* order of its latest ack (replays ack anew) */
+	uint64_t osd;			/* the OSD whose SYNC makes it durable */
+	uint64_t not_before_ns;		/* replay retry after an error */
+	bool retained, replay, sent, failed;
+};
+
+struct vc_busy {
+	uint64_t inode, obj, stamp;
+};
+
+struct vc_lazy {
+	uint64_t max_bytes, max_ops;	/* limits (client_max_dirty_*) */
+	uint8_t *arena;			/* max_bytes, in 4 KiB pages */
+	uint32_t npages, hint;
+	uint64_t *pagemap;		/* bit set = page in use */
+	struct vc_dirty *slots, *free;	/* max_ops slots */
+	struct vc_dirty *head, *tail;	/* retained, in original ack order */
+	uint64_t gen, ack_seq;
+	uint64_t bytes, ops;		/* reserved + retained */
+	uint64_t rbytes, rops;		/* retained */
+	uint64_t nreplay;		/* retained and marked for replay */
+	struct vc_op *sync_head, *sync_tail;	/* waiting syncs (pnext), by sync_gen */
+	bool autosync;
+	uint64_t autosync_gen;
+	int64_t replay_err;		/* reported to the waiting syncs */
+	struct ringloop_defer kick;	/* replay pump + sync check */
+	struct vc_busy *busy;		/* pump: objects with an earlier replay pending */
+	size_t busy_mask;
+	uint64_t stamp;
 };
 
 struct vstor_client {
@@ -154,6 +211,7 @@ struct vstor_client {
 	uint64_t next_id;
 	struct idmap ids;		/* request id -> part in flight (any conn) */
 	uint64_t inflight_ops;
+	struct vc_lazy lazy;
 	struct vstor_client_stats stats;
 };
 
@@ -164,8 +222,35 @@ const struct vc_pool *vc_pool_find(const struct vstor_client *c, uint32_t id);
 const struct vc_osd *vc_osd_find(const struct vstor_client *c, uint64_t num);
 const struct vc_inode *vc_inode_find(const struct vstor_client *c, uint64_t inode);
 
+/* The PG an offset of inode maps to (NULL: pool or PG unknown); *obj gets
+ * the stripe start (may be NULL). */
+struct vc_pg *vc_pg_of(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_t *obj);
+
 /* client.c: the cluster state changed or loaded; retry waiting parts now. */
 void vc_kick(struct vstor_client *c);
+void vc_retry_arm(struct vstor_client *c);
+/* The connection to osd (connecting if needed), NULL if not possible now. */
+struct vc_conn *vc_conn_get(struct vstor_client *c, uint64_t osd);
+/* Queues p (id and pkt set) on cn; false when that is not possible. */
+bool vc_conn_send(struct vc_conn *cn, struct vc_part *p);
+void vc_conn_fail(struct vc_conn *cn, const char *why);
+/* Completes an op that has no parts in flight with err, on the next
+ * iteration. */
+void vc_op_fail(struct vc_op *op, int64_t err);
+
+/* client_lazy.c (see there) */
+void vc_lazy_init(struct vstor_client *c);
+void vc_lazy_destroy(struct vstor_client *c);
+int vc_lazy_reserve(struct vstor_client *c, struct vc_part *p);
+void vc_lazy_acked(struct vstor_client *c, struct vc_part *p, uint64_t osd);
+void vc_lazy_release(struct vstor_client *c, struct vc_part *p);
+void vc_lazy_part_lost(struct vstor_client *c, struct vc_part *p);
+void vc_lazy_conn_lost(struct vstor_client *c, struct vc_conn *cn);
+bool vc_lazy_reply(struct vc_conn *cn, struct vc_part *p, int64_t rv);
+void vc_lazy_routing(struct vstor_client *c);
+void vc_lazy_sync(struct vstor_client *c, struct vc_op *op);
+bool vc_lazy_timeouts(struct vstor_client *c, uint64_t now);
+void vc_lazy_stats(const struct vstor_client *c, struct vstor_client_stats *st);
 
 /* A raw header-only request to one OSD (SEC_LIST, SEC_READ, SEC_SYNC,
  * SEC_DELETE or PING; used by client_list.c), sent on the client's

@@ -1,7 +1,7 @@
-/* libvstor: the vstor/Vitastor block client (first cut).
+/* libvstor: the vstor/Vitastor block client.
  *
- * Replicated (and, routing-wise, EC) pools with immediate_commit=all.
- * The client follows the cluster in etcd (config/global, config/pools,
+ * Replicated pools (and, routing-wise, EC ones), with immediate_commit
+ * "all" or lazy (anything else in config/global). The client follows the cluster in etcd (config/global, config/pools,
  * config/pgs, config/inode/, pg/state/, osd/state/: one load, then
  * watches), keeps one TCP connection per OSD (TCP_NODELAY, SHOW_CONFIG
  * handshake checking osd_num and protocol_version), pipelines requests
@@ -17,9 +17,22 @@
  * closed on any error but -EINTR/-EIO. Writes/deletes to an inode marked
  * readonly in etcd fail with -EINVAL.
  *
- * NOT yet: lazy sync (immediate_commit != all: write retention and replay
- * after a connection loss; vstor_sync() then only sends SYNC to the OSDs),
- * snapshot/clone chains (parents in other pools), RDMA.
+ * Lazy mode (spec 7; immediate_commit in config/global is not "all"): an
+ * acknowledged write is durable only after a SYNC, so the client keeps a
+ * copy of every write and delete acknowledged since its covering SYNC. If
+ * the connection to the OSD that acknowledged it drops, or its PG moves to
+ * another primary, the client sends it again (in the original order,
+ * before anything newer goes to that PG) and syncs it there. The copies
+ * are bounded by max_dirty_bytes / max_dirty_ops (client_max_dirty_bytes,
+ * client_max_dirty_ops); an automatic SYNC starts at half of either, and
+ * a write that finds no room waits for it. vstor_sync() makes everything
+ * acknowledged before it durable; vstor_client_destroy() drops unsynced
+ * copies (with a warning), so sync first.
+ *
+ * Caller-driven loops: vstor_client_fd() and vstor_client_timeout_ms().
+ *
+ * NOT yet: snapshot/clone chains (parents in other pools), RDMA. With
+ * immediate_commit=all nothing is copied or retained.
  *
  * Threading: one thread; everything runs from the ringloop. Callbacks never
  * run from inside the submitting call. */
@@ -43,6 +56,8 @@ struct vstor_client_opts {
 	uint64_t peer_connect_timeout_ms;	/* 0: 5000 */
 	uint64_t osd_idle_timeout_ms;	/* 0: 5000; PING after this long without a reply */
 	uint64_t osd_ping_timeout_ms;	/* 0: 5000; no PING reply -> reconnect */
+	uint64_t max_dirty_bytes;	/* 0: 32 MiB; lazy mode, see vstor_sync() */
+	uint64_t max_dirty_ops;		/* 0: 1024 */
 	int log_level;			/* 0: errors/warnings only */
 };
 
@@ -108,8 +123,14 @@ int vstor_write(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_
 	const void *buf, vstor_cb *cb, void *arg);
 int vstor_delete(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_t len,
 	vstor_cb *cb, void *arg);
-/* immediate_commit=all: completes with 0 at once (on the next iteration).
- * Otherwise sends SYNC to every connected OSD (no replay yet). */
+/* Completes once every write and delete acknowledged before the call is
+ * durable: writes to be replayed first are replayed, then every OSD that
+ * holds some of them gets a SYNC (primary SYNC, spec 4.0.4). With nothing
+ * retained (always with immediate_commit=all) it completes with 0 on the
+ * next iteration. A SYNC lost with its connection turns into replays and a
+ * new SYNC, not an error; an OSD's SYNC error (-EIO, ...) or an error
+ * replaying a write fails the waiting syncs with it (the writes stay
+ * retained, a later vstor_sync() tries again). op_timeout_ms applies. */
 int vstor_sync(struct vstor_client *c, vstor_cb *cb, void *arg);
 
 /* Blocking wrappers for tools: run the loop until the op completes and
@@ -151,6 +172,12 @@ uint64_t vstor_inode_stripe_size(struct vstor_client *c, uint64_t inode);
 /* Counters (for tests and tools). */
 struct vstor_client_stats {
 	uint64_t ops, parts_sent, retries, reconnects, epipe;
+	/* lazy mode */
+	uint64_t syncs;		/* SYNCs to OSDs that succeeded */
+	uint64_t autosyncs;	/* automatic SYNCs started by the dirty limits */
+	uint64_t replayed;	/* retained writes sent again and acknowledged */
+	uint64_t dirty_ops, dirty_bytes;	/* retained now (bytes in 4 KiB pages) */
+	uint64_t replay_pending;	/* retained writes waiting to be replayed */
 };
 void vstor_client_get_stats(const struct vstor_client *c, struct vstor_client_stats *st);
 

@@ -12,8 +12,10 @@
 #include "check.h"
 #include "etcd.h"
 #include "etcd_proc.h"
+#include "osd_cluster.h"
 #include "osd_proc.h"
 #include "vstor_client.h"
+#include "vc_model.h"
 #include "vstor_proto.h"
 
 #include <errno.h>
@@ -28,13 +30,12 @@
 #define INODE ((1ull << 48) | 1)
 #define EMPTY_INODE ((1ull << 48) | 3)
 #define RO_INODE ((1ull << 48) | 2)
-#define QD 8
+#define QD VCM_QD
 
 static struct etcd_proc *etcd;
 static struct etcd_client *ecl;
 static struct osd_proc *osds[NOSD + 1];
 static struct vstor_client *vc;
-static uint8_t *model;
 
 static const char *osd_args[] = {
 	"--etcd_address", NULL, "--etcd_prefix", PREFIX, "--etcd_report_interval", "1",
@@ -42,121 +43,17 @@ static const char *osd_args[] = {
 	"--immediate_commit", "all", NULL,
 };
 
-static uint32_t rnd(void)
-{
-	static uint64_t s = 88172645463325252ull;
-
-	s ^= s << 13;
-	s ^= s >> 7;
-	s ^= s << 17;
-	return (uint32_t)s;
-}
+static struct vcm M;
 
 static struct etcd_config *etcd_cfg(void)
 {
-	static struct etcd_config cfg;
-	char err[256];
-
-	etcd_config_init(&cfg);
-	cfg.quick_timeout_ms = 2000;
-	cfg.max_attempts = 3;
-	if (etcd_config_add_endpoints(&cfg, etcd_proc_endpoint(etcd), err, sizeof(err)) ||
-	    etcd_config_set(&cfg.prefix, PREFIX)) {
-		etcd_config_free(&cfg);
-		return NULL;
-	}
-	return &cfg;
+	return vcm_etcd_cfg(etcd_proc_endpoint(etcd), PREFIX);
 }
 
-/* ---- async write loop with a model ---- */
-
-struct wslot {
-	bool busy;
-	uint64_t off, len;
-	uint8_t *data;
-	int64_t rv;
-};
-
-static struct wslot slots[QD];
-static int w_done, w_failed;
-static int64_t w_last_err;
-
-static void wcb(void *arg, int64_t rv, uint64_t version)
+static void cfg_free(const struct etcd_config *cfg)
 {
-	struct wslot *s = arg;
-
-	s->busy = false;
-	w_done++;
-	if (rv != (int64_t)s->len) {
-		w_failed++;
-		w_last_err = rv;
-		return;
-	}
-	memcpy(model + s->off, s->data, s->len);
-}
-
-/* Slot i writes inside its own 1/QD of the image: no overlapping writes
- * in flight, so the model stays exact even across retries. */
-static int w_submit(int i)
-{
-	struct wslot *s = &slots[i];
-	uint64_t region = IMG_SIZE / QD, len = ((uint64_t)(rnd() % 256) + 1) * 4096;
-	uint64_t off = (rnd() % (region / 4096)) * 4096;
-
-	if (off + len > region)
-		len = region - off;
-	s->off = region * (uint64_t)i + off;
-	s->len = len;
-	for (uint64_t k = 0; k < len; k += 8) {
-		uint64_t x = ((uint64_t)rnd() << 32) | rnd();
-
-		memcpy(s->data + k, &x, 8);
-	}
-	s->busy = true;
-	return vstor_write(vc, INODE, s->off, s->len, s->data, wcb, s);
-}
-
-/* Runs n writes with QD in flight; on_progress(done) is called between
- * loop iterations. Returns 0 or -1 on a submit error / timeout. */
-static int write_loop(int n, void (*on_progress)(int done), int timeout_ms)
-{
-	long long deadline = vt_now_ms() + timeout_ms;
-	int submitted = 0;
-
-	w_done = w_failed = 0;
-	for (;;) {
-		for (int i = 0; i < QD && submitted < n; i++)
-			if (!slots[i].busy) {
-				if (w_submit(i))
-					return -1;
-				submitted++;
-			}
-		if (w_done == n)
-			return 0;
-		if (vt_now_ms() > deadline)
-			return -1;
-		vstor_client_run_once(vc, 50000000);
-		if (on_progress)
-			on_progress(w_done);
-	}
-}
-
-static bool verify_all(void)
-{
-	uint8_t *buf = malloc(1 << 20);
-	bool ok = buf != NULL;
-
-	for (uint64_t off = 0; ok && off < IMG_SIZE; off += 1 << 20) {
-		int64_t r = vstor_read_sync(vc, INODE, off, 1 << 20, buf);
-
-		if (r != 1 << 20 || memcmp(buf, model + off, 1 << 20)) {
-			fprintf(stderr, "verify at %llu: r=%lld\n", (unsigned long long)off,
-				(long long)r);
-			ok = false;
-		}
-	}
-	free(buf);
-	return ok;
+	etcd_config_free((struct etcd_config *)cfg);
+	free((void *)cfg);
 }
 
 /* ---- cases ---- */
@@ -192,19 +89,14 @@ static void t_setup(void)
 		CHECK(osds[n]);
 	}
 	vc = vstor_client_create(&o, NULL, err, sizeof(err));
-	etcd_config_free((struct etcd_config *)o.etcd);
+	cfg_free(o.etcd);
 	CHECK_MSG(vc, "client: %s", err);
-	model = calloc(1, IMG_SIZE);
-	CHECK(model);
-	for (int i = 0; i < QD; i++) {
-		slots[i].data = malloc(1 << 20);
-		CHECK(slots[i].data);
-	}
+	CHECK_EQ(vcm_init(&M, vc, INODE, IMG_SIZE), 0);
 	/* submitted before the client has loaded anything: waits, then is
 	 * split at the pool's stripes (this one crosses a stripe) */
 	CHECK(!vstor_client_ready(vc));
-	memset(model + (124 << 10), 0x11, 12 << 10);
-	CHECK_EQ(vstor_write_sync(vc, INODE, 124 << 10, 12 << 10, model + (124 << 10)), 12 << 10);
+	memset(M.model + (124 << 10), 0x11, 12 << 10);
+	CHECK_EQ(vstor_write_sync(vc, INODE, 124 << 10, 12 << 10, M.model + (124 << 10)), 12 << 10);
 	CHECK_EQ(vstor_client_wait_ready(vc, 10000), 0);
 }
 
@@ -228,16 +120,16 @@ static void t_write_read(void)
 	static uint8_t buf[3 << 20];
 	long long t0 = vt_now_ms();
 
-	CHECK_EQ(write_loop(200, NULL, 60000), 0);
-	CHECK_MSG(!w_failed, "%d writes failed, last %lld", w_failed, (long long)w_last_err);
-	CHECK(verify_all());
+	CHECK_EQ(vcm_write_loop(&M, 200, NULL, 60000), 0);
+	CHECK_MSG(!M.failed, "%d writes failed, last %lld", M.failed, (long long)M.last_err);
+	CHECK(vcm_verify(&M));
 	/* random reads crossing stripes */
 	for (int i = 0; i < 30; i++) {
-		uint64_t len = ((uint64_t)(rnd() % 768) + 1) * 4096;
-		uint64_t off = (rnd() % ((IMG_SIZE - len) / 4096 + 1)) * 4096;
+		uint64_t len = ((uint64_t)(vcm_rnd() % 768) + 1) * 4096;
+		uint64_t off = (vcm_rnd() % ((IMG_SIZE - len) / 4096 + 1)) * 4096;
 
 		CHECK_EQ(vstor_read_sync(vc, INODE, off, len, buf), (int64_t)len);
-		CHECK_MSG(!memcmp(buf, model + off, len), "read %llu+%llu differs",
+		CHECK_MSG(!memcmp(buf, M.model + off, len), "read %llu+%llu differs",
 			  (unsigned long long)off, (unsigned long long)len);
 	}
 	CHECK_EQ(vstor_sync_sync(vc), 0);
@@ -267,7 +159,7 @@ static void t_zeroes_errors(void)
 
 static bool killed;
 
-static void kill_at(int done)
+static void kill_at(struct vcm *m, int done)
 {
 	if (!killed && done >= 20) {
 		killed = true;
@@ -281,10 +173,10 @@ static void t_kill_one(void)
 	struct vstor_client_stats st;
 	long long t0 = vt_now_ms();
 
-	CHECK_EQ(write_loop(120, kill_at, 60000), 0);
+	CHECK_EQ(vcm_write_loop(&M, 120, kill_at, 60000), 0);
 	CHECK(killed);
-	CHECK_MSG(!w_failed, "%d writes failed, last %lld", w_failed, (long long)w_last_err);
-	CHECK(verify_all());
+	CHECK_MSG(!M.failed, "%d writes failed, last %lld", M.failed, (long long)M.last_err);
+	CHECK(vcm_verify(&M));
 	vstor_client_get_stats(vc, &st);
 	fprintf(stderr, "kill_one: %lld ms, retries %llu epipe %llu reconnects %llu\n",
 		vt_now_ms() - t0, (unsigned long long)st.retries, (unsigned long long)st.epipe,
@@ -298,20 +190,10 @@ static void rcb(void *arg, int64_t rv, uint64_t version)
 
 static void wait_osd_state_gone(int n, bool *ok)
 {
-	long long deadline = vt_now_ms() + 15000;
-	char key[32], *v = NULL;
+	char key[32];
 
 	snprintf(key, sizeof(key), "osd/state/%d", n);
-	do {
-		free(v);
-		v = NULL;
-		if (etcd_get_str_sync(ecl, key, &v) != ETCD_OK)
-			break;
-		if (v)
-			vt_sleep_ms(100);
-	} while (v && vt_now_ms() < deadline);
-	*ok = !v;
-	free(v);
+	*ok = oc_wait_key_gone(ecl, key, 15000);
 }
 
 /* OSD 3 back (after its lease expired); then SIGTERM all three, submit a
@@ -332,19 +214,19 @@ static void t_restart_all(void)
 	wait_osd_state_gone(3, &gone);
 	CHECK_MSG(gone, "osd/state/3 did not expire");
 	CHECK_EQ(osd_proc_restart(osds[3]), 0);
-	CHECK_EQ(write_loop(16, NULL, 30000), 0);
-	CHECK_MSG(!w_failed, "%d writes failed, last %lld", w_failed, (long long)w_last_err);
+	CHECK_EQ(vcm_write_loop(&M, 16, NULL, 30000), 0);
+	CHECK_MSG(!M.failed, "%d writes failed, last %lld", M.failed, (long long)M.last_err);
 	for (int n = 1; n <= NOSD; n++)
 		CHECK_EQ(osd_proc_stop(osds[n]), 0);
 	for (size_t k = 0; k < sizeof(data); k++)
-		data[k] = (uint8_t)rnd();
+		data[k] = (uint8_t)vcm_rnd();
 	vstor_client_get_stats(vc, &st0);
 	CHECK_EQ(vstor_write(vc, INODE, off, sizeof(data), data, rcb, &rv), 0);
 
 	o.etcd = etcd_cfg();
 	CHECK(o.etcd);
 	vc2 = vstor_client_create(&o, vstor_client_ringloop(vc), err, sizeof(err));
-	etcd_config_free((struct etcd_config *)o.etcd);
+	cfg_free(o.etcd);
 	CHECK_MSG(vc2, "client 2: %s", err);
 	CHECK_EQ(vstor_client_wait_ready(vc2, 10000), 0);
 	CHECK_EQ(vstor_read(vc2, INODE, 0, 4096, data, rcb, &rv2), 0);
@@ -362,8 +244,8 @@ static void t_restart_all(void)
 	vstor_client_get_stats(vc, &st1);
 	CHECK_MSG(rv == (int64_t)sizeof(data), "write after restart: %lld", (long long)rv);
 	CHECK(st1.retries > st0.retries);
-	memcpy(model + off, data, sizeof(data));
-	CHECK(verify_all());
+	memcpy(M.model + off, data, sizeof(data));
+	CHECK(vcm_verify(&M));
 }
 
 /* SIGSTOP the primary of PG 1 with a read in flight: PING times out, the
@@ -385,7 +267,7 @@ static void t_ping_timeout(void)
 	o.etcd = etcd_cfg();
 	CHECK(o.etcd);
 	c3 = vstor_client_create(&o, NULL, err, sizeof(err));
-	etcd_config_free((struct etcd_config *)o.etcd);
+	cfg_free(o.etcd);
 	CHECK_MSG(c3, "client 3: %s", err);
 	CHECK_EQ(vstor_read_sync(c3, INODE, 0, 8192, buf), 8192);
 	vstor_client_get_stats(c3, &st0);
@@ -403,7 +285,7 @@ static void t_ping_timeout(void)
 	vstor_client_get_stats(c3, &st1);
 	vstor_client_destroy(c3);
 	CHECK_EQ(rv, 8192);
-	CHECK(!memcmp(buf, model, 8192));
+	CHECK(!memcmp(buf, M.model, 8192));
 	CHECK_MSG(st1.reconnects >= st0.reconnects + 2, "reconnects %llu -> %llu",
 		  (unsigned long long)st0.reconnects, (unsigned long long)st1.reconnects);
 }
@@ -431,10 +313,10 @@ static void pcb(void *arg, int64_t rv, uint64_t version)
 	p_done++;
 	if (rv != (int64_t)s->len)
 		p_bad++;
-	else if (s->reading && memcmp(s->rbuf, model + s->off, s->len))
+	else if (s->reading && memcmp(s->rbuf, M.model + s->off, s->len))
 		p_bad++;
 	else if (!s->reading)
-		memcpy(model + s->off, s->data, s->len);
+		memcpy(M.model + s->off, s->data, s->len);
 }
 
 struct poll_stats {
@@ -474,7 +356,7 @@ static void t_poll_driven(void)
 	o.etcd = etcd_cfg();
 	CHECK(o.etcd);
 	c4 = vstor_client_create(&o, NULL, err, sizeof(err));
-	etcd_config_free((struct etcd_config *)o.etcd);
+	cfg_free(o.etcd);
 	CHECK_MSG(c4, "client 4: %s", err);
 	fd = vstor_client_fd(c4);
 	if (fd < 0) {
@@ -490,7 +372,7 @@ static void t_poll_driven(void)
 	t0 = vt_now_ms();
 	deadline = t0 + 30000;
 	for (int i = 0; i < QD; i++) {
-		ps[i].data = slots[i].data;
+		ps[i].data = M.slots[i].data;
 		ps[i].rbuf = malloc(256 << 10);
 	}
 	while (vstor_client_ready(c4) && p_done < n && vt_now_ms() < deadline) {
@@ -503,10 +385,10 @@ static void t_poll_driven(void)
 				continue;
 			s->reading = s->len && !s->reading;	/* write, read it, ... */
 			if (!s->reading) {
-				s->len = ((uint64_t)(rnd() % 64) + 1) * 4096;
-				s->off = region * (uint64_t)i + (rnd() % ((region - s->len) / 4096)) * 4096;
+				s->len = ((uint64_t)(vcm_rnd() % 64) + 1) * 4096;
+				s->off = region * (uint64_t)i + (vcm_rnd() % ((region - s->len) / 4096)) * 4096;
 				for (uint64_t k = 0; k < s->len; k++)
-					s->data[k] = (uint8_t)rnd();
+					s->data[k] = (uint8_t)vcm_rnd();
 				r = vstor_write(c4, INODE, s->off, s->len, s->data, pcb, s);
 			} else {
 				r = vstor_read(c4, INODE, s->off, s->len, s->rbuf, pcb, s);
@@ -534,7 +416,7 @@ static void t_poll_driven(void)
 	/* woken by the fd, not by a timer that happened to be near */
 	CHECK_MSG(st.fd_wakeups >= 4, "%d fd wakeups", st.fd_wakeups);
 	CHECK_MSG(idle.polls <= 20, "%d polls while idle", idle.polls);
-	CHECK(verify_all());
+	CHECK(vcm_verify(&M));
 }
 
 int main(void)
@@ -557,8 +439,6 @@ int main(void)
 		etcd_client_free(ecl);
 	if (etcd)
 		etcd_proc_free(etcd);
-	for (int i = 0; i < QD; i++)
-		free(slots[i].data);
-	free(model);
+	vcm_free(&M);
 	return vt_finish();
 }

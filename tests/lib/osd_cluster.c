@@ -229,6 +229,23 @@ bool oc_wait_pgs(struct osd_cluster *c, uint64_t pool, const int *pgs, int npgs,
 	}
 }
 
+bool oc_wait_key_gone(struct etcd_client *cl, const char *key, int timeout_ms)
+{
+	long long deadline = vt_now_ms() + timeout_ms;
+	char *v = NULL;
+
+	do {
+		free(v);
+		v = NULL;
+		if (etcd_get_str_sync(cl, key, &v) != ETCD_OK)
+			return false;
+		if (v)
+			vt_sleep_ms(100);
+	} while (v && vt_now_ms() < deadline);
+	free(v);
+	return !v;
+}
+
 void oc_free(struct osd_cluster *c)
 {
 	for (int n = 0; n <= OC_MAX_OSD; n++) {

@@ -60,6 +60,9 @@ bool oc_pg_state(struct osd_cluster *c, uint64_t pool, int pg, uint64_t *primary
 bool oc_wait_pgs(struct osd_cluster *c, uint64_t pool, const int *pgs, int npgs,
 		 const uint64_t *primaries, const char *need, const char *notin,
 		 int timeout_ms);
+/* Polls until etcd key (e.g. "osd/state/3": an OSD's lease expired) is
+ * gone, or timeout; true when gone. */
+bool oc_wait_key_gone(struct etcd_client *cl, const char *key, int timeout_ms);
 /* Closes connections, frees OSDs, the client and etcd. */
 void oc_free(struct osd_cluster *c);
 
