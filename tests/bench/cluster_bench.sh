@@ -229,6 +229,11 @@ print("floor parts (mean us): RTT 4k request %.1f, RTT 4k reply %.1f, disk 4k DS
 print("raw disk: Q128 4k DSYNC write %.0f IOPS, Q128 4k read %.0f IOPS, 4M Q32 DSYNC write %.0f MB/s, "
       "4M Q32 read %.0f MB/s" % (fl("disk_write4k_dsync_q128", "iops"), fl("disk_read4k_q128", "iops"),
       fl("disk_write4m_dsync_q32", "mbps"), fl("disk_read4m_q32", "mbps")))
+print("raw CPU per op (utime+stime incl. io-wq): 4k DSYNC write %.1f us, 4k read %.1f us, "
+      "Q128 4k DSYNC write %.1f us, Q128 4k read %.1f us, TCP round trip %.1f us per side"
+      % (fl("disk_write4k_dsync_q1", "cpu_us_per_op"), fl("disk_read4k_q1", "cpu_us_per_op"),
+         fl("disk_write4k_dsync_q128", "cpu_us_per_op"), fl("disk_read4k_q128", "cpu_us_per_op"),
+         fl("net_rtt_4k_request", "cpu_us_per_op")))
 print("run: %s s per test, %s s per floor case; load average %s before, %s after; "
       "CPU busy %.0f%%, steal %.1f%% over the run" % (secs, fsecs, l0, l1,
       100.0 * (b1 - b0) / max(t1 - t0, 1), 100.0 * (st1 - st0) / max(t1 - t0, 1)))

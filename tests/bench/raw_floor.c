@@ -16,7 +16,8 @@
  *                                 128 B + 4 KiB reply (a read)
  *
  * One JSON object per line: {"name", "ops", "iops", "mbps", "lat_us":
- * {"mean", "p50", "p99", "p99_9"}}. Disk I/O goes through io_uring with
+ * {"mean", "p50", "p99", "p99_9"}, "cpu_us_per_op"} (CPU of this process,
+ * io-wq workers included; for net the client side of a round trip). Disk I/O goes through io_uring with
  * the same flags as the OSD would use (O_DIRECT, RWF_DSYNC). */
 #include "lat_hist.h"
 
@@ -31,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -65,15 +67,28 @@ static void die(const char *what)
 	exit(1);
 }
 
-static void print(const char *name, const struct lat_hist *h, double secs, uint64_t bs)
+/* CPU time of this process (all threads, io-wq workers included), ns */
+static uint64_t cpu_ns(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000ull +
+	       ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000ull;
+}
+
+/* cpu: CPU ns of this process during the case */
+static void print(const char *name, const struct lat_hist *h, double secs, uint64_t bs,
+		  uint64_t cpu)
 {
 	double iops = (double)h->count / secs;
 
 	printf("{\"name\":\"%s\",\"ops\":%llu,\"iops\":%.1f,\"mbps\":%.2f,\"lat_us\":{"
-	       "\"mean\":%.2f,\"p50\":%.2f,\"p99\":%.2f,\"p99_9\":%.2f}}\n", name,
-	       (unsigned long long)h->count, iops, iops * (double)bs / 1e6,
+	       "\"mean\":%.2f,\"p50\":%.2f,\"p99\":%.2f,\"p99_9\":%.2f},\"cpu_us_per_op\":%.2f}\n",
+	       name, (unsigned long long)h->count, iops, iops * (double)bs / 1e6,
 	       lat_hist_mean(h) / 1000, (double)lat_hist_quantile(h, 0.5) / 1000,
-	       (double)lat_hist_quantile(h, 0.99) / 1000, (double)lat_hist_quantile(h, 0.999) / 1000);
+	       (double)lat_hist_quantile(h, 0.99) / 1000, (double)lat_hist_quantile(h, 0.999) / 1000,
+	       h->count ? (double)cpu / 1000 / (double)h->count : 0);
 	fflush(stdout);
 }
 
@@ -94,7 +109,7 @@ static void disk_case(struct disk *d, const char *name, int kind, uint64_t bs, u
 		      bool rand, double secs)
 {
 	struct lat_hist h;
-	uint64_t blocks = d->size / bs, seq = 0, end, start;
+	uint64_t blocks = d->size / bs, seq = 0, end, start, cpu0 = cpu_ns();
 	unsigned inflight = 0;
 
 	lat_hist_init(&h);
@@ -150,7 +165,7 @@ static void disk_case(struct disk *d, const char *name, int kind, uint64_t bs, u
 			inflight--;
 		}
 	}
-	print(name, &h, (double)(now_ns() - start) / 1e9, bs);
+	print(name, &h, (double)(now_ns() - start) / 1e9, bs, cpu_ns() - cpu0);
 }
 
 /* QD1 of n parallel 4 KiB RWF_DSYNC writes that complete together: what
@@ -159,6 +174,7 @@ static void disk_par(struct disk *d, const char *name, unsigned n, double secs)
 {
 	struct lat_hist h;
 	uint64_t blocks = d->size / 4096, start = now_ns(), end = start + (uint64_t)(secs * 1e9);
+	uint64_t cpu0 = cpu_ns();
 
 	lat_hist_init(&h);
 	while (now_ns() < end) {
@@ -185,7 +201,7 @@ static void disk_par(struct disk *d, const char *name, unsigned n, double secs)
 		}
 		lat_hist_add(&h, now_ns() - t);
 	}
-	print(name, &h, (double)(now_ns() - start) / 1e9, 4096);
+	print(name, &h, (double)(now_ns() - start) / 1e9, 4096, cpu_ns() - cpu0);
 }
 
 static int run_disk(const char *path, double secs)
@@ -295,7 +311,7 @@ static int run_net(double secs)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	for (int kind = 1; kind <= 2; kind++) {
 		struct lat_hist h;
-		uint64_t start = now_ns(), end = start + (uint64_t)(secs * 1e9), t;
+		uint64_t start = now_ns(), end = start + (uint64_t)(secs * 1e9), t, cpu0 = 0;
 
 		lat_hist_init(&h);
 		memset(buf, 0x5a, sizeof(buf));
@@ -308,11 +324,14 @@ static int run_net(double secs)
 				die("ping-pong");
 			if (i >= 100)
 				lat_hist_add(&h, now_ns() - t);
-			if (i == 100)
+			if (i == 100) {
 				start = now_ns();
+				cpu0 = cpu_ns();
+			}
 		}
+		/* cpu: the client side of each round trip */
 		print(kind == 1 ? "net_rtt_4k_request" : "net_rtt_4k_reply", &h,
-		      (double)(now_ns() - start) / 1e9, PAYLOAD);
+		      (double)(now_ns() - start) / 1e9, PAYLOAD, cpu_ns() - cpu0);
 	}
 	close(fd);
 	waitpid(pid, &st, 0);
