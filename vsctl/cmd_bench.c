@@ -331,6 +331,13 @@ int cmd_bench(struct vsctl *v)
 		tick(v, &b, t0, &last_t, &last_ops);
 	}
 	t1 = ringloop_now_ns();
+	/* lazy mode: leave the written data durable (not timed) */
+	if (!b.err && b.type != IO_READ) {
+		int64_t r = vstor_sync_sync(b.c);
+
+		if (r < 0)
+			b.err = r;
+	}
 	if (b.err) {
 		vs_err("bench: an I/O failed: %s", strerror((int)-b.err));
 		rc = VS_ERR;

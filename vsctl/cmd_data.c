@@ -483,6 +483,13 @@ int cmd_import(struct vsctl *v)
 	}
 	while (busy_slots(&x))
 		vstor_client_run_once(x.c, 100000000);
+	/* lazy mode: nothing is durable before a SYNC */
+	if (!x.err) {
+		int64_t r = vstor_sync_sync(x.c);
+
+		if (r < 0)
+			xfer_err(&x, r);
+	}
 	vs_progress_end(&x.prog);
 	if (x.err) {
 		if (x.err != -EIO && x.err != -EFBIG)
@@ -777,6 +784,12 @@ int vs_rm_data(struct vsctl *v, const char *name, uint64_t inode, uint64_t *dele
 		rm_next(&st);
 	while (st.inflight)
 		vstor_client_run_once(io.c, 100000000);
+	if (!st.err) {
+		int64_t sr = vstor_sync_sync(io.c);	/* lazy mode: make the deletes durable */
+
+		if (sr < 0)
+			st.err = sr;
+	}
 	vs_progress_end(&st.prog);
 	*deleted = st.deleted;
 	if (st.err) {

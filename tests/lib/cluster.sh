@@ -2,7 +2,8 @@
 # benchmark and the tool tests: a real etcd on a random loopback port, N
 # vstor-osd processes on files, all under one directory. POSIX sh; source it.
 #
-#   vc_start DIR BUILD NOSD OSD_MIB [OSD_ARGS...]   etcd + OSDs (immediate_commit all)
+#   vc_start DIR BUILD NOSD OSD_MIB [OSD_ARGS...]   etcd + OSDs (immediate_commit
+#                                                     $VC_IC: all unless set)
 #   vc_pool NAME PG_SIZE PG_MINSIZE PG_COUNT          pool + static placement, waits active
 #   vc_vsctl ARGS...                                  vsctl against this cluster
 #   vc_stop                                           SIGTERM (then SIGKILL) all, remove DIR
@@ -14,6 +15,7 @@
 # beyond short polls.
 
 VC_DIR= VC_BUILD= VC_ETCD_PORT= VC_ETCD_PID= VC_OSD_PIDS= VC_NOSD=0
+VC_IC=${VC_IC:-all}
 
 vc_log() { echo "cluster: $*" >&2; }
 
@@ -95,7 +97,7 @@ vc_start() {
 	command -v etcd >/dev/null || { vc_log "etcd is not installed (sh tests/deps.sh)"; return 1; }
 	vc_start_etcd || return 1
 	ETCDCTL_API=3 etcdctl --endpoints "http://127.0.0.1:$VC_ETCD_PORT" \
-		put /vitastor/config/global '{"immediate_commit":"all"}' >/dev/null || return 1
+		put /vitastor/config/global "{\"immediate_commit\":\"$VC_IC\"}" >/dev/null || return 1
 	VC_OSD_PIDS=
 	for _i in $(seq 1 "$VC_NOSD"); do
 		_f="$VC_DIR/osd$_i.img"
@@ -108,7 +110,7 @@ vc_start() {
 			cat "$VC_DIR/osd$_i.log" >&2; return 1; }
 		setsid "$VC_BUILD/vstor-osd" --osd_num "$_i" --data_path "$_f" \
 			--bind_address 127.0.0.1 --bind_port 0 \
-			--etcd_address "127.0.0.1:$VC_ETCD_PORT" --immediate_commit all "$@" \
+			--etcd_address "127.0.0.1:$VC_ETCD_PORT" --immediate_commit "$VC_IC" "$@" \
 			>>"$VC_DIR/osd$_i.log" 2>&1 </dev/null &
 		VC_OSD_PIDS="$VC_OSD_PIDS $!"
 		echo "$!" >"$VC_DIR/osd$_i.pid"
