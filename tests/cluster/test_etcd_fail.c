@@ -291,7 +291,7 @@ static const struct fake_case fake_cases[] = {
 		"\"etcdserver: leader changed\",\"code\":14}", ETCD_OP_RANGE, ETCD_E_ETCD, 2, "leader changed"),
 	FC("404", 404, "404 page not found", ETCD_OP_RANGE, ETCD_E_HTTP, 1, "HTTP status 404"),
 	FC("huge chunked body", 200, "{\"header\":{},\"kvs\":[", ETCD_OP_RANGE, ETCD_E_RESPONSE, 1, "exceeds",
-		.chunked = true, .filler = 100u << 20),
+		.chunked = true, .filler = 100u << 20, .timeout = 10000),
 	FC("huge declared length", 200, "{", ETCD_OP_RANGE, ETCD_E_RESPONSE, 1, "exceeds",
 		.hold = true, .declared = 100u << 20),
 	FC("hang (range)", 200, "", ETCD_OP_RANGE, ETCD_E_TIMEOUT, 2, NULL, .chunked = true, .hold = true),
