@@ -425,6 +425,7 @@ static void watch_cb(void *arg, struct etcd_watch *w, const struct etcd_watch_up
 			rebuild(c);
 			vc_lazy_routing(c);
 			vc_kick(c);
+			vc_map_changed(c, u->revision);
 		}
 		break;
 	case ETCD_WATCH_ERROR:
@@ -480,6 +481,7 @@ static void load_cb(void *arg, struct etcd_result *res)
 	}
 	c->loaded = true;
 	vc_kick(c);
+	vc_map_changed(c, res->revision);
 }
 
 static void load_start(struct vstor_client *c)

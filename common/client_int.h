@@ -213,6 +213,10 @@ struct vstor_client {
 	uint64_t inflight_ops;
 	struct vc_lazy lazy;
 	struct vstor_client_stats stats;
+	/* routing-change notification (client_map.c) */
+	vstor_map_cb *map_cb;
+	void *map_cb_arg;
+	int64_t map_revision;
 };
 
 /* client_etcd.c */
@@ -225,6 +229,9 @@ const struct vc_inode *vc_inode_find(const struct vstor_client *c, uint64_t inod
 /* The PG an offset of inode maps to (NULL: pool or PG unknown); *obj gets
  * the stripe start (may be NULL). */
 struct vc_pg *vc_pg_of(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_t *obj);
+
+/* client_map.c: routing may have changed, as of etcd revision rev. */
+void vc_map_changed(struct vstor_client *c, int64_t rev);
 
 /* client.c: the cluster state changed or loaded; retry waiting parts now. */
 void vc_kick(struct vstor_client *c);

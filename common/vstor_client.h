@@ -181,4 +181,38 @@ struct vstor_client_stats {
 };
 void vstor_client_get_stats(const struct vstor_client *c, struct vstor_client_stats *st);
 
+/* ---- Routing snapshots (client_map.c), for the kernel map agent ----
+ *
+ * The client's view of one pool as the kernel module takes it over
+ * netlink: the PG -> primary table and the addresses of the OSDs. A PG's
+ * primary is 0 when the PG is missing, paused, not active, or its primary
+ * has no osd/state. epoch is the etcd revision this view is as of, so it
+ * only grows, across clients too. */
+struct vstor_map_osd {
+	uint64_t num;
+	int port;
+	char **addrs;			/* IPv4/IPv6 literals, in order */
+	size_t naddrs;
+};
+
+struct vstor_pool_map {
+	uint32_t pool_id;
+	uint64_t epoch;
+	uint32_t block_size, bitmap_granularity, data_chunks;
+	bool immediate_commit_all;
+	uint64_t pg_stripe_size;
+	uint32_t pg_count;		/* 0: the pool has no PGs yet */
+	uint64_t *primary;		/* [pg_count], PG n at n-1 */
+	struct vstor_map_osd *osds;	/* every OSD named as a primary */
+	size_t nosds;
+};
+
+/* 0, -ENOENT (no such pool), -EAGAIN (not loaded yet) or -ENOMEM. */
+int vstor_client_pool_map(struct vstor_client *c, uint32_t pool, struct vstor_pool_map *out);
+void vstor_pool_map_free(struct vstor_pool_map *m);
+
+/* Called (from the loop) after the routing state was loaded or changed. */
+typedef void vstor_map_cb(void *arg);
+void vstor_client_on_map_change(struct vstor_client *c, vstor_map_cb *cb, void *arg);
+
 #endif

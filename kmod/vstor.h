@@ -2,14 +2,47 @@
 /*
  * vstor.ko internals shared between the files of the module. The headers
  * shared with userspace (vstor_proto.h, vstor_genl.h) live in ../common.
+ *
+ * Objects and who owns what:
+ *
+ *  vs_dev    one mapped image, /dev/vsN: a blk-mq disk, its geometry, and
+ *            its route. Devices do not share connections (like rbd's
+ *            "noshare"): each one is an independent cluster client.
+ *  vs_map    one PG map of a pool (PG -> primary OSD, OSD addresses, epoch),
+ *            immutable and refcounted, shared by the devices of a pool.
+ *  vs_route  what a device routes with: its map plus one vs_conn per
+ *            (OSD, slot). Published with RCU; a new map makes a new route
+ *            that keeps the connections whose OSD address did not change.
+ *  vs_conn   one kernel TCP connection to an OSD with a work item that does
+ *            all sending and receiving (vstor_conn.c).
+ *  vs_cmd    the blk-mq PDU of a request: up to VS_NPARTS parts, each one
+ *            primary op inside one object.
+ *
+ * A part is always on exactly one list: a connection's send queue or
+ * in-flight list (conn->lock), or the device's retry list (dev->lock), or
+ * briefly in the hands of whoever moves it. The connection's io_mutex
+ * serialises the socket, the transmit and receive cursors and every
+ * removal of parts from a live connection.
  */
 #ifndef VSTOR_H
 #define VSTOR_H
 
+#include <linux/blk-mq.h>
+#include <linux/blkdev.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/net.h>
+#include <linux/socket.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <net/netlink.h>
 
 #include "compat.h"
 #include "vstor_genl.h"
+#include "vstor_proto.h"
 
 /* Highest /dev/vsN index MAP accepts (DEV_INDEX). */
 #define VS_MAX_DEV_INDEX	65535u
@@ -17,18 +50,314 @@
 /* Most PGs a pool may have (PG_COUNT). */
 #define VS_MAX_PG_COUNT		65536u
 
+/* Minors per device: the disk and 15 partitions. */
+#define VS_PART_SHIFT		4
+
+/* Addresses kept per OSD (OSD_LIST items with the same NUM). */
+#define VS_MAX_ADDRS		4
+
+/*
+ * Parts per request. Reads and writes never cross an object (chunk_sectors
+ * is the object size), discard and write-zeroes are limited so that they
+ * span at most VS_NPARTS objects, and a flush syncs VS_NPARTS OSDs at a
+ * time.
+ */
+#define VS_NPARTS		8
+
+/*
+ * Request ids on the wire: generation (20 bits) | part (12) | blk-mq unique
+ * tag (32). The generation is bumped on every send of a part, so a reply to
+ * an earlier send of the same part (or to the same tag of an older request)
+ * no longer matches and is dropped. Part VS_ID_PART_CONN marks the
+ * connection's own ops (handshake, ping).
+ */
+#define VS_ID_GEN_SHIFT		44
+#define VS_ID_GEN_MASK		0xFFFFFu
+#define VS_ID_PART_SHIFT	32
+#define VS_ID_PART_MASK		0xFFFu
+#define VS_ID_PART_CONN		0xFFFu
+
 /*
  * Feature bits this driver grants (VS_ATTR_FEATURES is masked with it).
- * These are the features the MAP/SET_MAP validation already accepts and the
- * data path is designed for; EC pools and discard are refused for now.
+ * EC pools are refused for now.
  */
 #define VS_DRV_FEATURES		(VS_FEAT_MULTI_CONN | VS_FEAT_IPV6 |	\
 				 VS_FEAT_FORCE_UNMAP | VS_FEAT_LAZY_SYNC | \
-				 VS_FEAT_REQ_TIMEOUT | VS_FEAT_RESIZE)
+				 VS_FEAT_REQ_TIMEOUT | VS_FEAT_RESIZE |	\
+				 VS_FEAT_DISCARD)
+
+/* Module parameters (vstor_main.c), in milliseconds unless noted. */
+extern unsigned int vs_connect_timeout_ms;
+extern unsigned int vs_tcp_timeout_ms;
+extern unsigned int vs_retry_interval_ms;
+extern unsigned int vs_backoff_max_ms;
+extern unsigned int vs_idle_timeout_ms;
+extern unsigned int vs_ping_timeout_ms;
+extern unsigned int vs_stuck_ms;
+extern unsigned int vs_unmap_timeout_ms;
+
+extern struct workqueue_struct *vs_io_wq;	/* connection I/O */
+extern struct workqueue_struct *vs_ctl_wq;	/* connects, retries, events */
+
+/* ---- maps (vstor_map.c) ---- */
+
+struct vs_map_osd {
+	u64 num;
+	u16 port;
+	u8 naddrs;
+	struct sockaddr_storage addrs[VS_MAX_ADDRS];
+};
+
+struct vs_map {
+	struct kref ref;
+	u32 pool_id;
+	u32 pg_count;
+	u64 epoch;
+	u64 pg_stripe_size;	/* 0: the stripe size */
+	u64 *primary;		/* [pg_count], PG n at n-1; 0 = none */
+	u32 n_osds;
+	struct vs_map_osd *osds;	/* sorted by num */
+};
+
+/* ---- connections (vstor_conn.c) ---- */
+
+enum vs_conn_state {
+	VS_CONN_IDLE,		/* no socket; connects when a part arrives */
+	VS_CONN_CONNECTING,	/* connect_work scheduled or running */
+	VS_CONN_READY,		/* socket up, io_work sends and receives */
+	VS_CONN_DEAD,		/* removed from its route: refuses parts */
+};
+
+enum vs_rx_state {
+	VS_RX_HDR,		/* reading a 128-byte header */
+	VS_RX_SKIP,		/* discarding rx_left bytes, then rx_next */
+	VS_RX_DATA,		/* READ data into rx_part's pages */
+};
+
+struct vs_dev;
+struct vs_part;
+
+struct vs_conn {
+	struct vs_dev *dev;
+	const struct vs_map_osd *osd;	/* in the map of the route */
+	u64 osd_num;
+	u32 slot;
+
+	spinlock_t lock;
+	enum vs_conn_state state;
+	struct list_head sendq;		/* parts waiting to be sent */
+	struct list_head inflight;	/* parts being sent or awaiting replies */
+	bool dirty;			/* acked writes not covered by a SYNC */
+
+	struct mutex io_mutex;
+	struct socket *sock;
+	struct work_struct io_work;
+	struct delayed_work connect_work;
+	unsigned int backoff_ms;
+	unsigned long last_rx;		/* jiffies */
+	bool ping_sent;
+	u32 conn_gen;			/* for handshake/ping ids */
+
+	/* transmit cursor (io_mutex) */
+	struct vs_part *tx_part;	/* NULL: tx_hdr is a conn op or idle */
+	u32 tx_off, tx_len;
+	union vs_packet tx_hdr;
+	bool tx_busy;
+
+	/* receive cursor (io_mutex) */
+	enum vs_rx_state rx_state;
+	union vs_packet rx_hdr;
+	u32 rx_got;
+	u32 rx_left;
+	enum vs_rx_state rx_next;
+	struct vs_part *rx_part;	/* NULL while skipping: discard */
+	u32 rx_data_off;
+	void *scratch;			/* PAGE_SIZE, for skipped bytes */
+
+	void (*saved_data_ready)(struct sock *sk);
+	void (*saved_write_space)(struct sock *sk);
+	void (*saved_state_change)(struct sock *sk);
+};
+
+struct vs_route {
+	struct rcu_head rcu;
+	struct vs_map *map;
+	u32 conns_per_osd;
+	u32 nconns;
+	struct vs_conn *conns[];	/* n_osds * conns_per_osd, map order */
+};
+
+/* ---- requests (vstor_dev.c) ---- */
+
+enum vs_part_state {
+	VS_PART_IDLE,
+	VS_PART_QUEUED,		/* on conn->sendq */
+	VS_PART_SENDING,	/* conn->tx_part, on conn->inflight */
+	VS_PART_SENT,		/* on conn->inflight, awaiting the reply */
+	VS_PART_RECEIVING,	/* conn->rx_part: reply payload being read */
+	VS_PART_RETRY,		/* on dev->retry */
+};
+
+#define VS_PF_FUA	0x01	/* WRITE: SYNC the same OSD once it succeeds */
+#define VS_PF_ZERO	0x02	/* WRITE: payload is zeroes, not the bio */
+#define VS_PF_FIXED	0x04	/* SYNC: bound to conn, fails with it */
+#define VS_PF_DISCARD	0x08	/* DELETE of a discard: -EBUSY is fine */
+#define VS_PF_ZEROOUT	0x10	/* DELETE of write-zeroes: -EBUSY -> WRITE */
+
+struct vs_cmd;
+
+struct vs_part {
+	struct list_head node;
+	struct vs_cmd *cmd;
+	struct vs_conn *conn;	/* WRITE_ONCE: compared without its lock */
+	u64 offset;		/* in the image */
+	u32 len;
+	u32 roff;		/* byte offset of the data in the request */
+	u32 gen;
+	u16 idx;
+	u8 op;			/* VS_OP_READ / WRITE / SYNC / DELETE */
+	u8 flags;		/* VS_PF_* */
+	u8 state;		/* enum vs_part_state */
+};
+
+struct vs_cmd {
+	struct request *rq;
+	struct vs_dev *dev;
+	atomic_t pending;	/* parts not completed */
+	int error;		/* first errno, 0 = success */
+	int abort;		/* set by the timeout: fail the parts */
+	u8 nparts;
+	bool flush_more;	/* a flush with more OSDs to SYNC */
+	struct vs_part parts[VS_NPARTS];
+};
+
+/* ---- devices (vstor_dev.c) ---- */
+
+struct vs_dev_params {
+	u64 inode;
+	u64 size;
+	u64 features;		/* granted */
+	u32 dev_index;		/* U32_MAX: first free */
+	u32 block_size;
+	u32 bitmap_granularity;
+	u32 pool_id;
+	u32 data_chunks;
+	u32 flags;
+	u32 queue_depth;
+	u32 hw_queues;
+	u32 conns_per_osd;
+	u32 timeout_ms;
+	u8 immediate_commit;
+	char pool_name[VS_GENL_NAME_MAXLEN + 1];
+	char image_name[VS_GENL_NAME_MAXLEN + 1];
+};
+
+#define VS_EV_NEED_MAP		0	/* dev->events bits */
+#define VS_EV_OSD_UNREACHABLE	1
+#define VS_EV_IO_STUCK		2
+
+struct vs_dev {
+	struct list_head node;		/* vs_devs (vs_ctl_mutex) */
+	u32 index;
+	struct vs_dev_params p;
+	u64 stripe_size;		/* block_size * data_chunks */
+	u32 bitmap_len;			/* expected READ bitmap bytes */
+	bool lazy;			/* SYNC needed for durability */
+
+	struct blk_mq_tag_set tag_set;
+	struct gendisk *disk;
+
+	struct vs_route __rcu *route;	/* route_mutex to replace */
+	struct mutex route_mutex;	/* after vs_ctl_mutex, before io_mutex */
+
+	spinlock_t lock;
+	struct list_head retry;		/* parts waiting for a map or a retry */
+	struct delayed_work retry_work;
+	bool dead;			/* force-unmapped: fail all I/O */
+	bool removing;			/* unmap in progress: no new opens */
+	bool sync_lost;			/* lazy: unsynced writes may be lost */
+	unsigned int open_count;
+	atomic_t inflight;		/* started requests */
+	wait_queue_head_t idle_wq;	/* inflight reached 0 */
+
+	unsigned long events;		/* VS_EV_* */
+	atomic64_t unreachable_osd;
+	unsigned long last_need_map;	/* jiffies */
+	struct delayed_work event_work;
+	struct work_struct abort_work;	/* fail timed-out requests */
+	struct delayed_work tick_work;	/* PING the connections */
+};
+
+/* vstor_main.c */
+extern struct mutex vs_ctl_mutex;
+extern struct list_head vs_devs;
+
+/* vstor_dev.c */
+int vs_dev_create(const struct vs_dev_params *p, struct vs_map *map,
+		  struct vs_dev **out);
+int vs_dev_remove(struct vs_dev *dev, bool force, const char **why);
+void vs_dev_remove_all(void);
+struct vs_dev *vs_dev_find(u32 index);
+struct vs_dev *vs_dev_next(u32 *index);
+int vs_dev_resize(struct vs_dev *dev, u64 size);
+int vs_dev_set_map(struct vs_dev *dev, struct vs_map *map);
+int vs_dev_state(struct vs_dev *dev);
+u64 vs_dev_epoch(struct vs_dev *dev);
+void vs_dev_retry_part(struct vs_dev *dev, struct vs_part *part,
+		       unsigned int delay_ms);
+void vs_dev_route_part(struct vs_dev *dev, struct vs_part *part);
+void vs_part_done(struct vs_part *part, int err);
+void vs_dev_event(struct vs_dev *dev, int ev);
+int vs_dev_init(void);
+void vs_dev_exit(void);
+
+static inline u64 vs_part_id(const struct vs_part *part)
+{
+	return ((u64)(part->gen & VS_ID_GEN_MASK) << VS_ID_GEN_SHIFT) |
+	       ((u64)part->idx << VS_ID_PART_SHIFT) |
+	       blk_mq_unique_tag(part->cmd->rq);
+}
+
+/* vstor_map.c */
+extern const struct nla_policy vs_pg_policy[VS_PG_ATTR_MAX + 1];
+extern const struct nla_policy vs_osd_policy[VS_OSD_ATTR_MAX + 1];
+struct vs_map *vs_map_from_attrs(struct nlattr **attrs,
+				 struct netlink_ext_ack *extack, int *err);
+void vs_map_put(struct vs_map *map);
+static inline void vs_map_get(struct vs_map *map)
+{
+	kref_get(&map->ref);
+}
+
+const struct vs_map_osd *vs_map_osd_find(const struct vs_map *map, u64 num);
+struct vs_route *vs_route_build(struct vs_dev *dev, struct vs_map *map,
+				const struct vs_route *old);
+void vs_route_retire(struct vs_dev *dev, struct vs_route *old,
+		     const struct vs_route *cur);
+void vs_route_free_all(struct vs_dev *dev, struct vs_route *route);
+u32 vs_route_pg(const struct vs_dev *dev, const struct vs_map *map,
+		u64 offset);
+
+/* vstor_conn.c */
+struct vs_conn *vs_conn_new(struct vs_dev *dev, const struct vs_map_osd *osd,
+			    u32 slot);
+bool vs_conn_queue(struct vs_conn *conn, struct vs_part *part);
+void vs_conn_kill(struct vs_conn *conn, struct list_head *out);
+void vs_conn_free(struct vs_conn *conn);
+void vs_conn_sweep(struct vs_conn *conn,
+		   bool (*pred)(struct vs_part *part, void *arg), void *arg,
+		   struct list_head *out);
+bool vs_conn_ready(struct vs_conn *conn);
+void vs_conn_tick(struct vs_conn *conn);
 
 /* vstor_genl.c */
 int vs_genl_init(void);
 void vs_genl_exit(void);
+void vs_genl_event_dev(int cmd, struct vs_dev *dev);
+void vs_genl_event_index(int cmd, u32 index);
+void vs_genl_event_need_map(struct vs_dev *dev);
+void vs_genl_event_osd(struct vs_dev *dev, u64 osd);
+void vs_genl_event_stuck(struct vs_dev *dev, u32 inflight, u32 stuck_ms);
 
 /* vstor_check.c */
 int vs_check_proto(void);

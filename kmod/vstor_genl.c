@@ -13,8 +13,10 @@
  *     of attributes each command allows and requires,
  *  3. the command itself: cross-attribute rules (geometry, the PG table
  *     against PG_COUNT and the OSD list, flags per command).
- * Only then does a command act. Until the data path exists, the modifying
- * commands stop there with -EOPNOTSUPP.
+ * Only then does a command act.
+ *
+ * Commands run in parallel with other genl families (parallel_ops) and are
+ * serialised among themselves by vs_ctl_mutex.
  *
  * Feature negotiation: userspace sends the VS_FEAT_* bits it wants, the
  * kernel answers with those it also supports (VS_DRV_FEATURES). A LIST
@@ -42,8 +44,6 @@
 #define VS_MAX_DEV_SIZE		(1ULL << 60)
 
 static struct genl_family vs_genl_family;
-
-#define VS_MSG_NOT_IMPL		"data path not implemented yet"
 
 /* ---- Policies ---- */
 
@@ -75,23 +75,6 @@ static struct netlink_range_validation vs_pool_id_range = {
 static struct netlink_range_validation vs_pg_count_range = {
 	.min = 1,
 	.max = VS_MAX_PG_COUNT,
-};
-
-static const struct nla_policy vs_pg_policy[VS_PG_ATTR_MAX + 1] = {
-	[VS_PG_ATTR_PAD]	= { .type = NLA_REJECT,
-				    .reject_message = "PAD is output only" },
-	[VS_PG_ATTR_NUM]	= NLA_POLICY_FULL_RANGE(NLA_U32, &vs_pg_count_range),
-	[VS_PG_ATTR_PRIMARY]	= { .type = NLA_U64 },
-	[VS_PG_ATTR_EPOCH]	= { .type = NLA_U64 },
-};
-
-static const struct nla_policy vs_osd_policy[VS_OSD_ATTR_MAX + 1] = {
-	[VS_OSD_ATTR_PAD]	= { .type = NLA_REJECT,
-				    .reject_message = "PAD is output only" },
-	[VS_OSD_ATTR_NUM]	= NLA_POLICY_MIN(NLA_U64, 1),
-	[VS_OSD_ATTR_ADDR4]	= { .type = NLA_BE32 },
-	[VS_OSD_ATTR_ADDR6]	= NLA_POLICY_EXACT_LEN(16),
-	[VS_OSD_ATTR_PORT]	= NLA_POLICY_MIN(NLA_U16, 1),
 };
 
 static const struct nla_policy vs_attr_policy[VS_ATTR_MAX + 1] = {
@@ -248,205 +231,6 @@ static int vs_genl_pre_doit(const struct genl_ops *ops, struct sk_buff *skb,
 
 /* ---- Cross-attribute validation ---- */
 
-/* One address of an OSD from OSD_LIST; sorted by num for lookups. */
-struct vs_osd_ent {
-	u64 num;
-	u16 port;
-};
-
-static int vs_osd_cmp(const void *a, const void *b)
-{
-	const struct vs_osd_ent *x = a, *y = b;
-
-	return x->num < y->num ? -1 : x->num > y->num;
-}
-
-static bool vs_osd_known(const struct vs_osd_ent *osds, unsigned int n,
-			 u64 num)
-{
-	struct vs_osd_ent key = { .num = num };
-
-	return bsearch(&key, osds, n, sizeof(*osds), vs_osd_cmp);
-}
-
-/*
- * Checks OSD_LIST: every item a nest of NUM, PORT and exactly one address,
- * and one port per OSD. Returns the entries sorted by OSD number.
- */
-static int vs_parse_osd_list(struct genl_info *info, struct vs_osd_ent **out,
-			     unsigned int *n_out)
-{
-	struct nlattr *list = info->attrs[VS_ATTR_OSD_LIST];
-	struct netlink_ext_ack *extack = info->extack;
-	struct nlattr *tb[VS_OSD_ATTR_MAX + 1];
-	struct vs_osd_ent *osds;
-	struct nlattr *item;
-	unsigned int n = 0, i;
-	int rem, err;
-
-	nla_for_each_nested(item, list, rem)
-		n++;
-	if (rem) {
-		NL_SET_ERR_MSG_ATTR(extack, list, "trailing bytes in OSD_LIST");
-		return -EINVAL;
-	}
-	if (!n) {
-		NL_SET_ERR_MSG_ATTR(extack, list, "OSD_LIST is empty");
-		return -EINVAL;
-	}
-	osds = kvcalloc(n, sizeof(*osds), GFP_KERNEL);
-	if (!osds)
-		return -ENOMEM;
-
-	i = 0;
-	err = -EINVAL;
-	nla_for_each_nested(item, list, rem) {
-		if (nla_type(item) != VS_OSD_LIST_ITEM) {
-			NL_SET_ERR_MSG_ATTR(extack, item,
-					    "OSD_LIST holds only ITEM nests");
-			goto fail;
-		}
-		err = nla_parse_nested(tb, VS_OSD_ATTR_MAX, item, vs_osd_policy,
-				       extack);
-		if (err)
-			goto fail;
-		err = -EINVAL;
-		if (!tb[VS_OSD_ATTR_NUM]) {
-			NL_SET_ERR_MSG_ATTR(extack, item, "OSD item without NUM");
-			NL_SET_ERR_ATTR_MISS(extack, item, VS_OSD_ATTR_NUM);
-			goto fail;
-		}
-		if (!tb[VS_OSD_ATTR_PORT]) {
-			NL_SET_ERR_MSG_ATTR(extack, item, "OSD item without PORT");
-			NL_SET_ERR_ATTR_MISS(extack, item, VS_OSD_ATTR_PORT);
-			goto fail;
-		}
-		if (!tb[VS_OSD_ATTR_ADDR4] == !tb[VS_OSD_ATTR_ADDR6]) {
-			NL_SET_ERR_MSG_ATTR(extack, item,
-					    "OSD item needs exactly one of ADDR4, ADDR6");
-			goto fail;
-		}
-		if (tb[VS_OSD_ATTR_ADDR4] && !nla_get_in_addr(tb[VS_OSD_ATTR_ADDR4])) {
-			NL_SET_ERR_MSG_ATTR(extack, tb[VS_OSD_ATTR_ADDR4],
-					    "OSD address is 0.0.0.0");
-			goto fail;
-		}
-		osds[i].num = nla_get_u64(tb[VS_OSD_ATTR_NUM]);
-		osds[i].port = nla_get_u16(tb[VS_OSD_ATTR_PORT]);
-		i++;
-	}
-
-	sort(osds, n, sizeof(*osds), vs_osd_cmp, NULL);
-	for (i = 1; i < n; i++) {
-		if (osds[i].num == osds[i - 1].num &&
-		    osds[i].port != osds[i - 1].port) {
-			NL_SET_ERR_MSG_ATTR(extack, list,
-					    "OSD listed with two different ports");
-			goto fail;
-		}
-	}
-	*out = osds;
-	*n_out = n;
-	return 0;
-
-fail:
-	kvfree(osds);
-	return err;
-}
-
-/*
- * Checks PG_TABLE: exactly the PGs 1..PG_COUNT, each once, each with a
- * PRIMARY that is 0 (no primary: hold I/O) or an OSD of OSD_LIST.
- */
-static int vs_check_pg_table(struct genl_info *info, u32 pg_count,
-			     const struct vs_osd_ent *osds, unsigned int n_osds)
-{
-	struct nlattr *table = info->attrs[VS_ATTR_PG_TABLE];
-	struct netlink_ext_ack *extack = info->extack;
-	struct nlattr *tb[VS_PG_ATTR_MAX + 1];
-	struct nlattr *item;
-	unsigned long *seen;
-	unsigned int n = 0;
-	int rem, err;
-	u64 primary;
-	u32 num;
-
-	seen = bitmap_zalloc(pg_count + 1, GFP_KERNEL);
-	if (!seen)
-		return -ENOMEM;
-
-	err = -EINVAL;
-	nla_for_each_nested(item, table, rem) {
-		if (nla_type(item) != VS_PG_TABLE_ITEM) {
-			NL_SET_ERR_MSG_ATTR(extack, item,
-					    "PG_TABLE holds only ITEM nests");
-			goto out;
-		}
-		err = nla_parse_nested(tb, VS_PG_ATTR_MAX, item, vs_pg_policy,
-				       extack);
-		if (err)
-			goto out;
-		err = -EINVAL;
-		if (!tb[VS_PG_ATTR_NUM]) {
-			NL_SET_ERR_MSG_ATTR(extack, item, "PG item without NUM");
-			NL_SET_ERR_ATTR_MISS(extack, item, VS_PG_ATTR_NUM);
-			goto out;
-		}
-		if (!tb[VS_PG_ATTR_PRIMARY]) {
-			NL_SET_ERR_MSG_ATTR(extack, item, "PG item without PRIMARY");
-			NL_SET_ERR_ATTR_MISS(extack, item, VS_PG_ATTR_PRIMARY);
-			goto out;
-		}
-		num = nla_get_u32(tb[VS_PG_ATTR_NUM]);
-		if (num > pg_count) {
-			NL_SET_ERR_MSG_ATTR(extack, tb[VS_PG_ATTR_NUM],
-					    "PG number above PG_COUNT");
-			goto out;
-		}
-		if (test_and_set_bit(num, seen)) {
-			NL_SET_ERR_MSG_ATTR(extack, tb[VS_PG_ATTR_NUM],
-					    "PG listed twice");
-			goto out;
-		}
-		primary = nla_get_u64(tb[VS_PG_ATTR_PRIMARY]);
-		if (primary && !vs_osd_known(osds, n_osds, primary)) {
-			NL_SET_ERR_MSG_ATTR(extack, tb[VS_PG_ATTR_PRIMARY],
-					    "PG primary is not in OSD_LIST");
-			goto out;
-		}
-		n++;
-	}
-	if (rem) {
-		NL_SET_ERR_MSG_ATTR(extack, table, "trailing bytes in PG_TABLE");
-		goto out;
-	}
-	if (n != pg_count) {
-		NL_SET_ERR_MSG_ATTR(extack, table,
-				    "PG_TABLE must list every PG up to PG_COUNT");
-		goto out;
-	}
-	err = 0;
-out:
-	bitmap_free(seen);
-	return err;
-}
-
-/* PG_TABLE and OSD_LIST together, as MAP and SET_MAP carry them. */
-static int vs_check_pool_map(struct genl_info *info)
-{
-	u32 pg_count = nla_get_u32(info->attrs[VS_ATTR_PG_COUNT]);
-	struct vs_osd_ent *osds;
-	unsigned int n_osds;
-	int err;
-
-	err = vs_parse_osd_list(info, &osds, &n_osds);
-	if (err)
-		return err;
-	err = vs_check_pg_table(info, pg_count, osds, n_osds);
-	kvfree(osds);
-	return err;
-}
-
 static int vs_check_size(struct genl_info *info)
 {
 	struct nlattr *attr = info->attrs[VS_ATTR_SIZE];
@@ -470,50 +254,29 @@ static int vs_check_name(struct genl_info *info, int type)
 	return 0;
 }
 
-/* Everything MAP needs, checked; what the device will be created from. */
-struct vs_map_params {
-	u64 inode;
-	u64 size;
-	u64 pg_stripe_size;
-	u64 map_epoch;
-	u64 features;		/* granted */
-	u32 dev_index;		/* U32_MAX: first free */
-	u32 block_size;
-	u32 bitmap_granularity;
-	u32 pool_id;
-	u32 pg_count;
-	u32 data_chunks;
-	u32 flags;
-	u32 queue_depth;
-	u32 hw_queues;
-	u32 conns_per_osd;
-	u32 timeout_ms;
-	u8 immediate_commit;
-};
-
 static u32 vs_get_u32(struct genl_info *info, int type, u32 dflt)
 {
 	return info->attrs[type] ? nla_get_u32(info->attrs[type]) : dflt;
 }
 
-static int vs_parse_map(struct genl_info *info, struct vs_map_params *p)
+static int vs_parse_map(struct genl_info *info, struct vs_dev_params *p)
 {
 	struct netlink_ext_ack *extack = info->extack;
 	struct nlattr **a = info->attrs;
 	u64 stripe_unit;
 	int err;
 
+	u64 pg_stripe_size = nla_get_u64(a[VS_ATTR_PG_STRIPE_SIZE]);
+
+	memset(p, 0, sizeof(*p));
 	p->inode = nla_get_u64(a[VS_ATTR_INODE]);
 	p->size = nla_get_u64(a[VS_ATTR_SIZE]);
-	p->pg_stripe_size = nla_get_u64(a[VS_ATTR_PG_STRIPE_SIZE]);
-	p->map_epoch = nla_get_u64(a[VS_ATTR_MAP_EPOCH]);
 	p->features = a[VS_ATTR_FEATURES] ?
 		      nla_get_u64(a[VS_ATTR_FEATURES]) & VS_DRV_FEATURES : 0;
 	p->dev_index = vs_get_u32(info, VS_ATTR_DEV_INDEX, U32_MAX);
 	p->block_size = nla_get_u32(a[VS_ATTR_BLOCK_SIZE]);
 	p->bitmap_granularity = nla_get_u32(a[VS_ATTR_BITMAP_GRANULARITY]);
 	p->pool_id = nla_get_u32(a[VS_ATTR_POOL_ID]);
-	p->pg_count = nla_get_u32(a[VS_ATTR_PG_COUNT]);
 	p->data_chunks = vs_get_u32(info, VS_ATTR_DATA_CHUNKS, 1);
 	p->flags = vs_get_u32(info, VS_ATTR_FLAGS, 0);
 	p->queue_depth = vs_get_u32(info, VS_ATTR_QUEUE_DEPTH, 128);
@@ -547,7 +310,7 @@ static int vs_parse_map(struct genl_info *info, struct vs_map_params *p)
 	if (err)
 		return err;
 	stripe_unit = (u64)p->block_size * p->data_chunks;
-	if (p->pg_stripe_size && p->pg_stripe_size % stripe_unit) {
+	if (pg_stripe_size && vs_u64_rem(pg_stripe_size, stripe_unit)) {
 		NL_SET_ERR_MSG_ATTR(extack, a[VS_ATTR_PG_STRIPE_SIZE],
 				    "PG_STRIPE_SIZE must be 0 or a multiple of BLOCK_SIZE * DATA_CHUNKS");
 		return -EINVAL;
@@ -560,16 +323,33 @@ static int vs_parse_map(struct genl_info *info, struct vs_map_params *p)
 	err = vs_check_name(info, VS_ATTR_POOL_NAME);
 	if (!err)
 		err = vs_check_name(info, VS_ATTR_IMAGE_NAME);
-	if (!err)
-		err = vs_check_pool_map(info);
 	if (err)
 		return err;
+	if (a[VS_ATTR_POOL_NAME])
+		nla_strscpy(p->pool_name, a[VS_ATTR_POOL_NAME], sizeof(p->pool_name));
+	else
+		snprintf(p->pool_name, sizeof(p->pool_name), "%u", p->pool_id);
+	if (a[VS_ATTR_IMAGE_NAME])
+		nla_strscpy(p->image_name, a[VS_ATTR_IMAGE_NAME], sizeof(p->image_name));
+	else
+		snprintf(p->image_name, sizeof(p->image_name), "%llu",
+			 vs_inode_num(p->inode));
 
 	/* Valid, but beyond what this driver does. */
 	if (p->data_chunks > 1) {
 		NL_SET_ERR_MSG_ATTR(extack, a[VS_ATTR_DATA_CHUNKS],
 				    "erasure-coded pools (DATA_CHUNKS > 1) are not supported");
 		return -EOPNOTSUPP;
+	}
+	if (p->bitmap_granularity > PAGE_SIZE) {
+		NL_SET_ERR_MSG_ATTR(extack, a[VS_ATTR_BITMAP_GRANULARITY],
+				    "BITMAP_GRANULARITY above the page size is not supported");
+		return -EOPNOTSUPP;
+	}
+	if (p->conns_per_osd > 1 && !(p->features & VS_FEAT_MULTI_CONN)) {
+		NL_SET_ERR_MSG_ATTR(extack, a[VS_ATTR_CONNS_PER_OSD],
+				    "CONNS_PER_OSD > 1 needs the MULTI_CONN feature");
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -578,49 +358,284 @@ static int vs_parse_map(struct genl_info *info, struct vs_map_params *p)
 
 static int vs_cmd_map(struct sk_buff *skb, struct genl_info *info)
 {
-	struct vs_map_params p;
+	struct vs_dev_params p;
+	struct vs_map *map;
+	struct vs_dev *dev;
+	struct sk_buff *msg;
+	void *hdr;
 	int err;
 
 	err = vs_parse_map(info, &p);
 	if (err)
 		return err;
-	GENL_SET_ERR_MSG(info, VS_MSG_NOT_IMPL);
-	return -EOPNOTSUPP;
+	map = vs_map_from_attrs(info->attrs, info->extack, &err);
+	if (!map)
+		return err;
+	msg = genlmsg_new(2 * nla_total_size_64bit(sizeof(u64)), GFP_KERNEL);
+	if (!msg) {
+		vs_map_put(map);
+		return -ENOMEM;
+	}
+	mutex_lock(&vs_ctl_mutex);
+	err = vs_dev_create(&p, map, &dev);
+	if (err == -EEXIST)
+		GENL_SET_ERR_MSG(info, "DEV_INDEX is in use");
+	else if (err == -ENOSPC)
+		GENL_SET_ERR_MSG(info, "no free device index");
+	if (!err) {
+		vs_genl_event_dev(VS_CMD_DEV_ADDED, dev);
+		pr_info("vs%u: mapped pool %s image %s (inode 0x%llx, %llu bytes%s)\n",
+			dev->index, p.pool_name, p.image_name, p.inode, p.size,
+			dev->lazy ? ", lazy sync" : "");
+		hdr = genlmsg_put_reply(msg, info, &vs_genl_family, 0, VS_CMD_MAP);
+		if (!hdr || nla_put_u32(msg, VS_ATTR_DEV_INDEX, dev->index) ||
+		    nla_put_u64_64bit(msg, VS_ATTR_FEATURES, p.features,
+				      VS_ATTR_PAD)) {
+			mutex_unlock(&vs_ctl_mutex);
+			nlmsg_free(msg);
+			return -EMSGSIZE;
+		}
+		genlmsg_end(msg, hdr);
+	}
+	mutex_unlock(&vs_ctl_mutex);
+	if (err) {
+		nlmsg_free(msg);
+		return err;
+	}
+	return genlmsg_reply(msg, info);
 }
 
 static int vs_cmd_unmap(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *flags = info->attrs[VS_ATTR_FLAGS];
+	u32 index = nla_get_u32(info->attrs[VS_ATTR_DEV_INDEX]);
+	bool force = flags && (nla_get_u32(flags) & VS_GENL_F_FORCE);
+	const char *why = NULL;
+	struct vs_dev *dev;
+	int err;
 
 	if (flags && (nla_get_u32(flags) & VS_GENL_F_READONLY)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, flags,
 				    "READONLY is a MAP flag");
 		return -EINVAL;
 	}
-	GENL_SET_ERR_MSG(info, VS_MSG_NOT_IMPL);
-	return -EOPNOTSUPP;
+	mutex_lock(&vs_ctl_mutex);
+	dev = vs_dev_find(index);
+	if (!dev) {
+		mutex_unlock(&vs_ctl_mutex);
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[VS_ATTR_DEV_INDEX],
+				    "no such device");
+		return -ENODEV;
+	}
+	err = vs_dev_remove(dev, force, &why);
+	if (!err) {
+		vs_genl_event_index(VS_CMD_DEV_REMOVED, index);
+		pr_info("vs%u: unmapped%s\n", index, force ? " (forced)" : "");
+	}
+	mutex_unlock(&vs_ctl_mutex);
+	/* why is a string literal, as extack messages must be */
+	if (why && info->extack)
+		info->extack->_msg = why;
+	return err;
 }
 
 static int vs_cmd_set_map(struct sk_buff *skb, struct genl_info *info)
 {
-	int err;
+	struct vs_map *map;
+	struct vs_dev *dev;
+	int err, n = 0;
 
-	err = vs_check_pool_map(info);
-	if (err)
+	map = vs_map_from_attrs(info->attrs, info->extack, &err);
+	if (!map)
 		return err;
-	GENL_SET_ERR_MSG(info, VS_MSG_NOT_IMPL);
-	return -EOPNOTSUPP;
+	mutex_lock(&vs_ctl_mutex);
+	list_for_each_entry(dev, &vs_devs, node) {
+		if (dev->p.pool_id != map->pool_id)
+			continue;
+		vs_map_get(map);
+		err = vs_dev_set_map(dev, map);
+		if (err < 0)
+			break;
+		n++;
+	}
+	mutex_unlock(&vs_ctl_mutex);
+	vs_map_put(map);
+	if (err < 0)
+		return err;
+	if (!n) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[VS_ATTR_POOL_ID],
+				    "no device maps this pool");
+		return -ENODEV;
+	}
+	return 0;
 }
 
 static int vs_cmd_resize(struct sk_buff *skb, struct genl_info *info)
 {
+	u32 index = nla_get_u32(info->attrs[VS_ATTR_DEV_INDEX]);
+	struct vs_dev *dev;
 	int err;
 
 	err = vs_check_size(info);
 	if (err)
 		return err;
-	GENL_SET_ERR_MSG(info, VS_MSG_NOT_IMPL);
-	return -EOPNOTSUPP;
+	mutex_lock(&vs_ctl_mutex);
+	dev = vs_dev_find(index);
+	if (dev)
+		err = vs_dev_resize(dev, nla_get_u64(info->attrs[VS_ATTR_SIZE]));
+	mutex_unlock(&vs_ctl_mutex);
+	if (!dev) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[VS_ATTR_DEV_INDEX],
+				    "no such device");
+		return -ENODEV;
+	}
+	return err;
+}
+
+/* ---- Device messages: LIST replies and events ---- */
+
+static int vs_fill_dev(struct sk_buff *msg, struct vs_dev *dev)
+{
+	const struct vs_dev_params *p = &dev->p;
+
+	if (nla_put_u32(msg, VS_ATTR_DEV_INDEX, dev->index) ||
+	    nla_put_u64_64bit(msg, VS_ATTR_INODE, p->inode, VS_ATTR_PAD) ||
+	    nla_put_u64_64bit(msg, VS_ATTR_SIZE, p->size, VS_ATTR_PAD) ||
+	    nla_put_u32(msg, VS_ATTR_POOL_ID, p->pool_id) ||
+	    nla_put_string(msg, VS_ATTR_POOL_NAME, p->pool_name) ||
+	    nla_put_string(msg, VS_ATTR_IMAGE_NAME, p->image_name) ||
+	    nla_put_u32(msg, VS_ATTR_DEV_STATE, vs_dev_state(dev)) ||
+	    nla_put_u32(msg, VS_ATTR_INFLIGHT, atomic_read(&dev->inflight)) ||
+	    nla_put_u64_64bit(msg, VS_ATTR_MAP_EPOCH, vs_dev_epoch(dev),
+			      VS_ATTR_PAD) ||
+	    nla_put_u32(msg, VS_ATTR_FLAGS, p->flags) ||
+	    nla_put_u64_64bit(msg, VS_ATTR_FEATURES, p->features, VS_ATTR_PAD) ||
+	    nla_put_u32(msg, VS_ATTR_TIMEOUT_MS, p->timeout_ms) ||
+	    nla_put_u8(msg, VS_ATTR_IMMEDIATE_COMMIT, p->immediate_commit))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int vs_reply_dev(struct genl_info *info, struct vs_dev *dev)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &vs_genl_family, 0, VS_CMD_LIST);
+	if (!hdr || vs_fill_dev(msg, dev)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+static void vs_event_send(struct sk_buff *msg, void *hdr)
+{
+	genlmsg_end(msg, hdr);
+	/* no listener (-ESRCH) is fine */
+	genlmsg_multicast(&vs_genl_family, msg, 0, 0, GFP_KERNEL);
+}
+
+static struct sk_buff *vs_event_new(int cmd, void **hdr)
+{
+	struct sk_buff *msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+
+	if (!msg)
+		return NULL;
+	*hdr = genlmsg_put(msg, 0, 0, &vs_genl_family, 0, cmd);
+	if (!*hdr) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+void vs_genl_event_dev(int cmd, struct vs_dev *dev)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = vs_event_new(cmd, &hdr);
+	if (!msg)
+		return;
+	if (vs_fill_dev(msg, dev)) {
+		nlmsg_free(msg);
+		return;
+	}
+	vs_event_send(msg, hdr);
+}
+
+void vs_genl_event_index(int cmd, u32 index)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = vs_event_new(cmd, &hdr);
+	if (!msg)
+		return;
+	if (nla_put_u32(msg, VS_ATTR_DEV_INDEX, index)) {
+		nlmsg_free(msg);
+		return;
+	}
+	vs_event_send(msg, hdr);
+}
+
+void vs_genl_event_need_map(struct vs_dev *dev)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = vs_event_new(VS_CMD_NEED_MAP, &hdr);
+	if (!msg)
+		return;
+	if (nla_put_u32(msg, VS_ATTR_DEV_INDEX, dev->index) ||
+	    nla_put_u32(msg, VS_ATTR_POOL_ID, dev->p.pool_id) ||
+	    nla_put_u64_64bit(msg, VS_ATTR_MAP_EPOCH, vs_dev_epoch(dev),
+			      VS_ATTR_PAD)) {
+		nlmsg_free(msg);
+		return;
+	}
+	vs_event_send(msg, hdr);
+}
+
+void vs_genl_event_osd(struct vs_dev *dev, u64 osd)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = vs_event_new(VS_CMD_OSD_UNREACHABLE, &hdr);
+	if (!msg)
+		return;
+	if (nla_put_u32(msg, VS_ATTR_DEV_INDEX, dev->index) ||
+	    nla_put_u32(msg, VS_ATTR_POOL_ID, dev->p.pool_id) ||
+	    nla_put_u64_64bit(msg, VS_ATTR_OSD_NUM, osd, VS_ATTR_PAD) ||
+	    nla_put_u64_64bit(msg, VS_ATTR_MAP_EPOCH, vs_dev_epoch(dev),
+			      VS_ATTR_PAD)) {
+		nlmsg_free(msg);
+		return;
+	}
+	vs_event_send(msg, hdr);
+}
+
+void vs_genl_event_stuck(struct vs_dev *dev, u32 inflight, u32 stuck_ms)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = vs_event_new(VS_CMD_IO_STUCK, &hdr);
+	if (!msg)
+		return;
+	if (nla_put_u32(msg, VS_ATTR_DEV_INDEX, dev->index) ||
+	    nla_put_u32(msg, VS_ATTR_INFLIGHT, inflight) ||
+	    nla_put_u32(msg, VS_ATTR_STUCK_MS, stuck_ms)) {
+		nlmsg_free(msg);
+		return;
+	}
+	vs_event_send(msg, hdr);
 }
 
 /* LIST without DEV_INDEX: the feature query. */
@@ -653,18 +668,43 @@ nospace:
 static int vs_cmd_list(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *index = info->attrs[VS_ATTR_DEV_INDEX];
+	struct vs_dev *dev;
+	int err;
 
-	if (index) {
+	if (!index)
+		return vs_reply_features(info);
+	mutex_lock(&vs_ctl_mutex);
+	dev = vs_dev_find(nla_get_u32(index));
+	err = dev ? vs_reply_dev(info, dev) : -ENODEV;
+	mutex_unlock(&vs_ctl_mutex);
+	if (err == -ENODEV)
 		NL_SET_ERR_MSG_ATTR(info->extack, index, "no such device");
-		return -ENODEV;
-	}
-	return vs_reply_features(info);
+	return err;
 }
 
-/* LIST as a dump: one message per device; there are none yet. */
+/* LIST as a dump: one message per device, resuming after cb->args[0]. */
 static int vs_dump_list(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	return 0;
+	u32 index = cb->args[0];
+	struct vs_dev *dev;
+	void *hdr;
+
+	mutex_lock(&vs_ctl_mutex);
+	while ((dev = vs_dev_next(&index))) {
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+				  cb->nlh->nlmsg_seq, &vs_genl_family,
+				  NLM_F_MULTI, VS_CMD_LIST);
+		if (!hdr)
+			break;
+		if (vs_fill_dev(skb, dev)) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+		cb->args[0] = ++index;
+	}
+	mutex_unlock(&vs_ctl_mutex);
+	return skb->len;
 }
 
 static const struct genl_small_ops vs_genl_ops[] = {
@@ -706,6 +746,7 @@ static struct genl_family vs_genl_family __ro_after_init = {
 	.policy		= vs_attr_policy,
 	/* Kernel sockets will not pin a netns: init_net only for now. */
 	.netnsok	= false,
+	.parallel_ops	= true,	/* vs_ctl_mutex serialises our commands */
 	.resv_start_op	= 0,	/* strict for every command */
 	.pre_doit	= vs_genl_pre_doit,
 	.module		= THIS_MODULE,

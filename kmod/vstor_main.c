@@ -2,21 +2,64 @@
 /*
  * vstor.ko: block devices (/dev/vsN) backed by a vstor cluster.
  *
- * Module init and exit. Order matters: the generic netlink family is the
- * only way in from userspace, so it is registered last, when everything a
- * command may touch is ready, and unregistered first, so that no MAP or
- * UNMAP can race with tearing the devices down (blktests nbd/004 found the
- * reverse order unsafe in nbd).
+ * Module init and exit, and the module parameters. Order matters: the
+ * generic netlink family is the only way in from userspace, so it is
+ * registered last, when everything a command may touch is ready, and
+ * unregistered first, so that no MAP or UNMAP can race with tearing the
+ * devices down (blktests nbd/004 found the reverse order unsafe in nbd).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/init.h>
 #include <linux/kernel.h>
 #include <linux/module.h>
+#include <linux/moduleparam.h>
 #include <net/genetlink.h>
 
 #include "vstor.h"
 #include "vstor_proto.h"
+
+/*
+ * Timeouts, in milliseconds. The defaults suit real hardware; tests under
+ * QEMU TCG (many times slower) stretch or shrink them with these.
+ */
+unsigned int vs_connect_timeout_ms = 5000;
+module_param_named(connect_timeout_ms, vs_connect_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(connect_timeout_ms, "TCP connect + SHOW_CONFIG handshake limit (peer_connect_timeout)");
+
+unsigned int vs_tcp_timeout_ms = 15000;
+module_param_named(tcp_timeout_ms, vs_tcp_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(tcp_timeout_ms, "TCP_USER_TIMEOUT; keepalive probes every third of it");
+
+unsigned int vs_retry_interval_ms = 500;
+module_param_named(retry_interval_ms, vs_retry_interval_ms, uint, 0644);
+MODULE_PARM_DESC(retry_interval_ms, "retry of a request refused with EPIPE or without primary (up_wait_retry_interval)");
+
+unsigned int vs_backoff_max_ms = 5000;
+module_param_named(backoff_max_ms, vs_backoff_max_ms, uint, 0644);
+MODULE_PARM_DESC(backoff_max_ms, "longest wait between reconnect attempts (starts at 100, doubles)");
+
+unsigned int vs_idle_timeout_ms = 5000;
+module_param_named(idle_timeout_ms, vs_idle_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(idle_timeout_ms, "PING an OSD that answered nothing this long while requests wait (osd_idle_timeout, 0 = never)");
+
+unsigned int vs_ping_timeout_ms = 5000;
+module_param_named(ping_timeout_ms, vs_ping_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(ping_timeout_ms, "reconnect when a PING is not answered this long (osd_ping_timeout)");
+
+unsigned int vs_stuck_ms = 30000;
+module_param_named(stuck_ms, vs_stuck_ms, uint, 0644);
+MODULE_PARM_DESC(stuck_ms, "report requests older than this (IO_STUCK event) unless the device has a timeout");
+
+unsigned int vs_unmap_timeout_ms = 10000;
+module_param_named(unmap_timeout_ms, vs_unmap_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(unmap_timeout_ms, "how long a normal UNMAP waits for requests in flight");
+
+struct workqueue_struct *vs_io_wq;
+struct workqueue_struct *vs_ctl_wq;
+
+DEFINE_MUTEX(vs_ctl_mutex);
+LIST_HEAD(vs_devs);
 
 static int __init vs_init(void)
 {
@@ -27,25 +70,46 @@ static int __init vs_init(void)
 		pr_err("protocol header self-check failed\n");
 		return err;
 	}
-
-	/* The block device major and the device index come here. */
-
+	/* Both are on the I/O path: they must make progress under reclaim. */
+	vs_io_wq = alloc_workqueue("vstor_io", WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
+	vs_ctl_wq = alloc_workqueue("vstor_ctl", WQ_MEM_RECLAIM, 0);
+	if (!vs_io_wq || !vs_ctl_wq) {
+		err = -ENOMEM;
+		goto out_wq;
+	}
+	err = vs_dev_init();
+	if (err) {
+		pr_err("cannot register a block major: %d\n", err);
+		goto out_wq;
+	}
 	err = vs_genl_init();
 	if (err) {
 		pr_err("cannot register the %s netlink family: %d\n",
 		       VS_GENL_NAME, err);
-		return err;
+		goto out_dev;
 	}
-
 	pr_info("protocol %d, netlink family %s v%d\n",
 		VS_PROTOCOL_VERSION, VS_GENL_NAME, VS_GENL_VERSION);
 	return 0;
+
+out_dev:
+	vs_dev_exit();
+out_wq:
+	if (vs_ctl_wq)
+		destroy_workqueue(vs_ctl_wq);
+	if (vs_io_wq)
+		destroy_workqueue(vs_io_wq);
+	return err;
 }
 
 static void __exit vs_exit(void)
 {
 	vs_genl_exit();
-	/* Devices are torn down here, after no command can arrive. */
+	/* No command can arrive now; nobody has a device open (module ref). */
+	vs_dev_remove_all();
+	vs_dev_exit();
+	destroy_workqueue(vs_ctl_wq);
+	destroy_workqueue(vs_io_wq);
 }
 
 module_init(vs_init);

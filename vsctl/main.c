@@ -36,6 +36,12 @@ static const struct cfg_opt vsctl_opts[] = {
 	VS_OPT("io_total", CFG_STR, "bench: bytes to transfer."),
 	VS_OPT("seconds", CFG_STR, "bench: run time."),
 	VS_OPT("rw_mix_read", CFG_STR, "bench: percent of reads with rw."),
+	VS_OPT("queue_depth", CFG_STR, "Requests in flight per hardware queue of a device."),
+	VS_OPT("hw_queues", CFG_STR, "Hardware (blk-mq) queues of a device."),
+	VS_OPT("conns_per_osd", CFG_STR, "TCP connections of a device to each OSD."),
+	VS_OPT("io_timeout", CFG_STR, "Fail requests older than this many ms (0: never)."),
+	VS_OPT("dev", CFG_STR, "Device index N of /dev/vsN."),
+	VS_OPT("no_agent", CFG_BOOL, "Do not start the map agent."),
 };
 
 struct command {
@@ -274,6 +280,79 @@ static const struct command commands[] = {
 	  "EXAMPLES\n"
 	  "    vsctl pg place --static\n"
 	  "    vsctl pg place --static --pool testpool --json\n" },
+	{ "map", cmd_map, 1, 1, "pool readonly queue_depth hw_queues conns_per_osd io_timeout dev no_agent",
+	  "NAME\n"
+	  "    vsctl map - map an image as a kernel block device /dev/vsN\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl map IMAGE [--pool P] [--readonly] [--queue_depth N] [--hw_queues N]\n"
+	  "        [--conns_per_osd N] [--io_timeout MS] [--dev N] [--no_agent] [--json]\n\n"
+	  "DESCRIPTION\n"
+	  "    Reads the image, its pool and the pool's PG map from etcd and creates the\n"
+	  "    device in vstor.ko, which then talks to the OSDs itself (no userspace\n"
+	  "    process on the data path). Prints the device path. The kernel cannot read\n"
+	  "    etcd, so a host-wide agent ('vsctl map-agent', systemd unit\n"
+	  "    vstor-map-agent.service) keeps the maps of all mapped pools current; map\n"
+	  "    starts it when none is running (log: /run/vstor/map-agent.log).\n"
+	  "    With udev, /dev/vstor/POOL/IMAGE links to the device (60-vstor.rules).\n"
+	  "    Writes are durable when acknowledged if the cluster has\n"
+	  "    immediate_commit=all; otherwise the device has a write cache and a flush\n"
+	  "    (fsync) makes them durable.\n\n"
+	  "OPTIONS\n"
+	  "    --pool P            refuse unless the image is in pool P (name or id)\n"
+	  "    --readonly          a read-only device (also when the image is readonly)\n"
+	  "    --queue_depth N     requests in flight per hardware queue (default 128)\n"
+	  "    --hw_queues N       blk-mq hardware queues (default 1)\n"
+	  "    --conns_per_osd N   TCP connections to each OSD (default 1)\n"
+	  "    --io_timeout MS     fail requests older than MS with EIO (default 0: never;\n"
+	  "                        I/O waits while the cluster recovers)\n"
+	  "    --dev N             use /dev/vsN (default: the first free index)\n"
+	  "    --no_agent          do not start the map agent\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl map vm1-disk\n"
+	  "    vsctl map vm1-disk --pool testpool --queue_depth 256 --json\n" },
+	{ "unmap", cmd_unmap, 1, 1, "force pool",
+	  "NAME\n"
+	  "    vsctl unmap - remove a /dev/vsN device\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl unmap DEVICE|IMAGE [--force] [--pool P]\n\n"
+	  "DESCRIPTION\n"
+	  "    DEVICE is /dev/vsN, vsN or N; IMAGE is the name of a mapped image (--pool\n"
+	  "    picks one of several). Without --force the device must not be open\n"
+	  "    (unmount it first), and requests still in flight are waited for at most\n"
+	  "    10 s (the module's unmap_timeout_ms). --force fails every request in\n"
+	  "    flight and every later one with EIO first, so it always completes, even\n"
+	  "    with the cluster gone or the device mounted (unwritten data is lost).\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl unmap /dev/vs0\n"
+	  "    vsctl unmap vm1-disk --force\n" },
+	{ "list", cmd_list, 0, 0, "",
+	  "NAME\n"
+	  "    vsctl list - list the mapped /dev/vsN devices\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl list [--json]\n\n"
+	  "DESCRIPTION\n"
+	  "    Asks the kernel module: device, pool, image, inode number, size, state\n"
+	  "    (connecting, active, degraded: some I/O waits for an OSD or a map, dead,\n"
+	  "    removing), map epoch (the etcd revision of its PG map), requests in flight\n"
+	  "    and mode. Needs no etcd.\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl list\n"
+	  "    vsctl list --json\n" },
+	{ "map-agent", cmd_map_agent, 0, 0, "",
+	  "NAME\n"
+	  "    vsctl map-agent - keep the kernel's PG maps current from etcd\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl map-agent\n\n"
+	  "DESCRIPTION\n"
+	  "    Runs in the foreground until SIGTERM, one per host (it locks\n"
+	  "    /run/vstor/map-agent.lock). It watches config/, pg/state/ and osd/state/\n"
+	  "    and sends SET_MAP for every pool that has mapped devices whenever their\n"
+	  "    routing changes, answers the kernel's NEED_MAP events, and rechecks every\n"
+	  "    5 s. It keeps no state: restarting it is harmless. Devices stay mapped\n"
+	  "    while it is down, but do not follow PG moves then.\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl map-agent --etcd_address 10.0.0.1:2379\n"
+	  "    systemctl enable --now vstor-map-agent\n" },
 	{ "osd ls", cmd_osd_ls, 0, 0, "",
 	  "NAME\n"
 	  "    vsctl osd ls - list OSDs\n\n"
@@ -318,7 +397,11 @@ static void print_main_help(FILE *out)
 	      "    pg place --static [--pool P]                static PG placement\n"
 	      "    osd ls                                      list OSDs\n"
 	      "    status                                      cluster summary\n"
-	      "    bench IMAGE --io-type read|write|rw ...     benchmark an image\n\n"
+	      "    bench IMAGE --io-type read|write|rw ...     benchmark an image\n"
+	      "    map IMAGE [--pool P]                        map an image as /dev/vsN\n"
+	      "    unmap DEVICE|IMAGE [--force]                remove a /dev/vsN device\n"
+	      "    list                                        list the mapped devices\n"
+	      "    map-agent                                   keep the kernel's maps current\n\n"
 	      "    'vsctl COMMAND --help' describes one command.\n\n", out);
 	fputs(GLOBAL_HELP, out);
 	fputs("\nEXIT STATUS\n    0 success, 1 error, 2 bad command line\n\n"

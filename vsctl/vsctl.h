@@ -168,5 +168,9 @@ int cmd_status(struct vsctl *v);
 int cmd_bench(struct vsctl *v);
 int cmd_import(struct vsctl *v);
 int cmd_export(struct vsctl *v);
+int cmd_map(struct vsctl *v);
+int cmd_unmap(struct vsctl *v);
+int cmd_list(struct vsctl *v);
+int cmd_map_agent(struct vsctl *v);
 
 #endif

@@ -17,6 +17,11 @@
 #   GUEST_TIMEOUT  limit for SCRIPT inside the guest (default 150)
 #   VM_KEEP=DIR    also copy the results (console.log, dmesg, ...) to DIR
 #   VM_APPEND      extra kernel command line (e.g. panic_on_warn=1)
+#   VM_MEM         guest memory in MiB (default 1024)
+#   VM_BINS        more programs for the guest, copied with every library
+#                  ldd names to the same paths (dynamic Debian binaries)
+#   VM_MODS        more Debian modules, insmod'ed by /init in order
+#                  (with their dependencies), e.g. "brd"
 set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd) || exit 1
 VM_TIMEOUT=${VM_TIMEOUT:-240}
@@ -83,6 +88,18 @@ for f in "$@"; do
 	esac
 done
 cp /bin/busybox "$root/bin/busybox"
+# Dynamic programs with their libraries at the same paths; SRC=DEST puts
+# SRC at DEST in the guest.
+for f in ${VM_BINS:-}; do
+	src=${f%%=*}
+	dst=$src
+	case "$f" in *=*) dst=${f#*=} ;; esac
+	[ -x "$src" ] || { echo "FAIL: vm: VM_BINS: $src is not an executable"; exit 1; }
+	mkdir -p "$root$(dirname "$dst")" && cp -L "$src" "$root$dst" || exit 1
+	for l in $(ldd "$src" 2>/dev/null | awk '/=> \// { print $3 } /^\t\/.*ld-linux/ { print $1 }'); do
+		cp --parents -L "$l" "$root" || exit 1
+	done
+done
 cp "$SCRIPT" "$root/test.sh"
 
 # Debian modules for the results disk, in load order. virtio_pci is no
@@ -90,7 +107,7 @@ cp "$SCRIPT" "$root/test.sh"
 [ -e "/lib/modules/$KVER/modules.dep" ] || depmod "$KVER" 2>/dev/null ||
 	skip "no /lib/modules/$KVER/modules.dep (run depmod $KVER as root)"
 : >"$root/mod/order"
-for m in virtio_pci virtio_blk; do
+for m in virtio_pci virtio_blk ${VM_MODS:-}; do
 	modprobe -S "$KVER" --show-depends "$m" >>"$work/deps" 2>/dev/null ||
 		skip "modprobe cannot resolve $m for $KVER"
 done
@@ -145,7 +162,7 @@ chmod 755 "$root/init" "$root/test.sh"
 truncate -s 16M "$work/results.img"
 t1=$(date +%s)
 
-timeout "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -m 1024 -smp 2 \
+timeout "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -m "${VM_MEM:-1024}" -smp 2 \
 	-nodefaults -display none -no-reboot \
 	-kernel "/boot/vmlinuz-$KVER" -initrd "$work/initramfs.cpio.gz" \
 	-append "console=ttyS0 quiet panic=-1 ${VM_APPEND:-}" \

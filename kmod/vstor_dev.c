@@ -1,0 +1,984 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Block devices: one blk-mq disk per mapped image, /dev/vsN.
+ *
+ * queue_rq cuts a request into parts, one primary op per object, and hands
+ * each to the connection of its PG's primary; it never blocks. Parts come
+ * back through vs_part_done(): success or a final error counts down the
+ * request, -EPIPE (not primary, PG inactive) parks the part on the
+ * device's retry list until a new map arrives or up_wait_retry_interval
+ * passes, and asks userspace for a fresher map.
+ *
+ * Durability: with immediate_commit=all a write is durable when the OSD
+ * acknowledges it, so no volatile cache is advertised and no flush ever
+ * arrives. Otherwise (lazy pools) the device has a write cache: a flush
+ * SYNCs every connection that acknowledged writes since its last SYNC,
+ * FUA writes SYNC their OSD before completing, and if a connection that
+ * held unsynced writes breaks, the next flush fails with EIO (the data may
+ * be gone; we do not keep copies to replay).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/idr.h>
+#include <linux/kernel.h>
+#include <linux/major.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+
+#include "vstor.h"
+
+static DEFINE_IDR(vs_idr);
+static int vs_major;
+
+/* ---- part completion ---- */
+
+static void vs_cmd_end(struct vs_cmd *cmd);
+
+/*
+ * Parts complete in process context only (connection, retry and control
+ * work, queue_rq), so the request ends right there: no softirq bounce, and
+ * a flush can go on with its next wave of SYNCs.
+ */
+static void vs_cmd_put(struct vs_cmd *cmd)
+{
+	if (atomic_dec_and_test(&cmd->pending))
+		vs_cmd_end(cmd);
+}
+
+static void vs_part_finish(struct vs_part *part, int err)
+{
+	struct vs_cmd *cmd = part->cmd;
+
+	part->state = VS_PART_IDLE;
+	WRITE_ONCE(part->conn, NULL);
+	if (err)
+		cmpxchg(&cmd->error, 0, err);
+	vs_cmd_put(cmd);
+}
+
+/* A part is back from the cluster (or failed before reaching it). */
+void vs_part_done(struct vs_part *part, int err)
+{
+	struct vs_cmd *cmd = part->cmd;
+	struct vs_dev *dev = cmd->dev;
+
+	if (READ_ONCE(cmd->abort)) {
+		vs_part_finish(part, -ETIMEDOUT);
+		return;
+	}
+	switch (err) {
+	case -EPIPE:
+		/* not the primary (any more) or the PG is not active */
+		if (part->flags & VS_PF_FIXED)
+			break;
+		vs_dev_event(dev, VS_EV_NEED_MAP);
+		vs_dev_retry_part(dev, part, vs_retry_interval_ms);
+		return;
+	case -EBUSY:
+		/* DELETE refused while the PG is degraded */
+		if (part->flags & VS_PF_DISCARD) {
+			err = 0;
+		} else if (part->flags & VS_PF_ZEROOUT) {
+			part->op = VS_OP_WRITE;
+			part->flags = VS_PF_ZERO;
+			vs_dev_route_part(dev, part);
+			return;
+		}
+		break;
+	}
+	vs_part_finish(part, err);
+}
+
+/* ---- routing ---- */
+
+void vs_dev_retry_part(struct vs_dev *dev, struct vs_part *part,
+		       unsigned int delay_ms)
+{
+	spin_lock(&dev->lock);
+	if (dev->dead) {
+		spin_unlock(&dev->lock);
+		vs_part_finish(part, -EIO);
+		return;
+	}
+	part->state = VS_PART_RETRY;
+	WRITE_ONCE(part->conn, NULL);
+	list_add_tail(&part->node, &dev->retry);
+	if (delay_ms)
+		queue_delayed_work(vs_ctl_wq, &dev->retry_work,
+				   msecs_to_jiffies(delay_ms));
+	else
+		mod_delayed_work(vs_ctl_wq, &dev->retry_work, 0);
+	spin_unlock(&dev->lock);
+}
+
+/* The connection for part under route, or NULL when its PG has no primary. */
+static struct vs_conn *vs_route_conn(struct vs_dev *dev,
+				     const struct vs_route *r,
+				     const struct vs_part *part)
+{
+	const struct vs_map *map = r->map;
+	const struct vs_map_osd *osd;
+	u32 pg = vs_route_pg(dev, map, part->offset), slot;
+	u64 primary = map->primary[pg - 1];
+
+	if (!primary)
+		return NULL;
+	osd = vs_map_osd_find(map, primary);
+	if (!osd)
+		return NULL;
+	slot = part->cmd->rq->mq_hctx->queue_num % r->conns_per_osd;
+	return r->conns[(osd - map->osds) * r->conns_per_osd + slot];
+}
+
+void vs_dev_route_part(struct vs_dev *dev, struct vs_part *part)
+{
+	struct vs_route *r;
+	struct vs_conn *conn;
+	bool queued = false;
+
+	if (part->flags & VS_PF_FIXED) {
+		/* a SYNC whose connection is gone: its writes may be too */
+		vs_part_finish(part, -EIO);
+		return;
+	}
+	if (READ_ONCE(dev->dead)) {
+		vs_part_finish(part, -EIO);
+		return;
+	}
+	rcu_read_lock();
+	r = rcu_dereference(dev->route);
+	conn = vs_route_conn(dev, r, part);
+	if (conn)
+		queued = vs_conn_queue(conn, part);
+	rcu_read_unlock();
+	if (queued)
+		return;
+	if (!conn)
+		vs_dev_event(dev, VS_EV_NEED_MAP);
+	/* no primary: wait for a map; a dying connection: route again soon */
+	vs_dev_retry_part(dev, part, conn ? 1 : vs_retry_interval_ms);
+}
+
+static void vs_dev_retry_work(struct work_struct *w)
+{
+	struct vs_dev *dev = container_of(to_delayed_work(w), struct vs_dev,
+					  retry_work);
+	struct vs_part *part, *tmp;
+	LIST_HEAD(list);
+
+	spin_lock(&dev->lock);
+	list_splice_init(&dev->retry, &list);
+	spin_unlock(&dev->lock);
+	list_for_each_entry_safe(part, tmp, &list, node) {
+		list_del_init(&part->node);
+		part->state = VS_PART_IDLE;
+		vs_dev_route_part(dev, part);
+	}
+}
+
+/* ---- requests ---- */
+
+static void vs_part_init(struct vs_cmd *cmd, u8 op, u8 flags, u64 offset,
+			 u32 len, u32 roff)
+{
+	struct vs_part *part = &cmd->parts[cmd->nparts++];
+
+	part->op = op;
+	part->flags = flags;
+	part->offset = offset;
+	part->len = len;
+	part->roff = roff;
+	part->state = VS_PART_IDLE;
+	INIT_LIST_HEAD(&part->node);
+}
+
+/* READ / WRITE: one part per object the range touches. */
+static int vs_prep_rw(struct vs_dev *dev, struct vs_cmd *cmd, u8 op, u8 flags,
+		      u64 pos, u32 len)
+{
+	u32 roff = 0, n;
+
+	while (len) {
+		n = min_t(u64, len, dev->stripe_size -
+			  vs_u64_rem(pos, dev->stripe_size));
+		if (cmd->nparts == VS_NPARTS)
+			return -EIO;
+		vs_part_init(cmd, op, flags, pos, n, roff);
+		pos += n;
+		roff += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * Discard and write-zeroes: whole objects are deleted (reads of a missing
+ * object return zeroes); the partial ends are skipped by a discard and
+ * written with zeroes by write-zeroes. NOUNMAP write-zeroes writes zeroes
+ * everywhere.
+ */
+static int vs_prep_zero(struct vs_dev *dev, struct vs_cmd *cmd, bool discard,
+			bool nounmap, u64 pos, u32 len)
+{
+	u64 stripe = dev->stripe_size;
+	u32 n, in;
+
+	while (len) {
+		in = vs_u64_rem(pos, stripe);
+		n = min_t(u64, len, stripe - in);
+		if (cmd->nparts == VS_NPARTS)
+			return -EIO;
+		if (!in && n == stripe && !nounmap)
+			vs_part_init(cmd, VS_OP_DELETE,
+				     discard ? VS_PF_DISCARD : VS_PF_ZEROOUT,
+				     pos, 0, 0);
+		else if (!discard)
+			vs_part_init(cmd, VS_OP_WRITE, VS_PF_ZERO, pos, n, 0);
+		pos += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Flush: a SYNC on every connection with writes not covered by one yet. */
+static int vs_prep_flush(struct vs_dev *dev, struct vs_cmd *cmd)
+{
+	struct vs_route *r;
+	u32 i;
+
+	if (!dev->lazy)
+		return 0;
+	if (xchg(&dev->sync_lost, false))
+		return -EIO;
+	/* the caller holds rcu_read_lock() until the SYNCs are queued */
+	r = rcu_dereference(dev->route);
+	cmd->flush_more = false;
+	for (i = 0; i < r->nconns; i++) {
+		struct vs_conn *conn = r->conns[i];
+		bool dirty;
+
+		if (cmd->nparts == VS_NPARTS) {
+			cmd->flush_more = true;
+			break;
+		}
+		spin_lock(&conn->lock);
+		dirty = conn->dirty;
+		conn->dirty = false;
+		spin_unlock(&conn->lock);
+		if (!dirty)
+			continue;
+		vs_part_init(cmd, VS_OP_SYNC, VS_PF_FIXED, 0, 0, 0);
+		cmd->parts[cmd->nparts - 1].conn = conn;
+	}
+	return 0;
+}
+
+static int vs_cmd_prep(struct vs_dev *dev, struct vs_cmd *cmd)
+{
+	struct request *rq = cmd->rq;
+	u64 pos = (u64)blk_rq_pos(rq) << SECTOR_SHIFT;
+	u32 len = blk_rq_bytes(rq);
+	u8 fua = dev->lazy && (rq->cmd_flags & REQ_FUA) ? VS_PF_FUA : 0;
+
+	cmd->nparts = 0;
+	cmd->error = 0;
+	cmd->abort = 0;
+	cmd->flush_more = false;
+	switch (req_op(rq)) {
+	case REQ_OP_READ:
+		return vs_prep_rw(dev, cmd, VS_OP_READ, 0, pos, len);
+	case REQ_OP_WRITE:
+		return vs_prep_rw(dev, cmd, VS_OP_WRITE, fua, pos, len);
+	case REQ_OP_FLUSH:
+		return vs_prep_flush(dev, cmd);
+	case REQ_OP_DISCARD:
+		return vs_prep_zero(dev, cmd, true, false, pos, len);
+	case REQ_OP_WRITE_ZEROES:
+		return vs_prep_zero(dev, cmd, false,
+				    rq->cmd_flags & REQ_NOUNMAP, pos, len);
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+/* Sends the prepared parts (rcu_read_lock held: FIXED parts name conns). */
+static void vs_cmd_dispatch(struct vs_dev *dev, struct vs_cmd *cmd)
+{
+	unsigned int i, n = cmd->nparts;
+
+	/* one extra count so the request cannot end while we route */
+	atomic_set(&cmd->pending, n + 1);
+	for (i = 0; i < n; i++) {
+		struct vs_part *part = &cmd->parts[i];
+
+		if (part->flags & VS_PF_FIXED) {
+			struct vs_conn *conn = part->conn;
+
+			part->conn = NULL;
+			if (!vs_conn_queue(conn, part))
+				vs_part_finish(part, -EIO);
+		} else {
+			vs_dev_route_part(dev, part);
+		}
+	}
+	vs_cmd_put(cmd);
+}
+
+static blk_status_t vs_queue_rq(struct blk_mq_hw_ctx *hctx,
+				const struct blk_mq_queue_data *bd)
+{
+	struct request *rq = bd->rq;
+	struct vs_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	struct vs_dev *dev = cmd->dev;
+	int err;
+
+	if (READ_ONCE(dev->dead))
+		return BLK_STS_IOERR;
+	rcu_read_lock();
+	err = vs_cmd_prep(dev, cmd);
+	if (err) {
+		rcu_read_unlock();
+		return errno_to_blk_status(err);
+	}
+	blk_mq_start_request(rq);
+	atomic_inc(&dev->inflight);
+	vs_cmd_dispatch(dev, cmd);
+	rcu_read_unlock();
+	return BLK_STS_OK;
+}
+
+static void vs_cmd_end(struct vs_cmd *cmd)
+{
+	struct request *rq = cmd->rq;
+	struct vs_dev *dev = cmd->dev;
+
+	if (cmd->flush_more && !cmd->error && !READ_ONCE(dev->dead)) {
+		/* the next wave of SYNCs */
+		cmd->nparts = 0;
+		rcu_read_lock();
+		cmd->error = vs_prep_flush(dev, cmd);
+		if (!cmd->error) {
+			vs_cmd_dispatch(dev, cmd);
+			rcu_read_unlock();
+			return;
+		}
+		rcu_read_unlock();
+	}
+	blk_mq_end_request(rq, errno_to_blk_status(cmd->error));
+	if (atomic_dec_and_test(&dev->inflight))
+		wake_up_all(&dev->idle_wq);
+}
+
+/*
+ * Connection faults are the recovery mechanism, not this: it only enforces
+ * the optional per-request deadline (the abort work fails the parts) and
+ * reports requests that look stuck.
+ */
+static enum blk_eh_timer_return vs_timeout(struct request *rq)
+{
+	struct vs_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	struct vs_dev *dev = cmd->dev;
+
+	if (dev->p.timeout_ms) {
+		WRITE_ONCE(cmd->abort, 1);
+		queue_work(vs_ctl_wq, &dev->abort_work);
+	} else {
+		vs_dev_event(dev, VS_EV_IO_STUCK);
+	}
+	return BLK_EH_RESET_TIMER;
+}
+
+static int vs_init_request(struct blk_mq_tag_set *set, struct request *rq,
+			   unsigned int hctx_idx, unsigned int numa_node)
+{
+	struct vs_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	unsigned int i;
+
+	cmd->rq = rq;
+	cmd->dev = set->driver_data;
+	for (i = 0; i < VS_NPARTS; i++) {
+		cmd->parts[i].cmd = cmd;
+		cmd->parts[i].idx = i;
+		INIT_LIST_HEAD(&cmd->parts[i].node);
+	}
+	return 0;
+}
+
+static const struct blk_mq_ops vs_mq_ops = {
+	.queue_rq	= vs_queue_rq,
+	.timeout	= vs_timeout,
+	.init_request	= vs_init_request,
+};
+
+/* ---- aborts and events ---- */
+
+static bool vs_part_aborted(struct vs_part *part, void *arg)
+{
+	return READ_ONCE(part->cmd->abort);
+}
+
+static void vs_dev_sweep(struct vs_dev *dev,
+			 bool (*pred)(struct vs_part *part, void *arg),
+			 void *arg, struct list_head *out)
+{
+	struct vs_part *part, *tmp;
+	struct vs_route *r;
+	u32 i;
+
+	mutex_lock(&dev->route_mutex);
+	r = rcu_dereference_protected(dev->route,
+				      lockdep_is_held(&dev->route_mutex));
+	for (i = 0; r && i < r->nconns; i++)
+		vs_conn_sweep(r->conns[i], pred, arg, out);
+	mutex_unlock(&dev->route_mutex);
+	spin_lock(&dev->lock);
+	list_for_each_entry_safe(part, tmp, &dev->retry, node)
+		if (pred(part, arg))
+			list_move_tail(&part->node, out);
+	spin_unlock(&dev->lock);
+}
+
+static void vs_dev_abort_work(struct work_struct *w)
+{
+	struct vs_dev *dev = container_of(w, struct vs_dev, abort_work);
+	struct vs_part *part, *tmp;
+	LIST_HEAD(list);
+
+	vs_dev_sweep(dev, vs_part_aborted, NULL, &list);
+	list_for_each_entry_safe(part, tmp, &list, node) {
+		list_del_init(&part->node);
+		vs_part_finish(part, -ETIMEDOUT);
+	}
+}
+
+void vs_dev_event(struct vs_dev *dev, int ev)
+{
+	if (!test_and_set_bit(ev, &dev->events))
+		queue_delayed_work(vs_ctl_wq, &dev->event_work, 0);
+}
+
+static void vs_dev_event_work(struct work_struct *w)
+{
+	struct vs_dev *dev = container_of(to_delayed_work(w), struct vs_dev,
+					  event_work);
+	unsigned long every = msecs_to_jiffies(vs_retry_interval_ms);
+	unsigned long next = dev->last_need_map + every;
+	bool later = false;
+
+	/* rate limit: one NEED_MAP per retry interval is plenty */
+	if (test_bit(VS_EV_NEED_MAP, &dev->events)) {
+		if (time_after_eq(jiffies, next)) {
+			clear_bit(VS_EV_NEED_MAP, &dev->events);
+			dev->last_need_map = jiffies;
+			vs_genl_event_need_map(dev);
+		} else {
+			later = true;
+		}
+	}
+	if (test_and_clear_bit(VS_EV_OSD_UNREACHABLE, &dev->events))
+		vs_genl_event_osd(dev, atomic64_read(&dev->unreachable_osd));
+	if (test_and_clear_bit(VS_EV_IO_STUCK, &dev->events)) {
+		pr_warn_ratelimited("vs%u: %d requests waiting for more than %u ms\n",
+				    dev->index, atomic_read(&dev->inflight),
+				    vs_stuck_ms);
+		vs_genl_event_stuck(dev, atomic_read(&dev->inflight), vs_stuck_ms);
+	}
+	if (later && !READ_ONCE(dev->removing))
+		queue_delayed_work(vs_ctl_wq, &dev->event_work, next - jiffies);
+}
+
+/* Periodic liveness check of the connections (PING, spec 4.2). */
+static void vs_dev_tick_work(struct work_struct *w)
+{
+	struct vs_dev *dev = container_of(to_delayed_work(w), struct vs_dev,
+					  tick_work);
+	struct vs_route *r;
+	u32 i;
+
+	rcu_read_lock();
+	r = rcu_dereference(dev->route);
+	for (i = 0; r && i < r->nconns; i++)
+		vs_conn_tick(r->conns[i]);
+	rcu_read_unlock();
+	if (vs_idle_timeout_ms && !READ_ONCE(dev->removing))
+		queue_delayed_work(vs_ctl_wq, &dev->tick_work,
+				   msecs_to_jiffies(max(vs_idle_timeout_ms / 2, 100u)));
+}
+
+/* ---- map changes ---- */
+
+/* In flight on a connection that is not its target under the new route. */
+static bool vs_part_moved(struct vs_part *part, void *arg)
+{
+	struct vs_route *r = arg;
+	struct vs_conn *now = READ_ONCE(part->conn);
+
+	if (part->flags & VS_PF_FIXED)
+		return false;
+	return now && vs_route_conn(part->cmd->dev, r, part) != now;
+}
+
+/*
+ * A newer map for this device (vs_ctl_mutex held; takes map's reference
+ * either way). Kept connections stay up; parts in flight to an OSD that
+ * is no longer their primary are taken back and resent; the parts waiting
+ * for a map are routed now.
+ */
+int vs_dev_set_map(struct vs_dev *dev, struct vs_map *map)
+{
+	struct vs_route *old, *cur;
+	struct vs_part *part, *tmp;
+	LIST_HEAD(moved);
+	u32 i;
+
+	mutex_lock(&dev->route_mutex);
+	old = rcu_dereference_protected(dev->route,
+					lockdep_is_held(&dev->route_mutex));
+	if (map->epoch <= old->map->epoch) {
+		mutex_unlock(&dev->route_mutex);
+		vs_map_put(map);
+		return 0;
+	}
+	cur = vs_route_build(dev, map, old);
+	if (!cur) {
+		mutex_unlock(&dev->route_mutex);
+		vs_map_put(map);
+		return -ENOMEM;
+	}
+	rcu_assign_pointer(dev->route, cur);
+	synchronize_rcu();
+	vs_route_retire(dev, old, cur);
+	for (i = 0; i < cur->nconns; i++)
+		vs_conn_sweep(cur->conns[i], vs_part_moved, cur, &moved);
+	mutex_unlock(&dev->route_mutex);
+	list_for_each_entry_safe(part, tmp, &moved, node) {
+		list_del_init(&part->node);
+		vs_dev_route_part(dev, part);
+	}
+	mod_delayed_work(vs_ctl_wq, &dev->retry_work, 0);
+	return 1;
+}
+
+/* ---- state for LIST and sysfs ---- */
+
+int vs_dev_state(struct vs_dev *dev)
+{
+	struct vs_route *r;
+	bool ready = false, waiting;
+	u32 i;
+
+	if (READ_ONCE(dev->dead))
+		return VS_DEV_STATE_DEAD;
+	if (READ_ONCE(dev->removing))
+		return VS_DEV_STATE_REMOVING;
+	spin_lock(&dev->lock);
+	waiting = !list_empty(&dev->retry);
+	spin_unlock(&dev->lock);
+	rcu_read_lock();
+	r = rcu_dereference(dev->route);
+	for (i = 0; i < r->nconns; i++) {
+		struct vs_conn *c = r->conns[i];
+
+		spin_lock(&c->lock);
+		if (c->state == VS_CONN_READY)
+			ready = true;
+		else if (!list_empty(&c->sendq))
+			waiting = true;
+		spin_unlock(&c->lock);
+	}
+	rcu_read_unlock();
+	if (waiting)
+		return VS_DEV_STATE_DEGRADED;
+	return ready ? VS_DEV_STATE_ACTIVE : VS_DEV_STATE_CONNECTING;
+}
+
+u64 vs_dev_epoch(struct vs_dev *dev)
+{
+	struct vs_route *r;
+	u64 epoch;
+
+	rcu_read_lock();
+	r = rcu_dereference(dev->route);
+	epoch = r ? r->map->epoch : 0;
+	rcu_read_unlock();
+	return epoch;
+}
+
+static const char *const vs_state_names[] = {
+	[VS_DEV_STATE_UNSPEC] = "unknown",
+	[VS_DEV_STATE_CONNECTING] = "connecting",
+	[VS_DEV_STATE_ACTIVE] = "active",
+	[VS_DEV_STATE_DEGRADED] = "degraded",
+	[VS_DEV_STATE_DEAD] = "dead",
+	[VS_DEV_STATE_REMOVING] = "removing",
+};
+
+static struct vs_dev *vs_sysfs_dev(struct device *d)
+{
+	return dev_to_disk(d)->private_data;
+}
+
+static ssize_t pool_show(struct device *d, struct device_attribute *a, char *buf)
+{
+	return sysfs_emit(buf, "%s\n", vs_sysfs_dev(d)->p.pool_name);
+}
+
+static ssize_t pool_id_show(struct device *d, struct device_attribute *a, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", vs_sysfs_dev(d)->p.pool_id);
+}
+
+static ssize_t image_show(struct device *d, struct device_attribute *a, char *buf)
+{
+	return sysfs_emit(buf, "%s\n", vs_sysfs_dev(d)->p.image_name);
+}
+
+static ssize_t inode_show(struct device *d, struct device_attribute *a, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", vs_inode_num(vs_sysfs_dev(d)->p.inode));
+}
+
+static ssize_t size_show(struct device *d, struct device_attribute *a, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n",
+			  (u64)get_capacity(dev_to_disk(d)) << SECTOR_SHIFT);
+}
+
+static ssize_t state_show(struct device *d, struct device_attribute *a, char *buf)
+{
+	return sysfs_emit(buf, "%s\n", vs_state_names[vs_dev_state(vs_sysfs_dev(d))]);
+}
+
+static ssize_t epoch_show(struct device *d, struct device_attribute *a, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", vs_dev_epoch(vs_sysfs_dev(d)));
+}
+
+static DEVICE_ATTR_RO(pool);
+static DEVICE_ATTR_RO(pool_id);
+static DEVICE_ATTR_RO(image);
+static DEVICE_ATTR_RO(inode);
+static DEVICE_ATTR_RO(size);
+static DEVICE_ATTR_RO(state);
+static DEVICE_ATTR_RO(epoch);
+
+static struct attribute *vs_attrs[] = {
+	&dev_attr_pool.attr,
+	&dev_attr_pool_id.attr,
+	&dev_attr_image.attr,
+	&dev_attr_inode.attr,
+	&dev_attr_size.attr,
+	&dev_attr_state.attr,
+	&dev_attr_epoch.attr,
+	NULL,
+};
+
+static const struct attribute_group vs_attr_group = {
+	.name = "vstor",
+	.attrs = vs_attrs,
+};
+
+static const struct attribute_group *vs_attr_groups[] = {
+	&vs_attr_group,
+	NULL,
+};
+
+/* ---- block device operations ---- */
+
+static VS_BDOPS_OPEN(vs_open)
+{
+	struct vs_dev *dev = VS_BDOPS_OPEN_DISK->private_data;
+	int err = 0;
+
+	spin_lock(&dev->lock);
+	if (dev->removing)
+		err = -ENXIO;
+	else
+		dev->open_count++;
+	spin_unlock(&dev->lock);
+	return err;
+}
+
+static VS_BDOPS_RELEASE(vs_release)
+{
+	struct vs_dev *dev = disk->private_data;
+
+	spin_lock(&dev->lock);
+	dev->open_count--;
+	spin_unlock(&dev->lock);
+}
+
+/* The last reference to the disk is gone: nothing can reach dev now. */
+static void vs_free_disk(struct gendisk *disk)
+{
+	kfree(disk->private_data);
+}
+
+static const struct block_device_operations vs_fops = {
+	.owner		= THIS_MODULE,
+	.open		= vs_open,
+	.release	= vs_release,
+	.free_disk	= vs_free_disk,
+};
+
+/* ---- create and remove ---- */
+
+struct vs_dev *vs_dev_find(u32 index)
+{
+	lockdep_assert_held(&vs_ctl_mutex);
+	return idr_find(&vs_idr, index);
+}
+
+/* The device with the lowest index >= *index (updated), or NULL. */
+struct vs_dev *vs_dev_next(u32 *index)
+{
+	int id = *index;
+	struct vs_dev *dev;
+
+	lockdep_assert_held(&vs_ctl_mutex);
+	dev = idr_get_next(&vs_idr, &id);
+	if (dev)
+		*index = id;
+	return dev;
+}
+
+static void vs_dev_limits(struct vs_dev *dev, struct vs_limits *l)
+{
+	u64 discard = (u64)(VS_NPARTS - 1) * dev->stripe_size >> SECTOR_SHIFT;
+
+	memset(l, 0, sizeof(*l));
+	l->lbs = dev->p.bitmap_granularity;
+	l->io_opt = dev->stripe_size;
+	l->max_sectors = min_t(u64, dev->stripe_size, VS_MAX_OP_LEN) >> SECTOR_SHIFT;
+	l->chunk_sectors = dev->stripe_size >> SECTOR_SHIFT;
+	if (dev->p.features & VS_FEAT_DISCARD) {
+		l->discard_sectors = min_t(u64, discard, UINT_MAX >> 1);
+		l->discard_granularity = dev->stripe_size;
+	}
+	l->write_cache = dev->lazy;
+}
+
+static int vs_dev_index_alloc(struct vs_dev *dev, u32 want)
+{
+	int start = want == U32_MAX ? 0 : want;
+	int end = want == U32_MAX ? VS_MAX_DEV_INDEX + 1 : want + 1;
+	int id;
+
+	idr_preload(GFP_KERNEL);
+	id = idr_alloc(&vs_idr, dev, start, end, GFP_NOWAIT);
+	idr_preload_end();
+	if (id == -ENOSPC)
+		return want == U32_MAX ? -ENOSPC : -EEXIST;
+	return id;
+}
+
+/*
+ * MAP (vs_ctl_mutex held; takes map's reference). The sysfs attributes
+ * exist before the disk is announced, so udev rules never race them. The
+ * partition scan is left to the first open, so MAP itself does no I/O and
+ * returns even when the cluster does not answer.
+ */
+int vs_dev_create(const struct vs_dev_params *p, struct vs_map *map,
+		  struct vs_dev **out)
+{
+	struct vs_route *route;
+	struct vs_limits lim;
+	struct gendisk *disk;
+	struct vs_dev *dev;
+	int err;
+
+	lockdep_assert_held(&vs_ctl_mutex);
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+	if (!dev) {
+		vs_map_put(map);
+		return -ENOMEM;
+	}
+	dev->p = *p;
+	dev->stripe_size = (u64)p->block_size * p->data_chunks;
+	dev->bitmap_len = vs_bitmap_size(p->block_size, p->bitmap_granularity) *
+			  p->data_chunks;
+	dev->lazy = p->immediate_commit != VS_GENL_COMMIT_ALL;
+	spin_lock_init(&dev->lock);
+	INIT_LIST_HEAD(&dev->retry);
+	INIT_DELAYED_WORK(&dev->retry_work, vs_dev_retry_work);
+	INIT_DELAYED_WORK(&dev->tick_work, vs_dev_tick_work);
+	INIT_DELAYED_WORK(&dev->event_work, vs_dev_event_work);
+	mutex_init(&dev->route_mutex);
+	INIT_WORK(&dev->abort_work, vs_dev_abort_work);
+	init_waitqueue_head(&dev->idle_wq);
+	atomic_set(&dev->inflight, 0);
+	dev->last_need_map = jiffies - msecs_to_jiffies(vs_retry_interval_ms);
+
+	err = vs_dev_index_alloc(dev, p->dev_index);
+	if (err < 0)
+		goto out_free;
+	dev->index = err;
+
+	dev->tag_set.ops = &vs_mq_ops;
+	dev->tag_set.nr_hw_queues = p->hw_queues;
+	dev->tag_set.queue_depth = p->queue_depth;
+	dev->tag_set.numa_node = NUMA_NO_NODE;
+	dev->tag_set.cmd_size = sizeof(struct vs_cmd);
+	dev->tag_set.flags = VS_BLK_MQ_F_MERGE | VS_BLK_MQ_F_NO_SCHED;
+	dev->tag_set.driver_data = dev;
+	dev->tag_set.timeout = msecs_to_jiffies(p->timeout_ms ? p->timeout_ms :
+						vs_stuck_ms);
+	err = blk_mq_alloc_tag_set(&dev->tag_set);
+	if (err)
+		goto out_idr;
+
+	route = vs_route_build(dev, map, NULL);
+	if (!route) {
+		err = -ENOMEM;
+		goto out_tags;
+	}
+	map = NULL;	/* the route owns it */
+	RCU_INIT_POINTER(dev->route, route);
+
+	vs_dev_limits(dev, &lim);
+	disk = vs_alloc_disk(&dev->tag_set, &lim, dev);
+	if (IS_ERR(disk)) {
+		err = PTR_ERR(disk);
+		goto out_route;
+	}
+	dev->disk = disk;
+	disk->major = vs_major;
+	disk->first_minor = dev->index << VS_PART_SHIFT;
+	disk->minors = 1 << VS_PART_SHIFT;
+	disk->fops = &vs_fops;
+	disk->private_data = dev;
+	snprintf(disk->disk_name, sizeof(disk->disk_name), "vs%u", dev->index);
+	set_capacity(disk, p->size >> SECTOR_SHIFT);
+	if (p->flags & VS_GENL_F_READONLY)
+		set_disk_ro(disk, true);
+	set_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
+	err = device_add_disk(NULL, disk, vs_attr_groups);
+	if (err)
+		goto out_disk;
+	clear_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
+	set_bit(GD_NEED_PART_SCAN, &disk->state);
+
+	list_add_tail(&dev->node, &vs_devs);
+	if (vs_idle_timeout_ms)
+		queue_delayed_work(vs_ctl_wq, &dev->tick_work,
+				   msecs_to_jiffies(vs_idle_timeout_ms));
+	*out = dev;
+	return 0;
+
+out_disk:
+	/* put_disk frees dev through vs_free_disk once the disk is gone */
+	disk->private_data = NULL;
+	put_disk(disk);
+out_route:
+	vs_route_free_all(dev, rcu_dereference_protected(dev->route, 1));
+out_tags:
+	blk_mq_free_tag_set(&dev->tag_set);
+out_idr:
+	idr_remove(&vs_idr, dev->index);
+out_free:
+	vs_map_put(map);
+	kfree(dev);
+	return err;
+}
+
+/* Force: fail every part in flight or waiting, on every connection. */
+static void vs_dev_fail_all(struct vs_dev *dev)
+{
+	struct vs_part *part, *tmp;
+	struct vs_route *r;
+	LIST_HEAD(list);
+	u32 i;
+
+	mutex_lock(&dev->route_mutex);
+	r = rcu_dereference_protected(dev->route,
+				      lockdep_is_held(&dev->route_mutex));
+	for (i = 0; i < r->nconns; i++)
+		vs_conn_kill(r->conns[i], &list);
+	mutex_unlock(&dev->route_mutex);
+	spin_lock(&dev->lock);
+	list_splice_tail_init(&dev->retry, &list);
+	spin_unlock(&dev->lock);
+	list_for_each_entry_safe(part, tmp, &list, node) {
+		list_del_init(&part->node);
+		vs_part_finish(part, -EIO);
+	}
+}
+
+/*
+ * UNMAP (vs_ctl_mutex held). Normal: refused while the device is open, and
+ * waits at most unmap_timeout_ms for requests in flight. Force: fails every
+ * request in flight and every later one first, so it always completes,
+ * even with the cluster gone and the device mounted.
+ */
+int vs_dev_remove(struct vs_dev *dev, bool force, const char **why)
+{
+	struct gendisk *disk = dev->disk;
+
+	lockdep_assert_held(&vs_ctl_mutex);
+	spin_lock(&dev->lock);
+	if (!force && dev->open_count) {
+		spin_unlock(&dev->lock);
+		*why = "device is open (mounted or in use): close it, or unmap with --force";
+		return -EBUSY;
+	}
+	dev->removing = true;
+	if (force)
+		dev->dead = true;
+	spin_unlock(&dev->lock);
+
+	if (force) {
+		blk_mark_disk_dead(disk);
+		vs_dev_fail_all(dev);
+	} else if (!wait_event_timeout(dev->idle_wq, !atomic_read(&dev->inflight),
+				       msecs_to_jiffies(vs_unmap_timeout_ms))) {
+		spin_lock(&dev->lock);
+		dev->removing = false;
+		spin_unlock(&dev->lock);
+		*why = "requests still in flight (cluster unreachable?): retry, or unmap with --force";
+		return -EBUSY;
+	}
+
+	/* no request is left after del_gendisk, so no part either */
+	del_gendisk(disk);
+	cancel_delayed_work_sync(&dev->tick_work);
+	cancel_delayed_work_sync(&dev->retry_work);
+	cancel_work_sync(&dev->abort_work);
+	vs_route_free_all(dev, rcu_dereference_protected(dev->route, 1));
+	cancel_delayed_work_sync(&dev->event_work);
+	RCU_INIT_POINTER(dev->route, NULL);
+	blk_mq_free_tag_set(&dev->tag_set);
+	list_del(&dev->node);
+	idr_remove(&vs_idr, dev->index);
+	put_disk(disk);		/* dev is freed with the disk's last reference */
+	return 0;
+}
+
+void vs_dev_remove_all(void)
+{
+	struct vs_dev *dev, *tmp;
+	const char *why;
+
+	mutex_lock(&vs_ctl_mutex);
+	list_for_each_entry_safe(dev, tmp, &vs_devs, node)
+		vs_dev_remove(dev, true, &why);
+	mutex_unlock(&vs_ctl_mutex);
+}
+
+int vs_dev_resize(struct vs_dev *dev, u64 size)
+{
+	set_capacity_and_notify(dev->disk, size >> SECTOR_SHIFT);
+	dev->p.size = size;
+	return 0;
+}
+
+int vs_dev_init(void)
+{
+	vs_major = register_blkdev(0, "vstor");
+	return vs_major < 0 ? vs_major : 0;
+}
+
+void vs_dev_exit(void)
+{
+	unregister_blkdev(vs_major, "vstor");
+	idr_destroy(&vs_idr);
+}

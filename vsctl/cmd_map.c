@@ -1,0 +1,566 @@
+/* vsctl map, unmap, list and map-agent: /dev/vsN devices of vstor.ko.
+ *
+ * map resolves the image and its pool's PG map through libvstor (the same
+ * routing the userspace client uses) and hands them to the kernel with
+ * MAP. The kernel cannot read etcd, so one host-wide agent (vsctl
+ * map-agent, the vstor-map-agent systemd unit) keeps every mapped pool's
+ * map current: it pushes SET_MAP whenever config/pgs, pg/state or
+ * osd/state change, and answers the kernel's NEED_MAP events. map starts
+ * the agent when none runs (unless --no_agent). The agent holds no device
+ * state of its own: restarting it loses nothing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "ringloop.h"
+#include "vsctl.h"
+#include "vsctl_nl.h"
+
+#define AGENT_DIR "/run/vstor"
+#define AGENT_LOCK AGENT_DIR "/map-agent.lock"
+#define AGENT_LOG AGENT_DIR "/map-agent.log"
+#define AGENT_RESYNC_MS 5000
+
+static uint32_t vs_inode_pool(uint64_t inode)
+{
+	return (uint32_t)(inode >> 48);
+}
+
+static uint64_t vs_inode_num(uint64_t inode)
+{
+	return inode & VS_MAX_INODE_NUM;
+}
+
+static struct vstor_client *open_client(struct vsctl *v, int wait_ms)
+{
+	char err[256];
+	struct vstor_client *c = vstor_client_create_cfg(v->cfg, NULL, err, sizeof(err));
+
+	if (!c) {
+		vs_err("%s", err);
+		return NULL;
+	}
+	if (wait_ms && vstor_client_wait_ready(c, wait_ms)) {
+		vs_err("the cluster state did not load from etcd within %d s (is etcd_address right?)",
+		       wait_ms / 1000);
+		vstor_client_destroy(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* ---- map ---- */
+
+/* The vsctl options of map as netlink attributes; VS_OK or VS_USAGE. */
+static int put_map_options(struct vsctl *v, struct nl_msg *msg, bool readonly)
+{
+	static const struct { const char *opt; int attr; uint64_t max; } nums[] = {
+		{ "queue_depth", VS_ATTR_QUEUE_DEPTH, 4096 },
+		{ "hw_queues", VS_ATTR_HW_QUEUES, 1024 },
+		{ "conns_per_osd", VS_ATTR_CONNS_PER_OSD, 64 },
+		{ "io_timeout", VS_ATTR_TIMEOUT_MS, UINT32_MAX },
+		{ "dev", VS_ATTR_DEV_INDEX, 65535 },
+	};
+	uint64_t n;
+
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		if (!vs_opt_set(v, nums[i].opt))
+			continue;
+		if (vs_opt_num(v, nums[i].opt, 0, &n))
+			return VS_USAGE;
+		if (n > nums[i].max || (!n && nums[i].attr != VS_ATTR_TIMEOUT_MS &&
+					nums[i].attr != VS_ATTR_DEV_INDEX))
+			return vs_usage(v, "--%s must be %s..%" PRIu64, nums[i].opt,
+					nums[i].attr == VS_ATTR_TIMEOUT_MS ||
+					nums[i].attr == VS_ATTR_DEV_INDEX ? "0" : "1", nums[i].max);
+		nla_put_u32(msg, nums[i].attr, (uint32_t)n);
+	}
+	if (readonly)
+		nla_put_u32(msg, VS_ATTR_FLAGS, VS_GENL_F_READONLY);
+	nla_put_u64(msg, VS_ATTR_FEATURES, VS_FEAT_KNOWN);
+	return VS_OK;
+}
+
+struct map_reply {
+	bool have;
+	uint32_t index;
+	uint64_t features;
+};
+
+static void map_reply_cb(void *arg, int cmd, struct nlattr **tb)
+{
+	struct map_reply *r = arg;
+
+	if (tb[VS_ATTR_DEV_INDEX]) {
+		r->have = true;
+		r->index = nla_get_u32(tb[VS_ATTR_DEV_INDEX]);
+	}
+	if (tb[VS_ATTR_FEATURES])
+		r->features = nla_get_u64(tb[VS_ATTR_FEATURES]);
+}
+
+static bool agent_running(void)
+{
+	int fd = open(AGENT_LOCK, O_RDWR | O_CLOEXEC);
+	bool held;
+
+	if (fd < 0)
+		return false;
+	held = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
+/* Starts "vsctl map-agent" detached, with our etcd options. */
+static void agent_spawn(struct vsctl *v)
+{
+	static const char *const pass[] = { "etcd_address", "etcd_prefix", "config_path" };
+	char *argv[2 + 2 * 3 + 1];
+	char opt[3][64];
+	int n = 0, status;
+	pid_t pid;
+
+	argv[n++] = "vsctl";
+	argv[n++] = "map-agent";
+	for (size_t i = 0; i < 3; i++) {
+		const char *val = cfg_str(v->cfg, pass[i]);
+
+		if (!val || cfg_source(v->cfg, pass[i]) != CFG_SRC_CMDLINE)
+			continue;
+		snprintf(opt[i], sizeof(opt[i]), "--%s", pass[i]);
+		argv[n++] = opt[i];
+		argv[n++] = (char *)val;
+	}
+	argv[n] = NULL;
+	mkdir(AGENT_DIR, 0755);
+	pid = fork();
+	if (pid < 0) {
+		vs_warn("cannot start the map agent: %s", strerror(errno));
+		return;
+	}
+	if (!pid) {
+		int fd;
+
+		setsid();
+		if (fork())
+			_exit(0);
+		fd = open("/dev/null", O_RDONLY);
+		dup2(fd, 0);
+		fd = open(AGENT_LOG, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	waitpid(pid, &status, 0);
+	fprintf(stderr, "vsctl: started the map agent (log: %s)\n", AGENT_LOG);
+}
+
+int cmd_map(struct vsctl *v)
+{
+	const char *name = v->args[0];
+	struct vstor_pool_map m;
+	struct map_reply rep = { 0 };
+	struct vs_pools pools = { 0 };
+	const struct vs_pool *pool = NULL;
+	struct vstor_client *c;
+	struct nl_msg *msg = NULL;
+	struct vs_nl nl = { 0 };
+	uint64_t inode, size;
+	bool ro;
+	int rc = VS_ERR, err;
+
+	if (vs_nl_open(&nl, false)) {
+		vs_err("%s", nl.err);
+		return VS_ERR;
+	}
+	if (vs_pools_load(v, &pools, false))
+		goto out_nl;
+	c = open_client(v, 15000);
+	if (!c)
+		goto out_pools;
+	memset(&m, 0, sizeof(m));
+	err = vstor_image_lookup(c, name, &inode, &size, &ro);
+	if (err) {
+		vs_err("no image named '%s' (see vsctl ls)", name);
+		goto out;
+	}
+	if (vs_opt_set(v, "pool")) {
+		pool = vs_pool_find(&pools, vs_opt_str(v, "pool"));
+		if (!pool)
+			goto out;
+		if (pool->id != vs_inode_pool(inode)) {
+			vs_err("image '%s' is in pool %u, not in %s", name, vs_inode_pool(inode),
+			       vs_opt_str(v, "pool"));
+			goto out;
+		}
+	}
+	pool = vs_pool_by_id(&pools, vs_inode_pool(inode));
+	if (!size) {
+		vs_err("image '%s' has no size (set one: vsctl modify %s --resize SIZE)", name, name);
+		goto out;
+	}
+	if (size % 512)
+		vs_warn("image size %" PRIu64 " is not a multiple of 512; the device ends at %" PRIu64,
+			size, size & ~(uint64_t)511);
+	err = vstor_client_pool_map(c, vs_inode_pool(inode), &m);
+	if (err || !m.pg_count) {
+		vs_err("pool %u of image '%s' %s", vs_inode_pool(inode), name,
+		       err ? "is not in config/pools" :
+		       "has no PGs yet (place them: vsctl pg place --static, or run vstor-mon)");
+		goto out;
+	}
+	msg = vs_nl_msg(&nl, VS_CMD_MAP, 0);
+	if (!msg)
+		goto out;
+	nla_put_u64(msg, VS_ATTR_INODE, inode);
+	nla_put_u64(msg, VS_ATTR_SIZE, size & ~(uint64_t)511);
+	nla_put_u32(msg, VS_ATTR_BLOCK_SIZE, m.block_size);
+	nla_put_u32(msg, VS_ATTR_BITMAP_GRANULARITY, m.bitmap_granularity);
+	if (m.data_chunks > 1)
+		nla_put_u32(msg, VS_ATTR_DATA_CHUNKS, m.data_chunks);
+	nla_put_u8(msg, VS_ATTR_IMMEDIATE_COMMIT,
+		   m.immediate_commit_all ? VS_GENL_COMMIT_ALL : VS_GENL_COMMIT_NONE);
+	if (pool)
+		nla_put_string(msg, VS_ATTR_POOL_NAME, pool->name);
+	nla_put_string(msg, VS_ATTR_IMAGE_NAME, name);
+	rc = put_map_options(v, msg, ro || vs_opt_bool(v, "readonly"));
+	if (rc || vs_nl_put_map(msg, &m)) {
+		nlmsg_free(msg);
+		rc = rc ? rc : VS_ERR;
+		goto out;
+	}
+	rc = VS_ERR;
+	err = vs_nl_call(&nl, msg, map_reply_cb, &rep);
+	if (err || !rep.have) {
+		vs_err("mapping '%s' failed: %s", name, err ? nl.err : "no device index in the reply");
+		goto out;
+	}
+	if (v->json)
+		printf("{\"device\":\"/dev/vs%u\",\"index\":%u,\"image\":%s,\"pool_id\":%u,"
+		       "\"inode\":%" PRIu64 ",\"size\":%" PRIu64 ",\"epoch\":%" PRIu64 "}\n",
+		       rep.index, rep.index, vs_q(name), vs_inode_pool(inode),
+		       vs_inode_num(inode), size & ~(uint64_t)511, m.epoch);
+	else
+		printf("/dev/vs%u\n", rep.index);
+	fflush(stdout);
+	rc = VS_OK;
+	if (!vs_opt_bool(v, "no_agent") && !agent_running())
+		agent_spawn(v);
+out:
+	vstor_pool_map_free(&m);
+	vstor_client_destroy(c);
+out_pools:
+	vs_pools_free(&pools);
+out_nl:
+	vs_nl_close(&nl);
+	return rc;
+}
+
+/* ---- unmap ---- */
+
+/* "/dev/vs3", "vs3" or "3": the index; -1 when arg is no device name. */
+static long dev_index(const char *arg)
+{
+	char *end;
+	long n;
+
+	if (!strncmp(arg, "/dev/", 5))
+		arg += 5;
+	if (!strncmp(arg, "vs", 2))
+		arg += 2;
+	if (*arg < '0' || *arg > '9')
+		return -1;
+	n = strtol(arg, &end, 10);
+	return *end || n > 65535 ? -1 : n;
+}
+
+int cmd_unmap(struct vsctl *v)
+{
+	const char *arg = v->args[0];
+	bool force = vs_opt_bool(v, "force");
+	struct vs_nl nl;
+	struct vs_kdevs devs;
+	long index = dev_index(arg);
+	int rc = VS_ERR, err = 0;
+
+	if (vs_nl_open(&nl, false)) {
+		vs_err("%s", nl.err);
+		return VS_ERR;
+	}
+	if (index < 0) {
+		size_t found = 0;
+
+		if (vs_nl_list(&nl, &devs)) {
+			vs_err("listing devices: %s", nl.err);
+			goto out;
+		}
+		for (size_t i = 0; i < devs.n; i++) {
+			if (strcmp(devs.devs[i].image, arg))
+				continue;
+			if (vs_opt_set(v, "pool") && strcmp(devs.devs[i].pool, vs_opt_str(v, "pool")))
+				continue;
+			index = devs.devs[i].index;
+			found++;
+		}
+		vs_kdevs_free(&devs);
+		if (found != 1) {
+			vs_err(found ? "image '%s' is mapped %zu times: name the device (/dev/vsN)"
+			       : "image '%s' is not mapped (see vsctl list)", arg, found);
+			goto out;
+		}
+	}
+	/* an open by udev (blkid) right after map is brief: retry for 3 s */
+	for (int tries = 0; tries < 15; tries++) {
+		struct nl_msg *msg = vs_nl_msg(&nl, VS_CMD_UNMAP, 0);
+
+		if (!msg)
+			goto out;
+		nla_put_u32(msg, VS_ATTR_DEV_INDEX, (uint32_t)index);
+		if (force)
+			nla_put_u32(msg, VS_ATTR_FLAGS, VS_GENL_F_FORCE);
+		err = vs_nl_call(&nl, msg, NULL, NULL);
+		if (err != -EBUSY || !strstr(nl.err, "is open"))
+			break;
+		usleep(200 * 1000);
+	}
+	if (err) {
+		vs_err("unmapping /dev/vs%ld: %s", index, nl.err);
+		goto out;
+	}
+	if (v->json)
+		printf("{\"device\":\"/dev/vs%ld\",\"unmapped\":true,\"forced\":%s}\n", index,
+		       force ? "true" : "false");
+	else
+		printf("unmapped /dev/vs%ld\n", index);
+	rc = VS_OK;
+out:
+	vs_nl_close(&nl);
+	return rc;
+}
+
+/* ---- list ---- */
+
+int cmd_list(struct vsctl *v)
+{
+	struct vs_nl nl;
+	struct vs_kdevs devs;
+	struct vs_table *t;
+	char sz[32];
+
+	if (vs_nl_open(&nl, false)) {
+		vs_err("%s", nl.err);
+		return VS_ERR;
+	}
+	if (vs_nl_list(&nl, &devs)) {
+		vs_err("listing devices: %s", nl.err);
+		vs_nl_close(&nl);
+		return VS_ERR;
+	}
+	vs_nl_close(&nl);
+	if (v->json) {
+		printf("[");
+		for (size_t i = 0; i < devs.n; i++) {
+			const struct vs_kdev *d = &devs.devs[i];
+
+			printf("%s{\"device\":\"/dev/vs%u\",\"index\":%u,\"pool\":%s,\"pool_id\":%u,"
+			       "\"image\":%s,\"inode\":%" PRIu64 ",\"size\":%" PRIu64 ",\"state\":\"%s\","
+			       "\"epoch\":%" PRIu64 ",\"inflight\":%u,\"readonly\":%s,"
+			       "\"immediate_commit\":\"%s\",\"io_timeout_ms\":%u}",
+			       i ? "," : "", d->index, d->index, vs_q(d->pool), d->pool_id,
+			       vs_q(d->image), vs_inode_num(d->inode), d->size,
+			       vs_dev_state_name(d->state), d->epoch, d->inflight,
+			       d->flags & VS_GENL_F_READONLY ? "true" : "false",
+			       d->immediate_commit == VS_GENL_COMMIT_ALL ? "all" : "none",
+			       d->timeout_ms);
+		}
+		printf("]\n");
+	} else {
+		t = vs_table_new("device|pool|image|>inode|>size|state|>epoch|>inflight|mode");
+		for (size_t i = 0; i < devs.n; i++) {
+			const struct vs_kdev *d = &devs.devs[i];
+
+			vs_table_row(t);
+			vs_table_cell(t, "/dev/vs%u", d->index);
+			vs_table_cell(t, "%s", d->pool);
+			vs_table_cell(t, "%s", d->image);
+			vs_table_cell(t, "%" PRIu64, vs_inode_num(d->inode));
+			vs_table_cell(t, "%s", vs_fmt_size(d->size, sz, sizeof(sz)));
+			vs_table_cell(t, "%s", vs_dev_state_name(d->state));
+			vs_table_cell(t, "%" PRIu64, d->epoch);
+			vs_table_cell(t, "%u", d->inflight);
+			vs_table_cell(t, "%s", d->flags & VS_GENL_F_READONLY ? "ro" : "rw");
+		}
+		vs_table_print(t, stdout);
+		vs_table_free(t);
+	}
+	vs_kdevs_free(&devs);
+	return VS_OK;
+}
+
+/* ---- map-agent ---- */
+
+struct agent {
+	struct vstor_client *c;
+	struct vs_nl cmd, ev;
+	struct ringloop_op ev_op;
+	bool ev_armed, dirty;
+	uint64_t last_sync_ns;
+};
+
+static volatile sig_atomic_t agent_stop;
+
+static void agent_signal(int sig)
+{
+	agent_stop = 1;
+}
+
+static void agent_map_changed(void *arg)
+{
+	((struct agent *)arg)->dirty = true;
+}
+
+static void agent_event_cb(void *arg, int cmd, struct nlattr **tb)
+{
+	struct agent *a = arg;
+
+	switch (cmd) {
+	case VS_CMD_NEED_MAP:
+	case VS_CMD_DEV_ADDED:
+	case VS_CMD_OSD_UNREACHABLE:
+		a->dirty = true;
+		break;
+	default:
+		break;
+	}
+}
+
+static void agent_arm(struct agent *a);
+
+static void agent_ev_ready(struct ringloop_op *op, int res, uint32_t flags)
+{
+	struct agent *a = (struct agent *)(void *)((char *)op - offsetof(struct agent, ev_op));
+
+	a->ev_armed = false;
+	vs_nl_events(&a->ev, agent_event_cb, a);
+	agent_arm(a);
+}
+
+static void agent_arm(struct agent *a)
+{
+	struct io_uring_sqe *sqe;
+
+	if (a->ev_armed)
+		return;
+	sqe = ringloop_get_sqe(vstor_client_ringloop(a->c));
+	io_uring_prep_poll_add(sqe, nl_socket_get_fd(a->ev.sk), POLLIN);
+	ringloop_sqe_set_op(sqe, &a->ev_op);
+	a->ev_armed = true;
+}
+
+/* Pushes the current map of every mapped pool whose devices lag behind. */
+static void agent_sync(struct agent *a)
+{
+	struct vs_kdevs devs;
+
+	a->dirty = false;
+	a->last_sync_ns = ringloop_now_ns();
+	if (vs_nl_list(&a->cmd, &devs)) {
+		log_warn("listing devices: %s", a->cmd.err);
+		return;
+	}
+	for (size_t i = 0; i < devs.n; i++) {
+		uint32_t pool = devs.devs[i].pool_id;
+		uint64_t oldest = devs.devs[i].epoch;
+		struct vstor_pool_map m;
+		struct nl_msg *msg;
+		bool seen = false;
+		int err;
+
+		for (size_t k = 0; k < i; k++)
+			seen |= devs.devs[k].pool_id == pool;
+		if (seen)
+			continue;
+		for (size_t k = i + 1; k < devs.n; k++)
+			if (devs.devs[k].pool_id == pool && devs.devs[k].epoch < oldest)
+				oldest = devs.devs[k].epoch;
+		err = vstor_client_pool_map(a->c, pool, &m);
+		if (err || !m.pg_count || m.epoch <= oldest) {
+			vstor_pool_map_free(&m);
+			continue;
+		}
+		msg = vs_nl_msg(&a->cmd, VS_CMD_SET_MAP, 0);
+		if (msg && !vs_nl_put_map(msg, &m)) {
+			err = vs_nl_call(&a->cmd, msg, NULL, NULL);
+			if (err && err != -ENODEV)
+				log_warn("pool %u: SET_MAP epoch %" PRIu64 ": %s", pool, m.epoch,
+					 a->cmd.err);
+			else if (!err)
+				log_info("pool %u: map epoch %" PRIu64 " pushed", pool, m.epoch);
+		} else if (msg) {
+			nlmsg_free(msg);
+		}
+		vstor_pool_map_free(&m);
+	}
+	vs_kdevs_free(&devs);
+}
+
+int cmd_map_agent(struct vsctl *v)
+{
+	struct agent a = { 0 };
+	struct sigaction sa = { .sa_handler = agent_signal };
+	int lock, rc = VS_ERR;
+
+	vlog_set_verbosity(0);
+	vlog_set_prog("vsctl map-agent");
+	vlog_set_timestamps(true);
+	mkdir(AGENT_DIR, 0755);
+	lock = open(AGENT_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB)) {
+		vs_err("another map agent is running (%s is locked)", AGENT_LOCK);
+		if (lock >= 0)
+			close(lock);
+		return VS_ERR;
+	}
+	if (vs_nl_open(&a.cmd, false) || vs_nl_open(&a.ev, true)) {
+		vs_err("%s", a.cmd.err[0] ? a.cmd.err : a.ev.err);
+		goto out;
+	}
+	a.c = open_client(v, 0);
+	if (!a.c)
+		goto out;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	a.ev_op.cb = agent_ev_ready;
+	vstor_client_on_map_change(a.c, agent_map_changed, &a);
+	agent_arm(&a);
+	log_info("following etcd for the mapped devices");
+	while (!agent_stop) {
+		vstor_client_run_once(a.c, 200 * 1000000ll);
+		if (!vstor_client_ready(a.c))
+			continue;
+		if (a.dirty || ringloop_now_ns() - a.last_sync_ns > AGENT_RESYNC_MS * 1000000ull)
+			agent_sync(&a);
+	}
+	log_info("stopping");
+	rc = VS_OK;
+out:
+	if (a.c)
+		vstor_client_destroy(a.c);
+	vs_nl_close(&a.ev);
+	vs_nl_close(&a.cmd);
+	close(lock);
+	return rc;
+}

@@ -1,0 +1,324 @@
+/* vsctl: talking to vstor.ko over its generic netlink family (see
+ * common/vstor_genl.h): requests with extended-ack error messages, the
+ * device list, PG maps as netlink attributes, and the event group. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+#include <netlink/msg.h>
+
+#include "vsctl_nl.h"
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+
+int vs_nl_open(struct vs_nl *nl, bool events)
+{
+	struct timeval tv = { .tv_sec = 30 };
+	int one = 1;
+
+	memset(nl, 0, sizeof(*nl));
+	nl->sk = nl_socket_alloc();
+	if (!nl->sk) {
+		snprintf(nl->err, sizeof(nl->err), "out of memory");
+		return -ENOMEM;
+	}
+	if (genl_connect(nl->sk)) {
+		snprintf(nl->err, sizeof(nl->err), "cannot open a generic netlink socket");
+		goto fail;
+	}
+	nl->family = genl_ctrl_resolve(nl->sk, VS_GENL_NAME);
+	if (nl->family < 0) {
+		snprintf(nl->err, sizeof(nl->err),
+			 "the vstor kernel module is not loaded (run 'modprobe vstor' as root)");
+		goto fail;
+	}
+	setsockopt(nl_socket_get_fd(nl->sk), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	setsockopt(nl_socket_get_fd(nl->sk), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	if (events) {
+		int grp = genl_ctrl_resolve_grp(nl->sk, VS_GENL_NAME, VS_GENL_MCAST_GROUP);
+
+		if (grp < 0 || nl_socket_add_membership(nl->sk, grp)) {
+			snprintf(nl->err, sizeof(nl->err), "cannot join the %s event group",
+				 VS_GENL_MCAST_GROUP);
+			goto fail;
+		}
+		nl_socket_disable_seq_check(nl->sk);
+		nl_socket_set_nonblocking(nl->sk);
+	} else {
+		setsockopt(nl_socket_get_fd(nl->sk), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	return 0;
+fail:
+	nl_socket_free(nl->sk);
+	nl->sk = NULL;
+	return -ENOENT;
+}
+
+void vs_nl_close(struct vs_nl *nl)
+{
+	if (nl->sk)
+		nl_socket_free(nl->sk);
+	nl->sk = NULL;
+}
+
+struct nl_msg *vs_nl_msg(struct vs_nl *nl, int cmd, int flags)
+{
+	struct nl_msg *msg = nlmsg_alloc();
+
+	if (msg && !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, nl->family, 0, flags,
+				(uint8_t)cmd, VS_GENL_VERSION)) {
+		nlmsg_free(msg);
+		msg = NULL;
+	}
+	return msg;
+}
+
+struct call {
+	struct vs_nl *nl;
+	vs_nl_reply_cb *cb;
+	void *arg;
+	int err;
+	bool done;
+};
+
+/* The extack message after an error, if any. */
+static void ack_msg(struct vs_nl *nl, struct nlmsgerr *e)
+{
+	struct nlmsghdr *nlh = (struct nlmsghdr *)e - 1;
+	unsigned char *p = (unsigned char *)e + sizeof(*e);
+	unsigned char *end = (unsigned char *)nlh + nlh->nlmsg_len;
+
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		p += NLMSG_ALIGN(e->msg.nlmsg_len) - NLMSG_HDRLEN;
+	while (p + NLA_HDRLEN <= end) {
+		struct nlattr *a = (struct nlattr *)p;
+
+		if (a->nla_len < NLA_HDRLEN || p + a->nla_len > end)
+			break;
+		if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG)
+			snprintf(nl->err, sizeof(nl->err), "%.*s", (int)(a->nla_len - NLA_HDRLEN),
+				 (const char *)(p + NLA_HDRLEN));
+		p += NLA_ALIGN(a->nla_len);
+	}
+}
+
+static int err_cb(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
+{
+	struct call *c = arg;
+
+	c->err = e->error;
+	c->done = true;
+	if (e->error)
+		ack_msg(c->nl, e);
+	return NL_STOP;
+}
+
+static int done_cb(struct nl_msg *msg, void *arg)
+{
+	struct call *c = arg;
+
+	c->done = true;
+	return NL_STOP;
+}
+
+static int valid_cb(struct nl_msg *msg, void *arg)
+{
+	struct call *c = arg;
+	struct nlattr *tb[VS_ATTR_MAX + 1];
+
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, VS_ATTR_MAX, NULL))
+		return NL_SKIP;
+	if (c->cb)
+		c->cb(c->arg, genlmsg_hdr(nlmsg_hdr(msg))->cmd, tb);
+	return NL_OK;
+}
+
+int vs_nl_call(struct vs_nl *nl, struct nl_msg *msg, vs_nl_reply_cb *cb, void *arg)
+{
+	struct call c = { .nl = nl, .cb = cb, .arg = arg };
+	struct nl_cb *ncb;
+	int err;
+
+	nl->err[0] = 0;
+	err = nl_send_auto(nl->sk, msg);
+	nlmsg_free(msg);
+	if (err < 0) {
+		snprintf(nl->err, sizeof(nl->err), "netlink send: %s", nl_geterror(err));
+		return -EIO;
+	}
+	ncb = nl_cb_alloc(NL_CB_DEFAULT);
+	if (!ncb)
+		return -ENOMEM;
+	nl_cb_set(ncb, NL_CB_VALID, NL_CB_CUSTOM, valid_cb, &c);
+	nl_cb_set(ncb, NL_CB_FINISH, NL_CB_CUSTOM, done_cb, &c);
+	nl_cb_set(ncb, NL_CB_ACK, NL_CB_CUSTOM, done_cb, &c);
+	nl_cb_err(ncb, NL_CB_CUSTOM, err_cb, &c);
+	while (!c.done) {
+		err = nl_recvmsgs(nl->sk, ncb);
+		if (err < 0 && !c.done) {
+			snprintf(nl->err, sizeof(nl->err), "netlink receive: %s", nl_geterror(err));
+			c.err = -EIO;
+			break;
+		}
+	}
+	nl_cb_put(ncb);
+	if (c.err && !nl->err[0])
+		snprintf(nl->err, sizeof(nl->err), "%s", strerror(-c.err));
+	return c.err;
+}
+
+/* Events: one non-blocking read of whatever is queued. */
+int vs_nl_events(struct vs_nl *nl, vs_nl_reply_cb *cb, void *arg)
+{
+	struct call c = { .nl = nl, .cb = cb, .arg = arg };
+	struct nl_cb *ncb = nl_cb_alloc(NL_CB_DEFAULT);
+	int err;
+
+	if (!ncb)
+		return -ENOMEM;
+	nl_cb_set(ncb, NL_CB_VALID, NL_CB_CUSTOM, valid_cb, &c);
+	err = nl_recvmsgs(nl->sk, ncb);
+	nl_cb_put(ncb);
+	return err == -NLE_AGAIN ? 0 : err;
+}
+
+/* ---- devices ---- */
+
+static void list_cb(void *arg, int cmd, struct nlattr **tb)
+{
+	struct vs_kdevs *l = arg;
+	struct vs_kdev *d, *n;
+
+	if (!tb[VS_ATTR_DEV_INDEX])
+		return;
+	n = realloc(l->devs, (l->n + 1) * sizeof(*n));
+	if (!n)
+		return;
+	l->devs = n;
+	d = &l->devs[l->n++];
+	memset(d, 0, sizeof(*d));
+	d->index = nla_get_u32(tb[VS_ATTR_DEV_INDEX]);
+#define U32(a, f) if (tb[a]) d->f = nla_get_u32(tb[a])
+#define U64(a, f) if (tb[a]) d->f = nla_get_u64(tb[a])
+	U64(VS_ATTR_INODE, inode);
+	U64(VS_ATTR_SIZE, size);
+	U32(VS_ATTR_POOL_ID, pool_id);
+	U32(VS_ATTR_DEV_STATE, state);
+	U32(VS_ATTR_INFLIGHT, inflight);
+	U64(VS_ATTR_MAP_EPOCH, epoch);
+	U32(VS_ATTR_FLAGS, flags);
+	U64(VS_ATTR_FEATURES, features);
+	U32(VS_ATTR_TIMEOUT_MS, timeout_ms);
+#undef U32
+#undef U64
+	if (tb[VS_ATTR_IMMEDIATE_COMMIT])
+		d->immediate_commit = nla_get_u8(tb[VS_ATTR_IMMEDIATE_COMMIT]);
+	if (tb[VS_ATTR_POOL_NAME])
+		snprintf(d->pool, sizeof(d->pool), "%s", nla_get_string(tb[VS_ATTR_POOL_NAME]));
+	if (tb[VS_ATTR_IMAGE_NAME])
+		snprintf(d->image, sizeof(d->image), "%s", nla_get_string(tb[VS_ATTR_IMAGE_NAME]));
+}
+
+int vs_nl_list(struct vs_nl *nl, struct vs_kdevs *out)
+{
+	struct nl_msg *msg = vs_nl_msg(nl, VS_CMD_LIST, NLM_F_DUMP);
+
+	memset(out, 0, sizeof(*out));
+	if (!msg)
+		return -ENOMEM;
+	return vs_nl_call(nl, msg, list_cb, out);
+}
+
+void vs_kdevs_free(struct vs_kdevs *l)
+{
+	free(l->devs);
+	memset(l, 0, sizeof(*l));
+}
+
+const char *vs_dev_state_name(uint32_t state)
+{
+	static const char *const names[] = {
+		[VS_DEV_STATE_UNSPEC] = "unknown", [VS_DEV_STATE_CONNECTING] = "connecting",
+		[VS_DEV_STATE_ACTIVE] = "active", [VS_DEV_STATE_DEGRADED] = "degraded",
+		[VS_DEV_STATE_DEAD] = "dead", [VS_DEV_STATE_REMOVING] = "removing",
+	};
+
+	return state <= VS_DEV_STATE_MAX ? names[state] : "unknown";
+}
+
+/* ---- maps ---- */
+
+/* One OSD_LIST item per parseable address; false when it has none. */
+static bool put_osd(struct nl_msg *msg, const struct vstor_map_osd *o)
+{
+	bool any = false;
+
+	for (size_t k = 0; k < o->naddrs; k++) {
+		struct in_addr a4;
+		struct in6_addr a6;
+		struct nlattr *it;
+		int v4 = inet_pton(AF_INET, o->addrs[k], &a4) == 1;
+
+		if (!v4 && inet_pton(AF_INET6, o->addrs[k], &a6) != 1)
+			continue;
+		if (v4 && !a4.s_addr)
+			continue;
+		it = nla_nest_start(msg, VS_OSD_LIST_ITEM);
+		nla_put_u64(msg, VS_OSD_ATTR_NUM, o->num);
+		if (v4)
+			nla_put_u32(msg, VS_OSD_ATTR_ADDR4, a4.s_addr);
+		else
+			nla_put(msg, VS_OSD_ATTR_ADDR6, 16, &a6);
+		nla_put_u16(msg, VS_OSD_ATTR_PORT, (uint16_t)o->port);
+		nla_nest_end(msg, it);
+		any = true;
+	}
+	return any;
+}
+
+int vs_nl_put_map(struct nl_msg *msg, const struct vstor_pool_map *m)
+{
+	struct nlattr *t;
+	bool *usable = calloc(m->nosds + 1, sizeof(bool));
+
+	if (!usable)
+		return -ENOMEM;
+	nla_put_u32(msg, VS_ATTR_POOL_ID, m->pool_id);
+	nla_put_u32(msg, VS_ATTR_PG_COUNT, m->pg_count);
+	nla_put_u64(msg, VS_ATTR_PG_STRIPE_SIZE, m->pg_stripe_size);
+	nla_put_u64(msg, VS_ATTR_MAP_EPOCH, m->epoch ? m->epoch : 1);
+	t = nla_nest_start(msg, VS_ATTR_OSD_LIST);
+	for (size_t i = 0; i < m->nosds; i++)
+		usable[i] = put_osd(msg, &m->osds[i]);
+	nla_nest_end(msg, t);
+	t = nla_nest_start(msg, VS_ATTR_PG_TABLE);
+	for (uint32_t pg = 0; pg < m->pg_count; pg++) {
+		uint64_t prim = m->primary[pg];
+		struct nlattr *it;
+		size_t i;
+
+		for (i = 0; prim && i < m->nosds; i++)
+			if (m->osds[i].num == prim)
+				break;
+		if (!prim || i == m->nosds || !usable[i])
+			prim = 0;	/* no address we can use: hold its I/O */
+		it = nla_nest_start(msg, VS_PG_TABLE_ITEM);
+		nla_put_u32(msg, VS_PG_ATTR_NUM, pg + 1);
+		nla_put_u64(msg, VS_PG_ATTR_PRIMARY, prim);
+		nla_nest_end(msg, it);
+	}
+	nla_nest_end(msg, t);
+	free(usable);
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* vsctl: the vstor.ko netlink interface (nl.c). */
+#ifndef VSTOR_VSCTL_NL_H
+#define VSTOR_VSCTL_NL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <netlink/attr.h>
+#include <netlink/msg.h>
+#include <netlink/socket.h>
+
+#include "vstor_client.h"
+#include "vstor_genl.h"
+
+struct vs_nl {
+	struct nl_sock *sk;
+	int family;
+	char err[256];		/* the last error, with the kernel's message */
+};
+
+/* Opens a socket to the family; events: joined to the event group and
+ * non-blocking. 0, or -ENOENT etc. with nl->err set. */
+int vs_nl_open(struct vs_nl *nl, bool events);
+void vs_nl_close(struct vs_nl *nl);
+
+/* A request of the family (flags: NLM_F_DUMP or 0; ACK is added). */
+struct nl_msg *vs_nl_msg(struct vs_nl *nl, int cmd, int flags);
+/* Called for every reply or event message, with its parsed attributes. */
+typedef void vs_nl_reply_cb(void *arg, int cmd, struct nlattr **tb);
+/* Sends msg (always freed) and waits for the ack or the end of a dump.
+ * 0 or a negative errno with nl->err set. */
+int vs_nl_call(struct vs_nl *nl, struct nl_msg *msg, vs_nl_reply_cb *cb, void *arg);
+/* Reads the queued events of an event socket without blocking. */
+int vs_nl_events(struct vs_nl *nl, vs_nl_reply_cb *cb, void *arg);
+
+struct vs_kdev {
+	uint32_t index, pool_id, state, inflight, flags, timeout_ms;
+	uint64_t inode, size, epoch, features;
+	uint8_t immediate_commit;
+	char pool[VS_GENL_NAME_MAXLEN + 1], image[VS_GENL_NAME_MAXLEN + 1];
+};
+
+struct vs_kdevs {
+	struct vs_kdev *devs;
+	size_t n;
+};
+
+int vs_nl_list(struct vs_nl *nl, struct vs_kdevs *out);
+void vs_kdevs_free(struct vs_kdevs *l);
+const char *vs_dev_state_name(uint32_t state);
+
+/* POOL_ID, PG_COUNT, PG_STRIPE_SIZE, MAP_EPOCH, OSD_LIST and PG_TABLE of
+ * MAP and SET_MAP. PGs whose primary has no usable address get 0. */
+int vs_nl_put_map(struct nl_msg *msg, const struct vstor_pool_map *m);
+
+#endif
