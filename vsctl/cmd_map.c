@@ -41,6 +41,13 @@ static uint64_t vs_inode_num(uint64_t inode)
 	return inode & VS_MAX_INODE_NUM;
 }
 
+/* /run/vstor, also where /run itself is missing (initramfs, containers). */
+static void agent_dir(void)
+{
+	mkdir("/run", 0755);
+	mkdir(AGENT_DIR, 0755);
+}
+
 static struct vstor_client *open_client(struct vsctl *v, int wait_ms)
 {
 	char err[256];
@@ -142,7 +149,7 @@ static void agent_spawn(struct vsctl *v)
 		argv[n++] = (char *)val;
 	}
 	argv[n] = NULL;
-	mkdir(AGENT_DIR, 0755);
+	agent_dir();
 	pid = fork();
 	if (pid < 0) {
 		vs_warn("cannot start the map agent: %s", strerror(errno));
@@ -526,12 +533,15 @@ int cmd_map_agent(struct vsctl *v)
 	vlog_set_verbosity(0);
 	vlog_set_prog("vsctl map-agent");
 	vlog_set_timestamps(true);
-	mkdir(AGENT_DIR, 0755);
+	agent_dir();
 	lock = open(AGENT_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB)) {
+	if (lock < 0) {
+		vs_err("cannot create %s: %s", AGENT_LOCK, strerror(errno));
+		return VS_ERR;
+	}
+	if (flock(lock, LOCK_EX | LOCK_NB)) {
 		vs_err("another map agent is running (%s is locked)", AGENT_LOCK);
-		if (lock >= 0)
-			close(lock);
+		close(lock);
 		return VS_ERR;
 	}
 	if (vs_nl_open(&a.cmd, false) || vs_nl_open(&a.ev, true)) {

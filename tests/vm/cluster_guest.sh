@@ -144,14 +144,110 @@ else
 	failed "mkfs.ext4: $(tail -n 3 /tmp/mkfs.log)"
 fi
 
-$V unmap /dev/vs0 >/dev/null && pass "vsctl unmap /dev/vs0" || failed "vsctl unmap"
+# An open device is not unmapped without --force.
+exec 7</dev/vs0
+if $V unmap /dev/vs0 2>/tmp/unmap.err; then
+	failed "vsctl unmap of an open device succeeded"
+else
+	grep -q "is open" /tmp/unmap.err && pass "unmap of an open device: $(cat /tmp/unmap.err)" ||
+		failed "unmap of an open device: $(cat /tmp/unmap.err)"
+fi
+exec 7<&-
+$V unmap img1 >/dev/null && pass "vsctl unmap img1 (by image name)" || failed "vsctl unmap img1"
+[ -e /sys/block/vs0 ] && failed "/sys/block/vs0 still there after unmap"
 
-kill "$AGENT_PID" 2>/dev/null
-wait "$AGENT_PID" 2>/dev/null
-for n in 1 2 3; do
-	eval "kill \$OSD_PID_$n" 2>/dev/null
+# ---- kill -9 of an OSD during a fio verify run, then its restart ----
+dev=$($V map img1 --no_agent) || die "map img1 again"
+fio --name=kill --filename=/dev/vs0 --direct=1 --ioengine=libaio --rw=randwrite --bs=4k \
+	--iodepth=8 --size=24m --offset=64m --verify=crc32c --verify_fatal=1 --do_verify=1 \
+	--eta=never --output=/tmp/fio-kill.log &
+FIO_PID=$!
+sleep 3
+kill -9 "$OSD_PID_2"
+wait "$OSD_PID_2" 2>/dev/null
+note "killed OSD 2 (kill -9) while fio writes"
+# Its etcd lease has to expire before it may register again.
+wait_for 60 osds_up 2 || failed "osd/state/2 did not expire"
+start_osd 2
+wait_for 60 osds_up 3 || failed "OSD 2 did not come back"
+note "OSD 2 restarted"
+end=$(( $(date +%s) + 240 ))
+while kill -0 "$FIO_PID" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 1; done
+if kill -0 "$FIO_PID" 2>/dev/null; then
+	kill -9 "$FIO_PID"
+	wait "$FIO_PID" 2>/dev/null
+	failed "fio with an OSD killed: still running after 240 s"
+	sed 's/^/#   /' /tmp/fio-kill.log | tail -n 10
+	$V list | sed 's/^/#   /'
+	tail -n 20 /tmp/agent.log | sed 's/^/# agent: /'
+elif wait "$FIO_PID"; then
+	pass "fio verify across kill -9 and restart of OSD 2: $(grep -Eo '(write|read): IOPS=[^,]*' /tmp/fio-kill.log | tr '\n' ' ')"
+else
+	failed "fio verify across kill -9 of OSD 2"
+	sed 's/^/#   /' /tmp/fio-kill.log | tail -n 20
+fi
+grep -q "pushed" /tmp/agent.log && pass "map agent pushed new maps: $(grep -c pushed /tmp/agent.log)" ||
+	{ failed "map agent pushed no map"; tail -n 20 /tmp/agent.log | sed 's/^/# agent: /'; }
+wait_for 120 pgs_active || failed "PGs active again: $($V status --json)"
+$V unmap /dev/vs0 >/dev/null || failed "unmap after the kill test"
+
+# ---- map -> unmap -> map quickly ----
+ok=1
+i=0
+while [ $i -lt 5 ]; do
+	d=$($V map img1 --no_agent) && $V unmap "$d" >/dev/null || { ok=0; break; }
+	i=$((i + 1))
 done
+d=$($V map img1 --no_agent) &&
+	dd if="$d" of=/dev/null bs=4k count=16 iflag=direct 2>/dev/null &&
+	$V unmap "$d" >/dev/null || ok=0
+[ $ok = 1 ] && pass "map -> unmap x5, then map, read, unmap" || failed "quick map/unmap (round $i)"
+
+# ---- a read-only mapping refuses writes ----
+d=$($V map img1 --readonly --no_agent) || die "map --readonly"
+if dd if=/dev/zero of="$d" bs=4k count=1 oflag=direct 2>/dev/null; then
+	failed "write to a --readonly device succeeded"
+else
+	pass "write to a --readonly device refused"
+fi
+$V unmap "$d" >/dev/null || failed "unmap readonly"
+
+# ---- forced unmap with the cluster stopped and I/O in flight ----
+dev=$($V map img1 --no_agent) || die "map for the force test"
+kill "$AGENT_PID" 2>/dev/null
+for n in 1 2 3; do
+	eval "kill -9 \$OSD_PID_$n" 2>/dev/null
+done
+note "all OSDs killed"
+fio --name=stuck --filename=/dev/vs0 --direct=1 --ioengine=libaio --rw=randwrite --bs=4k \
+	--iodepth=16 --size=8m --runtime=120 --time_based --eta=never --output=/tmp/fio-stuck.log &
+FIO_PID=$!
+sleep 3
+inflight=$($V list --json | grep -o '"inflight":[0-9]*')
+note "before force unmap: $inflight"
+if $V unmap /dev/vs0 2>/tmp/unmap.err; then
+	failed "normal unmap with I/O stuck succeeded"
+else
+	pass "normal unmap refused: $(cat /tmp/unmap.err)"
+fi
+t=$(date +%s)
+timeout 60 $V unmap /dev/vs0 --force >/dev/null && pass "force unmap with the cluster gone took $(( $(date +%s) - t ))s" ||
+	failed "force unmap"
+end=$(( $(date +%s) + 60 ))
+while kill -0 "$FIO_PID" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 0.5; done
+if kill -0 "$FIO_PID" 2>/dev/null; then
+	failed "fio still running 60 s after the force unmap"
+	kill -9 "$FIO_PID"
+else
+	wait "$FIO_PID"
+	rc=$?
+	[ $rc -ne 0 ] && pass "fio ended with an error after the force unmap (status $rc)" ||
+		failed "fio succeeded although the device was force-unmapped"
+fi
+[ -e /sys/block/vs0 ] && failed "/sys/block/vs0 still there after force unmap"
+$V list | grep -q vs0 && failed "vs0 still listed"
+
 kill "$ETCD_PID" 2>/dev/null
-wait
+wait 2>/dev/null
 rmmod vstor || failed "rmmod vstor"
 exit $fail
