@@ -161,33 +161,29 @@ static const struct vs_cmd_attrs vs_cmd_attrs[VS_CMD_MAX + 1] = {
 };
 
 /*
- * extack messages must be string literals (6.1 has no NL_SET_ERR_MSG_FMT),
- * hence one case per required attribute.
+ * extack messages must be static strings (6.1 has no NL_SET_ERR_MSG_FMT),
+ * hence one per required attribute.
  */
-#define VS_MISSING_CASE(info, name)					\
-	case VS_ATTR_##name:						\
-		GENL_SET_ERR_MSG(info, "missing attribute " #name);	\
-		break
+static const char *const vs_missing_msg[VS_ATTR_MAX + 1] = {
+	[VS_ATTR_DEV_INDEX] = "missing attribute DEV_INDEX",
+	[VS_ATTR_INODE] = "missing attribute INODE",
+	[VS_ATTR_SIZE] = "missing attribute SIZE",
+	[VS_ATTR_BLOCK_SIZE] = "missing attribute BLOCK_SIZE",
+	[VS_ATTR_BITMAP_GRANULARITY] = "missing attribute BITMAP_GRANULARITY",
+	[VS_ATTR_POOL_ID] = "missing attribute POOL_ID",
+	[VS_ATTR_PG_COUNT] = "missing attribute PG_COUNT",
+	[VS_ATTR_PG_STRIPE_SIZE] = "missing attribute PG_STRIPE_SIZE",
+	[VS_ATTR_IMMEDIATE_COMMIT] = "missing attribute IMMEDIATE_COMMIT",
+	[VS_ATTR_PG_TABLE] = "missing attribute PG_TABLE",
+	[VS_ATTR_OSD_LIST] = "missing attribute OSD_LIST",
+	[VS_ATTR_MAP_EPOCH] = "missing attribute MAP_EPOCH",
+};
 
 static void vs_set_missing_msg(struct genl_info *info, unsigned int type)
 {
-	switch (type) {
-	VS_MISSING_CASE(info, DEV_INDEX);
-	VS_MISSING_CASE(info, INODE);
-	VS_MISSING_CASE(info, SIZE);
-	VS_MISSING_CASE(info, BLOCK_SIZE);
-	VS_MISSING_CASE(info, BITMAP_GRANULARITY);
-	VS_MISSING_CASE(info, POOL_ID);
-	VS_MISSING_CASE(info, PG_COUNT);
-	VS_MISSING_CASE(info, PG_STRIPE_SIZE);
-	VS_MISSING_CASE(info, IMMEDIATE_COMMIT);
-	VS_MISSING_CASE(info, PG_TABLE);
-	VS_MISSING_CASE(info, OSD_LIST);
-	VS_MISSING_CASE(info, MAP_EPOCH);
-	default:
-		GENL_SET_ERR_MSG(info, "missing attribute");
-		break;
-	}
+	if (info->extack)
+		info->extack->_msg = vs_missing_msg[type] ? vs_missing_msg[type] :
+				     "missing attribute";
 	NL_SET_ERR_ATTR_MISS(info->extack, NULL, type);
 }
 
