@@ -369,8 +369,12 @@ static void vs_conn_connect_work(struct work_struct *w)
 	if (err) {
 		conn->backoff_ms = clamp(conn->backoff_ms * 2, 100u,
 					 vs_backoff_max_ms);
-		queue_delayed_work(vs_ctl_wq, &conn->connect_work,
-				   msecs_to_jiffies(conn->backoff_ms));
+		/* nothing to send any more (moved by a new map): stop trying */
+		if (list_empty(&conn->sendq))
+			conn->state = VS_CONN_IDLE;
+		else
+			queue_delayed_work(vs_ctl_wq, &conn->connect_work,
+					   msecs_to_jiffies(conn->backoff_ms));
 		spin_unlock(&conn->lock);
 		mutex_unlock(&conn->io_mutex);
 		pr_warn_ratelimited("vs%u: cannot connect to OSD %llu: %d, retrying in %u ms\n",
@@ -533,6 +537,8 @@ again:
 	}
 	if (conn->rx_part && pred(conn->rx_part, arg)) {
 		/* read the rest of its payload into the scratch page */
+		if (conn->rx_state == VS_RX_SKIP && conn->rx_next == VS_RX_DATA)
+			conn->rx_left += conn->rx_part->len;	/* bitmap, then data */
 		conn->rx_state = VS_RX_SKIP;
 		conn->rx_next = VS_RX_HDR;
 		list_add_tail(&conn->rx_part->node, out);
