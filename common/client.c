@@ -29,7 +29,9 @@
 #include <unistd.h>
 
 #define MS 1000000ull
-#define MAX_IOV 64
+#define MAX_IOV 256
+#define VC_RXBUF 65536		/* receive stream buffer per connection */
+#define VC_RX_DIRECT 32768	/* payload rests this large bypass it */
 
 #define conn_fail vc_conn_fail
 static void conn_flush(struct vc_conn *cn);
@@ -228,6 +230,7 @@ static void reap_cb(struct ringloop_defer *d)
 		}
 		*pp = cn->next_dead;
 		free(cn->rbuf);
+		free(cn->rxbuf);
 		free(cn);
 	}
 }
@@ -242,6 +245,14 @@ void vc_conn_fail(struct vc_conn *cn, const char *why)
 	if ((cn->state == VC_C_READY && !c->destroying) || c->opts.log_level > 0)
 		log_warn("vstor client: connection to OSD %" PRIu64 " closed: %s", cn->osd, why);
 	cn->state = VC_C_DEAD;
+	if (cn->flush_queued) {
+		struct vc_conn **pp = &c->flushq;
+
+		while (*pp != cn)
+			pp = &(*pp)->flush_next;
+		*pp = cn->flush_next;
+		cn->flush_queued = false;
+	}
 	ringloop_timer_del(c->rl, &cn->ctimer);
 	ringloop_timer_del(c->rl, &cn->itimer);
 	if (cn->osd < c->nconns && c->conns[cn->osd] == cn)
@@ -300,9 +311,27 @@ bool vc_conn_send(struct vc_conn *cn, struct vc_part *p)
 	else
 		cn->sq_head = p;
 	cn->sq_tail = p;
-	if (cn->state == VC_C_READY && cn->sq_head == p)
-		conn_flush(cn);
+	if (cn->state == VC_C_READY && !cn->flush_queued) {
+		/* one sendmsg for everything queued in this loop iteration */
+		cn->flush_queued = true;
+		cn->flush_next = cn->c->flushq;
+		cn->c->flushq = cn;
+		ringloop_prewait(cn->c->rl, &cn->c->flush);
+	}
 	return true;
+}
+
+static void flush_cb(struct ringloop_defer *d)
+{
+	struct vstor_client *c = (struct vstor_client *)(void *)((char *)d -
+		offsetof(struct vstor_client, flush));
+	struct vc_conn *cn;
+
+	while ((cn = c->flushq)) {
+		c->flushq = cn->flush_next;
+		cn->flush_queued = false;
+		conn_flush(cn);
+	}
 }
 
 /* spec 4.2: PING after osd_idle_timeout without a reply; no answer within
@@ -505,26 +534,90 @@ static bool got_header(struct vc_conn *cn)
 	return reply_done(cn, p);
 }
 
+/* Where the bytes of the current receive stage go, and how many it still
+ * needs. */
+static uint8_t *rx_dst(struct vc_conn *cn, size_t *want)
+{
+	switch (cn->rstate) {
+	case VC_R_HDR:
+		*want = VS_PACKET_SIZE - cn->rgot;
+		return cn->rhdr.buf + cn->rgot;
+	case VC_R_DATA:
+		*want = cn->rneed - cn->rgot;
+		return cn->rpart->buf + cn->rgot;
+	default:
+		*want = cn->rneed - cn->rgot;
+		return cn->rbuf + cn->rgot;
+	}
+}
+
+/* The current stage has all its bytes: on to the next; false when the
+ * connection died. */
+static bool rx_stage_done(struct vc_conn *cn)
+{
+	struct vc_part *p = cn->rpart;
+
+	cn->rgot = 0;
+	switch (cn->rstate) {
+	case VC_R_HDR:
+		return got_header(cn);
+	case VC_R_JSON:
+		cn->rstate = VC_R_HDR;
+		hello_done(cn);
+		return cn->state != VC_C_DEAD;
+	case VC_R_SKIP:
+		cn->rstate = VC_R_DATA;
+		cn->rneed = p->len;
+		if (cn->rneed)
+			return true;
+		break;	/* no data after the bitmap */
+	default:
+		break;
+	}
+	cn->rstate = VC_R_HDR;
+	cn->rpart = NULL;
+	return reply_done(cn, p);
+}
+
+/* Hands the buffered bytes to the receive stages; false when the
+ * connection died. */
+static bool rx_parse(struct vc_conn *cn)
+{
+	while (cn->rx_pos < cn->rx_end) {
+		size_t want, n;
+		uint8_t *dst = rx_dst(cn, &want);
+
+		n = cn->rx_end - cn->rx_pos < want ? cn->rx_end - cn->rx_pos : want;
+		memcpy(dst, cn->rxbuf + cn->rx_pos, n);
+		cn->rx_pos += n;
+		cn->rgot += n;
+		if (n == want && !rx_stage_done(cn))
+			return false;
+	}
+	cn->rx_pos = cn->rx_end = 0;
+	return true;
+}
+
+/* Receives into a VC_RXBUF stream buffer and parses every reply in it:
+ * one recv for many replies (a small read's data is copied out of it);
+ * only the rest of a large payload (>= VC_RX_DIRECT) goes straight to its
+ * destination. A short recv means the socket is drained: then the POLLIN
+ * poll is re-armed instead of asking again for an EAGAIN. */
 static void conn_read(struct vc_conn *cn)
 {
 	for (;;) {
-		void *dst;
+		uint8_t *dst;
 		size_t want;
 		ssize_t r;
+		bool direct;
 
-		switch (cn->rstate) {
-		case VC_R_HDR:
-			dst = cn->rhdr.buf + cn->rgot;
-			want = VS_PACKET_SIZE - cn->rgot;
-			break;
-		case VC_R_DATA:
-			dst = cn->rpart->buf + cn->rgot;
-			want = cn->rneed - cn->rgot;
-			break;
-		default:
-			dst = cn->rbuf + cn->rgot;
-			want = cn->rneed - cn->rgot;
-			break;
+		if (!rx_parse(cn))
+			return;
+		dst = rx_dst(cn, &want);
+		direct = cn->rstate == VC_R_DATA && want >= VC_RX_DIRECT;
+		if (!direct) {
+			dst = cn->rxbuf;
+			want = VC_RXBUF;
 		}
 		r = recv(cn->fd, dst, want, MSG_DONTWAIT);
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -535,41 +628,16 @@ static void conn_read(struct vc_conn *cn)
 			conn_fail(cn, r ? strerror(errno) : "connection closed by the OSD");
 			return;
 		}
-		cn->rgot += (size_t)r;
-		if (cn->rstate == VC_R_HDR) {
-			if (cn->rgot < VS_PACKET_SIZE)
-				continue;
-			cn->rgot = 0;
-			if (!got_header(cn))
-				return;
-			continue;
-		}
-		if (cn->rgot < cn->rneed)
-			continue;
-		cn->rgot = 0;
-		if (cn->rstate == VC_R_JSON) {
-			cn->rstate = VC_R_HDR;
-			hello_done(cn);
-			if (cn->state == VC_C_DEAD)
-				return;
-		} else if (cn->rstate == VC_R_SKIP) {
-			cn->rstate = VC_R_DATA;
-			cn->rneed = cn->rpart->len;
-			if (!cn->rneed) {
-				struct vc_part *p = cn->rpart;
-
-				cn->rstate = VC_R_HDR;
-				cn->rpart = NULL;
-				if (!reply_done(cn, p))
-					return;
-			}
+		if (!direct) {
+			cn->rx_end = (size_t)r;
 		} else {
-			struct vc_part *p = cn->rpart;
-
-			cn->rstate = VC_R_HDR;
-			cn->rpart = NULL;
-			if (!reply_done(cn, p))
+			cn->rgot += (size_t)r;
+			if ((size_t)r == want && !rx_stage_done(cn))
 				return;
+		}
+		if ((size_t)r < want) {
+			rx_parse(cn);	/* drained: the rest comes with POLLIN */
+			return;
 		}
 	}
 }
@@ -645,6 +713,8 @@ static void pout_cb(struct ringloop_op *op, int res, uint32_t flags)
 /* Sends what can be sent now: the handshake, then (once READY) the queue. */
 static void conn_flush(struct vc_conn *cn)
 {
+	if (cn->pout_busy)
+		return;	/* waiting for POLLOUT, which flushes */
 	while (cn->state == VC_C_HELLO || cn->state == VC_C_READY) {
 		struct iovec iov[MAX_IOV];
 		int n = 0;
@@ -763,6 +833,11 @@ struct vc_conn *vc_conn_get(struct vstor_client *c, uint64_t osd)
 	cn = calloc(1, sizeof(*cn));
 	if (!cn)
 		return NULL;
+	cn->rxbuf = malloc(VC_RXBUF);
+	if (!cn->rxbuf) {
+		free(cn);
+		return NULL;
+	}
 	cn->c = c;
 	cn->osd = osd;
 	cn->pin.cb = pin_cb;
@@ -773,6 +848,7 @@ struct vc_conn *vc_conn_get(struct vstor_client *c, uint64_t osd)
 	cn->last_rx_ns = ringloop_now_ns();
 	cn->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (cn->fd < 0) {
+		free(cn->rxbuf);
 		free(cn);
 		return NULL;
 	}
@@ -1157,6 +1233,7 @@ struct vstor_client *vstor_client_create(const struct vstor_client_opts *opts,
 	ringloop_timer_init(&c->retry_timer, retry_cb);
 	c->kick.cb = kick_cb;
 	c->reap.cb = reap_cb;
+	c->flush.cb = flush_cb;
 	/* copy the etcd configuration */
 	etcd_config_init(&c->ecfg);
 	c->ecfg.quick_timeout_ms = opts->etcd->quick_timeout_ms;
@@ -1241,6 +1318,7 @@ void vstor_client_destroy(struct vstor_client *c)
 	c->destroying = true;
 	ringloop_timer_del(c->rl, &c->retry_timer);
 	ringloop_defer_cancel(c->rl, &c->kick);
+	ringloop_defer_cancel(c->rl, &c->flush);
 	for (size_t k = 0; k < c->nconns; k++)
 		if (c->conns[k])
 			conn_fail(c->conns[k], "client destroyed");

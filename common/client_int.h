@@ -94,9 +94,13 @@ struct vc_conn {
 	union vs_packet rhdr;
 	size_t rgot, rneed;
 	struct vc_part *rpart;		/* READ being received */
+	uint8_t *rxbuf;			/* stream buffer: rx_pos..rx_end unparsed */
+	size_t rx_pos, rx_end;
 	uint8_t *rbuf;			/* bitmap / JSON scratch */
 	size_t rbuf_cap, rskip_then_data;
 	struct vc_conn *next_dead;
+	struct vc_conn *flush_next;	/* client's flush queue */
+	bool flush_queued;
 };
 
 struct vc_osd {
@@ -208,6 +212,8 @@ struct vstor_client {
 	size_t nconns;
 	struct vc_conn *dead;
 	struct ringloop_defer reap;
+	struct vc_conn *flushq;		/* conns with sends queued this iteration */
+	struct ringloop_defer flush;	/* prewait: flush them */
 	uint64_t next_id;
 	struct idmap ids;		/* request id -> part in flight (any conn) */
 	uint64_t inflight_ops;

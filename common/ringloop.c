@@ -12,6 +12,7 @@ struct ringloop {
 	struct io_uring ring;
 	unsigned flags;
 	struct ringloop_defer *def_head, *def_tail;
+	struct ringloop_defer *pre_head, *pre_tail;
 	struct ringloop_timer **heap;
 	size_t nheap, capheap;
 	struct ringloop_stats st;
@@ -98,37 +99,54 @@ struct io_uring_sqe *ringloop_get_sqe(struct ringloop *rl)
 	return sqe;
 }
 
-void ringloop_defer(struct ringloop *rl, struct ringloop_defer *d)
+static void dlist_push(struct ringloop_defer **head, struct ringloop_defer **tail,
+		       struct ringloop_defer *d)
 {
 	if (d->queued)
 		return;
 	d->queued = true;
 	d->next = NULL;
-	if (rl->def_tail)
-		rl->def_tail->next = d;
+	if (*tail)
+		(*tail)->next = d;
 	else
-		rl->def_head = d;
-	rl->def_tail = d;
+		*head = d;
+	*tail = d;
 }
 
-void ringloop_defer_cancel(struct ringloop *rl, struct ringloop_defer *d)
+void ringloop_defer(struct ringloop *rl, struct ringloop_defer *d)
+{
+	dlist_push(&rl->def_head, &rl->def_tail, d);
+}
+
+void ringloop_prewait(struct ringloop *rl, struct ringloop_defer *d)
+{
+	dlist_push(&rl->pre_head, &rl->pre_tail, d);
+}
+
+static bool dlist_del(struct ringloop_defer **head, struct ringloop_defer **tail,
+		      struct ringloop_defer *d)
 {
 	struct ringloop_defer *prev = NULL;
 
-	if (!d->queued)
-		return;
-	for (struct ringloop_defer *p = rl->def_head; p; prev = p, p = p->next) {
+	for (struct ringloop_defer *p = *head; p; prev = p, p = p->next) {
 		if (p != d)
 			continue;
 		if (prev)
 			prev->next = p->next;
 		else
-			rl->def_head = p->next;
-		if (rl->def_tail == p)
-			rl->def_tail = prev;
+			*head = p->next;
+		if (*tail == p)
+			*tail = prev;
 		d->queued = false;
-		return;
+		return true;
 	}
+	return false;
+}
+
+void ringloop_defer_cancel(struct ringloop *rl, struct ringloop_defer *d)
+{
+	if (d->queued && !dlist_del(&rl->def_head, &rl->def_tail, d))
+		dlist_del(&rl->pre_head, &rl->pre_tail, d);
 }
 
 uint64_t ringloop_now_ns(void)
@@ -213,14 +231,14 @@ int ringloop_timer_add(struct ringloop *rl, struct ringloop_timer *t, uint64_t d
 	return 0;
 }
 
-static int run_deferred_and_timers(struct ringloop *rl)
+/* Runs the callbacks of a list queued before this point; callbacks that
+ * queue more run on the next iteration. */
+static int run_list(struct ringloop_defer **head, struct ringloop_defer **tail)
 {
-	struct ringloop_defer *d = rl->def_head;
+	struct ringloop_defer *d = *head;
 	int n = 0;
 
-	/* Only what was queued before this point runs now; callbacks that
-	 * queue more run on the next iteration. */
-	rl->def_head = rl->def_tail = NULL;
+	*head = *tail = NULL;
 	while (d) {
 		struct ringloop_defer *next = d->next;
 
@@ -230,6 +248,13 @@ static int run_deferred_and_timers(struct ringloop *rl)
 		n++;
 		d = next;
 	}
+	return n;
+}
+
+static int run_deferred_and_timers(struct ringloop *rl)
+{
+	int n = run_list(&rl->def_head, &rl->def_tail);
+
 	if (rl->nheap) {
 		uint64_t now = ringloop_now_ns();
 
@@ -254,9 +279,10 @@ int ringloop_run_once(struct ringloop *rl, int64_t timeout_ns)
 
 	rl->st.iterations++;
 	n = run_deferred_and_timers(rl);
+	run_list(&rl->pre_head, &rl->pre_tail);
 	/* callbacks that ran may have changed what the caller waits for:
-	 * do not block in this iteration then */
-	if (rl->def_head || n)
+	 * do not block in this iteration then (prewait flushes only submit) */
+	if (rl->def_head || rl->pre_head || n)
 		wait = 0;
 	if (rl->nheap) {
 		uint64_t now = ringloop_now_ns();
@@ -322,7 +348,8 @@ int64_t ringloop_timeout_ns(struct ringloop *rl)
 {
 	uint64_t now;
 
-	if (rl->def_head || io_uring_sq_ready(&rl->ring) || io_uring_cq_ready(&rl->ring) ||
+	if (rl->def_head || rl->pre_head || io_uring_sq_ready(&rl->ring) ||
+	    io_uring_cq_ready(&rl->ring) ||
 	    (IO_URING_READ_ONCE(*rl->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
 		return 0;
 	if (!rl->nheap)

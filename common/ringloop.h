@@ -55,7 +55,13 @@ static inline void ringloop_sqe_set_op(struct io_uring_sqe *sqe, struct ringloop
 }
 
 void ringloop_defer(struct ringloop *rl, struct ringloop_defer *d);
-/* Removes a queued deferred callback (no-op if not queued). */
+/* "Run right before this iteration waits" (or the next one, when queued
+ * while it waits or reaps): for flushes that only submit I/O, e.g. one
+ * sendmsg per connection for everything queued in the iteration. Unlike a
+ * deferred callback, running one does not make the iteration skip its
+ * wait. */
+void ringloop_prewait(struct ringloop *rl, struct ringloop_defer *d);
+/* Removes a queued deferred or prewait callback (no-op if not queued). */
 void ringloop_defer_cancel(struct ringloop *rl, struct ringloop_defer *d);
 
 uint64_t ringloop_now_ns(void);

@@ -1,5 +1,5 @@
-/* ringloop_event_fd / ringloop_timeout_ns: driving a ring loop from a
- * plain poll() loop. A poll_add on a pipe completes when the pipe is
+/* ringloop_event_fd / ringloop_timeout_ns / ringloop_prewait: driving a
+ * ring loop from a plain poll() loop. A poll_add on a pipe completes when the pipe is
  * written: the event fd must become readable (also with DEFER_TASKRUN,
  * where the completion is only task work until we enter the ring), and
  * the timeout must say "now" for deferred callbacks, unsubmitted SQEs and
@@ -93,8 +93,33 @@ static void poll_driven(void)
 	ringloop_destroy(rl);
 }
 
+/* A prewait callback runs before the iteration waits, and (unlike a
+ * deferred one) does not cut that wait short; cancel removes it. */
+static void prewait(void)
+{
+	struct ringloop *rl = ringloop_create(16);
+	struct ringloop_defer d = { .cb = defer_cb };
+	long long t0;
+
+	CHECK(rl);
+	ringloop_prewait(rl, &d);
+	CHECK_EQ(ringloop_timeout_ns(rl), 0);
+	fired = 0;
+	t0 = vt_now_ms();
+	ringloop_run_once(rl, 200000000);
+	CHECK_EQ(fired, 1);
+	CHECK_MSG(vt_now_ms() - t0 >= 150, "returned after %lld ms", vt_now_ms() - t0);
+	ringloop_prewait(rl, &d);
+	ringloop_defer_cancel(rl, &d);
+	CHECK_EQ(ringloop_timeout_ns(rl), -1);
+	ringloop_run_once(rl, 0);
+	CHECK_EQ(fired, 1);
+	ringloop_destroy(rl);
+}
+
 int main(void)
 {
 	RUN(poll_driven);
+	RUN(prewait);
 	return vt_finish();
 }
