@@ -1,5 +1,6 @@
 #include "osd_proc.h"
 #include "check.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,43 +31,6 @@ struct osd_proc {
 };
 
 static struct osd_proc *procs[MAX_PROCS];
-static bool hook_set;
-
-static void kill_all(void)
-{
-	for (int i = 0; i < MAX_PROCS; i++)
-		if (procs[i] && procs[i]->pid > 0) {
-			kill(procs[i]->pid, SIGKILL);
-			waitpid(procs[i]->pid, NULL, 0);
-			procs[i]->pid = 0;
-		}
-}
-
-static int build_dir(char *out, size_t n)
-{
-	const char *env = getenv("VSTOR_BUILD_DIR");
-	char exe[PATH_MAX];
-	ssize_t len;
-
-	if (env && *env) {
-		snprintf(out, n, "%s", env);
-		return 0;
-	}
-	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (len <= 0)
-		return -1;
-	exe[len] = 0;
-	/* BUILD/tests/cluster/test_x -> BUILD */
-	for (int i = 0; i < 3; i++) {
-		char *s = strrchr(exe, '/');
-
-		if (!s)
-			return -1;
-		*s = 0;
-	}
-	snprintf(out, n, "%s", exe);
-	return 0;
-}
 
 static int run_format(struct osd_proc *p)
 {
@@ -93,12 +57,10 @@ static int run_format(struct osd_proc *p)
 static int spawn(struct osd_proc *p)
 {
 	char *argv[MAX_ARGS + 16];
-	int argc = 0, logfd, pfd[2];
-	pid_t parent = getpid(), pid;
+	int argc = 0, fd;
 	char line[256];
 	size_t have = 0;
-	long long deadline;
-	struct timespec ts;
+	long long deadline = vt_now_ms() + 20000;
 
 	argv[argc++] = p->bin;
 	argv[argc++] = "--osd_num";
@@ -112,51 +74,18 @@ static int spawn(struct osd_proc *p)
 	for (int i = 0; i < p->nextra; i++)
 		argv[argc++] = p->extra[i];
 	argv[argc] = NULL;
-
-	logfd = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (logfd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
-		fprintf(stderr, "osd_proc: %s: %s\n", p->log, strerror(errno));
-		if (logfd >= 0)
-			close(logfd);
+	if (proc_spawn(argv, p->log, &fd, &p->pid) < 0)
 		return -1;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "osd_proc: fork: %s\n", strerror(errno));
-		close(logfd);
-		close(pfd[0]);
-		close(pfd[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		dup2(pfd[1], 1);
-		dup2(logfd, 2);
-		execv(p->bin, argv);
-		_exit(127);
-	}
-	close(logfd);
-	close(pfd[1]);
-	p->pid = pid;
 	p->port = 0;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	deadline = ts.tv_sec * 1000ll + ts.tv_nsec / 1000000 + 20000;
 	while (!p->port) {
-		struct pollfd pf = { .fd = pfd[0], .events = POLLIN };
-		long long now;
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		long long now = vt_now_ms();
 		ssize_t n;
 		char *nl, *colon;
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = ts.tv_sec * 1000ll + ts.tv_nsec / 1000000;
 		if (now >= deadline || poll(&pf, 1, (int)(deadline - now)) <= 0)
 			break;
-		n = read(pfd[0], line + have, sizeof(line) - 1 - have);
+		n = read(fd, line + have, sizeof(line) - 1 - have);
 		if (n <= 0)
 			break;
 		have += (size_t)n;
@@ -173,13 +102,11 @@ static int spawn(struct osd_proc *p)
 			break;
 		p->port = atoi(colon + 1);
 	}
-	close(pfd[0]);
+	close(fd);
 	if (p->port <= 0) {
 		fprintf(stderr, "osd_proc: vstor-osd did not report a port\n");
 		vt_print_tail("osd_proc", p->log);
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		p->pid = 0;
+		proc_kill(&p->pid);
 		return -1;
 	}
 	return 0;
@@ -197,7 +124,7 @@ struct osd_proc *osd_proc_start(uint64_t osd_num, const char *const *extra_args)
 			slot = i;
 			break;
 		}
-	if (slot < 0 || build_dir(bdir, sizeof(bdir)) < 0) {
+	if (slot < 0 || proc_build_dir(bdir, sizeof(bdir)) < 0) {
 		fprintf(stderr, "osd_proc: too many OSDs or no build directory\n");
 		return NULL;
 	}
@@ -219,10 +146,6 @@ struct osd_proc *osd_proc_start(uint64_t osd_num, const char *const *extra_args)
 	for (int i = 0; extra_args && extra_args[i] && i < MAX_ARGS; i++)
 		p->extra[p->nextra++] = strdup(extra_args[i]);
 	procs[slot] = p;
-	if (!hook_set) {
-		atexit(kill_all);
-		hook_set = true;
-	}
 	if (run_format(p) < 0 || spawn(p) < 0) {
 		osd_proc_free(p);
 		return NULL;
@@ -250,60 +173,19 @@ const char *osd_proc_log(const struct osd_proc *p)
 	return p->log;
 }
 
-static int status_code(int st)
-{
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	if (WIFSIGNALED(st))
-		return 128 + WTERMSIG(st);
-	return -1;
-}
-
 bool osd_proc_running(struct osd_proc *p)
 {
-	int st;
-
-	if (p->pid <= 0)
-		return false;
-	if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
-		p->pid = 0;
-		return false;
-	}
-	return true;
+	return proc_running(&p->pid);
 }
 
 int osd_proc_stop(struct osd_proc *p)
 {
-	int st;
-
-	if (p->pid <= 0)
-		return -1;
-	kill(p->pid, SIGTERM);
-	for (int i = 0; i < 1000; i++) {
-		pid_t r = waitpid(p->pid, &st, WNOHANG);
-
-		if (r == p->pid) {
-			p->pid = 0;
-			return status_code(st);
-		}
-		usleep(10000);
-	}
-	kill(p->pid, SIGKILL);
-	waitpid(p->pid, &st, 0);
-	p->pid = 0;
-	return status_code(st);
+	return proc_stop(&p->pid);
 }
 
 int osd_proc_kill(struct osd_proc *p)
 {
-	int st;
-
-	if (p->pid <= 0)
-		return -1;
-	kill(p->pid, SIGKILL);
-	waitpid(p->pid, &st, 0);
-	p->pid = 0;
-	return status_code(st);
+	return proc_kill(&p->pid);
 }
 
 int osd_proc_restart(struct osd_proc *p)
@@ -328,6 +210,7 @@ void osd_proc_free(struct osd_proc *p)
 	}
 	for (int i = 0; i < p->nextra; i++)
 		free(p->extra[i]);
+	proc_untrack(&p->pid);
 	procs[p->slot] = NULL;
 	free(p);
 }
