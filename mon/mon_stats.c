@@ -414,8 +414,8 @@ static void pool_stats(struct mon *m, uint64_t id, json_t pool_obj, const struct
 			used += in->v[i].raw_used;
 		}
 	}
-	sb_printf(sb, "{\"used_raw_tb\":%.9g,\"total_raw_tb\":%.9g,\"pg_real_size\":%.6g,"
-		  "\"raw_to_usable\":%.6g,\"space_efficiency\":%.6g", used / TIB, total / TIB,
+	sb_printf(sb, "{\"used_raw_tb\":%.12g,\"total_raw_tb\":%.12g,\"pg_real_size\":%.6g,"
+		  "\"raw_to_usable\":%.12g,\"space_efficiency\":%.6g", used / TIB, total / TIB,
 		  pgn ? real / pgn : 0,
 		  p.pg_size ? (double)(p.ec ? p.data_chunks : 1) / (double)p.pg_size : 0,
 		  max_fill > 0 && total > 0 ? (sum_pgs / total) / max_fill : 0);

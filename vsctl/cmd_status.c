@@ -1,5 +1,6 @@
 /* vsctl osd ls and vsctl status: OSDs from osd/state + osd/stats, PG
- * states from pg/state (spec §8.1, §9). */
+ * states from pg/state, and the monitor's aggregates (stats, pool/stats,
+ * mon/member) (spec §8.1, §9). */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,21 +231,79 @@ static bool has_pg_state(const struct etcd_result *r, const char *pool, const ch
 	return false;
 }
 
+/* "12.3 MiB/s, 456 op/s" of one counter of the monitor's stats. */
+static const char *rate(json_t c, char *buf, size_t len)
+{
+	double bps = 0, iops = 0;
+	char b[32];
+
+	json_double(json_get(c, "bps"), &bps);
+	json_double(json_get(c, "iops"), &iops);
+	snprintf(buf, len, "%s/s, %.0f op/s", vs_fmt_size((uint64_t)bps, b, sizeof(b)), iops);
+	return buf;
+}
+
+static double stat_num(json_t v)
+{
+	double d = 0;
+
+	json_double(v, &d);
+	return d;
+}
+
+/* The monitor's part of vsctl status: objects, I/O, recovery, pool
+ * problems (pool/stats status other than ok). */
+static void print_mon_stats(json_t stats, const struct etcd_result *pst)
+{
+	json_t oc = json_get(stats, "object_counts"), ops = json_get(stats, "op_stats");
+	json_t rec = json_get(stats, "recovery_stats");
+	char b1[64], b2[64];
+	int problems = 0;
+
+	if (stats) {
+		printf("    objects: %.0f", stat_num(json_get(oc, "object")));
+		if (stat_num(json_get(oc, "degraded")) || stat_num(json_get(oc, "misplaced")) ||
+		    stat_num(json_get(oc, "incomplete")))
+			printf(" (%.0f degraded, %.0f misplaced, %.0f incomplete)",
+			       stat_num(json_get(oc, "degraded")), stat_num(json_get(oc, "misplaced")),
+			       stat_num(json_get(oc, "incomplete")));
+		printf("\n  io:\n");
+		printf("    read:     %s\n", rate(json_get(ops, "primary_read"), b1, sizeof(b1)));
+		printf("    write:    %s\n", rate(json_get(ops, "primary_write"), b2, sizeof(b2)));
+		printf("    recovery: %s\n", rate(json_get(rec, "degraded"), b1, sizeof(b1)));
+	}
+	for (size_t i = 0; i < pst->n_kvs; i++) {
+		json_t ps = json_parse(pst->kvs[i].value, pst->kvs[i].value_len, NULL, 0);
+		const char *st = json_str(json_get(ps, "status"));
+
+		if (st && strcmp(st, "ok")) {
+			if (!problems++)
+				printf("  problems:\n");
+			printf("    pool %" PRIu64 ": %s: %s\n", vs_key_num(pst->kvs[i].key, "pool/stats/"),
+			       st, json_str(json_get(ps, "message")) ? json_str(json_get(ps, "message")) : "");
+		}
+		if (ps)
+			json_free(ps);
+	}
+}
+
 int cmd_status(struct vsctl *v)
 {
 	struct vs_pools pools;
 	struct osds o = { 0 };
-	struct etcd_result pgst = { 0 }, inodes = { 0 };
+	struct etcd_result pgst = { 0 }, inodes = { 0 }, members = { 0 }, pstats = { 0 };
 	struct state_count *sc = NULL;
 	size_t nsc = 0, up = 0;
 	uint64_t pg_total = 0, size_total = 0, free_total = 0;
-	json_t pgs = NULL, mon = NULL;
+	json_t pgs = NULL, mon = NULL, stats = NULL;
 	int rc = VS_ERR;
 
 	if (vs_pools_load(v, &pools, true) < 0)
 		return VS_ERR;
 	if (osds_load(v, &o) < 0 || vs_list(v, "pg/state/", &pgst) < 0 ||
-	    vs_get_json(v, "config/pgs", &pgs, NULL) < 0 || vs_get_json(v, "mon/master", &mon, NULL) < 0)
+	    vs_get_json(v, "config/pgs", &pgs, NULL) < 0 || vs_get_json(v, "mon/master", &mon, NULL) < 0 ||
+	    vs_get_json(v, "stats", &stats, NULL) < 0 || vs_list(v, "mon/member/", &members) < 0 ||
+	    vs_list(v, "pool/stats/", &pstats) < 0)
 		goto out;
 	{
 		struct etcd_range_req req = { .key = "config/inode/", .prefix = true,
@@ -319,11 +378,27 @@ int cmd_status(struct vsctl *v)
 			sb_json_val(&sb, mon);
 		else
 			sb_puts(&sb, "null");
-		sb_puts(&sb, ",\"pg_states\":{");
+		sb_printf(&sb, ",\"mon_members\":%zu,\"pg_states\":{", members.n_kvs);
 		for (size_t i = 0; i < nsc; i++) {
 			sb_printf(&sb, "%s", i ? "," : "");
 			sb_json_str(&sb, sc[i].name);
 			sb_printf(&sb, ":%" PRIu64, sc[i].count);
+		}
+		sb_puts(&sb, "},\"stats\":");
+		if (stats)
+			sb_json_val(&sb, stats);
+		else
+			sb_puts(&sb, "null");
+		sb_puts(&sb, ",\"pool_status\":{");
+		for (size_t i = 0; i < pstats.n_kvs; i++) {
+			json_t ps = json_parse(pstats.kvs[i].value, pstats.kvs[i].value_len, NULL, 0);
+
+			sb_printf(&sb, "%s\"%" PRIu64 "\":{\"status\":%s,\"message\":%s}", i ? "," : "",
+				  vs_key_num(pstats.kvs[i].key, "pool/stats/"),
+				  vs_q(json_str(json_get(ps, "status")) ? json_str(json_get(ps, "status")) : "unknown"),
+				  vs_q(json_str(json_get(ps, "message")) ? json_str(json_get(ps, "message")) : ""));
+			if (ps)
+				json_free(ps);
 		}
 		sb_puts(&sb, "}}");
 		printf("%s\n", sb.buf);
@@ -333,8 +408,12 @@ int cmd_status(struct vsctl *v)
 
 		printf("  cluster:\n");
 		printf("    etcd:    %s\n", etcd_current_endpoint(v->etcd));
-		printf("    monitor: %s\n", mon ? (mon_host ? mon_host : "running") :
-		       "none (config/pgs is only changed by 'vsctl pg place')");
+		if (mon)
+			printf("    monitor: %s (master), %zu standby\n", mon_host ? mon_host : "running",
+			       members.n_kvs ? members.n_kvs - 1 : 0);
+		else
+			printf("    monitor: none (start vstor-mon; without it PGs do not move when OSDs "
+			       "fail, and config/pgs changes only by 'vsctl pg place')\n");
 		printf("    osd:     %zu up, %zu total\n", up, o.n);
 		printf("    space:   %s total, %s free\n", vs_fmt_size(size_total, b1, sizeof(b1)),
 		       vs_fmt_size(free_total, b2, sizeof(b2)));
@@ -344,6 +423,7 @@ int cmd_status(struct vsctl *v)
 		printf("    pgs:     %" PRIu64 " configured\n", pg_total);
 		for (size_t i = 0; i < nsc; i++)
 			printf("             %" PRIu64 " %s\n", sc[i].count, sc[i].name);
+		print_mon_stats(stats, &pstats);
 	}
 	rc = VS_OK;
 out:
@@ -354,6 +434,10 @@ out:
 		json_free(pgs);
 	if (mon)
 		json_free(mon);
+	if (stats)
+		json_free(stats);
+	etcd_result_clear(&members);
+	etcd_result_clear(&pstats);
 	etcd_result_clear(&pgst);
 	etcd_result_clear(&inodes);
 	osds_free(&o);

@@ -268,7 +268,7 @@ static const struct command commands[] = {
 	  "    vsctl bench disk1 --io-type write --io-size 4M --io-depth 32 --io-total 4G --json\n" },
 	{ "pg place", cmd_pg_place, 0, 0, "static pool allow_degraded",
 	  "NAME\n"
-	  "    vsctl pg place - write a static PG placement (until the monitor exists)\n\n"
+	  "    vsctl pg place - write a static PG placement (for clusters without vstor-mon)\n\n"
 	  "SYNOPSIS\n"
 	  "    vsctl pg place --static [--pool NAME|ID] [--allow-degraded]\n\n"
 	  "DESCRIPTION\n"
@@ -276,7 +276,8 @@ static const struct command commands[] = {
 	  "    the one given) pg_count PGs whose osd_set takes pg_size distinct up OSDs\n"
 	  "    round-robin; the primary is the first. Other pools' PGs are kept. Refuses\n"
 	  "    when fewer OSDs than pg_size are up, unless --allow-degraded (the missing\n"
-	  "    slots are then 0).\n\n"
+	  "    slots are then 0). A running vstor-mon replaces this placement with its\n"
+	  "    own at its next change.\n\n"
 	  "EXAMPLES\n"
 	  "    vsctl pg place --static\n"
 	  "    vsctl pg place --static --pool testpool --json\n" },
@@ -363,14 +364,33 @@ static const struct command commands[] = {
 	  "    address:port, up/down, size and free space.\n\n"
 	  "EXAMPLES\n"
 	  "    vsctl osd ls\n" },
+	{ "df", cmd_df, 0, 0, "",
+	  "NAME\n"
+	  "    vsctl df - space per pool\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl df [--json]\n\n"
+	  "DESCRIPTION\n"
+	  "    For every pool: scheme, PGs placed, usable TOTAL (raw space of the pool's\n"
+	  "    OSDs times raw_to_usable: 1/pg_size replicated, data/pg_size EC), USED,\n"
+	  "    AVAILABLE (what can still be written before the fullest OSD of the pool\n"
+	  "    is full: TOTAL x EFFICIENCY - USED), EFFICIENCY (how evenly the PGs use\n"
+	  "    the OSDs' capacity) and the monitor's placement STATUS of the pool (ok,\n"
+	  "    or a warning/error saying what is wrong, e.g. too few failure domains).\n"
+	  "    The figures are the monitor's pool/stats; without a running vstor-mon\n"
+	  "    there are none.\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl df\n"
+	  "    vsctl df --json\n" },
 	{ "status", cmd_status, 0, 0, "",
 	  "NAME\n"
 	  "    vsctl status - cluster summary\n\n"
 	  "SYNOPSIS\n"
 	  "    vsctl status [--json]\n\n"
 	  "DESCRIPTION\n"
-	  "    OSDs up/total, pools, images, monitor, and the number of PGs in each state\n"
-	  "    (from pg/state; configured PGs without a state count as offline).\n\n"
+	  "    OSDs up/total, pools, images, the monitor (master and standbys), the number\n"
+	  "    of PGs in each state (from pg/state; configured PGs without a state count as\n"
+	  "    offline), and from the monitor's statistics: objects (degraded, misplaced),\n"
+	  "    client read/write and recovery rates, and pools with placement problems.\n\n"
 	  "EXAMPLES\n"
 	  "    vsctl status\n" },
 };
@@ -397,6 +417,7 @@ static void print_main_help(FILE *out)
 	      "    pg place --static [--pool P]                static PG placement\n"
 	      "    osd ls                                      list OSDs\n"
 	      "    status                                      cluster summary\n"
+	      "    df                                          space per pool\n"
 	      "    bench IMAGE --io-type read|write|rw ...     benchmark an image\n"
 	      "    map IMAGE [--pool P]                        map an image as /dev/vsN\n"
 	      "    unmap DEVICE|IMAGE [--force]                remove a /dev/vsN device\n"

@@ -11,6 +11,10 @@
 #include "etcd_proc.h"
 #include "json.h"
 #include "mon_proc.h"
+#include "proc.h"
+
+#include <limits.h>
+#include <sys/wait.h>
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -263,6 +267,31 @@ static bool pgs_valid(const struct pgs *p, uint32_t size, uint64_t not_osd)
 	return true;
 }
 
+/* Output (stdout and stderr) of vsctl with this case's etcd and prefix;
+ * *rc gets its exit status. */
+static char *vsctl(const char *args, int *rc)
+{
+	static char out[65536];
+	char cmd[PATH_MAX + 512], bdir[PATH_MAX];
+	FILE *f;
+	size_t n;
+
+	out[0] = 0;
+	*rc = -1;
+	if (proc_build_dir(bdir, sizeof(bdir)) < 0)
+		return out;
+	snprintf(cmd, sizeof(cmd), "'%s/vsctl' --config_path /dev/null --etcd_address %s "
+		 "--etcd_prefix %s %s 2>&1", bdir, etcd_proc_endpoint(E), prefix, args);
+	f = popen(cmd, "r");
+	if (!f)
+		return out;
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = 0;
+	*rc = pclose(f);
+	*rc = WIFEXITED(*rc) ? WEXITSTATUS(*rc) : 128;
+	return out;
+}
+
 static int cluster6(void)
 {
 	for (uint64_t n = 1; n <= 6; n++)
@@ -429,6 +458,16 @@ MON_CASE(t_bad_pools)
 				json_free(ps);
 		}
 		CHECK_MSG(ok, "pool %s has no error status mentioning %s", want[i], want[i + 1]);
+	}
+	{
+		int rc;
+		const char *out = vsctl("df", &rc);
+
+		CHECK_MSG(rc == 0 && strstr(out, "error: pg_minsize 4 needs 4 failure domains"),
+			  "vsctl df: %s", out);
+		out = vsctl("status", &rc);
+		CHECK_MSG(rc == 0 && strstr(out, "problems:") && strstr(out, "pool 2: error: invalid pool"),
+			  "vsctl status: %s", out);
 	}
 	/* config/pools becomes garbage: nothing moves, the last good one is used */
 	CHECK(put("config/pools", "{\"1\":{\"name\":") == 0);
@@ -607,6 +646,20 @@ MON_CASE(t_last_clean_and_stats)
 		CHECK(!json_double(json_get(st, "raw_to_usable"), &d) && d > 0.33 && d < 0.34);
 	}
 	json_free(st);
+	{
+		int rc;
+		const char *out = vsctl("status", &rc);
+
+		CHECK_MSG(rc == 0 && strstr(out, "objects: 320 (32 degraded") &&
+			  strstr(out, "(master), 0 standby") && strstr(out, "32 active"),
+			  "vsctl status: %s", out);
+		out = vsctl("df", &rc);
+		CHECK_MSG(rc == 0 && strstr(out, "p1") && strstr(out, "3.0 TiB") && strstr(out, " ok"),
+			  "vsctl df: %s", out);
+		out = vsctl("df --json", &rc);
+		CHECK_MSG(rc == 0 && strstr(out, "\"total\":32985348") &&
+			  strstr(out, "\"status\":\"ok\""), "vsctl df --json: %s", out);
+	}
 }
 
 int main(void)
