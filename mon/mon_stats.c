@@ -288,16 +288,18 @@ static int cluster_stats(struct mon *m, struct strbuf *sb)
 	return 0;
 }
 
-static int inode_stats(struct mon *m, struct inodes *in)
+/* Calls fn for every {"<pool>": {"<inode>": value}} entry of the keys
+ * under prefix (osd/inodestats/, osd/space/). */
+static void per_inode(struct mon *m, const char *prefix, struct inodes *in,
+		      void (*fn)(struct inode_sum *s, json_t value))
 {
 	size_t n = 0;
-	struct kv_entry **v = kv_list(&m->kv, "osd/inodestats/", &n);
+	struct kv_entry **v = kv_list(&m->kv, prefix, &n);
 
 	for (size_t i = 0; v && i < n; i++) {
-		uint64_t osd = kv_key_num(v[i]->key, "osd/inodestats/");
 		json_t j = v[i]->json;
 
-		for (size_t p = 0; osd && json_is_obj(j) && p < json_len(j); p++) {
+		for (size_t p = 0; kv_key_num(v[i]->key, prefix) && json_is_obj(j) && p < json_len(j); p++) {
 			uint64_t pool = kv_key_num(json_key_at(j, p), "");
 			json_t pj = json_at(j, p);
 
@@ -306,30 +308,21 @@ static int inode_stats(struct mon *m, struct inodes *in)
 				struct inode_sum *s = ino ? inode_slot(in, pool, ino) : NULL;
 
 				if (s)
-					add_counters(&s->ops, json_at(pj, k), NULL, 0);
+					fn(s, json_at(pj, k));
 			}
 		}
 	}
 	free(v);
-	v = kv_list(&m->kv, "osd/space/", &n);
-	for (size_t i = 0; v && i < n; i++) {
-		json_t j = v[i]->json;
+}
 
-		for (size_t p = 0; json_is_obj(j) && p < json_len(j); p++) {
-			uint64_t pool = kv_key_num(json_key_at(j, p), "");
-			json_t pj = json_at(j, p);
+static void add_ops(struct inode_sum *s, json_t v)
+{
+	add_counters(&s->ops, v, NULL, 0);
+}
 
-			for (size_t k = 0; pool && json_is_obj(pj) && k < json_len(pj); k++) {
-				uint64_t ino = kv_key_num(json_key_at(pj, k), "");
-				struct inode_sum *s = ino ? inode_slot(in, pool, ino) : NULL;
-
-				if (s)
-					s->raw_used += num(json_at(pj, k));
-			}
-		}
-	}
-	free(v);
-	return 0;
+static void add_space(struct inode_sum *s, json_t v)
+{
+	s->raw_used += num(v);
 }
 
 static const struct mon_pool_status *pool_status(const struct mon *m, uint64_t id)
@@ -438,8 +431,8 @@ void mon_stats(struct mon *m)
 	sb_init(&sb);
 	if (cluster_stats(m, &sb) < 0 || put_if_changed(m, "stats", &sb) < 0)
 		goto oom;
-	if (inode_stats(m, &in) < 0)
-		goto oom;
+	per_inode(m, "osd/inodestats/", &in, add_ops);
+	per_inode(m, "osd/space/", &in, add_space);
 	for (size_t i = 0; i < in.n; i++) {
 		char key[96];
 
