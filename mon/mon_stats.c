@@ -6,7 +6,8 @@
  *                       each OSD's counters between its last two reports)
  *   pg/stats/<p>/<pg>   object counts -> stats.object_counts, and the used
  *                       space of pools whose OSDs publish no osd/space
- *   osd/inodestats/<n>  per-inode read/write/delete -> inode/stats
+ *   osd/inodestats/<n>  per-inode read/write/delete -> inode/stats (speeds
+ *                       from the change between two aggregates)
  *   osd/space/<n>       per-inode bytes -> inode/stats raw_used
  *   config/pgs          which OSDs a pool uses -> pool/stats total_raw_tb
  * plus the pool's placement status (mon_place.c) in pool/stats: "status"
@@ -30,10 +31,16 @@ struct osd_prev {
 	char *last, *prev;
 };
 
+struct inodes;
+
 struct mon_stats_prev {
 	struct osd_prev *v;
 	size_t n;
+	struct inodes *prev_in;		/* the last aggregate, for inode speeds */
+	uint64_t prev_ns;
 };
+
+static void inodes_free(struct inodes *in);
 
 void mon_stats_free(struct mon *m)
 {
@@ -44,6 +51,10 @@ void mon_stats_free(struct mon *m)
 		free(m->sprev->v[i].prev);
 	}
 	free(m->sprev->v);
+	if (m->sprev->prev_in) {
+		inodes_free(m->sprev->prev_in);
+		free(m->sprev->prev_in);
+	}
 	free(m->sprev);
 	m->sprev = NULL;
 }
@@ -204,6 +215,58 @@ static void inodes_free(struct inodes *in)
 	for (size_t i = 0; i < in->n; i++)
 		free(in->v[i].ops.v);
 	free(in->v);
+	in->v = NULL;
+	in->n = 0;
+}
+
+/* Speeds of every inode counter from the change since the last aggregate;
+ * then this aggregate becomes the last one (in is emptied). */
+static void inode_speeds(struct mon *m, struct inodes *in)
+{
+	struct mon_stats_prev *sp = m->sprev;
+	uint64_t now = ringloop_now_ns();
+	double dt;
+
+	if (!sp && !(sp = m->sprev = calloc(1, sizeof(*sp))))
+		return;
+	dt = sp->prev_in ? (double)(now - sp->prev_ns) / 1e9 : 0;
+	for (size_t i = 0; dt > 0 && i < in->n; i++) {
+		struct inode_sum *s = &in->v[i];
+		const struct inode_sum *o = NULL;
+
+		for (size_t k = 0; k < sp->prev_in->n && !o; k++)
+			if (sp->prev_in->v[k].pool == s->pool && sp->prev_in->v[k].inode == s->inode)
+				o = &sp->prev_in->v[k];
+		for (size_t c = 0; o && c < s->ops.n; c++) {
+			struct counter *x = &s->ops.v[c];
+
+			for (size_t k = 0; k < o->ops.n; k++) {
+				const struct counter *y = &o->ops.v[k];
+
+				if (strcmp(x->name, y->name) || x->count < y->count || x->usec < y->usec ||
+				    x->bytes < y->bytes)
+					continue;
+				x->dcount = (x->count - y->count) / dt;
+				x->dusec = (x->usec - y->usec) / dt;
+				x->dbytes = (x->bytes - y->bytes) / dt;
+			}
+		}
+	}
+}
+
+static void inodes_keep(struct mon *m, struct inodes *in)
+{
+	struct mon_stats_prev *sp = m->sprev;
+
+	if (!sp)
+		return;
+	if (!sp->prev_in && !(sp->prev_in = calloc(1, sizeof(*sp->prev_in))))
+		return;
+	inodes_free(sp->prev_in);
+	*sp->prev_in = *in;
+	in->v = NULL;
+	in->n = 0;
+	sp->prev_ns = ringloop_now_ns();
 }
 
 /* ---- writing ---- */
@@ -433,6 +496,7 @@ void mon_stats(struct mon *m)
 		goto oom;
 	per_inode(m, "osd/inodestats/", &in, add_ops);
 	per_inode(m, "osd/space/", &in, add_space);
+	inode_speeds(m, &in);
 	for (size_t i = 0; i < in.n; i++) {
 		char key[96];
 
@@ -440,7 +504,7 @@ void mon_stats(struct mon *m)
 		snprintf(key, sizeof(key), "inode/stats/%" PRIu64 "/%" PRIu64, in.v[i].pool,
 			 in.v[i].inode);
 		sb_printf(&sb, "{\"raw_used\":%.0f", in.v[i].raw_used);
-		out_members(&sb, &in.v[i].ops, false, true);
+		out_members(&sb, &in.v[i].ops, true, true);
 		sb_puts(&sb, "}");
 		if (put_if_changed(m, key, &sb) < 0)
 			goto oom;
@@ -468,7 +532,7 @@ void mon_stats(struct mon *m)
 	}
 	free(old);
 	sb_free(&sb);
-	inodes_free(&in);
+	inodes_keep(m, &in);
 	mon_flush(m, stats_done);
 	return;
 oom_old:
