@@ -662,6 +662,69 @@ MON_CASE(t_last_clean_and_stats)
 	}
 }
 
+/* config/pgs as Vitastor's monitor writes it (OSD numbers as strings) is
+ * read as the baseline: unchanged sets keep their primaries, changed ones
+ * (PG 4: two OSDs on one host) get their old set (as numbers) in
+ * pg/history. Bad JSON in config/pgs is replaced. */
+MON_CASE(t_strings_in_pgs)
+{
+	static const uint64_t old[4][3] = { { 1, 3, 5 }, { 2, 4, 6 }, { 2, 4, 6 }, { 2, 3, 4 } };
+	static const uint64_t oldp[4] = { 3, 4, 6, 2 };
+	struct mon_proc *m;
+	struct pgs p;
+	uint32_t kept = 0, changed = 0;
+
+	new_prefix("strings");
+	CHECK(cluster6() == 0);
+	CHECK(put("config/pools", "{\"1\":{\"name\":\"p1\",\"scheme\":\"replicated\",\"pg_size\":3,"
+		  "\"pg_minsize\":2,\"pg_count\":4,\"failure_domain\":\"host\"}}") == 0);
+	CHECK(put("config/pgs", "{\"hash\":\"x\",\"items\":{\"1\":{"
+		  "\"1\":{\"osd_set\":[\"1\",\"3\",\"5\"],\"primary\":\"3\"},"
+		  "\"2\":{\"osd_set\":[\"2\",\"4\",\"6\"],\"primary\":\"4\"},"
+		  "\"3\":{\"osd_set\":[\"2\",\"4\",\"6\"],\"primary\":\"6\"},"
+		  "\"4\":{\"osd_set\":[\"2\",\"3\",\"4\"],\"primary\":\"2\"}}}}") == 0);
+	m = mon_start("600", "10");
+	CHECK(m);
+	for (long long end = vt_now_ms() + WAIT_MS; vt_now_ms() < end; vt_sleep_ms(50))
+		if (read_pgs(1, 3, &p) && p.n == 4 && strcmp(p.hash, "x"))
+			break;
+	CHECK_MSG(p.n == 4 && strcmp(p.hash, "x"), "config/pgs not rewritten");
+	CHECK(pgs_valid(&p, 3, 0));
+	for (uint32_t q = 0; q < 4; q++) {
+		bool same = true;
+		char key[64];
+		json_t h;
+
+		for (int s = 0; s < 3; s++)
+			same &= has(&p.sets[q * 3], 3, old[q][s]);
+		if (same) {
+			CHECK_EQ(p.prim[q], oldp[q]);
+			kept++;
+			continue;
+		}
+		changed++;
+		snprintf(key, sizeof(key), "pg/history/1/%u", q + 1);
+		h = get_json(key);
+		CHECK_MSG(h, "no history for changed PG %u", q + 1);
+		for (int s = 0; s < 3; s++) {
+			uint64_t o = 0;
+
+			CHECK(json_is_num(json_at(json_at(json_get(h, "osd_sets"), 0), (size_t)s)));
+			json_u64(json_at(json_at(json_get(h, "osd_sets"), 0), (size_t)s), &o);
+			CHECK_EQ(o, old[q][s]);
+		}
+		json_free(h);
+	}
+	printf("  %u PGs kept their sets and primaries, %u changed\n", kept, changed);
+	CHECK(kept > 0 && changed > 0);	/* PG 4 had OSDs 3 and 4 on host h2 */
+	/* garbage in config/pgs: rewritten from the last good one */
+	CHECK(put("config/pgs", "{\"hash\":") == 0);
+	for (long long end = vt_now_ms() + WAIT_MS; vt_now_ms() < end; vt_sleep_ms(50))
+		if (read_pgs(1, 3, &p) && p.n == 4)
+			break;
+	CHECK_EQ(p.n, 4);
+}
+
 int main(void)
 {
 	E = etcd_proc_start();
@@ -675,6 +738,7 @@ int main(void)
 	RUN(t_standby_takeover);
 	RUN(t_pg_count_change);
 	RUN(t_last_clean_and_stats);
+	RUN(t_strings_in_pgs);
 	if (cl)
 		etcd_client_free(cl);
 	etcd_proc_free(E);
