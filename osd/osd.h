@@ -21,6 +21,7 @@
 #define OSD_LEASE_TIMEOUT	15	/* seconds, default lease TTL (SHOW_CONFIG) */
 #define OSD_OP_IOV		4	/* reply header + up to 3 payload parts */
 #define OSD_SEND_IOV		256	/* iovecs per sendmsg */
+#define OSD_CONN_DIRTY		8	/* PGs with unsynced writes tracked per client */
 
 struct osd;
 struct osd_conn;
@@ -64,6 +65,8 @@ struct osd_op {
 	uint32_t round;
 	struct osd_op *wnext;		/* per-object wait queue */
 	bool recovery;			/* internal recovery op (osd_recovery.c) */
+	void (*sync_cb)(struct osd_op *op, int64_t result);	/* osd_sync.c */
+	int phase;			/* step of an internal op (recovery) */
 };
 
 struct osd_conn {
@@ -90,6 +93,12 @@ struct osd_conn {
 	struct ringloop_op connect_rop;
 	struct osd_op *subs;		/* sub-ops waiting for a reply */
 	struct osd_op *rx_sub;		/* sub-op whose reply payload arrives */
+	/* Lazy mode (osd_sync.c): PGs this client has writes in that no SYNC
+	 * has covered yet, with the sequence number of its last one there;
+	 * past OSD_CONN_DIRTY PGs, dirty_all covers every PG. */
+	struct { void *pg; uint64_t seq; } dirty_pgs[OSD_CONN_DIRTY];
+	uint32_t ndirty;
+	uint64_t dirty_all;
 };
 
 struct osd_bufpool {
@@ -142,8 +151,9 @@ struct osd {
 	int port;
 	int exit_code;			/* > 0: leave the loop and exit with it */
 	struct osd_pgs *pgs;		/* osd_pg.h */
-	/* recovery_stats.degraded (osd_recovery.c) */
+	/* recovery_stats (osd_recovery.c) */
 	uint64_t rec_degraded_count, rec_degraded_bytes;
+	uint64_t rec_misplaced_count, rec_misplaced_bytes;
 };
 
 /* ---- msgr.c ---- */
@@ -171,6 +181,9 @@ void osd_send_sub(struct osd_conn *c, struct osd_op *sub);
 /* ---- PGs: osd_pg.c, osd_peering.c, osd_primary.c, osd_recovery.c ---- */
 /* The PG configuration or the peer list changed (deferred recompute). */
 void osd_pg_changed(struct osd *osd);
+/* pg/history/<pool>/<pg> changed in etcd (value NULL: deleted). */
+void osd_pg_history_changed(struct osd *osd, const char *key, const char *value, size_t len,
+			    int64_t mod_rev);
 /* A peer connection closed (before its waiting sub-ops fail). */
 void osd_pg_conn_closed(struct osd *osd, struct osd_conn *c);
 /* Primary READ / WRITE / SYNC / DELETE. */

@@ -59,7 +59,7 @@ struct osd_etcd {
 	bool step_inflight, keepalive_inflight, stats_inflight, closing;
 	int64_t lease_id;
 	int64_t revision;		/* of the last full load */
-	struct etcd_watch *w_config, *w_state;
+	struct etcd_watch *w_config, *w_state, *w_hist;
 	char key_state[64], key_stats[64];
 	char host[256];
 	char *state_json;
@@ -368,13 +368,15 @@ static void load_cb(void *arg, struct etcd_result *res)
 	oe->w_config = etcd_watch_create(oe->ec, &wr, on_watch, oe);
 	wr.key = "osd/state/";
 	oe->w_state = etcd_watch_create(oe->ec, &wr, on_watch, oe);
-	if (!oe->w_config || !oe->w_state) {
+	wr.key = "pg/history/";
+	oe->w_hist = etcd_watch_create(oe->ec, &wr, on_watch, oe);
+	if (!oe->w_config || !oe->w_state || !oe->w_hist) {
 		log_err("etcd: cannot create watches");
 		fatal(oe);
 		return;
 	}
-	log_info("etcd: configuration loaded at revision %" PRId64 ", watching config/ and "
-		 "osd/state/", res->revision);
+	log_info("etcd: configuration loaded at revision %" PRId64 ", watching config/, "
+		 "osd/state/ and pg/history/", res->revision);
 	oe->state = OE_RUN;
 	osd_pg_changed(oe->osd);
 }
@@ -436,9 +438,25 @@ static void step(struct osd_etcd *oe)
 	}
 }
 
+static void watches_cancel(struct osd_etcd *oe)
+{
+	struct etcd_watch **w[] = { &oe->w_config, &oe->w_state, &oe->w_hist };
+
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+		if (*w[i])
+			etcd_watch_cancel(*w[i]);
+		*w[i] = NULL;
+	}
+}
+
 static void retry_cb(struct ringloop_timer *t)
 {
 	step((struct osd_etcd *)(void *)((char *)t - offsetof(struct osd_etcd, retry)));
+}
+
+static const char *watch_name(const struct osd_etcd *oe, const struct etcd_watch *w)
+{
+	return w == oe->w_config ? "config/" : w == oe->w_state ? "osd/state/" : "pg/history/";
 }
 
 static void on_watch(void *arg, struct etcd_watch *w, const struct etcd_watch_update *u)
@@ -453,26 +471,28 @@ static void on_watch(void *arg, struct etcd_watch *w, const struct etcd_watch_up
 		for (size_t i = 0; i < u->n_events; i++) {
 			const struct etcd_event *e = &u->events[i];
 
-			apply_kv(oe, e->kv.key, e->is_delete ? NULL : e->kv.value,
-				 e->is_delete ? 0 : e->kv.value_len);
+			if (w == oe->w_hist)
+				osd_pg_history_changed(oe->osd, e->kv.key,
+						       e->is_delete ? NULL : e->kv.value,
+						       e->is_delete ? 0 : e->kv.value_len,
+						       e->kv.mod_revision);
+			else
+				apply_kv(oe, e->kv.key, e->is_delete ? NULL : e->kv.value,
+					 e->is_delete ? 0 : e->kv.value_len);
 		}
 		break;
 	case ETCD_WATCH_RETRY:
 		if (u->failures == 1)
 			log_warn("etcd: watch of %s broken (%s%s%s), reconnecting",
-				 w == oe->w_config ? "config/" : "osd/state/",
+				 watch_name(oe, w),
 				 etcd_strerror(u->status), u->errmsg ? ": " : "",
 				 u->errmsg ? u->errmsg : "");
 		break;
 	case ETCD_WATCH_ERROR:
 		log_warn("etcd: watch of %s stopped (%s, compact revision %" PRId64 "): "
-			 "reloading the configuration", w == oe->w_config ? "config/" : "osd/state/",
+			 "reloading the configuration", watch_name(oe, w),
 			 etcd_strerror(u->status), u->compact_revision);
-		if (oe->w_config)
-			etcd_watch_cancel(oe->w_config);
-		if (oe->w_state)
-			etcd_watch_cancel(oe->w_state);
-		oe->w_config = oe->w_state = NULL;
+		watches_cancel(oe);
 		oe->state = OE_LOAD;
 		step(oe);
 		break;
@@ -537,8 +557,9 @@ static void publish_stats(struct osd_etcd *oe)
 			  st->bytes);
 	}
 	sb_printf(&sb, "},\"subop_stats\":{},\"recovery_stats\":{\"degraded\":{\"count\":%"
-		  PRIu64 ",\"bytes\":%" PRIu64 "},\"misplaced\":{\"count\":0,\"bytes\":0}}}",
-		  osd->rec_degraded_count, osd->rec_degraded_bytes);
+		  PRIu64 ",\"bytes\":%" PRIu64 "},\"misplaced\":{\"count\":%" PRIu64
+		  ",\"bytes\":%" PRIu64 "}}}", osd->rec_degraded_count, osd->rec_degraded_bytes,
+		  osd->rec_misplaced_count, osd->rec_misplaced_bytes);
 	if (sb.oom) {
 		sb_free(&sb);
 		return;
@@ -676,10 +697,7 @@ void osd_etcd_stop(struct osd *osd)
 			ringloop_run_once(osd->rl, 50000000);
 	}
 	oe->closing = true;
-	if (oe->w_config)
-		etcd_watch_cancel(oe->w_config);
-	if (oe->w_state)
-		etcd_watch_cancel(oe->w_state);
+	watches_cancel(oe);
 	etcd_client_free(oe->ec);
 	etcd_ringloop_free(oe->glue);	/* withdraws the polls still in flight */
 	osd_pgmap_free(&oe->pgmap);

@@ -1,9 +1,12 @@
-/* Primary ops on replicated PGs (spec §4.0, §5): WRITE/DELETE are
- * serialized per object in arrival order and go to the local blockstore
- * and every live member at once with the same explicit version
- * (current + 1); READ reads the local stable version; an op on a degraded
- * object first recovers it (in the object's queue); SYNC syncs locally
- * and every peer written since the last SYNC. */
+/* Primary ops (spec §4.0, §5, §8.3): WRITE/DELETE are serialized per
+ * object in arrival order and go to every live position of the PG at once
+ * (the local blockstore for ours, SEC_WRITE_STABLE / SEC_DELETE for the
+ * others, each with its chunk role) with one new version from
+ * pg_next_version(); READ reads the local stable version; an op on a
+ * degraded object first recovers it (in the object's queue); a DELETE also
+ * removes the copies peering found outside the set; SYNC syncs locally and
+ * every peer written since the last SYNC. Replicated pools only: every
+ * position gets the same bytes (EC would give each its chunk). */
 #include "osd_pg.h"
 #include "log.h"
 
@@ -11,7 +14,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 void pg_reply_rw(struct osd_op *op, int64_t retval, uint64_t version)
 {
@@ -49,14 +51,16 @@ static void rw_put(struct osd_op *op)
 
 	if (--op->pending)
 		return;
-	if (op->bs.retval >= 0 && op->newver > o->version)
+	if (op->result == 0) {
 		o->version = op->newver;
-	if (del && op->result == 0)
-		o->del_ver = op->newver;
-	if (op->result == 0)
+		o->deleted = del;
+		if (del && o->st)
+			pg_rec_forget(op->pg, o);	/* the copies outside the set went too */
+		pg_sync_written(op->osd, op->conn, op->pg);
 		pg_reply_rw(op, del ? 0 : (int64_t)vs_le32_get(op->req.rw.len), op->newver);
-	else
+	} else {
 		pg_reply_rw(op, op->result, o->version);
+	}
 	osd_send_reply(op);
 	pg_obj_next(op->osd, o);
 }
@@ -92,20 +96,99 @@ static void rw_sub_cb(struct osd_op *sub)
 	rw_put(op);
 }
 
+/* A degraded object (some live position lacks it): client ops recover it
+ * first (spec §8.2 step 7). */
+static bool obj_degraded(const struct obj *o, const struct pgrun *pg)
+{
+	return o->st && o->pg == pg && o->st->kind == OBJ_DEGRADED;
+}
+
+static int recover_first(struct osd *osd, struct osd_op *op)
+{
+	struct osd_op *r = osd_op_alloc(osd);
+
+	if (!r)
+		return -ENOMEM;
+	r->recovery = true;
+	r->pg = op->pg;
+	r->obj = op->obj;
+	r->round = ((struct pgrun *)op->pg)->round;
+	r->parent = op;
+	r->opcode = 0;
+	pg_rec_start(r);
+	return 0;
+}
+
+static void sub_rw(struct osd_op *op, uint64_t osd_num, uint32_t role, uint64_t off, uint32_t len)
+{
+	struct osd *osd = op->osd;
+	struct obj *o = op->obj;
+	bool del = op->opcode == VS_OP_DELETE;
+	struct osd_conn *c = pg_peer_conn(osd, osd_num);
+	struct osd_op *s;
+
+	if (!c || !(s = pg_sub_new(osd, del ? VS_OP_SEC_DELETE : VS_OP_SEC_WRITE_STABLE,
+				   rw_sub_cb))) {
+		if (!op->result)
+			op->result = -EPIPE;
+		return;
+	}
+	s->parent = op;
+	s->peer = osd_num;
+	if (del)
+		pg_sub_delete(s, o, role, op->newver);
+	else
+		pg_sub_write(s, o, role, op->newver, (uint32_t)off, len, NULL, 0, op->buf);
+	c->dirty = true;
+	op->pending++;
+	osd_send_sub(c, s);
+}
+
+static void rw_submit(struct osd *osd, struct osd_op *op)
+{
+	struct obj *o = op->obj;
+	struct pgrun *pg = op->pg;
+	uint32_t len = vs_le32_get(op->req.rw.len);
+	bool del = op->opcode == VS_OP_DELETE;
+	uint64_t off = vs_le64_get(op->req.rw.offset) - o->stripe;
+
+	op->result = 0;
+	op->pending = 2;
+	memset(&op->bs, 0, sizeof(op->bs));
+	op->bs.opcode = del ? BS_OP_DELETE : BS_OP_WRITE_STABLE;
+	op->bs.oid.inode = o->inode;
+	op->bs.oid.stripe = o->stripe | pg_role(pg, pg->self_pos);
+	op->bs.version = op->newver;
+	op->bs.offset = (uint32_t)off;
+	op->bs.len = del ? 0 : len;
+	op->bs.buf = del ? NULL : op->buf;
+	op->bs.cb = rw_local_cb;
+	op->bs.priv = op;
+	bs_submit(osd->bs, &op->bs);
+	for (uint32_t pos = 0; pos < pg->size; pos++)
+		if (pg->cur[pos] && pos != pg->self_pos)
+			sub_rw(op, pg->cur[pos], pg_role(pg, pos), off, len);
+	for (uint32_t i = 0; del && o->st && i < o->st->nloc; i++) {
+		const struct obj_loc *l = &o->st->loc[i];
+		bool in_set = false;
+
+		for (uint32_t pos = 0; pos < pg->size; pos++)
+			if (pg->cur[pos] == l->osd && pg_role(pg, pos) == l->role)
+				in_set = true;
+		if (!in_set)
+			sub_rw(op, l->osd, l->role, 0, 0);
+	}
+	rw_put(op);
+}
+
 void pg_rw_start(struct osd *osd, struct osd_op *op)
 {
 	struct obj *o = op->obj;
 	struct pgrun *pg = op->pg;
 	uint64_t cas = vs_le64_get(op->req.rw.version);
-	uint32_t len = vs_le32_get(op->req.rw.len);
-	bool del = op->opcode == VS_OP_DELETE;
-	uint64_t off = vs_le64_get(op->req.rw.offset) - o->stripe;
 
 	if (op->recovery) {
-		if (pg->st != PG_ACTIVE || op->round != pg->round || !o->miss)
-			pg_rec_done(op, false);
-		else
-			pg_rec_start(op);
+		pg_rec_start(op);
 		return;
 	}
 	if (pg->st != PG_ACTIVE) {
@@ -113,22 +196,16 @@ void pg_rw_start(struct osd *osd, struct osd_op *op)
 		pg_obj_next(osd, o);
 		return;
 	}
-	if (o->miss && o->pg == pg) {
-		/* not clean: recover it first, then run op (spec §8.2) */
-		struct osd_op *r = osd_op_alloc(osd);
-
-		if (!r) {
+	if (o->st && o->pg == pg && o->st->kind == OBJ_INCOMPLETE) {
+		pg_reply_err(op, -EIO);
+		pg_obj_next(osd, o);
+		return;
+	}
+	if (obj_degraded(o, pg)) {
+		if (recover_first(osd, op)) {
 			pg_reply_err(op, -ENOMEM);
 			pg_obj_next(osd, o);
-			return;
 		}
-		r->recovery = true;
-		r->pg = pg;
-		r->obj = o;
-		r->round = pg->round;
-		r->parent = op;
-		r->opcode = 0;
-		pg_rec_start(r);
 		return;
 	}
 	if (op->opcode == VS_OP_READ) {
@@ -141,53 +218,14 @@ void pg_rw_start(struct osd *osd, struct osd_op *op)
 		pg_obj_next(osd, o);
 		return;
 	}
-	op->newver = o->version + 1;
-	op->result = 0;
-	op->pending = 2;
-	memset(&op->bs, 0, sizeof(op->bs));
-	op->bs.opcode = del ? BS_OP_DELETE : BS_OP_WRITE_STABLE;
-	op->bs.oid.inode = o->inode;
-	op->bs.oid.stripe = o->stripe;
-	op->bs.version = op->newver;
-	op->bs.offset = (uint32_t)off;
-	op->bs.len = del ? 0 : len;
-	op->bs.buf = del ? NULL : op->buf;
-	op->bs.cb = rw_local_cb;
-	op->bs.priv = op;
-	bs_submit(osd->bs, &op->bs);
-	for (uint32_t i = 0; i + 1 < pg->nlive; i++) {
-		struct osd_conn *c = pg_peer_conn(osd, pg->live[i]);
-		struct osd_op *s;
-
-		if (!c || !(s = pg_sub_new(osd, del ? VS_OP_SEC_DELETE : VS_OP_SEC_WRITE_STABLE,
-					rw_sub_cb))) {
-			if (!op->result)
-				op->result = -EPIPE;
-			continue;
-		}
-		s->parent = op;
-		s->peer = pg->live[i];
-		if (del) {
-			vs_le64_set(&s->req.sec_del.oid.inode, o->inode);
-			vs_le64_set(&s->req.sec_del.oid.stripe, o->stripe);
-			vs_le64_set(&s->req.sec_del.version, op->newver);
-		} else {
-			vs_le64_set(&s->req.sec_rw.oid.inode, o->inode);
-			vs_le64_set(&s->req.sec_rw.oid.stripe, o->stripe);
-			vs_le64_set(&s->req.sec_rw.version, op->newver);
-			vs_le32_set(&s->req.sec_rw.offset, (uint32_t)off);
-			vs_le32_set(&s->req.sec_rw.len, len);
-			if (len) {
-				s->iov[1].iov_base = op->buf;
-				s->iov[1].iov_len = len;
-				s->niov = 2;
-			}
-		}
-		c->dirty = true;
-		op->pending++;
-		osd_send_sub(c, s);
+	op->newver = pg_next_version(pg, o);
+	if (!op->newver) {
+		/* 32767 writes to one object while the epoch bump is written */
+		pg_reply_err(op, -EPIPE);
+		pg_obj_next(osd, o);
+		return;
 	}
-	rw_put(op);
+	rw_submit(osd, op);
 }
 
 static void read_cb(struct bs_op *bop)
@@ -222,13 +260,14 @@ static void read_cb(struct bs_op *bop)
 
 void pg_read_submit(struct osd *osd, struct osd_op *op)
 {
+	struct pgrun *pg = op->pg;
 	uint64_t inode = vs_le64_get(op->req.rw.inode), offset = vs_le64_get(op->req.rw.offset);
 	uint64_t stripe = offset / osd->block_size * osd->block_size;
 
 	memset(&op->bs, 0, sizeof(op->bs));
 	op->bs.opcode = BS_OP_READ;
 	op->bs.oid.inode = inode;
-	op->bs.oid.stripe = stripe;
+	op->bs.oid.stripe = stripe | pg_role(pg, pg->self_pos);
 	op->bs.offset = (uint32_t)(offset - stripe);
 	op->bs.len = vs_le32_get(op->req.rw.len);
 	op->bs.buf = op->buf;
@@ -238,65 +277,19 @@ void pg_read_submit(struct osd *osd, struct osd_op *op)
 	bs_submit(osd->bs, &op->bs);
 }
 
-static void sync_put(struct osd_op *op)
+static void sync_done(struct osd_op *op, int64_t result)
 {
-	if (--op->pending)
-		return;
-	pg_reply_rw(op, op->result, 0);
+	pg_reply_rw(op, result, 0);
 	osd_send_reply(op);
-}
-
-static void sync_local_cb(struct bs_op *bop)
-{
-	struct osd_op *op = bop->priv;
-
-	if (bop->retval < 0 && !op->result)
-		op->result = bop->retval;
-	sync_put(op);
-}
-
-static void sync_sub_cb(struct osd_op *sub)
-{
-	struct osd_op *op = sub->parent;
-	int64_t rv = pg_sub_retval(sub);
-
-	if (rv < 0 && !op->result)
-		op->result = rv;
-	sync_put(op);
 }
 
 static void exec_sync(struct osd *osd, struct osd_op *op)
 {
-	struct osd_pgs *P = osd->pgs;
-
-	if (osd->immediate_commit == BS_IC_ALL) {
-		pg_reply_err(op, 0);
+	if (!osd->pgs) {
+		pg_reply_err(op, 0);	/* no PG ran here yet: nothing to sync */
 		return;
 	}
-	op->result = 0;
-	op->pending = 2;
-	memset(&op->bs, 0, sizeof(op->bs));
-	op->bs.opcode = BS_OP_SYNC;
-	op->bs.cb = sync_local_cb;
-	op->bs.priv = op;
-	bs_submit(osd->bs, &op->bs);
-	for (size_t i = 0; P && i < P->npeers; i++) {
-		struct osd_conn *c = P->peers[i].c;
-		struct osd_op *s;
-
-		if (!c->dirty)
-			continue;
-		s = pg_sub_new(osd, VS_OP_SEC_SYNC, sync_sub_cb);
-		if (!s) {
-			op->result = -ENOMEM;
-			continue;
-		}
-		c->dirty = false;
-		s->parent = op;
-		op->pending++;
-		osd_send_sub(c, s);
-	}
-	sync_put(op);
+	pg_sync(osd, op, sync_done);
 }
 
 /* Ops on one object run one at a time in arrival order (spec §4.0.3). */
@@ -322,8 +315,7 @@ void osd_primary_exec(struct osd *osd, struct osd_op *op)
 	const struct osd_pgmap *m = osd_etcd_pgmap(osd);
 	uint64_t inode = vs_le64_get(op->req.rw.inode), offset = vs_le64_get(op->req.rw.offset);
 	uint32_t len = vs_le32_get(op->req.rw.len);
-	uint64_t pool_id = inode >> VS_INODE_NUM_BITS, stripe, pgn;
-	const struct osd_pool *pool;
+	uint64_t stripe;
 	struct pgrun *pg;
 	struct obj *o;
 
@@ -340,29 +332,9 @@ void osd_primary_exec(struct osd *osd, struct osd_op *op)
 		pg_reply_err(op, -EINVAL);
 		return;
 	}
-	pool = m ? osd_pgmap_pool(m, pool_id) : NULL;
-	if (!P || !pool) {
-		pg_reply_err(op, -EPIPE);
-		return;
-	}
-	if (pool->scheme != OSD_SCHEME_REPLICATED) {
-		pg_reply_err(op, -EINVAL);
-		return;
-	}
 	stripe = offset / osd->block_size * osd->block_size;
-	pg = NULL;
-	for (struct pgrun *p = P->pgs; p; p = p->next)
-		if (p->pool_id == pool_id && p->want) {
-			pg = p;
-			break;
-		}
-	if (!pg || !pg->pg_count) {
-		pg_reply_err(op, -EPIPE);
-		return;
-	}
-	pgn = stripe / pg->pg_stripe_size % pg->pg_count + 1;
-	pg = pg_find(P, pool_id, (uint32_t)pgn);
-	if (!pg || !pg->want || pg->st != PG_ACTIVE) {
+	pg = P ? pg_route(P, inode, stripe) : NULL;
+	if (!pg || pg->st != PG_ACTIVE) {
 		pg_reply_err(op, -EPIPE);
 		return;
 	}
@@ -380,15 +352,17 @@ void osd_primary_exec(struct osd *osd, struct osd_op *op)
 		}
 		o = pg_obj_get(P, inode, stripe, false);
 		op->obj = NULL;
-		if (!o || !(o->miss && o->pg == pg)) {
+		if (!o || !o->st || o->pg != pg ||
+		    (o->st->kind == OBJ_DEGRADED && !o->st->del &&
+		     !(o->st->miss & (1ull << pg->self_pos))) || o->st->kind == OBJ_MISPLACED) {
 			pg_read_submit(osd, op);
 			return;
 		}
-		/* a degraded object: in order, recovered first */
+		/* our copy is missing: in order, recovered first */
 		obj_enqueue(osd, o, op);
 		return;
 	}
-	if (op->opcode == VS_OP_DELETE && pg->degraded) {
+	if (op->opcode == VS_OP_DELETE && (pg->degraded || pg->left_on_dead)) {
 		pg_reply_err(op, -EBUSY);
 		return;
 	}
@@ -397,5 +371,6 @@ void osd_primary_exec(struct osd *osd, struct osd_op *op)
 		pg_reply_err(op, -ENOMEM);
 		return;
 	}
+	o->pg = pg;
 	obj_enqueue(osd, o, op);
 }

@@ -1,12 +1,11 @@
 /* Sub-ops of the PG code: this OSD as a client of its peers, over one
  * outgoing connection per peer OSD (opened on first use from osd/state).
- * A closed peer connection re-peers every active PG that uses it. */
+ * A closed peer connection re-peers every PG whose last peering used it. */
 #include "osd_pg.h"
 #include "log.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
-
 
 struct osd_conn *pg_peer_conn(struct osd *osd, uint64_t num)
 {
@@ -34,8 +33,6 @@ struct osd_conn *pg_peer_conn(struct osd *osd, uint64_t num)
 	return c;
 }
 
-void pg_repeer(struct pgrun *pg);
-
 void osd_pg_conn_closed(struct osd *osd, struct osd_conn *c)
 {
 	struct osd_pgs *P = osd->pgs;
@@ -50,10 +47,10 @@ void osd_pg_conn_closed(struct osd *osd, struct osd_conn *c)
 	if (P->stopping)
 		return;
 	for (struct pgrun *pg = P->pgs; pg; pg = pg->next) {
-		if (pg->st != PG_ACTIVE)
+		if (pg->st != PG_ACTIVE && pg->st != PG_PEERED && pg->st != PG_INCOMPLETE)
 			continue;
-		for (uint32_t i = 0; i + 1 < pg->nlive; i++)
-			if (pg->live[i] == c->peer_osd) {
+		for (uint32_t i = 0; i < pg->npeers; i++)
+			if (pg->peers[i].ok && pg->peers[i].osd == c->peer_osd) {
 				log_info("PG %" PRIu64 "/%u: lost the connection to OSD %" PRIu64
 					 ", re-peering", pg->pool_id, pg->num, c->peer_osd);
 				pg_repeer(pg);
@@ -83,4 +80,30 @@ struct osd_op *pg_sub_new(struct osd *osd, uint64_t opcode, void (*cb)(struct os
 int64_t pg_sub_retval(struct osd_op *sub)
 {
 	return (int64_t)vs_le64_get(sub->reply.reply.retval);
+}
+
+void pg_sub_write(struct osd_op *s, const struct obj *o, uint32_t role, uint64_t version,
+		  uint32_t off, uint32_t len, void *bitmap, uint32_t bitmap_len, void *data)
+{
+	vs_le64_set(&s->req.sec_rw.oid.inode, o->inode);
+	vs_le64_set(&s->req.sec_rw.oid.stripe, o->stripe | role);
+	vs_le64_set(&s->req.sec_rw.version, version);
+	vs_le32_set(&s->req.sec_rw.offset, off);
+	vs_le32_set(&s->req.sec_rw.len, len);
+	vs_le32_set(&s->req.sec_rw.attr_len, bitmap ? bitmap_len : 0);
+	if (bitmap) {
+		s->iov[s->niov].iov_base = bitmap;
+		s->iov[s->niov++].iov_len = bitmap_len;
+	}
+	if (len) {
+		s->iov[s->niov].iov_base = data;
+		s->iov[s->niov++].iov_len = len;
+	}
+}
+
+void pg_sub_delete(struct osd_op *s, const struct obj *o, uint32_t role, uint64_t version)
+{
+	vs_le64_set(&s->req.sec_del.oid.inode, o->inode);
+	vs_le64_set(&s->req.sec_del.oid.stripe, o->stripe | role);
+	vs_le64_set(&s->req.sec_del.version, version);
 }

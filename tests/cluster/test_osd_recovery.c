@@ -26,8 +26,7 @@
 #define INODE ((1ull << 48) | 7)
 
 static struct osd_cluster C;
-static uint8_t *model[NOBJ];
-static uint64_t obj_ver[NOBJ];
+static struct oc_model M;
 static const uint64_t pg_primary[NPG + 1] = { 0, 1, 2, 3, 1 };
 static const int live_pgs[] = { 1, 2, 4 };
 
@@ -41,68 +40,20 @@ static int obj_pg(int i)
 	return i % NPG + 1;
 }
 
-static uint32_t rnd(void)
-{
-	static uint64_t s = 0x9e3779b97f4a7c15ull;
-
-	s ^= s << 13;
-	s ^= s >> 7;
-	s ^= s << 17;
-	return (uint32_t)s;
-}
-
 static int write_random(int i)
 {
-	uint32_t len = (rnd() % 16 + 1) * 4096, off = (rnd() % (BS / 4096)) * 4096;
-	uint8_t *data = malloc(len);
-	uint64_t ver = 0;
-	int64_t rv;
-
-	if (!data)
-		return -ENOMEM;
-	if (off + len > BS)
-		off = BS - len;
-	for (uint32_t k = 0; k < len; k++)
-		data[k] = (uint8_t)rnd();
-	rv = oc_prim_rw(&C, (int)pg_primary[obj_pg(i)], VS_OP_WRITE, INODE, (uint64_t)i * BS + off,
-			len, 0, data, NULL, &ver, NULL);
-	if (rv == len) {
-		memcpy(model[i] + off, data, len);
-		if (ver <= obj_ver[i])
-			rv = -2000;
-		obj_ver[i] = ver;
-	}
-	free(data);
-	return rv == len ? 0 : (int)rv;
+	return oc_model_write(&C, &M, (int)pg_primary[obj_pg(i)], i, 16);
 }
 
 static bool read_check(int i)
 {
-	static uint8_t out[BS];
-	uint64_t ver = 0;
-
-	return oc_prim_rw(&C, (int)pg_primary[obj_pg(i)], VS_OP_READ, INODE, (uint64_t)i * BS, BS,
-			  0, NULL, out, &ver, NULL) == BS &&
-	       !memcmp(out, model[i], BS) && ver == obj_ver[i];
+	return oc_model_read(&C, &M, (int)pg_primary[obj_pg(i)], i);
 }
 
 /* Object i on OSD n: same data and version as the model. */
-static bool quiet;
-
 static bool replica_ok(int i, int n)
 {
-	static uint8_t out[BS];
-	uint64_t ver = 0;
-	int64_t rv = oc_sec_read(&C, n, INODE, (uint64_t)i * BS, BS, out, &ver);
-
-	if (rv != BS || memcmp(out, model[i], BS) || ver != obj_ver[i]) {
-		if (!quiet)
-			fprintf(stderr, "obj %d on OSD %d: rv %" PRId64 " version %" PRIu64
-			" (want %" PRIu64 ")%s\n", i, n, rv, ver, obj_ver[i],
-			rv == BS && memcmp(out, model[i], BS) ? ", data differs" : "");
-		return false;
-	}
-	return true;
+	return oc_model_replica(&C, &M, n, i);
 }
 
 static bool wait_pgs(const int *pgs, int npgs, const char *need, const char *notin,
@@ -118,29 +69,17 @@ static void t_setup(void)
 	int all[NPG] = { 1, 2, 3, 4 };
 
 	oc_init(&C);
-	C.etcd = etcd_proc_start();
-	CHECK(C.etcd);
-	C.cl = oc_new_client(&C, PREFIX);
-	CHECK(C.cl);
-	osd_args[1] = etcd_proc_endpoint(C.etcd);
-	CHECK(etcd_put_str_sync(C.cl, "config/pools",
-				"{\"1\":{\"name\":\"rep\",\"scheme\":\"replicated\",\"pg_size\":3,"
-				"\"pg_minsize\":2,\"pg_count\":4}}") == ETCD_OK);
-	CHECK(etcd_put_str_sync(C.cl, "config/pgs", "{\"hash\":\"x\",\"items\":{\"1\":{"
-				"\"1\":{\"osd_set\":[1,2,3],\"primary\":1},"
-				"\"2\":{\"osd_set\":[2,3,1],\"primary\":2},"
-				"\"3\":{\"osd_set\":[3,1,2],\"primary\":3},"
-				"\"4\":{\"osd_set\":[1,3,2],\"primary\":1}}}}") == ETCD_OK);
-	for (int n = 1; n <= NOSD; n++) {
-		C.osds[n] = osd_proc_start((uint64_t)n, osd_args);
-		CHECK(C.osds[n]);
-	}
+	CHECK(oc_start(&C, PREFIX, osd_args, NOSD,
+		       "{\"1\":{\"name\":\"rep\",\"scheme\":\"replicated\",\"pg_size\":3,"
+		       "\"pg_minsize\":2,\"pg_count\":4}}",
+		       "{\"hash\":\"x\",\"items\":{\"1\":{"
+		       "\"1\":{\"osd_set\":[1,2,3],\"primary\":1},"
+		       "\"2\":{\"osd_set\":[2,3,1],\"primary\":2},"
+		       "\"3\":{\"osd_set\":[3,1,2],\"primary\":3},"
+		       "\"4\":{\"osd_set\":[1,3,2],\"primary\":1}}}}"));
 	CHECK_MSG(wait_pgs(all, NPG, "active\0", "degraded", 20000),
 		  "PGs not active; see %s", osd_proc_log(C.osds[1]));
-	for (int i = 0; i < NOBJ; i++) {
-		model[i] = calloc(1, BS);
-		CHECK(model[i]);
-	}
+	CHECK_EQ(oc_model_init(&M, INODE, BS, NOBJ, 0x9e3779b97f4a7c15ull), 0);
 	for (int round = 0; round < 2; round++)
 		for (int i = 0; i < NOLD; i++) {
 			int r = write_random(i);
@@ -167,21 +106,6 @@ static void t_kill_and_write(void)
 	}
 }
 
-static void wait_osd3_gone(void)
-{
-	long long deadline = vt_now_ms() + 10000;
-	char *v = NULL;
-
-	do {
-		free(v);
-		v = NULL;
-		CHECK(etcd_get_str_sync(C.cl, "osd/state/3", &v) == ETCD_OK);
-		if (v)
-			vt_sleep_ms(100);
-	} while (v && vt_now_ms() < deadline);
-	CHECK_MSG(!v, "osd/state/3 did not expire: %s", v);
-}
-
 /* no_recovery (config/global): OSD 3 back, PGs active+has_degraded and
  * stay so; a client write to a degraded object recovers it first: all
  * three replicas then match. */
@@ -190,16 +114,16 @@ static void t_no_recovery_client_fix(void)
 	int i = 1;	/* PG 2 (primary 2), old object overwritten while down */
 
 	CHECK(etcd_put_str_sync(C.cl, "config/global", "{\"no_recovery\":true}") == ETCD_OK);
-	wait_osd3_gone();
+	CHECK_MSG(oc_wait_osd_gone(&C, 3, 10000), "osd/state/3 did not expire");
 	CHECK_EQ(osd_proc_restart(C.osds[3]), 0);
 	CHECK_MSG(wait_pgs(live_pgs, 3, "active\0has_degraded\0", "\"degraded\"", 15000),
 		  "PGs not active+has_degraded; see %s", osd_proc_log(C.osds[1]));
 	vt_sleep_ms(1500);
 	CHECK_MSG(wait_pgs(live_pgs, 3, "active\0has_degraded\0", NULL, 100),
 		  "recovered despite no_recovery");
-	quiet = true;
+	M.quiet = true;
 	CHECK(!replica_ok(i, 3));
-	quiet = false;
+	M.quiet = false;
 	CHECK_EQ(write_random(i), 0);
 	for (int n = 1; n <= NOSD; n++)
 		CHECK_MSG(replica_ok(i, n), "obj %d on OSD %d after a client write", i, n);
@@ -276,7 +200,6 @@ int main(void)
 		vt_run("clean_shutdown", t_shutdown);
 	}
 	oc_free(&C);
-	for (int i = 0; i < NOBJ; i++)
-		free(model[i]);
+	oc_model_free(&M);
 	return vt_finish();
 }

@@ -25,8 +25,7 @@
 #define INODE ((1ull << 48) | 5)
 
 static struct osd_cluster C;
-static uint8_t *model[NOBJ];
-static uint64_t obj_ver[NOBJ];
+static struct oc_model M;
 static const uint64_t pg_primary[NPG + 1] = { 0, 1, 2, 3, 1 };
 
 /* no_recovery: t_restart checks the has_degraded flag that recovery
@@ -35,12 +34,6 @@ static const char *osd_args[] = {
 	"--etcd_address", NULL, "--etcd_prefix", PREFIX, "--etcd_report_interval", "1",
 	"--max_etcd_attempts", "2", "--etcd_quick_timeout", "500", "--no_recovery", "true", NULL,
 };
-
-static int64_t call(int n, union vs_packet *req, const void *payload, size_t plen,
-		    union vs_packet *rep, void *out, size_t outcap)
-{
-	return oc_call(&C, n, req, payload, plen, rep, out, outcap);
-}
 
 static int64_t prim_rw(int n, uint64_t opcode, uint64_t offset, uint32_t len, uint64_t cas,
 		       const void *data, void *out, uint64_t *ver)
@@ -51,11 +44,6 @@ static int64_t prim_rw(int n, uint64_t opcode, uint64_t offset, uint32_t len, ui
 	if (opcode == VS_OP_READ && rv >= 0 && bl != 4)
 		return -1000;
 	return rv;
-}
-
-static int64_t sec_read(int n, uint64_t stripe, void *out, uint64_t *ver)
-{
-	return oc_sec_read(&C, n, INODE, stripe, BS, out, ver);
 }
 
 /* ---- cluster state ---- */
@@ -71,46 +59,14 @@ static bool wait_pgs(const int *pgs, int npgs, const char *need, const char *not
 	return oc_wait_pgs(&C, 1, pgs, npgs, pg_primary, need, notin, timeout_ms);
 }
 
-static uint32_t rnd(void)
-{
-	static uint64_t s = 88172645463325252ull;
-
-	s ^= s << 13;
-	s ^= s >> 7;
-	s ^= s << 17;
-	return (uint32_t)s;
-}
-
 static int write_random(int i)
 {
-	uint32_t len = (rnd() % 32 + 1) * 4096, off = (rnd() % (BS / 4096)) * 4096;
-	uint8_t *data = malloc(len);
-	uint64_t ver = 0;
-	int64_t rv;
-
-	if (off + len > BS)
-		off = BS - len;
-	for (uint32_t k = 0; k < len; k++)
-		data[k] = (uint8_t)rnd();
-	rv = prim_rw((int)pg_primary[obj_pg(i)], VS_OP_WRITE, (uint64_t)i * BS + off, len, 0,
-		     data, NULL, &ver);
-	if (rv == len) {
-		memcpy(model[i] + off, data, len);
-		if (ver <= obj_ver[i])
-			rv = -2000;
-		obj_ver[i] = ver;
-	}
-	free(data);
-	return rv == len ? 0 : (int)rv;
+	return oc_model_write(&C, &M, (int)pg_primary[obj_pg(i)], i, 32);
 }
 
 static bool read_check(int i)
 {
-	static uint8_t out[BS];
-	uint64_t ver;
-
-	return prim_rw((int)pg_primary[obj_pg(i)], VS_OP_READ, (uint64_t)i * BS, BS, 0, NULL,
-		       out, &ver) == BS && !memcmp(out, model[i], BS) && ver == obj_ver[i];
+	return oc_model_read(&C, &M, (int)pg_primary[obj_pg(i)], i);
 }
 
 /* ---- cases ---- */
@@ -120,30 +76,17 @@ static void t_setup(void)
 	char pgs[1024];
 	int all[NPG] = { 1, 2, 3, 4 };
 
-	C.etcd = etcd_proc_start();
-	CHECK(C.etcd);
-	C.cl = oc_new_client(&C, PREFIX);
-	CHECK(C.cl);
-	osd_args[1] = etcd_proc_endpoint(C.etcd);
-	CHECK(etcd_put_str_sync(C.cl, "config/pools",
-				"{\"1\":{\"name\":\"rep\",\"scheme\":\"replicated\",\"pg_size\":3,"
-				"\"pg_minsize\":2,\"pg_count\":4}}") == ETCD_OK);
 	snprintf(pgs, sizeof(pgs), "{\"hash\":\"x\",\"items\":{\"1\":{"
 		 "\"1\":{\"osd_set\":[1,2,3],\"primary\":1},"
 		 "\"2\":{\"osd_set\":[2,3,1],\"primary\":2},"
 		 "\"3\":{\"osd_set\":[3,1,2],\"primary\":3},"
 		 "\"4\":{\"osd_set\":[1,3,2],\"primary\":1}}}}");
-	CHECK(etcd_put_str_sync(C.cl, "config/pgs", pgs) == ETCD_OK);
-	for (int n = 1; n <= NOSD; n++) {
-		C.osds[n] = osd_proc_start((uint64_t)n, osd_args);
-		CHECK(C.osds[n]);
-	}
+	CHECK(oc_start(&C, PREFIX, osd_args, NOSD,
+		       "{\"1\":{\"name\":\"rep\",\"scheme\":\"replicated\",\"pg_size\":3,"
+		       "\"pg_minsize\":2,\"pg_count\":4}}", pgs));
 	CHECK_MSG(wait_pgs(all, NPG, "active\0", "degraded", 20000),
 		  "PGs not active; see %s", osd_proc_log(C.osds[1]));
-	for (int i = 0; i < NOBJ; i++) {
-		model[i] = calloc(1, BS);
-		CHECK(model[i]);
-	}
+	CHECK_EQ(oc_model_init(&M, INODE, BS, NOBJ, 0), 0);
 }
 
 static void t_write_read(void)
@@ -156,13 +99,8 @@ static void t_write_read(void)
 		}
 	for (int i = 0; i < NOBJ; i++)
 		CHECK_MSG(read_check(i), "read obj %d", i);
-	{
-		union vs_packet req, rep;
-
-		vs_req_init(&req, C.next_id++, VS_OP_SYNC);
-		for (int n = 1; n <= NOSD; n++)
-			CHECK_EQ(call(n, &req, NULL, 0, &rep, NULL, 0), 0);
-	}
+	for (int n = 1; n <= NOSD; n++)
+		CHECK_EQ(oc_sync(&C, n), 0);
 }
 
 /* Pipelined writes to one object on one connection: applied in arrival
@@ -181,13 +119,13 @@ static void t_pipelined_same_object(void)
 		uint32_t off = (uint32_t)(k % 4) * 8192;
 
 		for (size_t b = 0; b < sizeof(data[k]); b++)
-			data[k][b] = (uint8_t)rnd();
+			data[k][b] = (uint8_t)oc_rnd(&M);
 		vs_req_init(&req, 1000 + (uint64_t)k, VS_OP_WRITE);
 		vs_le64_set(&req.rw.inode, INODE);
 		vs_le64_set(&req.rw.offset, (uint64_t)i * BS + off);
 		vs_le32_set(&req.rw.len, sizeof(data[k]));
 		CHECK(oc_send_all(fd, &req, sizeof(req)) && oc_send_all(fd, data[k], sizeof(data[k])));
-		memcpy(model[i] + off, data[k], sizeof(data[k]));
+		memcpy(M.data[i] + off, data[k], sizeof(data[k]));
 	}
 	for (int k = 0; k < N; k++) {
 		uint64_t id, ver;
@@ -198,27 +136,19 @@ static void t_pipelined_same_object(void)
 		CHECK_EQ(vs_le64_get(rep.reply.retval), sizeof(data[0]));
 		if (!k)
 			first = ver - id;
-		CHECK_MSG(ver == first + id && ver > obj_ver[i], "reply %d: id %" PRIu64
+		CHECK_MSG(ver == first + id && ver > M.ver[i], "reply %d: id %" PRIu64
 			  " version %" PRIu64, k, id, ver);
 	}
 	close(fd);
-	obj_ver[i] = first + N - 1;
+	M.ver[i] = first + N - 1;
 	CHECK(read_check(i));
 }
 
 static void t_replicas_identical(void)
 {
-	static uint8_t out[BS];
-
 	for (int i = 0; i < NOBJ; i++)
-		for (int n = 1; n <= NOSD; n++) {
-			uint64_t ver = 0;
-
-			CHECK_EQ(sec_read(n, (uint64_t)i * BS, out, &ver), BS);
-			CHECK_MSG(!memcmp(out, model[i], BS) && ver == obj_ver[i],
-				  "obj %d on OSD %d: version %" PRIu64 " (want %" PRIu64 ")", i, n,
-				  ver, obj_ver[i]);
-		}
+		for (int n = 1; n <= NOSD; n++)
+			CHECK_MSG(oc_model_replica(&C, &M, n, i), "obj %d on OSD %d", i, n);
 }
 
 static void t_cas_epipe_einval(void)
@@ -228,12 +158,12 @@ static void t_cas_epipe_einval(void)
 	int p = (int)pg_primary[obj_pg(0)];
 
 	memset(data, 0x5a, sizeof(data));
-	CHECK_EQ(prim_rw(p, VS_OP_WRITE, 0, 4096, obj_ver[0] + 1, data, NULL, &ver), 4096);
-	CHECK_EQ(ver, obj_ver[0] + 1);
-	obj_ver[0] = ver;
-	memcpy(model[0], data, 4096);
-	CHECK_EQ(prim_rw(p, VS_OP_WRITE, 0, 4096, obj_ver[0], data, NULL, &ver), -EINTR);
-	CHECK_EQ(ver, obj_ver[0]);
+	CHECK_EQ(prim_rw(p, VS_OP_WRITE, 0, 4096, M.ver[0] + 1, data, NULL, &ver), 4096);
+	CHECK_EQ(ver, M.ver[0] + 1);
+	M.ver[0] = ver;
+	memcpy(M.data[0], data, 4096);
+	CHECK_EQ(prim_rw(p, VS_OP_WRITE, 0, 4096, M.ver[0], data, NULL, &ver), -EINTR);
+	CHECK_EQ(ver, M.ver[0]);
 	/* CAS create on an existing object fails too */
 	CHECK_EQ(prim_rw(p, VS_OP_WRITE, 0, 4096, 1, data, NULL, &ver), -EINTR);
 	/* not the primary of PG 1 */
@@ -249,9 +179,9 @@ static void t_cas_epipe_einval(void)
 
 		p = (int)pg_primary[obj_pg(i)];
 		CHECK_EQ(prim_rw(p, VS_OP_DELETE, (uint64_t)i * BS, 0, 0, NULL, NULL, &ver), 0);
-		CHECK(ver > obj_ver[i]);
-		memset(model[i], 0, BS);
-		obj_ver[i] = ver;
+		CHECK(ver > M.ver[i]);
+		memset(M.data[i], 0, BS);
+		M.ver[i] = ver;
 		CHECK(read_check(i));
 		/* deleting it again, or an object never written, succeeds (§4.0.5) */
 		CHECK_EQ(prim_rw(p, VS_OP_DELETE, (uint64_t)i * BS, 0, 0, NULL, NULL, &ver), 0);
@@ -292,17 +222,8 @@ static void t_kill_one(void)
 static void t_restart(void)
 {
 	int mine[] = { 1, 2, 4 }, three[] = { 3 };
-	long long deadline = vt_now_ms() + 10000;
-	char *v = NULL;
 
-	do {
-		free(v);
-		v = NULL;
-		CHECK(etcd_get_str_sync(C.cl, "osd/state/3", &v) == ETCD_OK);
-		if (v)
-			vt_sleep_ms(100);
-	} while (v && vt_now_ms() < deadline);
-	CHECK_MSG(!v, "osd/state/3 did not expire: %s", v);
+	CHECK_MSG(oc_wait_osd_gone(&C, 3, 10000), "osd/state/3 did not expire");
 	CHECK_EQ(osd_proc_restart(C.osds[3]), 0);
 	CHECK_MSG(wait_pgs(mine, 3, "active\0has_degraded\0", "\"degraded\"", 15000),
 		  "PGs not active+has_degraded; see %s", osd_proc_log(C.osds[1]));
@@ -338,7 +259,6 @@ int main(void)
 		vt_run("clean_shutdown", t_shutdown);
 	}
 	oc_free(&C);
-	for (int i = 0; i < NOBJ; i++)
-		free(model[i]);
+	oc_model_free(&M);
 	return vt_finish();
 }

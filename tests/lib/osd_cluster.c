@@ -5,6 +5,8 @@
 #include "json.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -39,6 +41,26 @@ struct etcd_client *oc_new_client(struct osd_cluster *c, const char *prefix)
 	cl = etcd_client_new(&cfg, NULL, err, sizeof(err));
 	etcd_config_free(&cfg);
 	return cl;
+}
+
+bool oc_start(struct osd_cluster *c, const char *prefix, const char **osd_args, int nosd,
+	      const char *pools, const char *pgs)
+{
+	c->etcd = etcd_proc_start();
+	if (!c->etcd || !(c->cl = oc_new_client(c, prefix))) {
+		fprintf(stderr, "oc_start: no etcd\n");
+		return false;
+	}
+	osd_args[1] = etcd_proc_endpoint(c->etcd);
+	if (etcd_put_str_sync(c->cl, "config/pools", pools) != ETCD_OK ||
+	    etcd_put_str_sync(c->cl, "config/pgs", pgs) != ETCD_OK) {
+		fprintf(stderr, "oc_start: cannot put config/pools and config/pgs\n");
+		return false;
+	}
+	for (int n = 1; n <= nosd && n <= OC_MAX_OSD; n++)
+		if (!(c->osds[n] = osd_proc_start((uint64_t)n, osd_args)))
+			return false;
+	return true;
 }
 
 int oc_connect_port(int port)
@@ -95,8 +117,8 @@ void oc_close(struct osd_cluster *c, int n)
 	c->fds[n] = -1;
 }
 
-int64_t oc_call(struct osd_cluster *c, int n, union vs_packet *req, const void *payload,
-		size_t plen, union vs_packet *rep, void *out, size_t outcap)
+static int64_t call_once(struct osd_cluster *c, int n, union vs_packet *req, const void *payload,
+			 size_t plen, union vs_packet *rep, void *out, size_t outcap)
 {
 	uint64_t opcode = vs_le64_get(req->hdr.opcode);
 	int64_t pl;
@@ -107,8 +129,9 @@ int64_t oc_call(struct osd_cluster *c, int n, union vs_packet *req, const void *
 	fd = c->fds[n];
 	if (fd < 0)
 		return INT64_MIN;
-	if (!oc_send_all(fd, req, VS_PACKET_SIZE) || (plen && !oc_send_all(fd, payload, plen)) ||
-	    !oc_recv_all(fd, rep, VS_PACKET_SIZE))
+	if (!oc_send_all(fd, req, VS_PACKET_SIZE) || (plen && !oc_send_all(fd, payload, plen)))
+		goto fail;
+	if (!oc_recv_all(fd, rep, VS_PACKET_SIZE))
 		goto fail;
 	pl = vs_check_reply(rep, opcode);
 	if (pl < 0 || (size_t)pl > outcap || vs_le64_get(rep->hdr.id) != vs_le64_get(req->hdr.id))
@@ -119,6 +142,20 @@ int64_t oc_call(struct osd_cluster *c, int n, union vs_packet *req, const void *
 fail:
 	oc_close(c, n);
 	return INT64_MIN;
+}
+
+int64_t oc_call(struct osd_cluster *c, int n, union vs_packet *req, const void *payload,
+		size_t plen, union vs_packet *rep, void *out, size_t outcap)
+{
+	bool cached = c->fds[n] >= 0;
+	int64_t rv = call_once(c, n, req, payload, plen, rep, out, outcap);
+
+	/* A cached connection the OSD closed meanwhile (a re-peer drops
+	 * clients with unsynced writes, spec §7): reconnect and resend once,
+	 * as a client does. */
+	if (rv == INT64_MIN && cached)
+		rv = call_once(c, n, req, payload, plen, rep, out, outcap);
+	return rv;
 }
 
 int64_t oc_prim_rw(struct osd_cluster *c, int n, uint64_t opcode, uint64_t inode,
@@ -244,6 +281,186 @@ bool oc_wait_key_gone(struct etcd_client *cl, const char *key, int timeout_ms)
 	} while (v && vt_now_ms() < deadline);
 	free(v);
 	return !v;
+}
+
+bool oc_wait_value(struct osd_cluster *c, const char *key, const char *need, const char *notin,
+		   int timeout_ms, char **last)
+{
+	long long deadline = vt_now_ms() + timeout_ms;
+	char *v = NULL;
+	bool ok;
+
+	for (;;) {
+		free(v);
+		v = NULL;
+		ok = etcd_get_str_sync(c->cl, key, &v) == ETCD_OK && v;
+		for (const char *w = need; ok && w && *w; w += strlen(w) + 1)
+			ok = strstr(v, w) != NULL;
+		if (ok && notin && strstr(v, notin))
+			ok = false;
+		if (ok || vt_now_ms() > deadline)
+			break;
+		vt_sleep_ms(100);
+	}
+	if (last)
+		*last = v;
+	else
+		free(v);
+	return ok;
+}
+
+bool oc_put_many(struct osd_cluster *c, const char *const *kv, size_t n)
+{
+	struct etcd_txn_op ops[16];
+	struct etcd_txn_req req = { .success = ops, .n_success = n };
+	struct etcd_result res;
+	bool ok;
+
+	if (n > 16)
+		return false;
+	memset(ops, 0, sizeof(ops));
+	for (size_t i = 0; i < n; i++) {
+		ops[i].type = ETCD_OP_PUT;
+		ops[i].put.key = kv[2 * i];
+		ops[i].put.value = kv[2 * i + 1];
+		ops[i].put.value_len = strlen(kv[2 * i + 1]);
+	}
+	ok = etcd_txn_sync(c->cl, &req, &res) == ETCD_OK && res.succeeded;
+	etcd_result_clear(&res);
+	return ok;
+}
+
+bool oc_wait_osd_gone(struct osd_cluster *c, int n, int timeout_ms)
+{
+	char key[32];
+
+	snprintf(key, sizeof(key), "osd/state/%d", n);
+	return oc_wait_key_gone(c->cl, key, timeout_ms);
+}
+
+int64_t oc_sec_list(struct osd_cluster *c, int n, uint64_t inode, struct vs_obj_ver_id *out,
+		    size_t cap)
+{
+	union vs_packet req, rep;
+	int64_t rv;
+
+	vs_req_init(&req, c->next_id++, VS_OP_SEC_LIST);
+	vs_le64_set(&req.sec_list.min_inode, inode);
+	vs_le64_set(&req.sec_list.max_inode, inode);
+	rv = oc_call(c, n, &req, NULL, 0, &rep, out, cap * sizeof(*out));
+	for (int64_t i = 0; i < rv; i++) {
+		out[i].inode = vs_le64_get(out[i].inode);
+		out[i].stripe = vs_le64_get(out[i].stripe);
+		out[i].version = vs_le64_get(out[i].version);
+	}
+	return rv;
+}
+
+int64_t oc_sync(struct osd_cluster *c, int n)
+{
+	union vs_packet req, rep;
+
+	vs_req_init(&req, c->next_id++, VS_OP_SYNC);
+	return oc_call(c, n, &req, NULL, 0, &rep, NULL, 0);
+}
+
+/* ---- model ---- */
+
+int oc_model_init(struct oc_model *m, uint64_t inode, uint32_t bs, int nobj, uint64_t seed)
+{
+	memset(m, 0, sizeof(*m));
+	m->inode = inode;
+	m->bs = bs;
+	m->nobj = nobj;
+	m->seed = seed ? seed : 88172645463325252ull;
+	m->data = calloc((size_t)nobj, sizeof(*m->data));
+	m->ver = calloc((size_t)nobj, sizeof(*m->ver));
+	if (!m->data || !m->ver)
+		return -ENOMEM;
+	for (int i = 0; i < nobj; i++)
+		if (!(m->data[i] = calloc(1, bs)))
+			return -ENOMEM;
+	return 0;
+}
+
+void oc_model_free(struct oc_model *m)
+{
+	for (int i = 0; m->data && i < m->nobj; i++)
+		free(m->data[i]);
+	free(m->data);
+	free(m->ver);
+	memset(m, 0, sizeof(*m));
+}
+
+uint32_t oc_rnd(struct oc_model *m)
+{
+	m->seed ^= m->seed << 13;
+	m->seed ^= m->seed >> 7;
+	m->seed ^= m->seed << 17;
+	return (uint32_t)m->seed;
+}
+
+int oc_model_write(struct osd_cluster *c, struct oc_model *m, int n, int i, uint32_t max_blocks)
+{
+	uint32_t blocks = m->bs / 4096;
+	uint32_t len = (oc_rnd(m) % max_blocks + 1) * 4096, off = (oc_rnd(m) % blocks) * 4096;
+	uint8_t *data;
+	uint64_t ver = 0;
+	int64_t rv;
+
+	if (len > m->bs)
+		len = m->bs;
+	if (off + len > m->bs)
+		off = m->bs - len;
+	data = malloc(len);
+	if (!data)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < len; k++)
+		data[k] = (uint8_t)oc_rnd(m);
+	rv = oc_prim_rw(c, n, VS_OP_WRITE, m->inode, (uint64_t)i * m->bs + off, len, 0, data,
+			NULL, &ver, NULL);
+	if (rv == len) {
+		memcpy(m->data[i] + off, data, len);
+		if (ver <= m->ver[i])
+			rv = -2000;
+		m->ver[i] = ver;
+	}
+	free(data);
+	return rv == len ? 0 : (int)rv;
+}
+
+/* Object i read through OSD n (primary READ or SEC_READ) vs the model. */
+static bool model_check(struct osd_cluster *c, struct oc_model *m, int n, int i, bool primary)
+{
+	uint8_t *out = malloc(m->bs);
+	uint64_t ver = 0;
+	int64_t rv;
+	bool ok;
+
+	if (!out)
+		return false;
+	if (primary)
+		rv = oc_prim_rw(c, n, VS_OP_READ, m->inode, (uint64_t)i * m->bs, m->bs, 0, NULL, out,
+				&ver, NULL);
+	else
+		rv = oc_sec_read(c, n, m->inode, (uint64_t)i * m->bs, m->bs, out, &ver);
+	ok = rv == m->bs && !memcmp(out, m->data[i], m->bs) && ver == m->ver[i];
+	if (!ok && !m->quiet)
+		fprintf(stderr, "%s obj %d on OSD %d: rv %" PRId64 " version %" PRIu64 " (want %"
+			PRIu64 ")%s\n", primary ? "read of" : "replica of", i, n, rv, ver, m->ver[i],
+			rv == m->bs && memcmp(out, m->data[i], m->bs) ? ", data differs" : "");
+	free(out);
+	return ok;
+}
+
+bool oc_model_read(struct osd_cluster *c, struct oc_model *m, int n, int i)
+{
+	return model_check(c, m, n, i, true);
+}
+
+bool oc_model_replica(struct osd_cluster *c, struct oc_model *m, int n, int i)
+{
+	return model_check(c, m, n, i, false);
 }
 
 void oc_free(struct osd_cluster *c)

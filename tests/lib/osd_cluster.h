@@ -26,6 +26,12 @@ struct osd_cluster {
 
 /* Zeroes c and marks every connection closed. */
 void oc_init(struct osd_cluster *c);
+/* Starts etcd and the test client (prefix), puts config/pools and
+ * config/pgs, and starts OSDs 1..nosd with osd_args, whose element [1]
+ * is set to the etcd endpoint ("--etcd_address", NULL, ...). false (with
+ * a message on stderr) on failure. */
+bool oc_start(struct osd_cluster *c, const char *prefix, const char **osd_args, int nosd,
+	      const char *pools, const char *pgs);
 /* Test-side etcd client for c->etcd with the given prefix (NULL on
  * failure). */
 struct etcd_client *oc_new_client(struct osd_cluster *c, const char *prefix);
@@ -37,7 +43,9 @@ bool oc_recv_all(int fd, void *p, size_t len);
 void oc_close(struct osd_cluster *c, int n);
 /* Sends req (+ payload) to OSD n, receives the reply and up to outcap
  * bytes of its payload into out. The retval, or INT64_MIN on a transport
- * error (the connection is then dropped). */
+ * error (the connection is then dropped). A cached connection that fails
+ * is reopened and the request sent again once (the OSD drops clients
+ * with unsynced writes when a PG re-peers; clients resend). */
 int64_t oc_call(struct osd_cluster *c, int n, union vs_packet *req, const void *payload,
 		size_t plen, union vs_packet *rep, void *out, size_t outcap);
 /* Primary READ/WRITE/DELETE on OSD n. READ copies len data bytes (after
@@ -63,6 +71,49 @@ bool oc_wait_pgs(struct osd_cluster *c, uint64_t pool, const int *pgs, int npgs,
 /* Polls until etcd key (e.g. "osd/state/3": an OSD's lease expired) is
  * gone, or timeout; true when gone. */
 bool oc_wait_key_gone(struct etcd_client *cl, const char *key, int timeout_ms);
+/* Polls key until its value contains every raw substring of need
+ * ("a\0b\0") and not notin (may be NULL). The last value read goes to
+ * *last (caller frees; may be NULL) for messages. */
+bool oc_wait_value(struct osd_cluster *c, const char *key, const char *need, const char *notin,
+		   int timeout_ms, char **last);
+/* Puts several keys in one transaction (like the monitor does): keys and
+ * values alternate in kv[0..2n). */
+bool oc_put_many(struct osd_cluster *c, const char *const *kv, size_t n);
+/* Waits until osd/state/<n> is gone (lease expired); false on timeout. */
+bool oc_wait_osd_gone(struct osd_cluster *c, int n, int timeout_ms);
+/* SEC_LIST on OSD n of the objects of inode (all PGs): up to cap
+ * entries (native byte order) into out. The entry count or < 0. */
+int64_t oc_sec_list(struct osd_cluster *c, int n, uint64_t inode, struct vs_obj_ver_id *out,
+		    size_t cap);
+/* SYNC (primary) on OSD n: its retval. */
+int64_t oc_sync(struct osd_cluster *c, int n);
+
+/* A model of objects 0..nobj-1 of one inode (object i = bytes
+ * [i * bs, (i + 1) * bs)): the data and the version last acknowledged,
+ * written and checked through the OSDs. */
+struct oc_model {
+	uint64_t inode;
+	uint32_t bs;
+	int nobj;
+	uint8_t **data;
+	uint64_t *ver;
+	uint64_t seed;
+	bool quiet;		/* replica mismatches are expected: no messages */
+};
+
+int oc_model_init(struct oc_model *m, uint64_t inode, uint32_t bs, int nobj, uint64_t seed);
+void oc_model_free(struct oc_model *m);
+uint32_t oc_rnd(struct oc_model *m);
+/* Writes 1..max_blocks random 4 KiB blocks at a random offset of object i
+ * through primary OSD n; the version must rise. 0, or the failing retval
+ * (-2000: the version did not rise). */
+int oc_model_write(struct osd_cluster *c, struct oc_model *m, int n, int i, uint32_t max_blocks);
+/* Reads object i through primary OSD n: data and version as the model. */
+bool oc_model_read(struct osd_cluster *c, struct oc_model *m, int n, int i);
+/* Object i on OSD n (SEC_READ of the last stable version): data and
+ * version as the model (a message on stderr when not, unless quiet). */
+bool oc_model_replica(struct osd_cluster *c, struct oc_model *m, int n, int i);
+
 /* Closes connections, frees OSDs, the client and etcd. */
 void oc_free(struct osd_cluster *c);
 
