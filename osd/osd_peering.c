@@ -671,7 +671,11 @@ static void lists_done(struct pgrun *pg)
 		 PRIu64, pg->pool_id, pg->num, pg->degraded ? "+degraded" : "",
 		 pg->left_on_dead ? "+left_on_dead" : "", pg->ncur, pg->size, pg->nobjs,
 		 pg->n_degraded, pg->n_misplaced, pg->n_incomplete, pg->hist_new.epoch);
-	pg_publish(pg);
+	/* "peered" is what clients see while a degraded set goes into the
+	 * history (spec §8.2 step 5); otherwise "peering" stays until
+	 * "active", one etcd write less per activation */
+	if (pg->degraded || pg->left_on_dead)
+		pg_publish(pg);
 	if (r || !hist_write(pg, activate_cb)) {
 		peer_retry_later(pg);
 		return;
