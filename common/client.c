@@ -28,6 +28,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* tests/fuzz/fuzz_client_rx.c feeds replies without a socket */
+#ifndef VC_RECV
+#define VC_RECV recv
+#endif
+
 #define MS 1000000ull
 #define MAX_IOV 256
 #define VC_RXBUF 65536		/* receive stream buffer per connection */
@@ -293,8 +298,8 @@ static void ctimer_cb(struct ringloop_timer *t)
 	conn_fail(cn, "connect/handshake timeout");
 }
 
-/* Queues p on cn; false (p untouched) when its id cannot be registered. */
-bool vc_conn_send(struct vc_conn *cn, struct vc_part *p)
+/* p awaits its reply on cn; false when its id cannot be registered. */
+static bool inflight_add(struct vc_conn *cn, struct vc_part *p)
 {
 	if (idmap_put(&cn->c->ids, p->id, p))
 		return false;
@@ -305,6 +310,14 @@ bool vc_conn_send(struct vc_conn *cn, struct vc_part *p)
 	if (cn->inflight)
 		cn->inflight->prev = p;
 	cn->inflight = p;
+	return true;
+}
+
+/* Queues p on cn; false (p untouched) when its id cannot be registered. */
+bool vc_conn_send(struct vc_conn *cn, struct vc_part *p)
+{
+	if (!inflight_add(cn, p))
+		return false;
 	p->snext = NULL;
 	if (cn->sq_tail)
 		cn->sq_tail->snext = p;
@@ -453,6 +466,17 @@ static bool reply_done(struct vc_conn *cn, struct vc_part *p)
 	return false;
 }
 
+/* The longest bitmap a READ reply may carry (spec 4.0.1: the whole
+ * stripe's, one bit per granule); more drops the connection, as the
+ * reference client does. */
+static uint64_t read_bitmap_max(const struct vstor_client *c, const struct vc_part *p)
+{
+	const struct vc_pool *pool = vc_pool_find(c, vs_inode_pool(p->op->inode));
+	uint64_t stripe = pool ? pool->stripe : c->block_size;
+
+	return (stripe / c->bitmap_gran + 7) / 8;
+}
+
 /* Processes a complete 128-byte reply header; returns false on death. */
 static bool got_header(struct vc_conn *cn)
 {
@@ -480,6 +504,11 @@ static bool got_header(struct vc_conn *cn)
 		conn_fail(cn, vs_frame_err_str(plen));
 		return false;
 	}
+	if (vs_reply_retval(&cn->rhdr) < -4095) {
+		/* not a negated errno: garbage; the part is retried elsewhere */
+		conn_fail(cn, "reply with an invalid retval");
+		return false;
+	}
 	if (!p) {
 		if (vs_reply_retval(&cn->rhdr) < 0 || !plen || rbuf_reserve(cn, (size_t)plen)) {
 			conn_fail(cn, "SHOW_CONFIG failed");
@@ -493,8 +522,9 @@ static bool got_header(struct vc_conn *cn)
 	if (opcode == VS_OP_READ && vs_reply_retval(&cn->rhdr) >= 0) {
 		uint64_t bl = vs_le32_get(cn->rhdr.reply_rw.bitmap_len);
 
-		if ((uint64_t)vs_reply_retval(&cn->rhdr) != p->len || rbuf_reserve(cn, bl + 1)) {
-			conn_fail(cn, "READ reply length mismatch");
+		if ((uint64_t)vs_reply_retval(&cn->rhdr) != p->len || bl > read_bitmap_max(cn->c, p) ||
+		    rbuf_reserve(cn, bl + 1)) {
+			conn_fail(cn, "READ reply length or bitmap length mismatch");
 			return false;
 		}
 		cn->rpart = p;
@@ -619,7 +649,7 @@ static void conn_read(struct vc_conn *cn)
 			dst = cn->rxbuf;
 			want = VC_RXBUF;
 		}
-		r = recv(cn->fd, dst, want, MSG_DONTWAIT);
+		r = VC_RECV(cn->fd, dst, want, MSG_DONTWAIT);
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (r < 0 && errno == EINTR)
@@ -1197,6 +1227,19 @@ int64_t vstor_sync_sync(struct vstor_client *c)
 
 /* ---- client ---- */
 
+/* The loop-side state of a client whose opts are set (also used by
+ * tests/fuzz/fuzz_client_rx.c). */
+static void client_init(struct vstor_client *c)
+{
+	vc_lazy_init(c);
+	c->next_id = 1;
+	idmap_init(&c->ids);
+	ringloop_timer_init(&c->retry_timer, retry_cb);
+	c->kick.cb = kick_cb;
+	c->reap.cb = reap_cb;
+	c->flush.cb = flush_cb;
+}
+
 struct vstor_client *vstor_client_create(const struct vstor_client_opts *opts,
 					 struct ringloop *rl, char *err, size_t errlen)
 {
@@ -1227,13 +1270,7 @@ struct vstor_client *vstor_client_create(const struct vstor_client_opts *opts,
 		c->opts.max_dirty_bytes = 32ull << 20;
 	if (!c->opts.max_dirty_ops)
 		c->opts.max_dirty_ops = 1024;
-	vc_lazy_init(c);
-	c->next_id = 1;
-	idmap_init(&c->ids);
-	ringloop_timer_init(&c->retry_timer, retry_cb);
-	c->kick.cb = kick_cb;
-	c->reap.cb = reap_cb;
-	c->flush.cb = flush_cb;
+	client_init(c);
 	/* copy the etcd configuration */
 	etcd_config_init(&c->ecfg);
 	c->ecfg.quick_timeout_ms = opts->etcd->quick_timeout_ms;
