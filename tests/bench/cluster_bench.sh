@@ -24,7 +24,9 @@
 #   --keep             leave the last cluster running; print how to use and
 #                      stop it
 #
-# Floors (same run, same filesystem): T1Q1 write = 2 loopback RTTs (4 KiB
+# Floors (same run, same filesystem; each test is compared with its floor
+# cases measured right before and right after it, since a shared disk
+# drifts; the summary lines give the medians of all runs): T1Q1 write = 2 loopback RTTs (4 KiB
 # request) + 1 4 KiB RWF_DSYNC write; T1Q1 read = 1 RTT (4 KiB reply) + 1
 # 4 KiB O_DIRECT read, from the means and from the medians of the parts
 # (shown as mean/median; the median is steadier on a shared disk). The Q128
@@ -113,23 +115,46 @@ say "cluster_bench: files in $DIR ($(df -hT "$DIR" | awk 'NR==2{print $2" on "$1
 # ---- the floor ----
 floor() {
 	say "floor: raw disk (${FSECS}s per case) and loopback TCP"
-	# as large as an OSD file (at most 1 GiB), written like one
-	dd if=/dev/zero of="$DIR/raw.img" bs=4M count=$(( (OSD_MIB < 1024 ? OSD_MIB : 1024) / 4 )) \
-		conv=fsync status=none || exit 1
+	if [ ! -f "$DIR/raw.img" ]; then
+		# as large as an OSD file (at most 1 GiB), written like one
+		dd if=/dev/zero of="$DIR/raw.img" bs=4M \
+			count=$(( (OSD_MIB < 1024 ? OSD_MIB : 1024) / 4 )) conv=fsync status=none ||
+			exit 1
+	fi
 	"$BUILD/tests/bench/raw_floor" disk "$DIR/raw.img" "$FSECS" >>"$RES.floor" || exit 1
 	"$BUILD/tests/bench/raw_floor" net "$FSECS" >>"$RES.floor" || exit 1
-	rm -f "$DIR/raw.img"
 }
 
-# bench_one PG NAME ARGS...: one vsctl bench with the OSD CPU around it
+# floor_for TAG TEST: the floor cases of one test, tagged (the disk is
+# shared and its speed drifts, so each test is compared with the floor
+# measured right before and right after it)
+floor_for() {
+	case $2 in
+	t1q1_randwrite) _d=disk_write4k_dsync_q1 _n=net_rtt_4k_request ;;
+	t1q1_randread) _d=disk_read4k_q1 _n=net_rtt_4k_reply ;;
+	q128_randwrite) _d=disk_write4k_dsync_q128 _n= ;;
+	q128_randread) _d=disk_read4k_q128 _n= ;;
+	seq4m_q32_write) _d=disk_write4m_dsync_q32 _n= ;;
+	seq4m_q32_read) _d=disk_read4m_q32 _n= ;;
+	esac
+	{
+		"$BUILD/tests/bench/raw_floor" disk "$DIR/raw.img" "$FSECS" $_d || exit 1
+		[ -z "$_n" ] || "$BUILD/tests/bench/raw_floor" net "$FSECS" $_n || exit 1
+	} | sed "s/^{/{\"tag\":\"$1\",/" >>"$RES.floor"
+}
+
+# bench_one PG NAME ARGS...: one vsctl bench with the OSD CPU around it,
+# between two measurements of its floor
 bench_one() {
 	_pg=$1 _name=$2
 	shift 2
+	floor_for "$_pg:$_name" "$_name"
 	_c0=$(osd_ticks)
 	_out=$(vc_vsctl bench img --json "$@") || { say "bench $_name failed"; exit 1; }
 	_c1=$(osd_ticks)
 	echo "{\"pg_size\":$_pg,\"test\":\"$_name\",\"osd_cpu_s\":$(echo "$_c0 $_c1 $HZ" |
 		awk '{printf "%.3f", ($2 - $1) / $3}'),\"bench\":$_out}" >>"$RES"
+	floor_for "$_pg:$_name" "$_name"
 	say "  $_name: $(echo "$_out" | python3 -c 'import json,sys; t=json.load(sys.stdin)["total"]; print("%.0f IOPS, %.1f MB/s, mean %.0f us, p99 %.0f us" % (t["iops"], t["mbps"], t["lat_us"]["mean"], t["lat_us"]["p99"]))')"
 }
 
@@ -154,14 +179,15 @@ run_cluster() {
 
 last=
 for pg in $PGS; do last=$pg; done
+floor
 for pg in $PGS; do
-	floor
 	run_cluster "$pg"
 	if [ "$pg" != "$last" ] || [ "$KEEP" = 0 ]; then
 		vc_stop
 		CUR=
 	fi
 done
+rm -f "$DIR/raw.img"
 
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 stat1=$(cpu_busy)
@@ -175,14 +201,16 @@ for l in open(sys.argv[1] + ".floor"):
         f = json.loads(l)
         floors.setdefault(f["name"], []).append(f)
 
-def fl(name, key, sub=None):
-    """median over the floor runs of this benchmark"""
-    v = sorted((f[key][sub] if sub else f[key]) for f in floors[name])
-    return v[len(v) // 2]
+def fl(name, key, sub=None, tag=None):
+    """the mean of the runs tagged for one test (before and after it), else
+    the median of all runs of this case"""
+    runs = [f for f in floors[name] if tag and f.get("tag") == tag]
+    v = sorted((f[key][sub] if sub else f[key]) for f in (runs or floors[name]))
+    return sum(v) / len(v) if runs else v[len(v) // 2]
 
-def parts(q):
-    return (fl("net_rtt_4k_request", "lat_us", q), fl("net_rtt_4k_reply", "lat_us", q),
-            fl("disk_write4k_dsync_q1", "lat_us", q), fl("disk_read4k_q1", "lat_us", q))
+def parts(q, tag=None):
+    return (fl("net_rtt_4k_request", "lat_us", q, tag), fl("net_rtt_4k_reply", "lat_us", q, tag),
+            fl("disk_write4k_dsync_q1", "lat_us", q, tag), fl("disk_read4k_q1", "lat_us", q, tag))
 
 tests = {
     "t1q1_randwrite": "T1Q1 4k randwrite (sync)",
@@ -196,19 +224,23 @@ rows = [("test", "pg", "IOPS", "MB/s", "lat mean", "p50", "p99 us", "floor", "x 
          "OSD CPU us/op", "client us/op")]
 for r in res:
     t, pg, name = r["bench"]["total"], r["pg_size"], r["test"]
+    tag = "%d:%s" % (pg, name)
     ops = max(t["ops"], 1)
     lat = t["lat_us"]
     w = "write" in name
     if name.startswith("t1q1"):
         # latency floors from the mean and the median of the parts
-        fm = [2 * p[0] + p[2] if w else p[1] + p[3] for p in (parts("mean"), parts("p50"))]
+        fm = [2 * p[0] + p[2] if w else p[1] + p[3]
+              for p in (parts("mean", tag), parts("p50", tag))]
         ftxt = "%.0f/%.0f us" % (fm[0], fm[1])
         ratio = "%.2f/%.2f" % (lat["mean"] / fm[0], lat["p50"] / fm[1])
     elif name.startswith("q128"):
-        f = fl("disk_write4k_dsync_q128" if w else "disk_read4k_q128", "iops") / (pg if w else 1)
+        f = fl("disk_write4k_dsync_q128" if w else "disk_read4k_q128", "iops", None, tag) / \
+            (pg if w else 1)
         ftxt, ratio = "%.0f IOPS" % f, "%.2f" % (f / max(t["iops"], 1e-9))
     else:
-        f = fl("disk_write4m_dsync_q32" if w else "disk_read4m_q32", "mbps") / (pg if w else 1)
+        f = fl("disk_write4m_dsync_q32" if w else "disk_read4m_q32", "mbps", None, tag) / \
+            (pg if w else 1)
         ftxt, ratio = "%.0f MB/s" % f, "%.2f" % (f / max(t["mbps"], 1e-9))
     rows.append((tests[name], str(pg), "%.0f" % t["iops"], "%.1f" % t["mbps"],
                  "%.0f" % lat["mean"], "%.0f" % lat["p50"], "%.0f" % lat["p99"], ftxt, ratio,

@@ -2,23 +2,21 @@
  * cluster_bench.sh): what the disk and loopback TCP can do here, measured
  * in the same run as the cluster.
  *
- *   raw_floor disk FILE SECONDS   O_DIRECT on a pre-written FILE: 4 KiB
- *                                 random write+RWF_DSYNC and write+fdatasync
- *                                 at QD1, 2 and 3 such writes in parallel
- *                                 (replicas on one disk), 4 KiB random read
- *                                 QD1 and QD128,
- *                                 4 KiB RWF_DSYNC write QD128, 4 MiB
- *                                 sequential RWF_DSYNC write and read QD32
- *   raw_floor net SECONDS         loopback TCP ping-pong with TCP_NODELAY
- *                                 (plain blocking syscalls, server in a
- *                                 child process): 128 B + 4 KiB request /
- *                                 128 B reply (a write), and 128 B request /
- *                                 128 B + 4 KiB reply (a read)
+ *   raw_floor disk FILE SECONDS [CASE...]
+ *       O_DIRECT on a pre-written FILE: 4 KiB random write+RWF_DSYNC and
+ *       write+fdatasync at QD1, 2 and 3 such writes in parallel (replicas on
+ *       one disk), 4 KiB random read QD1 and QD128, 4 KiB RWF_DSYNC write
+ *       QD128, 4 MiB sequential RWF_DSYNC write and read QD32
+ *   raw_floor net SECONDS [CASE...]
+ *       loopback TCP ping-pong with TCP_NODELAY (plain blocking syscalls,
+ *       server in a child process): 128 B + 4 KiB request / 128 B reply (a
+ *       write), and 128 B request / 128 B + 4 KiB reply (a read)
  *
- * One JSON object per line: {"name", "ops", "iops", "mbps", "lat_us":
- * {"mean", "p50", "p99", "p99_9"}, "cpu_us_per_op"} (CPU of this process,
- * io-wq workers included; for net the client side of a round trip). Disk I/O goes through io_uring with
- * the same flags as the OSD would use (O_DIRECT, RWF_DSYNC). */
+ * CASE names (as printed) select cases; none = all. One JSON object per
+ * line: {"name", "ops", "iops", "mbps", "lat_us": {"mean", "p50", "p99",
+ * "p99_9"}, "cpu_us_per_op"} (CPU of this process, io-wq workers included;
+ * for net the client side of a round trip). Disk I/O goes through io_uring
+ * with the flags the OSD uses (O_DIRECT, RWF_DSYNC). */
 #include "lat_hist.h"
 
 #include <arpa/inet.h>
@@ -44,6 +42,17 @@
 #define MAXQ 128
 
 static uint64_t rs = 88172645463325252ull;
+static char **only;		/* case names to run (NULL-terminated), or NULL: all */
+
+static bool wanted(const char *name)
+{
+	if (!only || !*only)
+		return true;
+	for (char **p = only; *p; p++)
+		if (!strcmp(*p, name))
+			return true;
+	return false;
+}
 
 static uint64_t rnd(void)
 {
@@ -112,6 +121,8 @@ static void disk_case(struct disk *d, const char *name, int kind, uint64_t bs, u
 	uint64_t blocks = d->size / bs, seq = 0, end, start, cpu0 = cpu_ns();
 	unsigned inflight = 0;
 
+	if (!wanted(name))
+		return;
 	lat_hist_init(&h);
 	start = now_ns();
 	end = start + (uint64_t)(secs * 1e9);
@@ -176,6 +187,8 @@ static void disk_par(struct disk *d, const char *name, unsigned n, double secs)
 	uint64_t blocks = d->size / 4096, start = now_ns(), end = start + (uint64_t)(secs * 1e9);
 	uint64_t cpu0 = cpu_ns();
 
+	if (!wanted(name))
+		return;
 	lat_hist_init(&h);
 	while (now_ns() < end) {
 		uint64_t t = now_ns();
@@ -310,9 +323,12 @@ static int run_net(double secs)
 		die("connect");
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	for (int kind = 1; kind <= 2; kind++) {
+		const char *name = kind == 1 ? "net_rtt_4k_request" : "net_rtt_4k_reply";
 		struct lat_hist h;
 		uint64_t start = now_ns(), end = start + (uint64_t)(secs * 1e9), t, cpu0 = 0;
 
+		if (!wanted(name))
+			continue;
 		lat_hist_init(&h);
 		memset(buf, 0x5a, sizeof(buf));
 		/* warm up, then measure */
@@ -330,8 +346,7 @@ static int run_net(double secs)
 			}
 		}
 		/* cpu: the client side of each round trip */
-		print(kind == 1 ? "net_rtt_4k_request" : "net_rtt_4k_reply", &h,
-		      (double)(now_ns() - start) / 1e9, PAYLOAD, cpu_ns() - cpu0);
+		print(name, &h, (double)(now_ns() - start) / 1e9, PAYLOAD, cpu_ns() - cpu0);
 	}
 	close(fd);
 	waitpid(pid, &st, 0);
@@ -340,13 +355,15 @@ static int run_net(double secs)
 
 int main(int argc, char **argv)
 {
-	double secs = argc > 2 ? atof(argv[argc - 1]) : 0;
+	bool disk = argc >= 4 && !strcmp(argv[1], "disk"), net = argc >= 3 && !strcmp(argv[1], "net");
+	double secs = disk ? atof(argv[3]) : net ? atof(argv[2]) : 0;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (argc == 4 && !strcmp(argv[1], "disk") && secs > 0)
-		return run_disk(argv[2], secs);
-	if (argc == 3 && !strcmp(argv[1], "net") && secs > 0)
-		return run_net(secs);
-	fprintf(stderr, "usage: raw_floor disk FILE SECONDS | raw_floor net SECONDS\n");
+	if (secs > 0) {
+		only = argv + (disk ? 4 : 3);
+		return disk ? run_disk(argv[2], secs) : run_net(secs);
+	}
+	fprintf(stderr, "usage: raw_floor disk FILE SECONDS [CASE...] | raw_floor net SECONDS "
+		"[CASE...]\n");
 	return 2;
 }
