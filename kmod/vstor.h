@@ -163,6 +163,7 @@ struct vs_conn {
 	u32 tx_off, tx_len;
 	union vs_packet tx_hdr;
 	bool tx_busy;
+	bool tx_corked;			/* the last send had MSG_MORE */
 
 	/* receive cursor (io_mutex) */
 	enum vs_rx_state rx_state;

@@ -389,6 +389,7 @@ static void vs_conn_connect_work(struct work_struct *w)
 	conn->state = VS_CONN_READY;
 	conn->backoff_ms = 0;
 	conn->tx_busy = false;
+	conn->tx_corked = false;
 	conn->tx_part = NULL;
 	conn->rx_state = VS_RX_HDR;
 	conn->rx_got = 0;
@@ -602,10 +603,17 @@ static void vs_build_ping(struct vs_conn *conn)
 	conn->last_rx = jiffies;
 }
 
+/*
+ * Sends what it can of the op in tx_hdr (and its payload). MSG_MORE while
+ * more of it or more queued ops follow, so a burst of small requests
+ * leaves in few segments (the sendq check is a hint: the last op of a
+ * burst always goes without MSG_MORE and pushes everything out).
+ */
 static int vs_send_some(struct vs_conn *conn)
 {
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
 	struct vs_part *part = conn->tx_part;
+	bool more = !list_empty(&conn->sendq);
 	struct bio_vec bv;
 	struct kvec iov;
 	u32 left;
@@ -614,7 +622,7 @@ static int vs_send_some(struct vs_conn *conn)
 	if (conn->tx_off < VS_PACKET_SIZE) {
 		iov.iov_base = (u8 *)&conn->tx_hdr + conn->tx_off;
 		iov.iov_len = VS_PACKET_SIZE - conn->tx_off;
-		if (conn->tx_len > VS_PACKET_SIZE)
+		if (conn->tx_len > VS_PACKET_SIZE || more)
 			msg.msg_flags |= MSG_MORE;
 		ret = kernel_sendmsg(conn->sock, &msg, &iov, 1, iov.iov_len);
 	} else {
@@ -630,11 +638,13 @@ static int vs_send_some(struct vs_conn *conn)
 			if (!bv.bv_len)
 				return -EIO;
 		}
-		if (left > bv.bv_len)
+		if (left > bv.bv_len || more)
 			msg.msg_flags |= MSG_MORE;
 		iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, &bv, 1, bv.bv_len);
 		ret = sock_sendmsg(conn->sock, &msg);
 	}
+	if (ret > 0)
+		conn->tx_corked = msg.msg_flags & MSG_MORE;
 	return ret ? ret : -EPIPE;
 }
 
@@ -656,8 +666,14 @@ static int vs_conn_tx(struct vs_conn *conn)
 				part->gen++;
 			}
 			spin_unlock(&conn->lock);
-			if (!part)
+			if (!part) {
+				/* the ops we announced with MSG_MORE were swept */
+				if (conn->tx_corked) {
+					tcp_sock_set_cork(conn->sock->sk, false);
+					conn->tx_corked = false;
+				}
 				return progress;
+			}
 			vs_build_req(conn, part);
 			conn->tx_part = part;
 			conn->tx_off = 0;

@@ -5,61 +5,14 @@
 # map agent, and the data checks of issue 5 on the device:
 #   fio libaio --verify=crc32c: 4 KiB random at iodepth 1 and 32, 1 MiB
 #   sequential; ext4 with files checked by sha256 after unmount and mount;
-#   kill -9 of an OSD during a fio verify run, then its restart;
+#   kill -9 of an OSD during a fio verify run, then its restart; a lazy
+#   (immediate_commit=none) mapping: write cache, fsync, and EIO from the
+#   fsync after an OSD with unsynced writes died;
 #   map -> unmap -> map quickly; forced unmap with the cluster stopped and
 #   I/O in flight.
 # Every check prints PASS:/FAIL:; the host checks dmesg for splats.
 set -u
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-fail=0
-T0=$(date +%s)
-pass() { echo "PASS: $* ($(( $(date +%s) - T0 ))s)"; }
-failed() { echo "FAIL: $* ($(( $(date +%s) - T0 ))s)"; fail=1; }
-note() { echo "# $*"; }
-die() {
-	failed "$*"
-	for f in /tmp/etcd.log /tmp/osd*.log /tmp/agent.log; do
-		[ -f "$f" ] && { echo "# --- $f"; tail -n 30 "$f" | sed 's/^/#   /'; }
-	done
-	dmesg | tail -n 40 | sed 's/^/# dmesg: /'
-	exit 1
-}
-
-ETCD=127.0.0.1:2379
-V="vsctl --etcd_address $ETCD"
-OSD_MB=320
-
-# wait_for SECONDS CMD...: polls CMD every 0.2 s until it succeeds.
-wait_for() {
-	limit=$1
-	shift
-	end=$(( $(date +%s) + limit ))
-	while ! "$@" >/dev/null 2>&1; do
-		[ "$(date +%s)" -ge "$end" ] && return 1
-		sleep 0.2
-	done
-}
-
-etcd_put() {	# KEY VALUE (relative to /vitastor/)
-	k=$(printf '/vitastor/%s' "$1" | base64 | tr -d '\n')
-	val=$(printf '%s' "$2" | base64 | tr -d '\n')
-	wget -q -O /dev/null --post-data "{\"key\":\"$k\",\"value\":\"$val\"}" \
-		"http://$ETCD/v3/kv/put"
-}
-
-start_osd() {	# N
-	vstor-osd --etcd_address "$ETCD" --osd_num "$1" --data_path "/dev/ram$(( $1 - 1 ))" \
-		--bind_address 127.0.0.1 --immediate_commit all >>"/tmp/osd$1.log" 2>&1 &
-	eval "OSD_PID_$1=$!"
-}
-
-osds_up() {	# N: exactly N OSDs up
-	[ "$($V status --json | grep -o '"osd_up":[0-9]*')" = "\"osd_up\":$1" ]
-}
-
-pgs_active() {	# all 16 PGs of the pool active (and nothing else)
-	$V status --json | grep -q '"pg_states":{"active":16}'
-}
+. /bin/guest_lib.sh
 
 fio_verify() {	# NAME ARGS...: a fio write+verify job on /dev/vs0
 	name=$1
@@ -75,33 +28,11 @@ fio_verify() {	# NAME ARGS...: a fio write+verify job on /dev/vs0
 }
 
 # ---- the cluster ----
-rmmod brd 2>/dev/null
-insmod /mod/brd.ko rd_nr=3 rd_size=$(( OSD_MB * 1024 )) || die "insmod brd"
-mkdir -p /tmp/etcd
-etcd --data-dir /tmp/etcd --name default \
-	--listen-client-urls "http://$ETCD" --advertise-client-urls "http://$ETCD" \
-	--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
-	--initial-cluster default=http://127.0.0.1:2380 >/tmp/etcd.log 2>&1 &
-ETCD_PID=$!
-wait_for 60 $V status || die "etcd did not start"
-pass "etcd up"
-etcd_put config/global '{"immediate_commit":"all"}' || die "config/global"
-for n in 1 2 3; do
-	vstor-disk format --data_path "/dev/ram$(( n - 1 ))" --osd_num "$n" >/tmp/format$n.log 2>&1 ||
-		die "vstor-disk format osd $n: $(tail -n 3 /tmp/format$n.log)"
-	start_osd "$n"
-done
-$V pool create rep3 --scheme replicated --pg_size 3 --pg_minsize 2 --pg_count 16 >/dev/null ||
-	die "pool create"
-wait_for 60 osds_up 3 || die "3 OSDs up: $($V status --json)"
-$V pg place --static >/dev/null || die "pg place"
-wait_for 90 pgs_active || die "PGs active: $($V status)"
-pass "cluster: 3 OSDs, 16 PGs active"
+cluster_start 320
 $V create img1 --size 128M >/dev/null || die "create image"
 
 # ---- map ----
-insmod "$VSTOR_KO" connect_timeout_ms=10000 tcp_timeout_ms=20000 idle_timeout_ms=10000 \
-	ping_timeout_ms=10000 stuck_ms=60000 || die "insmod vstor"
+vstor_load
 $V map-agent >/tmp/agent.log 2>&1 &
 AGENT_PID=$!
 dev=$($V map img1 --no_agent) || die "vsctl map img1"
@@ -190,6 +121,30 @@ grep -q "pushed" /tmp/agent.log && pass "map agent pushed new maps: $(grep -c pu
 	{ failed "map agent pushed no map"; tail -n 20 /tmp/agent.log | sed 's/^/# agent: /'; }
 wait_for 120 pgs_active || failed "PGs active again: $($V status --json)"
 $V unmap /dev/vs0 >/dev/null || failed "unmap after the kill test"
+
+# ---- lazy pools: flush -> SYNC; a lost connection with unsynced writes fails the next flush ----
+etcd_put config/global '{"immediate_commit":"none"}' || failed "config/global none"
+d=$($V map img1 --no_agent) || die "map img1 (lazy)"
+wc=$(cat /sys/block/${d#/dev/}/queue/write_cache)
+[ "$wc" = "write back" ] && pass "lazy pool: write cache advertised" || failed "lazy pool: write_cache '$wc'"
+dd if=/dev/urandom of="$d" bs=4k count=64 oflag=direct 2>/dev/null || failed "lazy: write"
+flush_dev "$d" && pass "lazy: fsync (SYNC to the OSDs written to)" || failed "lazy: fsync"
+dd if=/dev/urandom of="$d" bs=4k count=16 oflag=direct 2>/dev/null || failed "lazy: second write"
+p=$(pg1_primary)
+eval "kill -9 \$OSD_PID_$p; wait \$OSD_PID_$p" 2>/dev/null
+note "killed OSD $p (primary of PG 1, with unsynced writes)"
+if flush_dev "$d"; then
+	failed "lazy: fsync after losing unsynced writes succeeded"
+else
+	pass "lazy: fsync after losing unsynced writes fails (EIO)"
+fi
+flush_dev "$d" && pass "lazy: the next fsync succeeds again" || failed "lazy: next fsync"
+$V unmap "$d" >/dev/null || failed "unmap lazy"
+etcd_put config/global '{"immediate_commit":"all"}' || failed "config/global all"
+wait_for 60 osds_up 2 || failed "osd/state/$p did not expire"
+start_osd "$p"
+wait_for 60 osds_up 3 || failed "OSD $p did not come back"
+wait_for 120 pgs_active || failed "PGs active after OSD $p: $($V status --json)"
 
 # ---- map -> unmap -> map quickly ----
 ok=1

@@ -884,7 +884,29 @@ int main(int argc, char **argv)
 	int i, err;
 
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--absent")) {
+		if (!strcmp(argv[i], "--map-only") || !strcmp(argv[i], "--unmap-all")) {
+			/* for kmod_guest.sh: a device on the test map, or none */
+			struct map_cfg c;
+			static struct msg m;
+			struct result r;
+
+			if (open_socket())
+				return 1;
+			if (argv[i][2] == 'u') {
+				err = unmap_all();
+				report(err >= 0, "force-unmapped %d devices", err);
+				return failures ? 1 : 0;
+			}
+			map_defaults(&c);
+			build_map(&m, &c);
+			xfer(&m, &r);
+			if (r.err || !r.have_index) {
+				fprintf(stderr, "MAP: %d %s\n", r.err, r.msg);
+				return 1;
+			}
+			printf("/dev/vs%u\n", r.dev_index);
+			return 0;
+		} else if (!strcmp(argv[i], "--absent")) {
 			err = open_socket();
 			report(err == -ENOENT, "family %s absent (resolve: %d)",
 			       VS_GENL_NAME, err);
@@ -894,7 +916,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--fuzz") && i + 1 < argc) {
 			fuzz = (uint32_t)strtoul(argv[++i], NULL, 0);
 		} else {
-			fprintf(stderr, "usage: %s [--absent] [--seed N] [--fuzz N]\n",
+			fprintf(stderr, "usage: %s [--absent | --map-only | --unmap-all] [--seed N] [--fuzz N]\n",
 				argv[0]);
 			return 2;
 		}

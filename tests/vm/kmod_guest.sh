@@ -5,6 +5,43 @@ fail=0
 pass() { echo "PASS: $*"; }
 failed() { echo "FAIL: $*"; fail=1; }
 
+# The receive path against an OSD that lies: a device whose PG 1 primary
+# (OSD 1 at 127.0.0.1:11203 in genl_probe's map) is fake_osd, which breaks
+# half of its replies (bad magic, wrong opcode/id/length, huge payloads,
+# duplicates, truncation, hang-ups). I/O must go on through the resets and
+# never oops; then a forced unmap.
+lying_osd() {
+	seed=$(( $(date +%s) % 100000 ))
+	fake_osd 11203 1 90 $seed >/tmp/fake.log 2>&1 &
+	fpid=$!
+	sleep 0.5
+	dev=$(genl_probe --map-only) || { failed "map a device on the fake OSD"; kill $fpid; return 1; }
+	(
+		i=0
+		while [ $i -lt 16 ]; do
+			dd if="$dev" of=/dev/null bs=4k count=4 skip=$(( i % 28 )) iflag=direct 2>/dev/null
+			dd if=/dev/zero of="$dev" bs=4k count=2 seek=$(( i % 30 )) oflag=direct 2>/dev/null
+			i=$((i + 1))
+		done
+	) &
+	iopid=$!
+	end=$(( $(date +%s) + 80 ))
+	while kill -0 $iopid 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 0.5; done
+	resets=$(dmesg | grep -c 'connection to OSD 1 lost')
+	if kill -0 $iopid 2>/dev/null; then
+		failed "I/O against the lying OSD did not finish in 80 s (seed $seed)"
+	elif [ "$resets" -lt 1 ]; then
+		failed "the lying OSD caused no connection reset (seed $seed)"
+	else
+		pass "I/O against the lying OSD finished through $resets connection resets (seed $seed)"
+	fi
+	genl_probe --unmap-all || fail=1
+	wait $iopid 2>/dev/null
+	kill $fpid 2>/dev/null
+	wait $fpid 2>/dev/null
+	sed 's/^/# /' /tmp/fake.log
+}
+
 for round in 1 2; do
 	if insmod "$VSTOR_KO"; then
 		pass "insmod vstor.ko (round $round)"
@@ -14,6 +51,7 @@ for round in 1 2; do
 	fi
 	if [ "$round" = 1 ]; then
 		genl_probe || fail=1
+		lying_osd || fail=1
 	else
 		genl_probe --fuzz 200 || fail=1
 	fi

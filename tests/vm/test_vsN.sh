@@ -1,7 +1,8 @@
 #!/bin/sh
 # /dev/vsN against a real cluster inside a QEMU guest (tests/vm/cluster_guest.sh):
 # Debian's etcd, three vstor-osd on RAM disks, vsctl map and the map agent,
-# fio verify runs, ext4, OSD kill -9, unmap/map, forced unmap. Run by
+# fio verify runs, ext4, OSD kill -9, lazy-pool flushes, unmap/map, forced
+# unmap. Run by
 # tests/run.sh with the build directory as $1 (its vstor-osd, vstor-disk and
 # vsctl go into the guest). Skips when no kernel image/headers or qemu.
 cd "$(dirname "$0")/../.." || exit 1
@@ -25,7 +26,7 @@ VM_MEM=${VM_MEM:-2048} VM_TIMEOUT=${VM_TIMEOUT:-900} GUEST_TIMEOUT=${GUEST_TIMEO
 VM_MODS="brd crc32c_generic ext4" \
 VM_BINS="/usr/bin/etcd /usr/bin/fio /sbin/mkfs.ext4 $stage/vstor-osd=/usr/bin/vstor-osd
  $stage/vstor-disk=/usr/bin/vstor-disk $stage/vsctl=/usr/bin/vsctl" \
-	sh tests/vm/run-vm.sh tests/vm/cluster_guest.sh
+	sh tests/vm/run-vm.sh tests/vm/cluster_guest.sh tests/vm/guest_lib.sh
 rc=$?
 [ "$rc" -eq 77 ] && exit 0
 exit "$rc"

@@ -1,0 +1,111 @@
+#!/bin/sh
+# Shared by the guest scripts of tests/vm/ (sourced; run-vm.sh puts it in
+# /bin): PASS/FAIL reporting, polling with deadlines, and a real cluster in
+# the guest: Debian's etcd, vstor-osd on brd RAM disks, a replicated pool.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+fail=0
+T0=$(date +%s)
+ETCD=127.0.0.1:2379
+V="vsctl --etcd_address $ETCD"
+
+pass() { echo "PASS: $* ($(( $(date +%s) - T0 ))s)"; }
+failed() { echo "FAIL: $* ($(( $(date +%s) - T0 ))s)"; fail=1; }
+note() { echo "# $*"; }
+die() {
+	failed "$*"
+	for f in /tmp/etcd.log /tmp/osd*.log /tmp/agent.log; do
+		[ -f "$f" ] && { echo "# --- $f"; tail -n 30 "$f" | sed 's/^/#   /'; }
+	done
+	dmesg | tail -n 40 | sed 's/^/# dmesg: /'
+	exit 1
+}
+
+# wait_for SECONDS CMD...: polls CMD every 0.2 s until it succeeds.
+wait_for() {
+	limit=$1
+	shift
+	end=$(( $(date +%s) + limit ))
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 0.2
+	done
+}
+
+etcd_put() {	# KEY VALUE (relative to /vitastor/)
+	k=$(printf '/vitastor/%s' "$1" | base64 | tr -d '\n')
+	val=$(printf '%s' "$2" | base64 | tr -d '\n')
+	wget -q -O /dev/null --post-data "{\"key\":\"$k\",\"value\":\"$val\"}" \
+		"http://$ETCD/v3/kv/put"
+}
+
+start_osd() {	# N: vstor-osd N on /dev/ram(N-1), pid in OSD_PID_N
+	vstor-osd --etcd_address "$ETCD" --osd_num "$1" --data_path "/dev/ram$(( $1 - 1 ))" \
+		--bind_address 127.0.0.1 --immediate_commit all >>"/tmp/osd$1.log" 2>&1 &
+	eval "OSD_PID_$1=$!"
+}
+
+osds_up() {	# N: exactly N OSDs up
+	[ "$($V status --json | grep -o '"osd_up":[0-9]*')" = "\"osd_up\":$1" ]
+}
+
+pgs_active() {	# all 16 PGs of the pool active (and nothing else)
+	$V status --json | grep -q '"pg_states":{"active":16}'
+}
+
+# cluster_start OSD_MB: etcd, 3 OSDs on brd disks of OSD_MB MiB, pool rep3
+# (replicated, size 3, min 2, 16 PGs, static placement), immediate_commit
+# all. Dies when something does not come up.
+cluster_start() {
+	rmmod brd 2>/dev/null
+	insmod /mod/brd.ko rd_nr=3 rd_size=$(( $1 * 1024 )) || die "insmod brd"
+	mkdir -p /tmp/etcd
+	etcd --data-dir /tmp/etcd --name default \
+		--listen-client-urls "http://$ETCD" --advertise-client-urls "http://$ETCD" \
+		--listen-peer-urls http://127.0.0.1:2380 \
+		--initial-advertise-peer-urls http://127.0.0.1:2380 \
+		--initial-cluster default=http://127.0.0.1:2380 >/tmp/etcd.log 2>&1 &
+	ETCD_PID=$!
+	wait_for 60 $V status || die "etcd did not start"
+	pass "etcd up"
+	etcd_put config/global '{"immediate_commit":"all"}' || die "config/global"
+	for n in 1 2 3; do
+		vstor-disk format --data_path "/dev/ram$(( n - 1 ))" --osd_num "$n" \
+			>/tmp/format$n.log 2>&1 ||
+			die "vstor-disk format osd $n: $(tail -n 3 /tmp/format$n.log)"
+		start_osd "$n"
+	done
+	$V pool create rep3 --scheme replicated --pg_size 3 --pg_minsize 2 --pg_count 16 \
+		>/dev/null || die "pool create"
+	wait_for 60 osds_up 3 || die "3 OSDs up: $($V status --json)"
+	$V pg place --static >/dev/null || die "pg place"
+	wait_for 90 pgs_active || die "PGs active: $($V status)"
+	pass "cluster: 3 OSDs, 16 PGs active"
+}
+
+# The module with timeouts for TCG (many times slower than hardware).
+vstor_load() {
+	insmod "$VSTOR_KO" connect_timeout_ms=10000 tcp_timeout_ms=20000 idle_timeout_ms=10000 \
+		ping_timeout_ms=10000 stuck_ms=60000 || die "insmod vstor"
+}
+
+cluster_stop() {
+	for n in 1 2 3; do
+		eval "kill \$OSD_PID_$n" 2>/dev/null
+	done
+	kill "$ETCD_PID" 2>/dev/null
+	wait 2>/dev/null
+}
+
+etcd_get() {	# KEY: the value (relative to /vitastor/)
+	k=$(printf '/vitastor/%s' "$1" | base64 | tr -d '\n')
+	wget -q -O - --post-data "{\"key\":\"$k\"}" "http://$ETCD/v3/kv/range" |
+		sed -n 's/.*"value":"\([^"]*\)".*/\1/p' | base64 -d
+}
+
+pg1_primary() {	# the OSD holding the lock of PG 1 of pool 1
+	etcd_get pg/state/1/1 | sed -n 's/.*"primary":"*\([0-9]*\).*/\1/p'
+}
+
+flush_dev() {	# DEV: fsync of the device (a block layer flush), its status
+	dd if=/dev/null of="$1" conv=fsync 2>/dev/null
+}
