@@ -68,6 +68,22 @@ static struct vstor_client *open_client(struct vsctl *v, int wait_ms)
 
 /* ---- map ---- */
 
+/* The image has a parent layer (config/inode/<pool>/<n>.parent_id). */
+static bool is_clone(struct vsctl *v, uint64_t inode)
+{
+	char key[64];
+	json_t obj = NULL;
+	bool clone;
+
+	snprintf(key, sizeof(key), "config/inode/%u/%" PRIu64, vs_inode_pool(inode),
+		 vs_inode_num(inode));
+	if (vs_get_json(v, key, &obj, NULL) != 1)
+		return false;
+	clone = json_get(obj, "parent_id") != NULL;
+	json_free(obj);
+	return clone;
+}
+
 /* The vsctl options of map as netlink attributes; VS_OK or VS_USAGE. */
 static int put_map_options(struct vsctl *v, struct nl_msg *msg, bool readonly)
 {
@@ -215,6 +231,12 @@ int cmd_map(struct vsctl *v)
 		}
 	}
 	pool = vs_pool_by_id(&pools, vs_inode_pool(inode));
+	if (is_clone(v, inode)) {
+		vs_err("image '%s' is a clone (it has a parent_id): vstor.ko does not read parent "
+		       "layers yet, so /dev/vsN would show zeroes where the parent has data; "
+		       "use the userspace client for it", name);
+		goto out;
+	}
 	if (!size) {
 		vs_err("image '%s' has no size (set one: vsctl modify %s --resize SIZE)", name, name);
 		goto out;

@@ -93,7 +93,8 @@ fio --name=kill --filename=/dev/vs0 --direct=1 --ioengine=libaio --rw=randwrite 
 	--iodepth=8 --size=24m --offset=64m --verify=crc32c --verify_fatal=1 --do_verify=1 \
 	--eta=never --output=/tmp/fio-kill.log &
 FIO_PID=$!
-sleep 3
+busy() { $V list --json | grep -q '"inflight":[1-9]'; }
+wait_for 120 busy || failed "fio did not start writing"
 kill -9 "$OSD_PID_2"
 wait "$OSD_PID_2" 2>/dev/null
 note "killed OSD 2 (kill -9) while fio writes"
@@ -177,9 +178,9 @@ note "all OSDs killed"
 fio --name=stuck --filename=/dev/vs0 --direct=1 --ioengine=libaio --rw=randwrite --bs=4k \
 	--iodepth=16 --size=8m --runtime=120 --time_based --eta=never --output=/tmp/fio-stuck.log &
 FIO_PID=$!
-sleep 3
-inflight=$($V list --json | grep -o '"inflight":[0-9]*')
-note "before force unmap: $inflight"
+stuck() { $V list --json | grep -q '"inflight":[1-9]'; }
+wait_for 120 stuck || failed "no request in flight on /dev/vs0 with the cluster gone"
+note "before force unmap: $($V list --json | grep -o '"inflight":[0-9]*')"
 if $V unmap /dev/vs0 2>/tmp/unmap.err; then
 	failed "normal unmap with I/O stuck succeeded"
 else

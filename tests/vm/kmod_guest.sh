@@ -14,7 +14,6 @@ lying_osd() {
 	seed=$(( $(date +%s) % 100000 ))
 	fake_osd 11203 1 90 $seed >/tmp/fake.log 2>&1 &
 	fpid=$!
-	sleep 0.5
 	dev=$(genl_probe --map-only) || { failed "map a device on the fake OSD"; kill $fpid; return 1; }
 	(
 		i=0
