@@ -29,6 +29,7 @@ static const struct cfg_opt vsctl_opts[] = {
 	VS_OPT("id", CFG_STR, "Pool id."),
 	VS_OPT("static", CFG_BOOL, "Static round-robin placement."),
 	VS_OPT("allow_degraded", CFG_BOOL, "Place PGs with empty slots."),
+	VS_OPT("allow_data_loss", CFG_BOOL, "osd rm: also when a PG naming the OSD is not active."),
 	VS_OPT("io_type", CFG_STR, "bench: read, write or rw."),
 	VS_OPT("io_size", CFG_STR, "bench: bytes per op."),
 	VS_OPT("io_depth", CFG_STR, "bench: ops in flight."),
@@ -365,6 +366,28 @@ static const struct command commands[] = {
 	  "    address:port, up/down, size and free space.\n\n"
 	  "EXAMPLES\n"
 	  "    vsctl osd ls\n" },
+	{ "osd rm", cmd_osd_rm, 1, 1, "force allow_data_loss",
+	  "NAME\n"
+	  "    vsctl osd rm - forget an OSD that is gone for good\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl osd rm N [--force] [--allow-data-loss]\n\n"
+	  "DESCRIPTION\n"
+	  "    A dead OSD stays in the pg/history of the PGs it had, since it may hold\n"
+	  "    data that nobody else has: those PGs stay left_on_dead (or incomplete)\n"
+	  "    until it comes back. Once it will not, this removes OSD N from every\n"
+	  "    pg/history (osd_sets and all_peers) and deletes its osd/stats,\n"
+	  "    osd/inodestats, osd/space and config/osd/N keys. The PGs re-peer and\n"
+	  "    become clean when their data is complete on their current OSDs.\n\n"
+	  "    Refused while OSD N is up, while it is still in a PG's osd_set (the\n"
+	  "    monitor moves it out osd_out_time after it went down), and while a PG\n"
+	  "    whose history names it is not active (its copy may be the only one).\n\n"
+	  "OPTIONS\n"
+	  "    --force             remove it although PGs still have it in their osd_set\n"
+	  "    --allow-data-loss   remove it although some of its PGs are not active\n\n"
+	  "EXIT STATUS\n"
+	  "    0 removed, 1 refused or failed, 2 bad command line\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl osd rm 7\n" },
 	{ "df", cmd_df, 0, 0, "",
 	  "NAME\n"
 	  "    vsctl df - space per pool\n\n"
@@ -417,6 +440,7 @@ static void print_main_help(FILE *out)
 	      "    export IMAGE FILE|-                         copy an image into a file\n"
 	      "    pg place --static [--pool P]                static PG placement\n"
 	      "    osd ls                                      list OSDs\n"
+	      "    osd rm N                                    forget a dead OSD\n"
 	      "    status                                      cluster summary\n"
 	      "    df                                          space per pool\n"
 	      "    bench IMAGE --io-type read|write|rw ...     benchmark an image\n"

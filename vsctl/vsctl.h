@@ -166,6 +166,7 @@ int cmd_pg_place(struct vsctl *v);
 int cmd_osd_ls(struct vsctl *v);
 int cmd_status(struct vsctl *v);
 int cmd_df(struct vsctl *v);
+int cmd_osd_rm(struct vsctl *v);
 int cmd_bench(struct vsctl *v);
 int cmd_import(struct vsctl *v);
 int cmd_export(struct vsctl *v);

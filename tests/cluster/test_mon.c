@@ -725,6 +725,56 @@ MON_CASE(t_strings_in_pgs)
 	CHECK_EQ(p.n, 4);
 }
 
+/* vsctl osd rm: refused while the OSD is up, while it is in an osd_set
+ * (without --force) and while a PG naming it is not active (without
+ * --allow-data-loss); then it leaves every pg/history and its keys go. */
+MON_CASE(t_osd_rm)
+{
+	struct mon_proc *m;
+	struct pgs p;
+	const char *out;
+	json_t h;
+	int rc;
+
+	new_prefix("osdrm");
+	CHECK(cluster6() == 0);
+	CHECK(putf("config/pools", "{%s}", POOL1) == 0);
+	m = mon_start("600", "10");
+	CHECK(m);
+	CHECK(wait_pgs(1, 3, 32, true, &p));
+	out = vsctl("osd rm 1", &rc);
+	CHECK_MSG(rc == 1 && strstr(out, "is up"), "%s", out);
+	CHECK(osd_down(1) == 0);
+	out = vsctl("osd rm 1", &rc);
+	CHECK_MSG(rc == 1 && strstr(out, "still in the osd_set"), "%s", out);
+	CHECK(put("pg/history/1/1", "{\"osd_sets\":[[1,3,5],[1,0,0]],\"all_peers\":[\"1\",3,5],"
+		  "\"epoch\":3}") == 0);
+	CHECK(put("pg/state/1/1", "{\"primary\":3,\"state\":[\"active\",\"left_on_dead\"],"
+		  "\"peers\":[3,5]}") == 0);
+	CHECK(put("pg/history/1/2", "{\"osd_sets\":[[2,4,6]]}") == 0);
+	CHECK(put("pg/history/1/3", "{\"osd_sets\":[[1,4,6]]}") == 0);	/* PG 3 not active */
+	out = vsctl("osd rm 1 --force", &rc);
+	CHECK_MSG(rc == 1 && strstr(out, "PG 1/3") && strstr(out, "--allow-data-loss"), "%s", out);
+	out = vsctl("osd rm 1 --force --allow-data-loss", &rc);
+	CHECK_MSG(rc == 0 && strstr(out, "dropped from 2 PG histories"), "%s", out);
+	h = get_json("pg/history/1/1");
+	CHECK(h);
+	{
+		struct strbuf sb;
+
+		sb_init(&sb);
+		sb_json_val(&sb, h);
+		CHECK_STR(sb.buf, "{\"osd_sets\":[[0,3,5]],\"all_peers\":[3,5],\"epoch\":3}");
+		sb_free(&sb);
+	}
+	json_free(h);
+	h = get_json("pg/history/1/3");
+	CHECK(h && json_len(json_at(json_get(h, "osd_sets"), 0)) == 3);
+	json_free(h);
+	h = get_json("osd/stats/1");
+	CHECK(!h);
+}
+
 int main(void)
 {
 	E = etcd_proc_start();
@@ -739,6 +789,7 @@ int main(void)
 	RUN(t_pg_count_change);
 	RUN(t_last_clean_and_stats);
 	RUN(t_strings_in_pgs);
+	RUN(t_osd_rm);
 	if (cl)
 		etcd_client_free(cl);
 	etcd_proc_free(E);
