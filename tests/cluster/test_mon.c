@@ -11,10 +11,6 @@
 #include "etcd_proc.h"
 #include "json.h"
 #include "mon_proc.h"
-#include "proc.h"
-
-#include <limits.h>
-#include <sys/wait.h>
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -267,29 +263,9 @@ static bool pgs_valid(const struct pgs *p, uint32_t size, uint64_t not_osd)
 	return true;
 }
 
-/* Output (stdout and stderr) of vsctl with this case's etcd and prefix;
- * *rc gets its exit status. */
-static char *vsctl(const char *args, int *rc)
+static const char *vsctl(const char *args, int *rc)
 {
-	static char out[65536];
-	char cmd[PATH_MAX + 512], bdir[PATH_MAX];
-	FILE *f;
-	size_t n;
-
-	out[0] = 0;
-	*rc = -1;
-	if (proc_build_dir(bdir, sizeof(bdir)) < 0)
-		return out;
-	snprintf(cmd, sizeof(cmd), "'%s/vsctl' --config_path /dev/null --etcd_address %s "
-		 "--etcd_prefix %s %s 2>&1", bdir, etcd_proc_endpoint(E), prefix, args);
-	f = popen(cmd, "r");
-	if (!f)
-		return out;
-	n = fread(out, 1, sizeof(out) - 1, f);
-	out[n] = 0;
-	*rc = pclose(f);
-	*rc = WIFEXITED(*rc) ? WEXITSTATUS(*rc) : 128;
-	return out;
+	return mon_vsctl(etcd_proc_endpoint(E), prefix, args, rc);
 }
 
 static int cluster6(void)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #define MAX_ARGS 32
 
@@ -108,4 +109,27 @@ void mon_proc_free(struct mon_proc *p)
 	for (int i = 0; i < p->nextra; i++)
 		free(p->extra[i]);
 	free(p);
+}
+
+const char *mon_vsctl(const char *etcd, const char *prefix, const char *args, int *rc)
+{
+	static char out[65536];
+	char cmd[PATH_MAX + 1024], bdir[PATH_MAX];
+	FILE *f;
+	size_t n;
+
+	out[0] = 0;
+	*rc = -1;
+	if (proc_build_dir(bdir, sizeof(bdir)) < 0)
+		return out;
+	snprintf(cmd, sizeof(cmd), "'%s/vsctl' --config_path /dev/null --etcd_address %s "
+		 "--etcd_prefix %s %s 2>&1", bdir, etcd, prefix, args);
+	f = popen(cmd, "r");
+	if (!f)
+		return out;
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = 0;
+	*rc = pclose(f);
+	*rc = WIFEXITED(*rc) ? WEXITSTATUS(*rc) : 128;
+	return out;
 }

@@ -19,4 +19,9 @@ int mon_proc_kill(struct mon_proc *p);	/* SIGKILL */
 int mon_proc_restart(struct mon_proc *p);
 void mon_proc_free(struct mon_proc *p);
 
+/* Runs vsctl (from the build directory) against etcd/prefix with args (a
+ * shell word list) and returns its stdout+stderr (a static buffer); *rc
+ * gets the exit status (-1 if it could not run). */
+const char *mon_vsctl(const char *etcd, const char *prefix, const char *args, int *rc);
+
 #endif
