@@ -24,6 +24,7 @@
 #include "json.h"
 #include "mon_proc.h"
 #include "osd_cluster.h"
+#include "vc_model.h"
 #include "vstor_client.h"
 
 #include <inttypes.h>
@@ -58,12 +59,7 @@ static const char *osd_args[] = {
 
 static uint64_t rnd(void)
 {
-	static uint64_t s = 0x2545f4914f6cdd1dull;
-
-	s ^= s << 13;
-	s ^= s >> 7;
-	s ^= s << 17;
-	return s;
+	return (uint64_t)vcm_rnd() << 32 | vcm_rnd();
 }
 
 /* The content of block b at generation g (g = 0: never written). */
