@@ -4,7 +4,9 @@
  * Image 1/1 (8 MiB) written through libvstor with a model of its bytes.
  *
  * Cases: verified writes are retained until a SYNC, which goes to both
- * primaries and frees them; kill -9 of a replica before SYNC; kill -9 of a
+ * primaries and frees them; kill -9 of a replica before SYNC (while
+ * writing, and with the client idle: the re-peering primaries drop its
+ * connections and it replays); kill -9 of a
  * primary before SYNC (the SYNC waits, the client replays to the restarted
  * OSD, then syncs); a power loss of every OSD (kill -9, data files put
  * back as they were at the last SYNC, restart: only the replay brings the
@@ -42,7 +44,9 @@ static const int all_pgs[NPG] = { 1, 2, 3, 4 };
 static const char *osd_args[] = {
 	"--etcd_address", NULL, "--etcd_prefix", PREFIX, "--etcd_report_interval", "1",
 	"--max_etcd_attempts", "2", "--etcd_quick_timeout", "500",
-	"--immediate_commit", "none", NULL,
+	"--immediate_commit", "none",
+	/* only SYNCs make writes durable, so the OSDs' drops are predictable */
+	"--autosync_interval", "0", "--autosync_writes", "0", NULL,
 };
 
 static struct vstor_client *new_client(uint64_t max_bytes, uint64_t max_ops, char *err,
@@ -244,6 +248,40 @@ static void t_kill_replica(void)
 	CHECK_EQ(vcm_write_loop(&M, 100, kill_at, 60000), 0);
 	CHECK(killed);
 	CHECK_MSG(!M.failed, "%d writes failed, last %lld", M.failed, (long long)M.last_err);
+	CHECK_EQ(vstor_sync_sync(vc), 0);
+	CHECK_EQ(stats(vc).dirty_ops, 0);
+	CHECK(vcm_verify(&M));
+	CHECK(restart_osd(3));
+	CHECK_MSG(wait_clean(30000), "PGs not clean; see %s", osd_proc_log(C.osds[1]));
+	CHECK(replicas_agree());
+}
+
+/* An idle client with unsynced writes, kill -9 of OSD 3 (a replica in
+ * every PG): nothing the client sends fails, but the primaries re-peer and
+ * drop its connections (spec 7, OSD side), so it replays everything. */
+static void t_repeer_drop(void)
+{
+	struct vstor_client_stats st0, st;
+	long long deadline;
+
+	vcm_area(&M, 0, IMG_SIZE, 64 << 10);
+	CHECK_EQ(vcm_write_loop(&M, 40, NULL, 60000), 0);
+	CHECK_MSG(!M.failed, "%d writes failed", M.failed);
+	st0 = stats(vc);
+	CHECK(st0.dirty_ops > 0);
+	CHECK(osd_proc_kill(C.osds[3]) >= 0);
+	oc_close(&C, 3);
+	deadline = vt_now_ms() + 20000;
+	do {
+		vstor_client_run_once(vc, 20000000);
+		st = stats(vc);
+	} while ((st.replayed < st0.replayed + st0.dirty_ops || st.replay_pending) &&
+		 vt_now_ms() < deadline);
+	CHECK_MSG(st.replayed >= st0.replayed + st0.dirty_ops,
+		  "%llu of %llu retained writes replayed after the re-peer",
+		  (unsigned long long)(st.replayed - st0.replayed),
+		  (unsigned long long)st0.dirty_ops);
+	CHECK(st.reconnects > st0.reconnects);
 	CHECK_EQ(vstor_sync_sync(vc), 0);
 	CHECK_EQ(stats(vc).dirty_ops, 0);
 	CHECK(vcm_verify(&M));
@@ -495,6 +533,7 @@ int main(void)
 	if (!vt_case_failed) {
 		vt_run("retain_until_sync", t_retain_and_sync);
 		vt_run("kill9_replica_before_sync", t_kill_replica);
+		vt_run("repeer_drops_idle_client_replay", t_repeer_drop);
 		vt_run("kill9_primary_before_sync_replay", t_kill_primary);
 		vt_run("power_loss_all_osds_replay", t_power_loss);
 		vt_run("dirty_limits_autosync", t_dirty_limits);
