@@ -866,6 +866,9 @@ static const struct cfg_opt base_opts[] = {
 	  .help = "Idle time before an OSD connection is pinged." },
 	{ .name = "osd_ping_timeout", .type = CFG_SECS, .def = "5", .scope = SC_NET,
 	  .help = "Ping reply timeout before the connection is dropped." },
+	{ .name = "peer_op_timeout", .type = CFG_SECS, .def = "60", .scope = CFG_SC_OSD,
+	  .help = "An OSD drops the connection to a peer OSD that leaves a request "
+		  "unanswered this long, and re-peers its PGs (vstor; 0 = never)." },
 	{ .name = "tcp_header_buffer_size", .type = CFG_SIZE, .def = "65536", CFG_MIN(128),
 	  .scope = SC_NET, .help = "Receive buffer size for small messages." },
 	{ .name = "use_sync_send_recv", .type = CFG_BOOL, .def = "false", .scope = SC_NET,

@@ -81,6 +81,7 @@ static int run(struct cfg *cfg)
 	uint64_t deadline;
 
 	memset(&osd, 0, sizeof(osd));
+	idmap_init(&osd.subs);
 	osd.listen_fd = -1;
 	osd.cfg = cfg;
 	osd.bind_address = cfg_str(cfg, "bind_address");
@@ -134,7 +135,7 @@ static int run(struct cfg *cfg)
 		cfg_strv(cfg, "etcd_address", &n_etcd);
 		osd.primary_enabled = cfg_bool(cfg, "run_primary") && n_etcd > 0;
 	}
-	if (osd_build_config_json(&osd) < 0) {
+	if (idmap_reserve(&osd.subs, 1024) || osd_build_config_json(&osd) < 0) {
 		log_err("out of memory");
 		goto out;
 	}
@@ -189,6 +190,7 @@ out:
 	close(sw.fd);
 	if (!osd.nconns)
 		osd_pools_destroy(&osd);
+	idmap_free(&osd.subs);
 	free(osd.config_json);
 	return rc;
 }

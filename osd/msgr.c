@@ -2,6 +2,7 @@
  * stream buffer (msgr_rx.c), per-connection outbox with one sendmsg in
  * flight, and teardown that waits for the connection's ops. */
 #include "osd.h"
+#include "config.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -18,6 +19,7 @@
 
 static void conn_recv(struct osd_conn *c);
 static void conn_flush(struct osd_conn *c);
+static void live_arm(struct osd_conn *c);
 
 int osd_listen(struct osd *osd, const char *addr, int port, int *bound_port)
 {
@@ -60,6 +62,7 @@ static void conn_maybe_free(struct osd_conn *c)
 	if (!c->closing || c->recv_inflight || c->send_inflight || c->connect_inflight || c->nops)
 		return;
 	ringloop_defer_cancel(osd->rl, &c->flush_d);
+	ringloop_timer_del(osd->rl, &c->live_timer);
 	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -71,6 +74,14 @@ static void conn_maybe_free(struct osd_conn *c)
 	osd->stats.closed++;
 	free(c->rbuf);
 	free(c);
+}
+
+static void sub_forget(struct osd_op *op)
+{
+	if (op->sub_id) {
+		idmap_del(&op->osd->subs, op->sub_id);
+		op->sub_id = 0;
+	}
 }
 
 static void sub_finish(struct osd_op *op)
@@ -85,9 +96,19 @@ static void sub_finish(struct osd_op *op)
 
 static void sub_fail(struct osd_op *op)
 {
+	sub_forget(op);
 	vs_reply_init(&op->reply, &op->req, -EPIPE);
 	op->sub_done = true;
 	sub_finish(op);
+}
+
+static void conn_recv_resume(struct osd_conn *c)
+{
+	if (c->rx_paused && !c->closing && c->nops <= OSD_CONN_MAX_OPS / 2 &&
+	    c->mem <= OSD_CONN_MAX_MEM / 2) {
+		c->rx_paused = false;
+		conn_recv(c);
+	}
 }
 
 static void release_op(struct osd_conn *c, struct osd_op *op)
@@ -98,7 +119,9 @@ static void release_op(struct osd_conn *c, struct osd_op *op)
 		sub_finish(op);
 		return;
 	}
+	c->mem -= op->mem;
 	osd_op_free(c->osd, op);
+	conn_recv_resume(c);
 }
 
 static void sub_unlink(struct osd_conn *c, struct osd_op *op)
@@ -109,6 +132,8 @@ static void sub_unlink(struct osd_conn *c, struct osd_op *op)
 		c->subs = op->sub_next;
 	if (op->sub_next)
 		op->sub_next->sub_prev = op->sub_prev;
+	else
+		c->subs_tail = op->sub_prev;
 	op->sub_prev = op->sub_next = NULL;
 }
 
@@ -171,6 +196,12 @@ static int rx_request(void *ctx, const union vs_packet *p, int64_t check, uint64
 	c->rx_op = op;
 	if (osd_op_prepare(c->osd, op, frame_len, dst) < 0)
 		return -1;
+	/* charged until released: the payload buffers, and what a read
+	 * will allocate for its reply */
+	op->mem = op->buf_size + op->bmp_size;
+	if (!op->err && check >= 0 && (op->opcode == VS_OP_READ || op->opcode == VS_OP_SEC_READ))
+		op->mem += vs_le32_get(op->opcode == VS_OP_READ ? p->rw.len : p->sec_rw.len);
+	c->mem += op->mem;
 	return 0;
 }
 
@@ -181,10 +212,8 @@ static int rx_reply(void *ctx, const union vs_packet *p, struct iovec dst[2])
 	struct osd_op *op;
 	int64_t n;
 
-	for (op = c->subs; op; op = op->sub_next)
-		if (vs_le64_get(op->req.hdr.id) == id)
-			break;
-	if (!op) {
+	op = id ? idmap_get(&c->osd->subs, id) : NULL;
+	if (!op || op->conn != c) {
 		c->osd->stats.bad_frames++;
 		log_warn("connection %llu: reply with id %llu that matches no request, closing",
 			 (unsigned long long)c->serial, (unsigned long long)id);
@@ -197,6 +226,7 @@ static int rx_reply(void *ctx, const union vs_packet *p, struct iovec dst[2])
 		return -1;
 	}
 	sub_unlink(c, op);
+	sub_forget(op);
 	op->reply = *p;
 	if (n > 0) {
 		op->rbuf = malloc((size_t)n);
@@ -254,12 +284,17 @@ static void recv_cb(struct ringloop_op *rop, int res, uint32_t flags)
 		osd_conn_close(c, res ? strerror(-res) : "peer closed");
 		return;
 	}
+	c->last_rx_ns = ringloop_now_ns();
 	if (msgr_rx_advance(&c->rx, (size_t)res) < 0) {
 		c->osd->stats.bad_frames++;
 		if (!c->closing)
 			log_warn("connection %llu: bad frame (garbage, bad magic or length), closing",
 				 (unsigned long long)c->serial);
 		osd_conn_close(c, "bad frame");
+		return;
+	}
+	if (!c->peer_osd && (c->nops >= OSD_CONN_MAX_OPS || c->mem >= OSD_CONN_MAX_MEM)) {
+		c->rx_paused = true;	/* conn_recv_resume() goes on */
 		return;
 	}
 	conn_recv(c);
@@ -417,6 +452,77 @@ static struct osd_conn *conn_new(struct osd *osd, int fd)
 	return c;
 }
 
+/* ---- liveness of peer connections ---- */
+
+static uint64_t cfg_ns(const struct osd *osd, const char *key, uint64_t def_ms)
+{
+	uint64_t ms = osd->cfg ? cfg_ms(osd->cfg, key) : def_ms;
+
+	return ms * 1000000ull;
+}
+
+static void live_arm(struct osd_conn *c)
+{
+	uint64_t step = cfg_ns(c->osd, "osd_ping_timeout", 5000) / 4;
+
+	if (step > 1000000000ull)
+		step = 1000000000ull;
+	if (step < 50000000ull)
+		step = 50000000ull;
+	ringloop_timer_add(c->osd->rl, &c->live_timer, ringloop_now_ns() + step);
+}
+
+static void ping_cb(struct osd_op *sub)
+{
+	struct osd_conn *c = sub->conn;
+	int64_t rv = (int64_t)vs_le64_get(sub->reply.reply.retval);
+
+	c->ping = NULL;
+	if (rv != 0 && !c->closing) {
+		log_warn("OSD %llu: PING failed (%s), dropping the connection",
+			 (unsigned long long)c->peer_osd, strerror((int)-rv));
+		osd_conn_close(c, "ping failed");
+	}
+}
+
+static void live_cb(struct ringloop_timer *t)
+{
+	struct osd_conn *c = container_of(t, struct osd_conn, live_timer);
+	struct osd *osd = c->osd;
+	uint64_t now = ringloop_now_ns();
+	uint64_t idle = cfg_ns(osd, "osd_idle_timeout", 5000);
+	uint64_t ping = cfg_ns(osd, "osd_ping_timeout", 5000);
+	uint64_t op_to = cfg_ns(osd, "peer_op_timeout", 60000);
+	struct osd_op *old = c->subs;
+
+	if (c->closing)
+		return;
+	if (c->ping && now - c->ping->start_ns >= ping) {
+		log_warn("OSD %llu: no PING reply in %llu ms, dropping the connection",
+			 (unsigned long long)c->peer_osd, (unsigned long long)(ping / 1000000));
+		osd_conn_close(c, "ping timeout");
+		return;
+	}
+	if (op_to && old && old != c->ping && now - old->start_ns >= op_to) {
+		log_warn("OSD %llu: %s unanswered for %llu s, dropping the connection",
+			 (unsigned long long)c->peer_osd, vs_op_name(old->opcode),
+			 (unsigned long long)(op_to / 1000000000ull));
+		osd_conn_close(c, "peer_op_timeout");
+		return;
+	}
+	if (!c->ping && idle && now - c->last_rx_ns >= idle) {
+		struct osd_op *p = osd_sub_new(osd, VS_OP_PING, ping_cb);
+
+		if (p) {
+			c->ping = p;
+			osd_send_sub(c, p);
+			if (c->closing)
+				return;
+		}
+	}
+	live_arm(c);
+}
+
 static void connect_cb(struct ringloop_op *rop, int res, uint32_t flags)
 {
 	struct osd_conn *c = container_of(rop, struct osd_conn, connect_rop);
@@ -433,6 +539,8 @@ static void connect_cb(struct ringloop_op *rop, int res, uint32_t flags)
 		return;
 	}
 	log_info("connected to OSD %llu", (unsigned long long)c->peer_osd);
+	c->last_rx_ns = ringloop_now_ns();
+	live_arm(c);
 	conn_recv(c);
 	conn_flush(c);
 }
@@ -456,6 +564,7 @@ struct osd_conn *osd_connect(struct osd *osd, uint64_t num, const char *addr, in
 		return NULL;
 	}
 	c->peer_osd = num;
+	ringloop_timer_init(&c->live_timer, live_cb);
 	sa = (struct sockaddr_in *)(void *)&c->peer_sa;
 	sa->sin_family = AF_INET;
 	sa->sin_port = htons((uint16_t)port);
@@ -472,22 +581,48 @@ struct osd_conn *osd_connect(struct osd *osd, uint64_t num, const char *addr, in
 	return c;
 }
 
+struct osd_op *osd_sub_new(struct osd *osd, uint64_t opcode, void (*cb)(struct osd_op *))
+{
+	struct osd_op *op = osd_op_alloc(osd);
+
+	if (!op)
+		return NULL;
+	op->is_sub = true;
+	op->sub_cb = cb;
+	op->parent = NULL;
+	op->pg = NULL;
+	vs_req_init(&op->req, ++osd->sub_next_id, opcode);
+	op->opcode = opcode;
+	op->iov[0].iov_base = &op->req;
+	op->iov[0].iov_len = VS_PACKET_SIZE;
+	op->niov = 1;
+	return op;
+}
+
 void osd_send_sub(struct osd_conn *c, struct osd_op *op)
 {
+	uint64_t id = vs_le64_get(op->req.hdr.id);
+
 	op->is_sub = true;
 	op->sub_sent = op->sub_done = false;
 	op->conn = c;
 	op->sub_prev = op->sub_next = NULL;
-	if (c->closing) {
+	op->sub_id = 0;
+	op->start_ns = ringloop_now_ns();
+	if (c->closing || idmap_put(&c->osd->subs, id, op)) {
 		op->sub_sent = true;
 		sub_fail(op);
 		return;
 	}
+	op->sub_id = id;
 	c->nops++;
-	op->sub_next = c->subs;
-	if (c->subs)
-		c->subs->sub_prev = op;
-	c->subs = op;
+	/* oldest first: the liveness timer looks at the head */
+	op->sub_prev = c->subs_tail;
+	if (c->subs_tail)
+		c->subs_tail->sub_next = op;
+	else
+		c->subs = op;
+	c->subs_tail = op;
 	outbox_push(c, op);
 }
 

@@ -9,6 +9,7 @@
 #define VSTOR_OSD_H
 
 #include "blockstore.h"
+#include "idmap.h"
 #include "msgr_rx.h"
 #include "ringloop.h"
 #include "vstor_proto.h"
@@ -22,6 +23,12 @@
 #define OSD_OP_IOV		4	/* reply header + up to 3 payload parts */
 #define OSD_SEND_IOV		256	/* iovecs per sendmsg */
 #define OSD_CONN_DIRTY		8	/* PGs with unsynced writes tracked per client */
+/* A client connection stops being read while it owns this many ops
+ * (executing, or replies it does not read) or buffers for this many
+ * bytes, and is read again below half of both: one client cannot take all
+ * of the OSD's memory (TCP flow control pushes back on it). */
+#define OSD_CONN_MAX_OPS	1024
+#define OSD_CONN_MAX_MEM	(256u << 20)
 
 struct osd;
 struct osd_conn;
@@ -53,7 +60,9 @@ struct osd_op {
 	 * (sub_cb, then freed) once both sent and answered or failed. */
 	bool is_sub, sub_sent, sub_done;
 	void (*sub_cb)(struct osd_op *sub);
-	struct osd_op *sub_prev, *sub_next;	/* conn's waiting sub-ops */
+	struct osd_op *sub_prev, *sub_next;	/* conn's waiting sub-ops, oldest first */
+	uint64_t sub_id;			/* its key in osd->subs, 0 = none */
+	size_t mem;			/* buffer bytes charged to conn (caps) */
 	void *rbuf;			/* reply payload (malloc), freed after sub_cb */
 	/* primary ops (osd_primary.c, osd_recovery.c) */
 	struct osd *osd;
@@ -91,8 +100,17 @@ struct osd_conn {
 	bool connect_inflight, dirty;
 	struct sockaddr_storage peer_sa;
 	struct ringloop_op connect_rop;
-	struct osd_op *subs;		/* sub-ops waiting for a reply */
+	struct osd_op *subs, *subs_tail;	/* sub-ops waiting for a reply */
 	struct osd_op *rx_sub;		/* sub-op whose reply payload arrives */
+	/* liveness of peer connections (spec §4.2): PING after
+	 * osd_idle_timeout without a reply, drop after osd_ping_timeout
+	 * without one, or when a sub-op waits longer than peer_op_timeout */
+	uint64_t last_rx_ns;
+	struct ringloop_timer live_timer;
+	struct osd_op *ping;		/* in flight */
+	/* caps of client connections (OSD_CONN_MAX_*) */
+	size_t mem;
+	bool rx_paused;
 	/* Lazy mode (osd_sync.c): PGs this client has writes in that no SYNC
 	 * has covered yet, with the sequence number of its last one there;
 	 * past OSD_CONN_DIRTY PGs, dirty_all covers every PG. */
@@ -142,6 +160,9 @@ struct osd {
 	unsigned ops_live;
 	struct osd_bufpool bufs;
 	struct osd_stats stats;
+	/* sub-ops in flight by request id (ids from sub_next_id) */
+	struct idmap subs;
+	uint64_t sub_next_id;
 	struct osd_op_stat op_stats[VS_OP_MAX + 1];
 	/* etcd (osd_etcd.c); NULL when no etcd_address is configured */
 	struct cfg *cfg;
@@ -173,6 +194,9 @@ void osd_conn_close(struct osd_conn *c, const char *why);
 /* Opens an outgoing connection to OSD num at addr:port (IPv4); requests
  * may be queued at once. NULL on failure. */
 struct osd_conn *osd_connect(struct osd *osd, uint64_t num, const char *addr, int port);
+/* A sub-op from the pool: opcode, a fresh request id, iov[0] = its
+ * header; sub_cb cb. NULL when out of memory. */
+struct osd_op *osd_sub_new(struct osd *osd, uint64_t opcode, void (*cb)(struct osd_op *));
 /* Sends sub-op sub (req, iov[0..niov) set; iov[0] = &sub->req) on c. Its
  * sub_cb runs exactly once, with sub->reply (retval -EPIPE if the
  * connection failed) and sub->rbuf (reply payload). */

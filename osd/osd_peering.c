@@ -24,6 +24,7 @@
  * One peering runs at a time; a request while one runs (pg->repeer)
  * starts another when the current one's outstanding steps are back. */
 #include "osd_pg.h"
+#include "config.h"
 #include "etcd.h"
 #include "json.h"
 #include "log.h"
@@ -35,6 +36,7 @@
 
 static void peer_put(struct pgrun *pg);
 static void hist_sync(struct pgrun *pg);
+static void probe_arm(struct pgrun *pg);
 
 /* ---- the peer set ---- */
 
@@ -235,8 +237,8 @@ static void list_peer(struct pgrun *pg, uint32_t idx)
 
 	if (!c)
 		return;
-	s1 = pg_sub_new(osd, VS_OP_SEC_SYNC, peer_sync_cb);
-	s2 = pg_sub_new(osd, VS_OP_SEC_LIST, peer_list_cb);
+	s1 = osd_sub_new(osd, VS_OP_SEC_SYNC, peer_sync_cb);
+	s2 = osd_sub_new(osd, VS_OP_SEC_LIST, peer_list_cb);
 	if (!s1 || !s2) {
 		if (s1)
 			osd_op_free(osd, s1);
@@ -505,6 +507,61 @@ static bool peers_up_failed(const struct pgrun *pg)
 	return false;
 }
 
+/* ---- peers registered in etcd that did not answer ----
+ * (stopped, hung, or dropped by the liveness checks): PING them every
+ * peer_connect_interval and re-peer once one answers. */
+
+static void probe_arm(struct pgrun *pg)
+{
+	struct osd *osd = pg->osd;
+	uint64_t ms = osd->cfg ? cfg_ms(osd->cfg, "peer_connect_interval") : 5000;
+
+	if (!peers_up_failed(pg))
+		return;
+	ringloop_timer_del(osd->rl, &pg->probe_timer);
+	ringloop_timer_add(osd->rl, &pg->probe_timer,
+			   ringloop_now_ns() + (ms ? ms : 1000) * 1000000ull);
+}
+
+static void probe_cb(struct osd_op *sub)
+{
+	struct pgrun *pg = sub->pg;
+
+	if (sub->round != pg->round || pg->peering ||
+	    (pg->st != PG_ACTIVE && pg->st != PG_INCOMPLETE))
+		return;
+	if (pg_sub_retval(sub) == 0) {
+		log_info("PG %" PRIu64 "/%u: OSD %" PRIu64 " answers again, re-peering",
+			 pg->pool_id, pg->num, sub->peer);
+		pg_repeer(pg);
+	} else {
+		probe_arm(pg);
+	}
+}
+
+void pg_probe_timer_cb(struct ringloop_timer *t)
+{
+	struct pgrun *pg = (struct pgrun *)(void *)((char *)t - offsetof(struct pgrun, probe_timer));
+	struct osd *osd = pg->osd;
+
+	if (osd->pgs->stopping || pg->peering || (pg->st != PG_ACTIVE && pg->st != PG_INCOMPLETE))
+		return;
+	for (uint32_t i = 0; i < pg->npeers; i++) {
+		struct osd_conn *c;
+		struct osd_op *s;
+
+		if (!pg->peers[i].up || pg->peers[i].ok || pg->peers[i].osd == osd->osd_num)
+			continue;
+		c = pg_peer_conn(osd, pg->peers[i].osd);
+		if (!c || !(s = osd_sub_new(osd, VS_OP_PING, probe_cb)))
+			continue;
+		s->pg = pg;
+		s->round = pg->round;
+		s->peer = pg->peers[i].osd;
+		osd_send_sub(c, s);
+	}
+}
+
 static bool is_member(const struct pgrun *pg, uint64_t osd)
 {
 	for (uint32_t i = 0; i < pg->size; i++)
@@ -638,11 +695,8 @@ static void lists_done(struct pgrun *pg)
 			log_info("PG %" PRIu64 "/%u: set of up peers changed while peering, "
 				 "re-peering", pg->pool_id, pg->num);
 			pg_peer(pg);
-		} else if (peers_up_failed(pg)) {
-			/* registered but not answering: try again */
-			ringloop_timer_del(pg->osd->rl, &pg->peer_timer);
-			ringloop_timer_add(pg->osd->rl, &pg->peer_timer,
-					   ringloop_now_ns() + 2 * PG_RETRY_MS * 1000000ull);
+		} else {
+			probe_arm(pg);
 		}
 		return;
 	}
@@ -699,6 +753,8 @@ static void activated(struct pgrun *pg)
 		log_info("PG %" PRIu64 "/%u: set of up peers changed while peering, re-peering",
 			 pg->pool_id, pg->num);
 		pg_peer(pg);
+	} else {
+		probe_arm(pg);
 	}
 }
 
@@ -765,6 +821,7 @@ void pg_peer(struct pgrun *pg)
 		return;
 	}
 	ringloop_timer_del(osd->rl, &pg->peer_timer);
+	ringloop_timer_del(osd->rl, &pg->probe_timer);
 	pg->st = PG_PEERING;
 	pg->peering = true;
 	pg->repeer = pg->peer_err = false;

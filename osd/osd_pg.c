@@ -348,6 +348,7 @@ static struct pgrun *pg_new(struct osd_pgs *P, struct osd *osd, uint64_t pool, u
 	ringloop_timer_init(&pg->retry, publish_retry_cb);
 	ringloop_timer_init(&pg->rec_timer, pg_rec_timer_cb);
 	ringloop_timer_init(&pg->peer_timer, pg_peer_timer_cb);
+	ringloop_timer_init(&pg->probe_timer, pg_probe_timer_cb);
 	pg->next = P->pgs;
 	P->pgs = pg;
 	return pg;
@@ -498,6 +499,7 @@ void osd_pg_stop(struct osd *osd)
 		ringloop_timer_del(osd->rl, &pg->retry);
 		ringloop_timer_del(osd->rl, &pg->rec_timer);
 		ringloop_timer_del(osd->rl, &pg->peer_timer);
+		ringloop_timer_del(osd->rl, &pg->probe_timer);
 	}
 }
 

@@ -94,6 +94,7 @@ struct pgrun {
 	uint32_t round;
 	int pending;
 	struct ringloop_timer peer_timer;	/* retry after an etcd error */
+	struct ringloop_timer probe_timer;	/* PING peers that failed */
 	struct pg_peer peers[MAX_PEERS];	/* set + history + all_peers */
 	uint32_t npeers;
 	uint64_t up_mask;		/* peers[] up at the last peering */
@@ -161,7 +162,6 @@ struct osd_pgs {
 	size_t npeers;
 	struct ringloop_defer changed;
 	uint32_t gen;
-	uint64_t next_id;
 	unsigned rec_inflight;
 	struct pg_syncer sync;
 	bool stopping;
@@ -191,7 +191,6 @@ void pg_obj_st_clear(struct obj *o);
 
 /* ---- osd_subop.c ---- */
 struct osd_conn *pg_peer_conn(struct osd *osd, uint64_t num);
-struct osd_op *pg_sub_new(struct osd *osd, uint64_t opcode, void (*cb)(struct osd_op *));
 int64_t pg_sub_retval(struct osd_op *sub);
 /* SEC_WRITE_STABLE of the chunk (o, role) at version: payload iov =
  * [bitmap (if bitmap)] + data; off/len inside the chunk. */
@@ -203,6 +202,7 @@ void pg_sub_delete(struct osd_op *s, const struct obj *o, uint32_t role, uint64_
 void pg_peer(struct pgrun *pg);
 void pg_repeer(struct pgrun *pg);
 void pg_peer_timer_cb(struct ringloop_timer *t);
+void pg_probe_timer_cb(struct ringloop_timer *t);
 /* The version a new write of o uses (spec §8.3); 0 when the counter is
  * exhausted until the epoch bump is persisted. */
 uint64_t pg_next_version(struct pgrun *pg, struct obj *o);

@@ -127,7 +127,7 @@ static void sub_rw(struct osd_op *op, uint64_t osd_num, uint32_t role, uint64_t 
 	struct osd_conn *c = pg_peer_conn(osd, osd_num);
 	struct osd_op *s;
 
-	if (!c || !(s = pg_sub_new(osd, del ? VS_OP_SEC_DELETE : VS_OP_SEC_WRITE_STABLE,
+	if (!c || !(s = osd_sub_new(osd, del ? VS_OP_SEC_DELETE : VS_OP_SEC_WRITE_STABLE,
 				   rw_sub_cb))) {
 		if (!op->result)
 			op->result = -EPIPE;

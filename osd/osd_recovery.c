@@ -366,7 +366,7 @@ static void rec_to(struct osd_op *op, uint64_t osd_num, uint32_t role, uint64_t 
 		return;
 	}
 	c = pg_peer_conn(osd, osd_num);
-	if (!c || !(s = pg_sub_new(osd, del ? VS_OP_SEC_DELETE : VS_OP_SEC_WRITE_STABLE,
+	if (!c || !(s = osd_sub_new(osd, del ? VS_OP_SEC_DELETE : VS_OP_SEC_WRITE_STABLE,
 				   rec_sub_cb))) {
 		op->result = -EPIPE;
 		return;
@@ -542,7 +542,7 @@ static void rec_read(struct osd_op *op)
 		return;
 	}
 	c = pg_peer_conn(osd, src->osd);
-	if (!c || !(s = pg_sub_new(osd, VS_OP_SEC_READ, rec_read_sub_cb))) {
+	if (!c || !(s = osd_sub_new(osd, VS_OP_SEC_READ, rec_read_sub_cb))) {
 		pg_rec_done(op, false);
 		return;
 	}

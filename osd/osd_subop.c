@@ -59,24 +59,6 @@ void osd_pg_conn_closed(struct osd *osd, struct osd_conn *c)
 	}
 }
 
-struct osd_op *pg_sub_new(struct osd *osd, uint64_t opcode, void (*cb)(struct osd_op *))
-{
-	struct osd_op *op = osd_op_alloc(osd);
-
-	if (!op)
-		return NULL;
-	op->is_sub = true;
-	op->sub_cb = cb;
-	op->parent = NULL;
-	op->pg = NULL;
-	vs_req_init(&op->req, ++osd->pgs->next_id, opcode);
-	op->opcode = opcode;
-	op->iov[0].iov_base = &op->req;
-	op->iov[0].iov_len = VS_PACKET_SIZE;
-	op->niov = 1;
-	return op;
-}
-
 int64_t pg_sub_retval(struct osd_op *sub)
 {
 	return (int64_t)vs_le64_get(sub->reply.reply.retval);

@@ -94,7 +94,7 @@ static void sync_start(struct pg_syncer *s)
 
 		if (!c->dirty)
 			continue;
-		sub = pg_sub_new(osd, VS_OP_SEC_SYNC, sync_sub_cb);
+		sub = osd_sub_new(osd, VS_OP_SEC_SYNC, sync_sub_cb);
 		if (!sub) {
 			s->result = -ENOMEM;
 			continue;

@@ -53,6 +53,8 @@ struct osd_op *osd_op_alloc(struct osd *osd)
 	op->rbuf = NULL;
 	op->obj = NULL;
 	op->recovery = false;
+	op->mem = 0;
+	op->sub_id = 0;
 	op->osd = osd;
 	osd->ops_live++;
 	return op;

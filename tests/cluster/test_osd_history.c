@@ -279,8 +279,7 @@ static void t_split_brain(void)
 
 static void t_shutdown(void)
 {
-	for (int n = NOSD; n >= 1; n--)
-		CHECK_EQ(osd_proc_stop(C.osds[n]), 0);
+	CHECK_EQ(oc_stop_all(&C), 0);
 }
 
 int main(void)

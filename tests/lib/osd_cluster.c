@@ -417,8 +417,16 @@ int oc_model_write(struct osd_cluster *c, struct oc_model *m, int n, int i, uint
 		return -ENOMEM;
 	for (uint32_t k = 0; k < len; k++)
 		data[k] = (uint8_t)oc_rnd(m);
-	rv = oc_prim_rw(c, n, VS_OP_WRITE, m->inode, (uint64_t)i * m->bs + off, len, 0, data,
-			NULL, &ver, NULL);
+	/* -EPIPE (PG not active, re-peering) or a lost connection: the
+	 * write may or may not have been applied; resend the same one, as a
+	 * client does (spec §7) */
+	for (long long deadline = vt_now_ms() + 15000;;) {
+		rv = oc_prim_rw(c, n, VS_OP_WRITE, m->inode, (uint64_t)i * m->bs + off, len, 0, data,
+				NULL, &ver, NULL);
+		if ((rv != -EPIPE && rv != INT64_MIN) || vt_now_ms() > deadline)
+			break;
+		vt_sleep_ms(100);
+	}
 	if (rv == len) {
 		memcpy(m->data[i] + off, data, len);
 		if (ver <= m->ver[i])
@@ -426,7 +434,7 @@ int oc_model_write(struct osd_cluster *c, struct oc_model *m, int n, int i, uint
 		m->ver[i] = ver;
 	}
 	free(data);
-	return rv == len ? 0 : (int)rv;
+	return rv == len ? 0 : rv == INT64_MIN ? INT32_MIN : (int)rv;
 }
 
 /* Object i read through OSD n (primary READ or SEC_READ) vs the model. */
@@ -461,6 +469,19 @@ bool oc_model_read(struct osd_cluster *c, struct oc_model *m, int n, int i)
 bool oc_model_replica(struct osd_cluster *c, struct oc_model *m, int n, int i)
 {
 	return model_check(c, m, n, i, false);
+}
+
+int oc_stop_all(struct osd_cluster *c)
+{
+	int bad = 0;
+
+	for (int n = OC_MAX_OSD; n >= 1; n--) {
+		int r = c->osds[n] ? osd_proc_stop(c->osds[n]) : 0;
+
+		if (r && !bad)
+			bad = r;
+	}
+	return bad;
 }
 
 void oc_free(struct osd_cluster *c)

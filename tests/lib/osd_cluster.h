@@ -105,8 +105,9 @@ int oc_model_init(struct oc_model *m, uint64_t inode, uint32_t bs, int nobj, uin
 void oc_model_free(struct oc_model *m);
 uint32_t oc_rnd(struct oc_model *m);
 /* Writes 1..max_blocks random 4 KiB blocks at a random offset of object i
- * through primary OSD n; the version must rise. 0, or the failing retval
- * (-2000: the version did not rise). */
+ * through primary OSD n, resending it on -EPIPE or a lost connection for
+ * up to 15 s; the version must rise. 0, or the failing retval (-2000: the
+ * version did not rise; INT32_MIN: no connection). */
 int oc_model_write(struct osd_cluster *c, struct oc_model *m, int n, int i, uint32_t max_blocks);
 /* Reads object i through primary OSD n: data and version as the model. */
 bool oc_model_read(struct osd_cluster *c, struct oc_model *m, int n, int i);
@@ -114,6 +115,9 @@ bool oc_model_read(struct osd_cluster *c, struct oc_model *m, int n, int i);
  * version as the model (a message on stderr when not, unless quiet). */
 bool oc_model_replica(struct osd_cluster *c, struct oc_model *m, int n, int i);
 
+/* SIGTERM to every OSD, highest number first: 0 when all exited cleanly,
+ * else the first bad exit status (osd_proc_stop). */
+int oc_stop_all(struct osd_cluster *c);
 /* Closes connections, frees OSDs, the client and etcd. */
 void oc_free(struct osd_cluster *c);
 
