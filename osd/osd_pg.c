@@ -396,6 +396,7 @@ static void changed_cb(struct ringloop_defer *d)
 	if (P->stopping || !P->pgs_owner)
 		return;
 	osd = P->pgs_owner;
+	pg_sync_config(osd);
 	m = osd_etcd_pgmap(osd);
 	if (!m)
 		return;

@@ -149,6 +149,7 @@ struct pg_syncer {
 	 * started at write_seq covers every write up to it */
 	uint64_t write_seq, run_seq, synced_seq;
 	uint64_t since_sync;		/* writes since the last sync started */
+	uint64_t autosync_writes;	/* config, cached off the write path */
 	struct osd_op *auto_op;		/* autosync waiter (NULL: none queued) */
 	struct ringloop_timer timer;	/* autosync_interval */
 };
@@ -231,6 +232,8 @@ void pg_sync_written(struct osd *osd, struct osd_conn *c, struct pgrun *pg);
  * sync covered, so the clients replay them (spec §7). */
 void pg_sync_drop_dirty(struct pgrun *pg);
 void pg_sync_init(struct osd *osd);
+/* The configuration changed: re-read what the write path uses. */
+void pg_sync_config(struct osd *osd);
 void pg_sync_stop(struct osd *osd);
 
 /* ---- osd_recovery.c ---- */

@@ -166,11 +166,17 @@ static void timer_cb(struct ringloop_timer *t)
 	ringloop_timer_add(s->osd->rl, &s->timer, ringloop_now_ns() + (ms ? ms : 1000) * 1000000ull);
 }
 
+void pg_sync_config(struct osd *osd)
+{
+	osd->pgs->sync.autosync_writes = osd->cfg ? cfg_u64(osd->cfg, "autosync_writes") : 0;
+}
+
 void pg_sync_init(struct osd *osd)
 {
 	struct pg_syncer *s = &osd->pgs->sync;
 
 	s->osd = osd;
+	pg_sync_config(osd);
 	ringloop_timer_init(&s->timer, timer_cb);
 	if (lazy(osd))
 		ringloop_timer_add(osd->rl, &s->timer, ringloop_now_ns() + 1000000000ull);
@@ -216,7 +222,7 @@ void pg_sync_written(struct osd *osd, struct osd_conn *c, struct pgrun *pg)
 	s->write_seq++;
 	if (c && !c->peer_osd && !c->closing)
 		conn_mark(c, pg, s->write_seq, s->synced_seq);
-	every = osd->cfg ? cfg_u64(osd->cfg, "autosync_writes") : 0;
+	every = s->autosync_writes;
 	if (every && ++s->since_sync >= every)
 		autosync(osd);
 }
