@@ -9,6 +9,7 @@
 #include "config.h"
 #include "crc32c.h"
 #include "json.h"
+#include "version.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,7 +45,8 @@ static const char usage[] =
 "show     Prints the superblock of PATH: area, OSD number, uuid, geometry,\n"
 "         layout. Exit status 1 if PATH holds no valid vstor superblock.\n"
 "\n"
-"SIZE accepts suffixes k, M, G, T (powers of 1024). --json prints JSON.\n";
+"SIZE accepts suffixes k, M, G, T (powers of 1024). --json prints JSON.\n"
+"--version prints the version.\n";
 
 struct opts {
 	const char *data, *meta, *journal;
@@ -287,6 +289,7 @@ out:
 
 int main(int argc, char **argv)
 {
+	vstor_version_option(argc, argv, "vstor-disk");
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
 	    !strcmp(argv[1], "help")) {
 		fputs(usage, argc < 2 ? stderr : stdout);

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "sigwatch.h"
+#include "version.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -124,6 +125,7 @@ int main(int argc, char **argv)
 	struct cfg *cfg = cfg_new();
 	int rc;
 
+	vstor_version_option(argc, argv, "vstor-mon");
 	vlog_set_prog("vstor-mon");
 	if (cfg_load(cfg, argc, argv) < 0) {
 		fprintf(stderr, "vstor-mon: %s\n", cfg_error(cfg));
@@ -139,7 +141,7 @@ int main(int argc, char **argv)
 		       "aggregates statistics. Several may run: one is master (etcd key\n"
 		       "mon/master under its lease), the others take over when it goes.\n"
 		       "Settings also come from the config file and etcd config/global.\n\n"
-		       "Options:\n");
+		       "Options (--version prints the version):\n");
 		cfg_print_help(cfg, stdout, CFG_SC_MON);
 		cfg_free(cfg);
 		return 0;

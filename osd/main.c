@@ -13,6 +13,7 @@
 #include "config.h"
 #include "log.h"
 #include "osd.h"
+#include "version.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -200,6 +201,7 @@ int main(int argc, char **argv)
 	struct cfg *cfg = cfg_new();
 	int rc;
 
+	vstor_version_option(argc, argv, "vstor-osd");
 	vlog_set_prog("vstor-osd");
 	cfg_register(cfg, osd_opts, CFG_COUNT(osd_opts), NULL);
 	if (cfg_load(cfg, argc, argv) < 0) {
@@ -211,7 +213,7 @@ int main(int argc, char **argv)
 		printf("Usage: vstor-osd --osd_num N --data_path PATH [options]\n\n"
 		       "Serves one OSD device (formatted by 'vstor-disk format') over the\n"
 		       "Vitastor OSD protocol. Prints \"listening on ADDR:PORT\" when ready.\n\n"
-		       "Options:\n");
+		       "Options (--version prints the version):\n");
 		cfg_print_help(cfg, stdout, CFG_SC_OSD);
 		cfg_free(cfg);
 		return 0;

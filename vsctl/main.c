@@ -4,6 +4,7 @@
 
 #include "log.h"
 #include "vsctl.h"
+#include "version.h"
 
 #define VS_OPT(n, t, h) { .name = n, .type = t, .help = h, .scope = CFG_SC_CLI, \
 	.flags = CFG_F_NO_FILE | CFG_F_NO_ETCD }
@@ -59,7 +60,8 @@ struct command {
 	"  --etcd_prefix PREFIX    key prefix in etcd (default /vitastor)\n" \
 	"  --config_path FILE      configuration file (default /etc/vitastor/vitastor.conf)\n" \
 	"  --json                  machine-readable output\n" \
-	"  -h, --help              this help\n"
+	"  -h, --help              this help\n" \
+	"  --version               print the version and exit\n"
 
 static const struct command commands[] = {
 	{ "pool create", cmd_pool_create, 1, 1,
@@ -448,7 +450,8 @@ static void print_main_help(FILE *out)
 	      "    unmap DEVICE|IMAGE [--force]                remove a /dev/vsN device\n"
 	      "    list                                        list the mapped devices\n"
 	      "    map-agent                                   keep the kernel's maps current\n\n"
-	      "    'vsctl COMMAND --help' describes one command.\n\n", out);
+	      "    'vsctl COMMAND --help' describes one command, 'vsctl help all'\n"
+	      "    all of them.\n\n", out);
 	fputs(GLOBAL_HELP, out);
 	fputs("\nEXIT STATUS\n    0 success, 1 error, 2 bad command line\n\n"
 	      "EXAMPLES\n"
@@ -524,6 +527,7 @@ int main(int argc, char **argv)
 	char nbuf[128];
 	int rc;
 
+	vstor_version_option(argc, argv, "vsctl");
 	vlog_set_verbosity(-1);	/* warnings and errors only */
 	v.cfg = cfg_new();
 	cfg_register(v.cfg, vsctl_opts, CFG_COUNT(vsctl_opts), NULL);
@@ -555,6 +559,9 @@ int main(int argc, char **argv)
 			fputs(c->help, stdout);
 		else
 			print_main_help(stdout);
+		/* "vsctl help all": the whole manual, for the man page. */
+		for (size_t i = 0; !c && nargs == 2 && !strcmp(args[1], "all") && i < NCOMMANDS; i++)
+			printf("\n%s", commands[i].help);
 		cfg_free(v.cfg);
 		return VS_OK;
 	}
