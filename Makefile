@@ -6,6 +6,9 @@
 #   make fuzz         libFuzzer targets (clang) into build-fuzz
 #   make check        install deps, build everything, run all tests (= tests/check.sh)
 #   make demo         the README's main job (= tests/demo.sh)
+#   make install      programs, systemd units, udev rule, DKMS source into
+#                     $(DESTDIR) (PREFIX=/usr; see packaging/)
+#   make deb          Debian packages vstor and vstor-dkms into $(BUILD)/deb
 
 CC ?= cc
 ifeq ($(origin CC),default)
@@ -69,7 +72,7 @@ $(eval $(call prog,vstor-mon,mon))
 $(eval $(call prog,vsctl,vsctl))
 $(eval $(call prog,vstor-disk,disk))
 
-.PHONY: all asan kmod kmod-clean fuzz fuzz-bins check demo clean deps
+.PHONY: all asan kmod kmod-clean fuzz fuzz-bins check demo clean deps install deb
 all: $(LIBS) $(PROGS) $(TEST_BIN)
 
 $(BUILD)/%.o: %.c
@@ -79,6 +82,11 @@ $(BUILD)/%.o: %.c
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+# One version for the packages, DKMS and every program's --version.
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+$(BUILD)/common/version.o: CPPFLAGS += -DVSTOR_VERSION='"$(VERSION)"'
+$(BUILD)/common/version.o: dkms.conf
 
 # jerasure.h includes its siblings as "galois.h" etc.
 $(BUILD)/common/ec.o $(BUILD)/tests/unit/test_ec: CPPFLAGS += -I/usr/include/jerasure
@@ -122,6 +130,27 @@ kmod:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 kmod-clean:
 	@test -z "$(KDIR)" || $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+
+# Installation layout of Debian 12 (merged /usr: units and udev rules under
+# /lib are where its packages put them).
+PREFIX ?= /usr
+UNITDIR ?= /lib/systemd/system
+UDEVDIR ?= /lib/udev/rules.d
+DKMS_SRC := Makefile Kbuild dkms.conf kmod/Kbuild $(wildcard kmod/*.c kmod/*.h) \
+	common/vstor_proto.h common/vstor_genl.h
+install: $(PROGS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(UDEVDIR) \
+		$(DESTDIR)$(PREFIX)/share/doc/vstor/examples
+	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 packaging/systemd/*.service packaging/systemd/*.target \
+		$(DESTDIR)$(UNITDIR)/
+	install -m 0644 kmod/60-vstor.rules $(DESTDIR)$(UDEVDIR)/
+	install -m 0644 packaging/examples/* $(DESTDIR)$(PREFIX)/share/doc/vstor/examples/
+	for f in $(DKMS_SRC); do \
+		install -D -m 0644 $$f $(DESTDIR)$(PREFIX)/src/vstor-$(VERSION)/$$f || exit 1; \
+	done
+deb: $(PROGS)
+	sh packaging/deb.sh $(BUILD) $(VERSION)
 
 deps:
 	sh tests/deps.sh
