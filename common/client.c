@@ -85,7 +85,7 @@ static void part_done(struct vc_part *p, int64_t rv, uint64_t version)
 	p->where = VC_P_DONE;
 	if (rv < 0 && !op->err)
 		op->err = rv;
-	if (rv >= 0)
+	if (rv >= 0 || rv == -EINTR)	/* CAS failed: the current version */
 		op->version = version;
 	if (++op->ndone == op->nparts)
 		op_finish(op);
@@ -136,7 +136,8 @@ static bool inode_readonly(struct vstor_client *c, struct vc_op *op)
 {
 	const struct vc_inode *in;
 
-	if (op->opcode != VS_OP_WRITE && op->opcode != VS_OP_DELETE)
+	if ((op->opcode != VS_OP_WRITE && op->opcode != VS_OP_DELETE) ||
+	    (op->flags & VSTOR_RW_IGNORE_READONLY))
 		return false;
 	in = vc_inode_find(c, op->inode);
 	return in && in->readonly;
@@ -531,6 +532,8 @@ static bool got_header(struct vc_conn *cn)
 		cn->rgot = 0;
 		cn->rneed = bl;
 		cn->rstate = bl ? VC_R_SKIP : VC_R_DATA;
+		if (!bl && p->op->lbits)
+			vc_layer_bits(cn->c, p, NULL, 0);
 		if (!bl)
 			cn->rneed = p->len;
 		if (cn->rneed)
@@ -596,6 +599,8 @@ static bool rx_stage_done(struct vc_conn *cn)
 		hello_done(cn);
 		return cn->state != VC_C_DEAD;
 	case VC_R_SKIP:
+		if (p->op->lbits)
+			vc_layer_bits(cn->c, p, cn->rbuf, cn->rneed);
 		cn->rstate = VC_R_DATA;
 		cn->rneed = p->len;
 		if (cn->rneed)
@@ -957,6 +962,8 @@ static void part_route(struct vstor_client *c, struct vc_part *p)
 		vs_le64_set(&p->pkt.rw.inode, p->op->inode);
 		vs_le64_set(&p->pkt.rw.offset, p->offset);
 		vs_le32_set(&p->pkt.rw.len, p->len);
+		if (p->op->cas)
+			vs_le64_set(&p->pkt.rw.version, p->op->cas);
 	}
 	if (!vc_conn_send(cn, p))
 		part_retry(c, p);
@@ -1040,6 +1047,10 @@ static void op_split(struct vstor_client *c, struct vc_op *op)
 	}
 	for (pos = op->offset; pos < end; pos = (pos / stripe + 1) * stripe)
 		n++;
+	if (op->cas && n > 1) {
+		vc_op_fail(op, -EINVAL);	/* a version is per object */
+		return;
+	}
 	if (op_alloc_parts(op, n)) {
 		vc_op_fail(op, -ENOMEM);
 		return;
@@ -1063,8 +1074,9 @@ static void op_split(struct vstor_client *c, struct vc_op *op)
 		part_route(c, &op->parts[i]);
 }
 
-static int submit_rw(struct vstor_client *c, uint64_t opcode, uint64_t inode, uint64_t offset,
-		     uint64_t len, uint8_t *buf, vstor_cb *cb, void *arg)
+int vc_submit_rw(struct vstor_client *c, uint64_t opcode, uint64_t inode, uint64_t offset,
+		 uint64_t len, uint8_t *buf, uint8_t *lbits, uint64_t lbits_base, uint64_t cas,
+		 unsigned flags, vstor_cb *cb, void *arg)
 {
 	struct vc_op *op;
 	const struct vc_inode *in;
@@ -1076,7 +1088,8 @@ static int submit_rw(struct vstor_client *c, uint64_t opcode, uint64_t inode, ui
 		return -ECANCELED;
 	if (opcode != VS_OP_DELETE && (offset % c->bitmap_gran || len % c->bitmap_gran))
 		return -EINVAL;
-	if (opcode != VS_OP_READ && (in = vc_inode_find(c, inode)) && in->readonly)
+	if (opcode != VS_OP_READ && !(flags & VSTOR_RW_IGNORE_READONLY) &&
+	    (in = vc_inode_find(c, inode)) && in->readonly)
 		return -EINVAL;
 	op = op_get(c);
 	if (!op)
@@ -1086,6 +1099,10 @@ static int submit_rw(struct vstor_client *c, uint64_t opcode, uint64_t inode, ui
 	op->offset = offset;
 	op->len = len;
 	op->buf = buf;
+	op->lbits = lbits;
+	op->lbits_base = lbits_base;
+	op->cas = cas;
+	op->flags = flags;
 	op->cb = cb;
 	op->arg = arg;
 	c->inflight_ops++;
@@ -1094,12 +1111,44 @@ static int submit_rw(struct vstor_client *c, uint64_t opcode, uint64_t inode, ui
 	return 0;
 }
 
+static int submit_rw(struct vstor_client *c, uint64_t opcode, uint64_t inode, uint64_t offset,
+		     uint64_t len, uint8_t *buf, vstor_cb *cb, void *arg)
+{
+	return vc_submit_rw(c, opcode, inode, offset, len, buf, NULL, 0, 0, 0, cb, arg);
+}
+
+/* Images without parents (the common case, once loaded) go straight to
+ * one op; layered ones (or unknown yet) through client_layer.c. */
 int vstor_read(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_t len,
 	       void *buf, vstor_cb *cb, void *arg)
 {
-	if (!buf)
+	const struct vc_inode *in;
+
+	if (!buf || !c)
 		return -EINVAL;
-	return submit_rw(c, VS_OP_READ, inode, offset, len, buf, cb, arg);
+	if (c->loaded && (!(in = vc_inode_find(c, inode)) || !in->parent))
+		return submit_rw(c, VS_OP_READ, inode, offset, len, buf, cb, arg);
+	return vc_layer_read(c, inode, offset, len, buf, NULL, cb, arg);
+}
+
+int vstor_read_ext(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_t len,
+		   void *buf, uint8_t *bits, unsigned flags, vstor_cb *cb, void *arg)
+{
+	if (!buf || !c || (flags & ~VSTOR_RW_NO_PARENTS))
+		return -EINVAL;
+	if (flags & VSTOR_RW_NO_PARENTS)
+		return vc_submit_rw(c, VS_OP_READ, inode, offset, len, buf, bits, offset, 0, 0,
+				    cb, arg);
+	return vc_layer_read(c, inode, offset, len, buf, bits, cb, arg);
+}
+
+int vstor_write_ext(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_t len,
+		    const void *buf, uint64_t cas, unsigned flags, vstor_cb *cb, void *arg)
+{
+	if (!buf || (flags & ~VSTOR_RW_IGNORE_READONLY))
+		return -EINVAL;
+	return vc_submit_rw(c, VS_OP_WRITE, inode, offset, len, (uint8_t *)(uintptr_t)buf, NULL,
+			    0, cas, flags, cb, arg);
 }
 
 int vstor_write(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_t len,

@@ -194,6 +194,22 @@ static void inode_del(struct vstor_client *c, uint64_t inode)
 	c->ninodes--;
 }
 
+/* spec 9: parent_id is the number inside parent_pool (default: the same
+ * pool); a value of 2^48 or more is a full inode id. 0: no parent. */
+static uint64_t inode_parent(uint64_t inode, json_t v)
+{
+	uint64_t id = 0, pool = vs_inode_pool(inode);
+
+	if (json_u64(json_get(v, "parent_id"), &id) || !id)
+		return 0;
+	if (id >> 48)
+		return id;
+	if (json_get(v, "parent_pool") &&
+	    (json_u64(json_get(v, "parent_pool"), &pool) || !pool || pool > 0xffff))
+		return 0;
+	return vs_inode_make((uint32_t)pool, id);
+}
+
 /* During the full load (c->loading_all) inodes are appended and sorted
  * once at the end; watch events insert in place. */
 static void inode_set(struct vstor_client *c, uint64_t inode, const struct etcd_kv *kv)
@@ -207,6 +223,7 @@ static void inode_set(struct vstor_client *c, uint64_t inode, const struct etcd_
 		inode_del(c, inode);
 	json_u64(json_get(v, "size"), &in.size);
 	json_bool(json_get(v, "readonly"), &in.readonly);
+	in.parent = inode_parent(inode, v);
 	in.name = strdup(name ? name : "");
 	json_free(v);
 	if (!in.name)

@@ -45,6 +45,12 @@ struct vc_op {
 	struct vstor_client *c;
 	uint64_t opcode, inode, offset, len, version;
 	uint8_t *buf;
+	/* READ of one layer (client_layer.c): the reply bitmaps go to lbits,
+	 * one bit per granule from offset lbits_base, LSB first; NULL: dropped */
+	uint8_t *lbits;
+	uint64_t lbits_base;
+	uint64_t cas;			/* WRITE: compare-and-set version, 0: none */
+	unsigned flags;			/* VSTOR_RW_* */
 	struct vc_raw *raw;		/* raw request (vc_raw_submit), else NULL */
 	struct vc_op *pnext;		/* client's list of ops not split yet */
 	int64_t err;
@@ -133,6 +139,7 @@ struct vc_inode {
 	char *name;
 	uint64_t size;
 	bool readonly;
+	uint64_t parent;		/* full inode id of parent_id/parent_pool, 0: none */
 	int64_t mod_revision;
 };
 
@@ -238,6 +245,21 @@ struct vc_pg *vc_pg_of(struct vstor_client *c, uint64_t inode, uint64_t offset, 
 
 /* client_map.c: routing may have changed, as of etcd revision rev. */
 void vc_map_changed(struct vstor_client *c, int64_t rev);
+
+/* client.c: one READ or WRITE as an op of its own, without the layering
+ * of client_layer.c (the checks of vstor_read/vstor_write done); lbits
+ * as in struct vc_op. */
+int vc_submit_rw(struct vstor_client *c, uint64_t opcode, uint64_t inode, uint64_t offset,
+	uint64_t len, uint8_t *buf, uint8_t *lbits, uint64_t lbits_base, uint64_t cas,
+	unsigned flags, vstor_cb *cb, void *arg);
+
+/* client_layer.c: a READ of an image that has (or may have: the client is
+ * not loaded yet) parent layers, merged per granule. */
+int vc_layer_read(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_t len,
+	uint8_t *buf, uint8_t *bits, vstor_cb *cb, void *arg);
+/* Copies a READ reply's stripe bitmap (bl bytes) into p->op->lbits for the
+ * granules of p. */
+void vc_layer_bits(struct vstor_client *c, struct vc_part *p, const uint8_t *bm, size_t bl);
 
 /* client.c: the cluster state changed or loaded; retry waiting parts now. */
 void vc_kick(struct vstor_client *c);

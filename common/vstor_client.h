@@ -31,7 +31,10 @@
  *
  * Caller-driven loops: vstor_client_fd() and vstor_client_timeout_ms().
  *
- * NOT yet: snapshot/clone chains (parents in other pools), RDMA. With
+ * Snapshots and clones (spec 4.0.2, 9): an image whose config/inode has a
+ * parent_id reads through its chain of parent layers, in any pool, merged
+ * per bitmap granule on the client (client_layer.c); writes go to the
+ * image itself (the top layer) only. NOT yet: RDMA. With
  * immediate_commit=all nothing is copied or retained.
  *
  * Threading: one thread; everything runs from the ringloop. Callbacks never
@@ -123,6 +126,26 @@ int vstor_write(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_
 	const void *buf, vstor_cb *cb, void *arg);
 int vstor_delete(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_t len,
 	vstor_cb *cb, void *arg);
+
+/* For layer tools (vsctl flatten, snap rm). */
+#define VSTOR_RW_NO_PARENTS 1		/* read: this layer only, no parents */
+#define VSTOR_RW_IGNORE_READONLY 2	/* write: also to a readonly inode */
+/* vstor_read() that also reports which granules hold data: bits gets one
+ * bit per bitmap_granularity of [offset, offset+len) (LSB first; at least
+ * len/4096/8 rounded up bytes), set when the granule was written in the
+ * image or (without VSTOR_RW_NO_PARENTS) in any layer of its chain. bits
+ * may be NULL. Granules no layer holds read as zeroes. */
+int vstor_read_ext(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_t len,
+	void *buf, uint8_t *bits, unsigned flags, vstor_cb *cb, void *arg);
+/* vstor_write() with a compare-and-set version (spec 4.0.3; 0: none, then
+ * the range may span stripes, else it must stay inside one: -EINVAL) and
+ * flags. A failed compare completes with -EINTR and the object's current
+ * version. */
+int vstor_write_ext(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_t len,
+	const void *buf, uint64_t cas, unsigned flags, vstor_cb *cb, void *arg);
+/* The parent layer of an image (full inode id, 0: none) as config/inode
+ * says; -ENOENT when the client does not know the inode. */
+int vstor_inode_parent(struct vstor_client *c, uint64_t inode, uint64_t *parent);
 /* Completes once every write and delete acknowledged before the call is
  * durable: writes to be replayed first are replayed, then every OSD that
  * holds some of them gets a SYNC (primary SYNC, spec 4.0.4). With nothing
