@@ -203,10 +203,13 @@ static void t_readonly_and_cas(void)
 	uint64_t v;
 
 	CHECK_EQ(vstor_write_sync(vc, mA.inode, 0, 4096, buf), -EINVAL);
-	/* a version read, a stale compare fails with the current version */
+	/* a version read (the object exists: version > 0), a stale compare
+	 * fails with the current version */
+	CHECK(vstor_write_sync(vc, mB.inode, 0, 4096, mB.model) == 4096);
 	CHECK_EQ(wt_wait(&w, vstor_read_ext(vc, mB.inode, 0, STRIPE, buf, bits,
 					    VSTOR_RW_NO_PARENTS, wt_cb, &w)), STRIPE);
 	v = w.ver;
+	CHECK(v > 0);
 	memset(&w, 0, sizeof(w));
 	memcpy(buf, mB.model, 4096);
 	CHECK_EQ(wt_wait(&w, vstor_write_ext(vc, mB.inode, 0, 4096, buf, v, 0, wt_cb, &w)),
