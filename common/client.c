@@ -1142,6 +1142,14 @@ int vstor_read_ext(struct vstor_client *c, uint64_t inode, uint64_t offset, uint
 	return vc_layer_read(c, inode, offset, len, buf, bits, cb, arg);
 }
 
+int vstor_delete_ext(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_t len,
+		     unsigned flags, vstor_cb *cb, void *arg)
+{
+	if (flags & ~VSTOR_RW_IGNORE_READONLY)
+		return -EINVAL;
+	return vc_submit_rw(c, VS_OP_DELETE, inode, offset, len, NULL, NULL, 0, 0, flags, cb, arg);
+}
+
 int vstor_write_ext(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_t len,
 		    const void *buf, uint64_t cas, unsigned flags, vstor_cb *cb, void *arg)
 {

@@ -143,6 +143,10 @@ int vstor_read_ext(struct vstor_client *c, uint64_t inode, uint64_t offset, uint
  * version. */
 int vstor_write_ext(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_t len,
 	const void *buf, uint64_t cas, unsigned flags, vstor_cb *cb, void *arg);
+/* vstor_delete() with flags (VSTOR_RW_IGNORE_READONLY: removing a
+ * snapshot's data). */
+int vstor_delete_ext(struct vstor_client *c, uint64_t inode, uint64_t offset, uint64_t len,
+	unsigned flags, vstor_cb *cb, void *arg);
 /* The parent layer of an image (full inode id, 0: none) as config/inode
  * says; -ENOENT when the client does not know the inode. */
 int vstor_inode_parent(struct vstor_client *c, uint64_t inode, uint64_t *parent);

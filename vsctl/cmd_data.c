@@ -51,6 +51,7 @@ struct xfer {
 	struct xslot *slots;
 	int64_t err;
 	struct vstor_inode_list *objs;	/* NULL: unknown, assume any may exist */
+	bool layered;			/* the image has a parent: objects may show its data */
 	uint64_t bytes_done, written, deleted, skipped;
 	struct vs_progress prog;
 };
@@ -92,6 +93,8 @@ static bool objs_in(const struct xfer *x, uint64_t off, uint64_t len)
 
 static int xfer_init(struct xfer *x, struct vsctl *v, struct vs_image_io *io, uint64_t depth)
 {
+	uint64_t parent = 0;
+
 	memset(x, 0, sizeof(*x));
 	x->v = v;
 	x->c = io->c;
@@ -103,6 +106,7 @@ static int xfer_init(struct xfer *x, struct vsctl *v, struct vs_image_io *io, ui
 		       io->inode >> 48);
 		return VS_ERR;
 	}
+	x->layered = !vstor_inode_parent(io->c, io->inode, &parent) && parent;
 	x->chunk = x->stripe >= CHUNK_TARGET ? x->stripe : CHUNK_TARGET / x->stripe * x->stripe;
 	x->depth = (unsigned)depth;
 	x->slots = calloc(x->depth, sizeof(*x->slots));
@@ -144,8 +148,11 @@ static unsigned busy_slots(const struct xfer *x)
 static int load_objs(struct xfer *x, const char *what)
 {
 	struct vstor_inode_list *l = NULL;
-	int r = vstor_list_inode_sync(x->c, x->inode, &l);
+	int r;
 
+	if (x->layered)
+		return VS_OK;	/* the parents' objects count too: any may hold data */
+	r = vstor_list_inode_sync(x->c, x->inode, &l);
 	if (r == -ENOENT) {
 		vs_err("%s: pool %" PRIu64 " has no PGs in config/pgs, so no data can be reached; "
 		       "place them first (vsctl pg place)", what, x->inode >> 48);
@@ -267,8 +274,8 @@ static void imp_chunk(struct xslot *s)
 		run = UINT64_MAX;
 		if (!objs_in(x, o, olen))
 			x->skipped++;
-		else
-			imp_add(s, &nops, o, olen, olen == x->stripe);
+		else	/* deleting in a clone would show the parent's data */
+			imp_add(s, &nops, o, olen, olen == x->stripe && !x->layered);
 	}
 	if (run != UINT64_MAX && !x->err)
 		imp_add(s, &nops, run, end - run, false);
@@ -732,7 +739,9 @@ static void rm_next(struct rm_state *st)
 
 	if (st->err || st->next >= st->n)
 		return;
-	r = vstor_delete(st->c, st->inode, st->objs[st->next], st->stripe, rm_cb, st);
+	/* the image goes: readonly (a snapshot) or not */
+	r = vstor_delete_ext(st->c, st->inode, st->objs[st->next], st->stripe,
+			     VSTOR_RW_IGNORE_READONLY, rm_cb, st);
 	if (r) {
 		st->err = r;
 		return;

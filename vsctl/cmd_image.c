@@ -6,23 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vsctl.h"
-
-struct image {
-	uint64_t pool, num;		/* num: the 48-bit number inside the pool */
-	const char *name;
-	uint64_t size;
-	bool readonly;
-	uint64_t parent_pool, parent_num;	/* 0: no parent */
-	json_t obj;
-	int64_t mod_rev;
-};
-
-struct images {
-	struct etcd_result res;
-	struct image *v;
-	size_t n;
-};
+#include "image.h"
 
 /* "config/inode/<pool>/<n>" -> pool, n; false when malformed. */
 static bool parse_inode_key(const char *key, uint64_t *pool, uint64_t *num)
@@ -70,7 +54,7 @@ static bool fill_image(struct image *im, uint64_t pool, uint64_t num, json_t obj
 	return true;
 }
 
-static void images_free(struct images *ims)
+void images_free(struct images *ims)
 {
 	for (size_t i = 0; i < ims->n; i++)
 		json_free(ims->v[i].obj);
@@ -80,7 +64,7 @@ static void images_free(struct images *ims)
 }
 
 /* Every image; malformed entries are skipped with a warning. */
-static int images_load(struct vsctl *v, struct images *ims, bool warn)
+int images_load(struct vsctl *v, struct images *ims, bool warn)
 {
 	char err[256];
 
@@ -117,7 +101,7 @@ static int images_load(struct vsctl *v, struct images *ims, bool warn)
 	return 0;
 }
 
-static const struct image *images_find(const struct images *ims, uint64_t pool, uint64_t num)
+const struct image *images_find(const struct images *ims, uint64_t pool, uint64_t num)
 {
 	for (size_t i = 0; i < ims->n; i++)
 		if (ims->v[i].pool == pool && ims->v[i].num == num)
@@ -129,7 +113,7 @@ static const struct image *images_find(const struct images *ims, uint64_t pool, 
  * config/inode/ (images created by hand). 1 found, 0 not found (printed
  * unless quiet), -1 error. *idx_rev: mod_revision of the index key, 0 if
  * absent. On success *im holds its own parsed object. */
-static int image_lookup(struct vsctl *v, const char *name, struct image *im, int64_t *idx_rev,
+int image_lookup(struct vsctl *v, const char *name, struct image *im, int64_t *idx_rev,
 	bool quiet)
 {
 	char key[512], ikey[64];
@@ -187,19 +171,24 @@ static bool good_name(const char *name)
 	return true;
 }
 
-/* The inode object: old's other members kept, name/size/readonly set. */
-static void inode_json(struct strbuf *sb, json_t old, const char *name, uint64_t size,
-	bool readonly)
+static void inode_json_x(struct strbuf *sb, json_t old, const char *name, uint64_t size,
+	bool readonly, bool set_parent, uint64_t own_pool, uint64_t ppool, uint64_t pnum)
 {
 	sb_puts(sb, "{\"name\":");
 	sb_json_str(sb, name);
 	sb_printf(sb, ",\"size\":%" PRIu64, size);
 	if (readonly)
 		sb_puts(sb, ",\"readonly\":true");
+	if (set_parent && pnum && ppool != own_pool)
+		sb_printf(sb, ",\"parent_pool\":%" PRIu64, ppool);
+	if (set_parent && pnum)
+		sb_printf(sb, ",\"parent_id\":%" PRIu64, pnum);
 	for (size_t i = 0; old && i < json_len(old); i++) {
 		const char *k = json_key_at(old, i);
 
 		if (!strcmp(k, "name") || !strcmp(k, "size") || !strcmp(k, "readonly"))
+			continue;
+		if (set_parent && (!strcmp(k, "parent_id") || !strcmp(k, "parent_pool")))
 			continue;
 		sb_puts(sb, ",");
 		sb_json_str(sb, k);
@@ -207,6 +196,17 @@ static void inode_json(struct strbuf *sb, json_t old, const char *name, uint64_t
 		sb_json_val(sb, json_at(old, i));
 	}
 	sb_puts(sb, "}");
+}
+
+void inode_json(struct strbuf *sb, json_t old, const char *name, uint64_t size, bool readonly)
+{
+	inode_json_x(sb, old, name, size, readonly, false, 0, 0, 0);
+}
+
+void inode_json_parent(struct strbuf *sb, json_t old, const char *name, uint64_t size,
+	bool readonly, uint64_t own_pool, uint64_t ppool, uint64_t pnum)
+{
+	inode_json_x(sb, old, name, size, readonly, true, own_pool, ppool, pnum);
 }
 
 static const struct vs_pool *pick_pool(struct vsctl *v, const struct vs_pools *pools)
@@ -226,7 +226,7 @@ static const struct vs_pool *pick_pool(struct vsctl *v, const struct vs_pools *p
 	return NULL;
 }
 
-static void backoff(int attempt)
+void backoff(int attempt)
 {
 	struct timespec ts = { 0, (long)(1 + rand() % (5 * (attempt + 1))) * 1000000L };
 
@@ -257,29 +257,82 @@ int cmd_create(struct vsctl *v)
 	return vs_image_create(v, name, size, true);
 }
 
+int image_next_num(struct vsctl *v, uint64_t pool, uint64_t floor_num, uint64_t *num,
+	int64_t *max_rev)
+{
+	char max_key[64], *mv;
+	uint64_t maxid = 0;
+	int r;
+
+	snprintf(max_key, sizeof(max_key), "index/maxid/%" PRIu64, pool);
+	r = vs_get(v, max_key, &mv, max_rev);
+	if (r < 0)
+		return -1;
+	if (r) {
+		json_t j = json_parse(mv, strlen(mv), NULL, 0);
+
+		if (!j || json_u64(j, &maxid) < 0) {
+			vs_err("etcd key %s must hold a number, not \"%.60s\"; fix it", max_key, mv);
+			if (j)
+				json_free(j);
+			free(mv);
+			return -1;
+		}
+		json_free(j);
+		free(mv);
+	} else {
+		*max_rev = 0;
+	}
+	*num = (maxid > floor_num ? maxid : floor_num) + 1;
+	if (*num > VS_MAX_INODE_NUM) {
+		vs_err("pool %" PRIu64 " has no free inode numbers left", pool);
+		return -1;
+	}
+	return 0;
+}
+
 int vs_image_create(struct vsctl *v, const char *name, uint64_t size, bool print)
 {
 	const struct vs_pool *pool;
 	struct vs_pools pools;
-	uint64_t floor_num = 0;
-	char idx_key[512], max_key[64];
-	int rc = VS_ERR;
+	int rc;
 
 	if (vs_pools_load(v, &pools, false) < 0)
 		return VS_ERR;
 	pool = pick_pool(v, &pools);
+	rc = pool ? image_create_in(v, name, size, pool->id, NULL, print) : VS_ERR;
+	vs_pools_free(&pools);
+	return rc;
+}
+
+int image_create_in(struct vsctl *v, const char *name, uint64_t size, uint64_t pool_id,
+	const struct image *parent, bool print)
+{
+	const struct vs_pool *pool;
+	struct vs_pools pools;
+	uint64_t floor_num = 0;
+	char idx_key[512], max_key[64], parent_key[64];
+	int rc = VS_ERR;
+
+	if (vs_pools_load(v, &pools, false) < 0)
+		return VS_ERR;
+	pool = vs_pool_by_id(&pools, pool_id);
 	if (!pool) {
+		vs_err("pool %" PRIu64 " is not in config/pools (see 'vsctl pool ls')", pool_id);
 		vs_pools_free(&pools);
 		return VS_ERR;
 	}
+	if (parent)
+		snprintf(parent_key, sizeof(parent_key), "config/inode/%" PRIu64 "/%" PRIu64,
+			 parent->pool, parent->num);
 	srand((unsigned)getpid() ^ (unsigned)time(NULL));
 	snprintf(idx_key, sizeof(idx_key), "index/image/%s", name);
 	snprintf(max_key, sizeof(max_key), "index/maxid/%" PRIu64, pool->id);
 	for (int attempt = 0; attempt < 200; attempt++) {
 		struct image old;
 		int64_t idx_rev, max_rev;
-		uint64_t maxid = 0, num;
-		char *mv, inode_key[64], nbuf[32], idxv[96];
+		uint64_t num;
+		char inode_key[64], nbuf[32], idxv[96];
 		struct strbuf inode;
 		int r;
 
@@ -292,39 +345,27 @@ int vs_image_create(struct vsctl *v, const char *name, uint64_t size, bool print
 			json_free(old.obj);
 			break;
 		}
-		r = vs_get(v, max_key, &mv, &max_rev);
-		if (r < 0)
+		if (image_next_num(v, pool->id, floor_num, &num, &max_rev) < 0)
 			break;
-		if (r) {
-			json_t j = json_parse(mv, strlen(mv), NULL, 0);
-
-			if (!j || json_u64(j, &maxid) < 0) {
-				vs_err("etcd key %s must hold a number, not \"%.60s\"; fix it", max_key, mv);
-				if (j)
-					json_free(j);
-				free(mv);
-				break;
-			}
-			json_free(j);
-			free(mv);
-		}
-		num = (maxid > floor_num ? maxid : floor_num) + 1;
-		if (num > VS_MAX_INODE_NUM) {
-			vs_err("pool %" PRIu64 " has no free inode numbers left", pool->id);
-			break;
-		}
 		snprintf(inode_key, sizeof(inode_key), "config/inode/%" PRIu64 "/%" PRIu64,
 			 pool->id, num);
 		snprintf(nbuf, sizeof(nbuf), "%" PRIu64, num);
 		snprintf(idxv, sizeof(idxv), "{\"id\":%" PRIu64 ",\"pool_id\":%" PRIu64 "}", num,
 			 pool->id);
 		sb_init(&inode);
-		inode_json(&inode, NULL, name, size, false);
+		if (parent)
+			inode_json_parent(&inode, NULL, name, size, false, pool->id, parent->pool,
+					  parent->num);
+		else
+			inode_json(&inode, NULL, name, size, false);
 
+		/* a parent must not change (become writable, go away) meanwhile */
 		struct etcd_compare cmp[] = {
 			{ .key = inode_key, .target = ETCD_CMP_CREATE, .op = ETCD_CMP_EQUAL, .number = 0 },
 			{ .key = idx_key, .target = ETCD_CMP_CREATE, .op = ETCD_CMP_EQUAL, .number = 0 },
 			{ .key = max_key, .target = ETCD_CMP_MOD, .op = ETCD_CMP_EQUAL, .number = max_rev },
+			{ .key = parent_key, .target = ETCD_CMP_MOD, .op = ETCD_CMP_EQUAL,
+			  .number = parent ? parent->mod_rev : 0 },
 		};
 		struct etcd_txn_op ops[] = {
 			{ .type = ETCD_OP_PUT, .put = { .key = max_key, .value = nbuf,
@@ -334,8 +375,8 @@ int vs_image_create(struct vsctl *v, const char *name, uint64_t size, bool print
 			{ .type = ETCD_OP_PUT, .put = { .key = idx_key, .value = idxv,
 				.value_len = strlen(idxv) } },
 		};
-		struct etcd_txn_req req = { .compare = cmp, .n_compare = 3, .success = ops,
-			.n_success = 3 };
+		struct etcd_txn_req req = { .compare = cmp, .n_compare = parent ? 4 : 3,
+			.success = ops, .n_success = 3 };
 
 		r = vs_txn(v, &req);
 		sb_free(&inode);
@@ -344,13 +385,31 @@ int vs_image_create(struct vsctl *v, const char *name, uint64_t size, bool print
 		if (r == 1) {
 			if (print && v->json)
 				printf("{\"name\":%s,\"pool_id\":%" PRIu64 ",\"id\":%" PRIu64
-				       ",\"inode\":%" PRIu64 ",\"size\":%" PRIu64 "}\n",
-				       vs_q(name), pool->id, num, (pool->id << 48) | num, size);
+				       ",\"inode\":%" PRIu64 ",\"size\":%" PRIu64 "%s%s}\n",
+				       vs_q(name), pool->id, num, (pool->id << 48) | num, size,
+				       parent ? ",\"parent\":" : "", parent ? vs_q(parent->name) : "");
+			else if (print && parent)
+				printf("Image '%s' created in pool '%s' with id %" PRIu64 " as a clone "
+				       "of '%s'\n", name, pool->name, num, parent->name);
 			else if (print)
 				printf("Image '%s' created in pool '%s' with id %" PRIu64 "\n", name,
 				       pool->name, num);
 			rc = VS_OK;
 			break;
+		}
+		if (parent) {
+			struct image now;
+			int64_t irev;
+
+			r = image_lookup(v, parent->name, &now, &irev, true);
+			if (r < 0)
+				break;
+			if (r)
+				json_free(now.obj);
+			if (!r || now.mod_rev != parent->mod_rev) {
+				vs_err("image '%s' changed while cloning it; try again", parent->name);
+				break;
+			}
 		}
 		/* Lost a race, or the inode number is taken by an entry made
 		 * without index/maxid: skip past it. */
@@ -365,7 +424,7 @@ int vs_image_create(struct vsctl *v, const char *name, uint64_t size, bool print
 	return rc;
 }
 
-static const char *pool_name(const struct vs_pools *pools, uint64_t id, char *buf, size_t len)
+const char *pool_name(const struct vs_pools *pools, uint64_t id, char *buf, size_t len)
 {
 	const struct vs_pool *p = vs_pool_by_id(pools, id);
 
@@ -375,7 +434,7 @@ static const char *pool_name(const struct vs_pools *pools, uint64_t id, char *bu
 	return buf;
 }
 
-static void image_json(struct strbuf *sb, const struct image *im, const struct vs_pools *pools,
+void image_json(struct strbuf *sb, const struct image *im, const struct vs_pools *pools,
 	const struct images *all)
 {
 	char pb[32];
@@ -400,7 +459,7 @@ static void image_json(struct strbuf *sb, const struct image *im, const struct v
 	sb_puts(sb, "}");
 }
 
-static const char *parent_text(const struct image *im, const struct images *all, char *buf,
+const char *parent_text(const struct image *im, const struct images *all, char *buf,
 	size_t len)
 {
 	const struct image *p;
@@ -560,6 +619,16 @@ int cmd_modify(struct vsctl *v)
 			return VS_ERR;
 		}
 		ro = set_ro ? true : set_rw ? false : im.readonly;
+		if (im.readonly && !ro && !vs_opt_bool(v, "force")) {
+			char child[256];
+
+			if (image_has_children(v, &im, child, sizeof(child))) {
+				vs_err("image '%s' is the parent of '%s': writing to it would change what "
+				       "its children show; give --force if you mean it", name, child);
+				json_free(im.obj);
+				return VS_ERR;
+			}
+		}
 		snprintf(inode_key, sizeof(inode_key), "config/inode/%" PRIu64 "/%" PRIu64, im.pool,
 			 im.num);
 		snprintf(old_idx, sizeof(old_idx), "index/image/%s", name);
@@ -651,8 +720,10 @@ static int rm_lookup(struct vsctl *v, const char *name, struct image *im, int64_
 	}
 	for (size_t i = 0; i < ims.n && !vs_opt_bool(v, "force"); i++) {
 		if (ims.v[i].parent_pool == im->pool && ims.v[i].parent_num == im->num) {
-			vs_err("image '%s' is the parent of '%s'; removing it breaks the child "
-			       "(give --force to do it anyway)", name, ims.v[i].name);
+			vs_err("image '%s' has children (it is the parent of '%s'): removing it "
+			       "would break them. Merge it into them with 'vsctl snap rm %s', or "
+			       "detach them with 'vsctl flatten %s' (or give --force to break them)",
+			       name, ims.v[i].name, name, ims.v[i].name);
 			images_free(&ims);
 			json_free(im->obj);
 			return 0;
@@ -664,7 +735,11 @@ static int rm_lookup(struct vsctl *v, const char *name, struct image *im, int64_
 
 int cmd_rm(struct vsctl *v)
 {
-	const char *name = v->args[0];
+	return image_rm(v, v->args[0], true, NULL);
+}
+
+int image_rm(struct vsctl *v, const char *name, bool print, uint64_t *deleted_out)
+{
 	bool meta_only = vs_opt_bool(v, "metadata_only");
 	uint64_t deleted = 0;
 
@@ -709,7 +784,11 @@ int cmd_rm(struct vsctl *v)
 
 		r = vs_txn(v, &req);
 		if (r == 1) {
-			if (v->json)
+			if (deleted_out)
+				*deleted_out = deleted;
+			if (!print)
+				;
+			else if (v->json)
 				printf("{\"name\":%s,\"pool_id\":%" PRIu64 ",\"id\":%" PRIu64
 				       ",\"objects_deleted\":%" PRIu64 ",\"metadata_only\":%s}\n",
 				       vs_q(name), im.pool, im.num, deleted,

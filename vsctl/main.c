@@ -183,6 +183,94 @@ static const struct command commands[] = {
 	  "EXAMPLES\n"
 	  "    vsctl rm vm1-disk\n"
 	  "    vsctl rm vm1-disk --metadata-only\n" },
+	{ "snap create", cmd_snap_create, 1, 1, "",
+	  "NAME\n"
+	  "    vsctl snap create - take a snapshot of an image\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl snap create IMAGE@SNAPSHOT [--json]\n\n"
+	  "DESCRIPTION\n"
+	  "    The Vitastor way: the image's inode (with all its data) becomes the\n"
+	  "    readonly image IMAGE@SNAPSHOT, and a new empty inode in the same pool takes\n"
+	  "    the name IMAGE with the snapshot as its parent (parent_id), so IMAGE shows\n"
+	  "    the same data and new writes land in the new inode only. One etcd\n"
+	  "    transaction (both config/inode keys, index/image/*, index/maxid) guarded\n"
+	  "    by the revisions it was computed from. Clients that have IMAGE open by\n"
+	  "    inode number keep writing to the old inode until they see it readonly\n"
+	  "    (then their writes fail): reopen IMAGE by name after a snapshot.\n\n"
+	  "EXIT STATUS\n"
+	  "    0 created, 1 refused or failed (IMAGE missing or readonly, the snapshot\n"
+	  "    name taken), 2 bad command line\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl snap create vm1@before-upgrade\n" },
+	{ "snap ls", cmd_snap_ls, 0, 1, "",
+	  "NAME\n"
+	  "    vsctl snap ls - list snapshots, or the layers of one image\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl snap ls [IMAGE] [--json]\n\n"
+	  "DESCRIPTION\n"
+	  "    Without IMAGE: every snapshot (readonly images and images that are the\n"
+	  "    parent of another). With IMAGE: its chain of layers, layer 0 = IMAGE\n"
+	  "    itself, then its parent, and so on. Each row has the parent and the\n"
+	  "    children (the --json objects are those of 'vsctl ls --json' with\n"
+	  "    \"children\" and, with IMAGE, \"layer\" added).\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl snap ls\n"
+	  "    vsctl snap ls vm1 --json\n" },
+	{ "snap rm", cmd_snap_rm, 1, 1, "io_depth",
+	  "NAME\n"
+	  "    vsctl snap rm - remove a snapshot, merging its data into its children\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl snap rm IMAGE@SNAPSHOT [--io-depth N] [--json]\n\n"
+	  "DESCRIPTION\n"
+	  "    Removes a readonly layer without changing what any image shows: first its\n"
+	  "    own data is copied into each child image where the child has not written\n"
+	  "    (per 4 KiB granule, compare-and-set per object, so live writes to a child\n"
+	  "    always win), then every child gets the snapshot's parent as its parent (one\n"
+	  "    guarded etcd transaction), then the snapshot's objects and etcd entries are\n"
+	  "    deleted as 'vsctl rm' does. A progress bar shows on a terminal. If it\n"
+	  "    fails part way, nothing visible has changed: run it again.\n\n"
+	  "OPTIONS\n"
+	  "    --io-depth N   objects in flight, 1..1024 (default 16)\n\n"
+	  "EXIT STATUS\n"
+	  "    0 removed, 1 refused or failed (missing, not readonly, OSDs down), 2 bad\n"
+	  "    command line\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl snap rm vm1@before-upgrade\n" },
+	{ "clone", cmd_clone, 2, 2, "pool size",
+	  "NAME\n"
+	  "    vsctl clone - create an image on top of a snapshot\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl clone SNAPSHOT NEW [--pool P] [--size SIZE] [--json]\n\n"
+	  "DESCRIPTION\n"
+	  "    Creates the empty image NEW with SNAPSHOT as its parent (parent_id, and\n"
+	  "    parent_pool when NEW is in another pool): NEW shows the snapshot's data and\n"
+	  "    keeps its own writes. SNAPSHOT must be readonly (a snapshot, or an image\n"
+	  "    marked with 'vsctl modify --readonly'), so it cannot change under the\n"
+	  "    clone; the transaction is guarded by its revision.\n\n"
+	  "OPTIONS\n"
+	  "    --pool P      pool of NEW (default: the snapshot's pool)\n"
+	  "    --size SIZE   size of NEW (default: the snapshot's size)\n\n"
+	  "EXIT STATUS\n"
+	  "    0 created, 1 refused or failed, 2 bad command line\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl clone base-os@v1 vm2-disk\n" },
+	{ "flatten", cmd_flatten, 1, 1, "io_depth",
+	  "NAME\n"
+	  "    vsctl flatten - copy the parents' data into an image and detach it\n\n"
+	  "SYNOPSIS\n"
+	  "    vsctl flatten IMAGE [--io-depth N] [--json]\n\n"
+	  "DESCRIPTION\n"
+	  "    Copies every 4 KiB granule that some layer below IMAGE holds and IMAGE has\n"
+	  "    not written into IMAGE (compare-and-set per object: live writes win), then\n"
+	  "    removes IMAGE's parent in etcd. What IMAGE shows does not change; after it\n"
+	  "    the parents can be removed. A progress bar shows on a terminal. An image\n"
+	  "    without a parent is left alone (exit status 0).\n\n"
+	  "OPTIONS\n"
+	  "    --io-depth N   objects in flight, 1..1024 (default 16)\n\n"
+	  "EXIT STATUS\n"
+	  "    0 flattened (or had no parent), 1 failed, 2 bad command line\n\n"
+	  "EXAMPLES\n"
+	  "    vsctl flatten vm2-disk\n" },
 	{ "import", cmd_import, 2, 2, "pool size io_depth",
 	  "NAME\n"
 	  "    vsctl import - copy a file or standard input into an image\n\n"
@@ -440,6 +528,11 @@ static void print_main_help(FILE *out)
 	      "    rm NAME [--metadata-only]                   remove an image (and its data)\n"
 	      "    import FILE|- IMAGE [--pool P]              copy a file into an image\n"
 	      "    export IMAGE FILE|-                         copy an image into a file\n"
+	      "    snap create IMAGE@SNAP                      take a snapshot\n"
+	      "    snap ls [IMAGE]                             list snapshots / layers\n"
+	      "    snap rm IMAGE@SNAP                          remove a snapshot (merge)\n"
+	      "    clone SNAP NEW                              new image on a snapshot\n"
+	      "    flatten IMAGE                               detach from the parents\n"
 	      "    pg place --static [--pool P]                static PG placement\n"
 	      "    osd ls                                      list OSDs\n"
 	      "    osd rm N                                    forget a dead OSD\n"
@@ -482,7 +575,7 @@ static const struct command *find_command(char *const *args, size_t nargs, size_
 
 static bool is_group(const char *w)
 {
-	return !strcmp(w, "pool") || !strcmp(w, "pg") || !strcmp(w, "osd");
+	return !strcmp(w, "pool") || !strcmp(w, "pg") || !strcmp(w, "osd") || !strcmp(w, "snap");
 }
 
 /* The option name of "--x-y=z" as "x_y" in buf; NULL when a is no option. */

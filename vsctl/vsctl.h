@@ -174,5 +174,10 @@ int cmd_map(struct vsctl *v);
 int cmd_unmap(struct vsctl *v);
 int cmd_list(struct vsctl *v);
 int cmd_map_agent(struct vsctl *v);
+int cmd_snap_create(struct vsctl *v);
+int cmd_snap_ls(struct vsctl *v);
+int cmd_snap_rm(struct vsctl *v);
+int cmd_clone(struct vsctl *v);
+int cmd_flatten(struct vsctl *v);
 
 #endif

@@ -19,6 +19,7 @@
 #include "json.h"
 #include "osd_cluster.h"
 #include "vstor_proto.h"
+#include "vt_sh.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,36 +42,21 @@ static const char *osd_args[] = {
 	"--etcd_quick_timeout", "500", "--immediate_commit", "all", NULL,
 };
 
-struct run {
-	int rc;
-	char out[65536];
-	char err[16384];
-};
-
-static struct run R;
+static struct vt_sh R;
 
 /* Runs a shell command line in which $V is vsctl with the test etcd;
  * stdout/stderr go to R. Returns the exit code (99: a sanitizer report). */
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int sh(const char *fmt, ...)
 {
-	char cmd[4096], full[4096 + 3 * PATH_MAX + 200], out[PATH_MAX + 8], err[PATH_MAX + 8];
+	char setup[PATH_MAX + 200];
 	va_list ap;
-	int st;
 
+	snprintf(setup, sizeof(setup), "V='%s --config_path /dev/null --etcd_address %s'",
+		 vsctl, etcd_proc_endpoint(C.etcd));
 	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	vt_shv(&R, setup, tmp, fmt, ap);
 	va_end(ap);
-	snprintf(out, sizeof(out), "%s/sh.out", tmp);
-	snprintf(err, sizeof(err), "%s/sh.err", tmp);
-	snprintf(full, sizeof(full), "V='%s --config_path /dev/null --etcd_address %s'; "
-		 "( %s ) >'%s' 2>'%s'", vsctl, etcd_proc_endpoint(C.etcd), cmd, out, err);
-	st = system(full);
-	vt_slurp(out, R.out, sizeof(R.out));
-	vt_slurp(err, R.err, sizeof(R.err));
-	R.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-	if (strstr(R.err, "Sanitizer") || strstr(R.err, "runtime error:"))
-		R.rc = 99;
 	return R.rc;
 }
 
@@ -100,29 +86,9 @@ static uint64_t rnd(void)
 	return s;
 }
 
-/* FNV-1a over a file; *len gets its size. */
-static uint64_t file_sum(const char *path, uint64_t *len)
-{
-	uint64_t h = 14695981039346656037ull;
-	uint8_t buf[65536];
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	*len = 0;
-	if (fd < 0)
-		return 0;
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		for (ssize_t i = 0; i < n; i++)
-			h = (h ^ buf[i]) * 1099511628211ull;
-		*len += (uint64_t)n;
-	}
-	close(fd);
-	return h;
-}
-
 static bool same_file(const char *a, const char *b)
 {
-	uint64_t la, lb, ha = file_sum(a, &la), hb = file_sum(b, &lb);
+	uint64_t la, lb, ha = vt_file_sum(a, &la), hb = vt_file_sum(b, &lb);
 
 	if (ha != hb || la != lb)
 		fprintf(stderr, "%s: %llu bytes sum %llx; %s: %llu bytes sum %llx\n", a,
