@@ -189,6 +189,7 @@ static void inode_del(struct vstor_client *c, uint64_t inode)
 
 	if (i == c->ninodes || c->inodes[i].inode != inode)
 		return;
+	c->inode_gen++;
 	free(c->inodes[i].name);
 	memmove(&c->inodes[i], &c->inodes[i + 1], (c->ninodes - i - 1) * sizeof(c->inodes[0]));
 	c->ninodes--;
@@ -219,6 +220,7 @@ static void inode_set(struct vstor_client *c, uint64_t inode, const struct etcd_
 	struct vc_inode in = { .inode = inode, .mod_revision = kv->mod_revision }, *n;
 	size_t i;
 
+	c->inode_gen++;
 	if (!c->loading_all)
 		inode_del(c, inode);
 	json_u64(json_get(v, "size"), &in.size);

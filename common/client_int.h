@@ -203,6 +203,7 @@ struct vstor_client {
 	struct vc_osd *osds;
 	size_t nosds;
 	struct vc_inode *inodes;	/* sorted by inode */
+	uint64_t inode_gen;		/* +1 at every config/inode change */
 	size_t ninodes, inodes_cap;
 	bool loading_all;		/* applying the full load */
 	struct vc_pool *pools;

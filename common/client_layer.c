@@ -21,8 +21,17 @@
  *     need -= the granules L holds: their bytes in the buffer are final
  *     (the granules L does not hold came back as zeroes: a deeper layer
  *      overwrites them, or they stay zero, which is right)
+ *     if config/inode changed since the read started (any inode) and L
+ *     is not I or need is not empty: start over from L := I with every
+ *     granule needed (at most VC_MAX_RESTARTS times)
  *     if need is empty or L has no parent: done
  *     L := parent(L), looked up only now (config/inode as of now)
+ *
+ * The restart covers 'vsctl snap rm' of a layer S below I while I is read:
+ * it copies S's data into I, then rebases I onto S's parent, then deletes
+ * S's objects. A read that found a granule missing in I before the copy and
+ * then sees the rebase (or reads S after its deletion, which comes after
+ * the rebase) reads again, and then finds the granule in I.
  *
  * A chain deeper than VC_MAX_LAYERS (a parent_id loop) fails with -ELOOP.
  * The OSD-side chain walk (meta_revision != 0, same pool only) is not used:
@@ -39,15 +48,16 @@
 #include <string.h>
 
 #define VC_MAX_LAYERS 256
+#define VC_MAX_RESTARTS 16
 
 struct vc_lread {
 	struct vstor_client *c;
-	uint64_t layer, offset, len, gran, ngran;
+	uint64_t top, layer, offset, len, gran, ngran, gen;
 	uint8_t *buf, *bits_out;
 	vstor_cb *cb;
 	void *arg;
 	uint8_t *need, *got;	/* ngran bits each */
-	unsigned depth, pending;
+	unsigned depth, pending, restarts;
 	bool submitting;
 	int64_t err;
 	uint64_t version;	/* of the top layer */
@@ -139,6 +149,15 @@ static unsigned layer_start(struct vc_lread *lr)
 	return lr->pending;
 }
 
+static void need_all(struct vc_lread *lr)
+{
+	uint64_t nb = (lr->ngran + 7) / 8;
+
+	memset(lr->need, 0xff, nb);
+	if (lr->ngran % 8)
+		lr->need[nb - 1] = (uint8_t)((1u << (lr->ngran % 8)) - 1);
+}
+
 static void layer_done(struct vc_lread *lr)
 {
 	struct vstor_client *c = lr->c;
@@ -150,6 +169,18 @@ static void layer_done(struct vc_lread *lr)
 	for (uint64_t i = 0; !lr->err && i < (lr->ngran + 7) / 8; i++) {
 		lr->need[i] &= (uint8_t)~lr->got[i];
 		more |= lr->need[i] != 0;
+	}
+	if (!lr->err && (more || lr->depth) && c->inode_gen != lr->gen &&
+	    lr->restarts < VC_MAX_RESTARTS) {
+		/* the chain may have changed under the read: read it again */
+		lr->restarts++;
+		lr->gen = c->inode_gen;
+		lr->depth = 0;
+		lr->layer = lr->top;
+		need_all(lr);
+		if (!layer_start(lr))
+			lread_finish(lr);
+		return;
 	}
 	in = more && !lr->err ? vc_inode_find(c, lr->layer) : NULL;
 	if (!in || !in->parent) {
@@ -184,7 +215,8 @@ int vc_layer_read(struct vstor_client *c, uint64_t inode, uint64_t offset, uint6
 	if (!lr)
 		return -ENOMEM;
 	lr->c = c;
-	lr->layer = inode;
+	lr->top = lr->layer = inode;
+	lr->gen = c->inode_gen;
 	lr->offset = offset;
 	lr->len = len;
 	lr->gran = gran;
@@ -195,9 +227,7 @@ int vc_layer_read(struct vstor_client *c, uint64_t inode, uint64_t offset, uint6
 	lr->arg = arg;
 	lr->need = (uint8_t *)(lr + 1);
 	lr->got = lr->need + nb;
-	memset(lr->need, 0xff, nb);
-	if (ngran % 8)
-		lr->need[nb - 1] = (uint8_t)((1u << (ngran % 8)) - 1);
+	need_all(lr);
 	if (!layer_start(lr)) {
 		/* nothing submitted: no callback, the error goes to the caller */
 		int64_t err = lr->err;

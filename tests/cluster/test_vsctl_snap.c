@@ -280,11 +280,62 @@ static void t_rm_refused(void)
 	CHECK_SH(0, "$V info img@s1");
 }
 
-/* img@s2 goes; its data moves into img, whose parent becomes img@s1 */
+/* Starts a shell command line in the background: its stdout+stderr go to
+ * tmp/bg.out, its exit status to tmp/bg.rc. */
+static bool bg_start(const char *cmd)
+{
+	return sh("( %s > %s/bg.out 2>&1; echo $? > %s/bg.rc.tmp; mv %s/bg.rc.tmp %s/bg.rc ) &",
+		  cmd, tmp, tmp, tmp, tmp) == 0;
+}
+
+/* The exit status of the background command once done (its output in
+ * R.out), else -1. */
+static int bg_done(void)
+{
+	char path[PATH_MAX + 16], buf[16] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/bg.rc", tmp);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/bg.out", tmp);
+	vt_slurp(path, R.out, sizeof(R.out));
+	return buf[0] ? atoi(buf) : 99;
+}
+
+/* one random read of m (4 KiB .. 256 KiB) checked against the model */
+static bool read_one(struct vcm *m)
+{
+	static uint8_t buf[256 << 10];
+	uint64_t len = ((uint64_t)vcm_rnd() % 64 + 1) * 4096;
+	uint64_t off = ((uint64_t)vcm_rnd() % ((m->size - len) / 4096 + 1)) * 4096;
+	int64_t r = vstor_read_sync(m->vc, m->inode, off, len, buf);
+
+	if (r == (int64_t)len && !memcmp(buf, m->model + off, len))
+		return true;
+	fprintf(stderr, "read %llu+%llu: r=%lld\n", (unsigned long long)off,
+		(unsigned long long)len, (long long)r);
+	return false;
+}
+
+/* img@s2 goes; its data moves into img, whose parent becomes img@s1; img
+ * is read all the while */
 static void t_snap_rm_middle(void)
 {
+	int rc, reads = 0;
+
 	CHECK(all_objects(s2_ino) > 0);
-	CHECK_SH(0, "$V snap rm img@s2 --json");
+	CHECK(bg_start("$V snap rm img@s2 --json --io-depth 1"));
+	while ((rc = bg_done()) < 0) {
+		CHECK(read_one(&mHead));
+		reads++;
+	}
+	fprintf(stderr, "%d reads during snap rm\n", reads);
+	CHECK_MSG(rc == 0, "snap rm: %s", R.out);
 	CHECK_MSG(out_has("\"merged_into\":1") && out_has("\"objects_deleted\":"), "%s", R.out);
 	CHECK(client_sees("img", mHead.inode, s1_ino));
 	CHECK(vcm_verify(&mHead) && vcm_verify(&mS1) && vcm_verify(&mClone));
@@ -295,27 +346,13 @@ static void t_snap_rm_middle(void)
 
 static void t_flatten_live(void)
 {
-	char rcf[PATH_MAX + 16], pf[PATH_MAX + 16];
-	char buf[16] = "";
-	int n = 0;
+	int n = 0, rc;
 
-	/* flatten in the background, the clone written meanwhile */
-	snprintf(rcf, sizeof(rcf), "%s/flatten.rc", tmp);
-	snprintf(pf, sizeof(pf), "%s/flatten.out", tmp);
-	CHECK_SH(0, "( script -qec \"$V flatten cl --io-depth 2\" /dev/null > %s 2>&1; "
-		 "echo $? > %s ) &", pf, rcf);
-	for (long long t = vt_now_ms() + 120000; vt_now_ms() < t; n++) {
-		FILE *f = fopen(rcf, "r");
-
-		if (f) {
-			CHECK(fgets(buf, sizeof(buf), f));
-			fclose(f);
-			break;
-		}
+	/* flatten in the background (on a terminal), the clone written meanwhile */
+	CHECK(bg_start("script -qec \"$V flatten cl --io-depth 2\" /dev/null"));
+	for (long long t = vt_now_ms() + 120000; (rc = bg_done()) < 0 && vt_now_ms() < t; n++)
 		CHECK(!vcm_write_loop(&mClone, 8, NULL, 60000) && !mClone.failed);
-	}
-	CHECK_MSG(atoi(buf) == 0 && buf[0], "flatten exit '%s'", buf);
-	vt_slurp(pf, R.out, sizeof(R.out));
+	CHECK_MSG(rc == 0, "flatten exit %d: %s", rc, R.out);
 	CHECK_MSG(strstr(R.out, "flatten [") && strstr(R.out, "flattened"), "%s", R.out);
 	fprintf(stderr, "%d write rounds during flatten: %s\n", n, strstr(R.out, "flattened"));
 	CHECK(client_sees("cl", mClone.inode, 0));
