@@ -43,6 +43,9 @@ static const uint8_t *in;
 static size_t in_pos, in_len;
 static uint32_t rng;
 static int done[NOPS];
+/* granule bits of the layered-read path (vc_layer_bits), with a guard byte
+ * after each op's bits */
+static uint8_t lbits[NOPS][131072 / 4096 / 8 + 1];
 static int64_t result[NOPS];
 
 static ssize_t fuzz_recv(int fd, void *buf, size_t len, int flags)
@@ -184,6 +187,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		op->arg = (void *)(intptr_t)i;
 		c->inflight_ops++;
 		p = &op->parts[0];
+		if (reqs[i].opcode == VS_OP_READ && (i & 1)) {
+			/* odd reads collect the bitmap; read 3 not at the stripe start */
+			op->offset = p->offset = i == 3 ? 65536 : 0;
+			op->lbits = lbits[i];
+			op->lbits_base = op->offset;
+			lbits[i][reqs[i].len / 4096 / 8 + (reqs[i].len / 4096 % 8 != 0)] = 0xa5;
+		}
 		p->op = op;
 		p->len = reqs[i].len;
 		p->buf = bufs[i];
@@ -191,6 +201,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		vs_req_init(&p->pkt, p->id, op->opcode);
 		vs_le64_set(&p->pkt.rw.inode, op->inode);
 		vs_le32_set(&p->pkt.rw.len, p->len);
+		vs_le64_set(&p->pkt.rw.offset, p->offset);
 		INV(inflight_add(cn, p));
 		done[i] = 0;
 	}
@@ -215,6 +226,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		INV(in_pos > before || cn->state == VC_C_DEAD);
 	}
 	for (int i = 0; i < NOPS; i++) {
+		if (reqs[i].opcode == VS_OP_READ && (i & 1))
+			INV(lbits[i][reqs[i].len / 4096 / 8 + (reqs[i].len / 4096 % 8 != 0)] == 0xa5);
 		INV(done[i] <= 1);
 		if (done[i] && reqs[i].opcode == VS_OP_READ && result[i] >= 0)
 			INV(result[i] == reqs[i].len);
