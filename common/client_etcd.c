@@ -306,7 +306,8 @@ static void rebuild(struct vstor_client *c)
 		json_u64(json_get(p, "parity_chunks"), &parity);
 		if (!strcmp(scheme, "replicated"))
 			data_chunks = 1;
-		else if ((!strcmp(scheme, "xor") || !strcmp(scheme, "jerasure")) && parity < pg_size)
+		else if ((!strcmp(scheme, "xor") || !strcmp(scheme, "jerasure") ||
+			  !strcmp(scheme, "ec")) && parity < pg_size)
 			data_chunks = pg_size - parity;
 		else
 			continue;

@@ -46,9 +46,11 @@ int pool_check(json_t obj, struct pool_cfg *p, char *err, size_t errlen)
 		return -1;
 	}
 	p->scheme = json_str(json_get(obj, "scheme"));
+	if (p->scheme && !strcmp(p->scheme, "ec"))
+		p->scheme = "jerasure";	/* an alias (spec §11) */
 	if (!p->scheme || (strcmp(p->scheme, "replicated") && strcmp(p->scheme, "xor") &&
 			   strcmp(p->scheme, "jerasure"))) {
-		snprintf(err, errlen, "scheme must be replicated, xor or jerasure");
+		snprintf(err, errlen, "scheme must be replicated, xor, jerasure or ec");
 		return -1;
 	}
 	ec = strcmp(p->scheme, "replicated") != 0;

@@ -76,6 +76,8 @@ struct osd_op {
 	bool recovery;			/* internal recovery op (osd_recovery.c) */
 	void (*sync_cb)(struct osd_op *op, int64_t result);	/* osd_sync.c */
 	int phase;			/* step of an internal op (recovery) */
+	void *ecbuf;			/* EC scratch (osd_ec.c), from the buffer pool */
+	size_t ecbuf_size;
 };
 
 struct osd_conn {

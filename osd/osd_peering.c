@@ -12,6 +12,10 @@
  *    is stable anywhere or present in data_chunks roles; a live position
  *    lacking its chunk at that version makes the object degraded, copies
  *    elsewhere (other OSDs, other roles) make it misplaced.
+ *    EC: unstable versions newer than the target are rolled back and
+ *    older ones (and the target's) stabilized on every peer first
+ *    (osd_ec_peer.c); an object whose target version has fewer than
+ *    data_chunks chunks is incomplete (reads EIO).
  * 4. Activate: epoch = the highest seen (history or versions) + 1, so a
  *    version written from now on is above every version any earlier
  *    primary used (also deletions, which lists do not show); with a
@@ -80,6 +84,7 @@ static void peers_free_lists(struct pgrun *pg)
 static void peers_build(struct pgrun *pg)
 {
 	peers_free_lists(pg);
+	pg_ec_fix_free(pg);
 	pg->npeers = 0;
 	for (uint32_t i = 0; i < pg->size; i++)
 		peer_add(pg, pg->set[i]);
@@ -275,14 +280,6 @@ static void lists_start(struct pgrun *pg)
 
 /* ---- step 3: object states ---- */
 
-/* One listed chunk version. */
-struct pent {
-	uint64_t inode, stripe, version;	/* stripe: start, role bits clear */
-	uint32_t peer;
-	uint16_t role;
-	bool stable;
-};
-
 static int cmp_pent(const void *a, const void *b)
 {
 	const struct pent *x = a, *y = b;
@@ -358,6 +355,25 @@ static uint64_t target_version(const struct pgrun *pg, const struct pent *e, siz
 	return 0;
 }
 
+static bool any_stable(const struct pent *e, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (e[k].stable)
+			return true;
+	return false;
+}
+
+/* How many distinct roles hold version v. */
+static uint32_t roles_at(const struct pent *e, size_t n, uint64_t v)
+{
+	uint64_t roles = 0;
+
+	for (size_t k = 0; k < n; k++)
+		if (e[k].version == v)
+			roles |= 1ull << e[k].role;
+	return (uint32_t)__builtin_popcountll(roles);
+}
+
 static bool has_chunk(const struct pent *e, size_t n, uint32_t peer, uint32_t role, uint64_t v)
 {
 	for (size_t k = 0; k < n; k++)
@@ -400,11 +416,20 @@ static int obj_assess(struct pgrun *pg, const struct pent *e, size_t n, uint64_t
 		del = true;
 		tver = o->version;
 		kind = OBJ_DEGRADED;
-	} else if (!tver) {
+	} else if (!tver && !pg_replicated(pg) && !any_stable(e, n)) {
+		/* EC: only unstable versions, none on data_chunks roles: a
+		 * first write that never completed; rolled back to nothing */
 		o->deleted = false;
-		o->version = newest;
+		o->version = 0;
+		return pg_ec_fix_collect(pg, e, n, 0);
+	} else if (!tver || (!pg_replicated(pg) && roles_at(e, n, tver) < pg->data_chunks)) {
+		/* EC: the newest stable version lacks enough chunks */
+		o->deleted = false;
+		o->version = tver ? tver : newest;
 		kind = OBJ_INCOMPLETE;
 	} else {
+		if (!pg_replicated(pg) && pg_ec_fix_collect(pg, e, n, tver))
+			return -ENOMEM;
 		o->deleted = false;
 		o->version = tver;
 		for (uint32_t pos = 0; pos < pg->size; pos++) {
@@ -700,6 +725,19 @@ static void lists_done(struct pgrun *pg)
 		}
 		return;
 	}
+	pg->fix_epoch = epoch;
+	if (pg_ec_fix_start(pg))
+		return;		/* pg_peer_activate() once the fix-ups are back */
+	pg_peer_activate(pg);
+}
+
+/* After the lists (and the EC fix-ups): degraded state, the history to
+ * write, "peered". */
+void pg_peer_activate(struct pgrun *pg)
+{
+	uint64_t epoch = pg->fix_epoch;
+	int r;
+
 	pg->degraded = pg->ncur < pg->size;
 	pg->left_on_dead = false;
 	for (uint32_t i = 0; i < pg->npeers; i++)
@@ -806,10 +844,21 @@ static void peer_put(struct pgrun *pg)
 		if (pg->peering && !pg->pending)
 			peer_interrupted(pg);	/* failed before the write started */
 		break;
+	case PH_FIX:
+		pg_ec_fix_free(pg);
+		pg_peer_activate(pg);
+		if (pg->peering && !pg->pending)
+			peer_interrupted(pg);
+		break;
 	case PH_WRITE:
 		activated(pg);
 		break;
 	}
+}
+
+void pg_peer_put(struct pgrun *pg)
+{
+	peer_put(pg);
 }
 
 void pg_peer(struct pgrun *pg)

@@ -29,6 +29,21 @@ static const char *const st_names[] = {
 
 #define OBJ_MIN_BUCKETS	1024u
 
+/* Test-only (README, osd_ec.c): VSTOR_TEST_EC_FAULT=partial:N|unstable:N. */
+static void ec_fault_init(struct osd_pgs *P)
+{
+	const char *f = getenv("VSTOR_TEST_EC_FAULT");
+	unsigned long long n = 0;
+	char mode[16];
+
+	if (!f || sscanf(f, "%15[a-z]:%llu", mode, &n) != 2 || !n)
+		return;
+	P->ec_fault = !strcmp(mode, "partial") ? 1 : !strcmp(mode, "unstable") ? 2 : 0;
+	P->ec_fault_at = n;
+	if (P->ec_fault)
+		log_warn("VSTOR_TEST_EC_FAULT=%s: this OSD exits at EC write %llu (tests only)", f, n);
+}
+
 static struct osd_pgs *pgs_get(struct osd *osd)
 {
 	if (!osd->pgs) {
@@ -42,6 +57,7 @@ static struct osd_pgs *pgs_get(struct osd *osd)
 			return NULL;
 		}
 		osd->pgs->objs.nb = OBJ_MIN_BUCKETS;
+		ec_fault_init(osd->pgs);
 		pg_sync_init(osd);
 	}
 	return osd->pgs;
@@ -378,6 +394,11 @@ static bool pg_configure(struct pgrun *pg, const struct osd_pool *pool, const st
 	pg->minsize = pool->pg_minsize;
 	pg->scheme = pool->scheme;
 	pg->data_chunks = dc;
+	pg->ec = pool->scheme == OSD_SCHEME_REPLICATED ? NULL :
+		 pg_ec_code(osd->pgs, (int)pool->scheme, dc, cp->set_size - dc);
+	if (pool->scheme != OSD_SCHEME_REPLICATED && !pg->ec)
+		log_err("PG %" PRIu64 "/%u: no erasure code for %u+%u: its ops fail with EIO",
+			pg->pool_id, pg->num, dc, cp->set_size - dc);
 	pg->self_pos = self_pos;
 	if (pg->pg_count != pg_count)
 		changed = true;
@@ -409,8 +430,9 @@ static void changed_cb(struct ringloop_defer *d)
 		for (size_t j = 0; j < pp->n; j++) {
 			const struct osd_pg *cp = &pp->pgs[j];
 			uint32_t pos = 0;
-			bool want = pool && pool->scheme == OSD_SCHEME_REPLICATED &&
-				    cp->primary == osd->osd_num && cp->set_size <= MAX_SET &&
+			bool want = pool && cp->primary == osd->osd_num && cp->set_size <= MAX_SET &&
+				    (pool->scheme == OSD_SCHEME_REPLICATED ||
+				     cp->set_size == pool->pg_size) &&
 				    !osd_pg_paused(m, pp->pool_id, cp);
 			bool changed;
 
@@ -519,6 +541,7 @@ void osd_pg_free(struct osd *osd)
 		free(pg->mis);
 		for (uint32_t i = 0; i < pg->npeers; i++)
 			free(pg->peers[i].list);
+		pg_ec_fix_free(pg);
 		pg_hist_free(&pg->hist);
 		pg_hist_free(&pg->hist_new);
 		free(pg);
@@ -532,6 +555,7 @@ void osd_pg_free(struct osd *osd)
 			free(o);
 		}
 	free(P->objs.b);
+	pg_ec_codes_free(P);
 	pools_free(P);
 	free(P->peers);
 	free(P);

@@ -4,6 +4,9 @@
  *   osd_peering.c   peering with pg/history, object states, epochs
  *   osd_primary.c   primary READ/WRITE/DELETE/SYNC
  *   osd_recovery.c  recovery of degraded and misplaced objects
+ *   osd_ec.c        EC/XOR primary reads and writes (encode, RMW, stabilize)
+ *   osd_ec_util.c   EC chunk I/O helpers, stabilize batches, recovery reads
+ *   osd_ec_peer.c   EC peering: rollback / stabilize of unstable versions
  *
  * Chunk roles (spec §5, §6). A PG has pg_size positions in role order
  * (osd_set[i] holds role i); data_chunks of them hold data, the rest
@@ -66,8 +69,15 @@ struct obj_table {
 
 enum pg_st { PG_OFF, PG_STARTING, PG_PEERING, PG_INCOMPLETE, PG_PEERED, PG_ACTIVE };
 
+/* Version lists (native order) for SEC_ROLLBACK / SEC_STABILIZE. */
+struct ver_list {
+	struct bs_obj_ver *v;
+	uint32_t n, cap;
+};
+
 struct pg_peer {
 	uint64_t osd;
+	struct ver_list rb, stab;	/* EC peering fix-ups (osd_ec_peer.c) */
 	bool up;			/* in osd/state when peering started */
 	bool ok;			/* listed: part of this peering */
 	bool failed;			/* its SEC_SYNC failed */
@@ -85,12 +95,14 @@ struct pgrun {
 	/* configuration */
 	enum osd_pool_scheme scheme;
 	uint32_t size, minsize, data_chunks, pg_count;
+	struct ec *ec;			/* EC pools: the code (shared, osd_pgs.ecs) */
 	uint64_t pg_stripe_size;
 	uint64_t set[MAX_SET];		/* config/pgs osd_set (role order) */
 	uint32_t self_pos;		/* this OSD's position in set */
 	/* peering: read pg/history, list every peer, write pg/history */
 	bool peering, repeer, peer_err;
-	enum { PH_HIST, PH_LIST, PH_WRITE } phase;
+	enum { PH_HIST, PH_LIST, PH_FIX, PH_WRITE } phase;
+	uint64_t fix_epoch;		/* highest epoch seen, kept over PH_FIX */
 	uint32_t round;
 	int pending;
 	struct ringloop_timer peer_timer;	/* retry after an etcd error */
@@ -135,6 +147,19 @@ struct peer_slot {
 	struct osd_conn *c;
 };
 
+/* An EC write acknowledged unstable in lazy mode, stabilized after the
+ * next SYNC (spec §8.3) unless its PG re-peered meanwhile. */
+struct pg_unstable {
+	struct pgrun *pg;
+	uint32_t round;
+	uint64_t inode, stripe, version;
+};
+
+struct pg_unstable_list {
+	struct pg_unstable *v;
+	size_t n, cap;
+};
+
 /* Primary SYNCs, serialized per OSD (osd_sync.c): waiters that come while
  * one runs are served by the next one, which starts when it ends. */
 struct pg_syncer {
@@ -149,13 +174,28 @@ struct pg_syncer {
 	 * started at write_seq covers every write up to it */
 	uint64_t write_seq, run_seq, synced_seq;
 	uint64_t since_sync;		/* writes since the last sync started */
+	struct pg_unstable_list run_unst;	/* stabilized by the running one */
 	uint64_t autosync_writes;	/* config, cached off the write path */
 	struct osd_op *auto_op;		/* autosync waiter (NULL: none queued) */
 	struct ringloop_timer timer;	/* autosync_interval */
 };
 
+/* One code per (scheme, k, m): matrices and decode caches shared by PGs. */
+struct pg_ec_code {
+	int scheme;
+	uint32_t k, m;
+	struct ec *ec;
+};
+
 struct osd_pgs {
 	struct obj_table objs;
+	struct pg_ec_code *ecs;
+	size_t necs;
+	struct pg_unstable_list unst;		/* waiting for the next sync */
+	/* test-only fault hook (VSTOR_TEST_EC_FAULT, osd_ec.c): die after the
+	 * data writes of the fault_at-th EC write, before stabilizing */
+	int ec_fault;
+	uint64_t ec_fault_at, ec_writes;
 	struct pgrun *pgs;
 	struct pool_pgs *pools;
 	size_t npools;
@@ -203,6 +243,10 @@ void pg_sub_delete(struct osd_op *s, const struct obj *o, uint32_t role, uint64_
 void pg_peer(struct pgrun *pg);
 void pg_repeer(struct pgrun *pg);
 void pg_peer_timer_cb(struct ringloop_timer *t);
+/* One outstanding step of the peering finished. */
+void pg_peer_put(struct pgrun *pg);
+/* Continues a peering after the list merge (and PH_FIX). */
+void pg_peer_activate(struct pgrun *pg);
 void pg_probe_timer_cb(struct ringloop_timer *t);
 /* The version a new write of o uses (spec §8.3); 0 when the counter is
  * exhausted until the epoch bump is persisted. */
@@ -236,7 +280,51 @@ void pg_sync_init(struct osd *osd);
 void pg_sync_config(struct osd *osd);
 void pg_sync_stop(struct osd *osd);
 
+/* ---- osd_ec.c ---- */
+/* EC pools: primary WRITE (version op->newver assigned, object queued)
+ * and READ (as pg_read_submit). */
+void pg_ec_write(struct osd *osd, struct osd_op *op);
+void pg_ec_read(struct osd *osd, struct osd_op *op);
+
+/* ---- osd_ec_util.c ---- */
+/* The shared code of (scheme, k, m); NULL on bad parameters or no memory. */
+struct ec *pg_ec_code(struct osd_pgs *P, int scheme, uint32_t k, uint32_t m);
+void pg_ec_codes_free(struct osd_pgs *P);
+/* A SEC_STABILIZE / SEC_ROLLBACK sub-op to OSD num for v[0..n) (copied);
+ * NULL when there is no connection or memory. Send it with osd_send_sub. */
+struct osd_op *pg_sub_vers(struct osd *osd, uint64_t num, uint64_t opcode,
+			   const struct bs_obj_ver *v, uint32_t n, void (*cb)(struct osd_op *));
+int pg_ver_push(struct ver_list *l, uint64_t inode, uint64_t stripe, uint64_t version);
+/* Lazy mode: remembers an acknowledged unstable EC write (0 or -ENOMEM). */
+int pg_unstable_add(struct osd *osd, struct pgrun *pg, const struct obj *o, uint64_t version);
+int pg_unstable_push(struct pg_unstable_list *l, const struct pg_unstable *u);
+/* Stabilizes every write of l on the live positions of its PG, then
+ * done(osd, 0 or -errno); l is emptied. */
+void pg_unstable_stabilize(struct osd *osd, struct pg_unstable_list *l,
+			   void (*done)(struct osd *osd, int64_t result));
+/* Recovery of an EC object: reads k chunks of its target version and
+ * decodes every role, then pg_rec_read_done(). */
+void pg_ec_rec_read(struct osd_op *op);
+/* The chunk buffers of role after pg_ec_rec_read (whole chunk). */
+void pg_ec_rec_chunk(struct osd_op *op, uint32_t role, void **buf, void **bmp);
+
+/* ---- osd_ec_peer.c ---- */
+/* Adds the rollback / stabilize fix-ups of one EC object (entries sorted
+ * newest first) to the peers' lists. */
+/* One listed chunk version (peering). */
+struct pent {
+	uint64_t inode, stripe, version;	/* stripe: start, role bits clear */
+	uint32_t peer;
+	uint16_t role;
+	bool stable;
+};
+int pg_ec_fix_collect(struct pgrun *pg, const struct pent *e, size_t n, uint64_t tver);
+/* Sends the collected fix-ups (PH_FIX); false when there are none. */
+bool pg_ec_fix_start(struct pgrun *pg);
+void pg_ec_fix_free(struct pgrun *pg);
+
 /* ---- osd_recovery.c ---- */
+void pg_rec_read_done(struct osd_op *op, bool ok);
 void pg_rec_kick(struct osd_pgs *P);
 void pg_rec_start(struct osd_op *op);
 void pg_rec_done(struct osd_op *op, bool ok);

@@ -94,10 +94,10 @@ static int parse_pool(uint64_t id, json_t v, struct osd_pool *p, char *why, size
 		p->scheme = OSD_SCHEME_REPLICATED;
 	else if (!strcmp(scheme, "xor"))
 		p->scheme = OSD_SCHEME_XOR;
-	else if (!strcmp(scheme, "jerasure"))
-		p->scheme = OSD_SCHEME_JERASURE;
+	else if (!strcmp(scheme, "jerasure") || !strcmp(scheme, "ec"))
+		p->scheme = OSD_SCHEME_JERASURE;	/* "ec": an alias (spec §11) */
 	else {
-		snprintf(why, wlen, "scheme \"%.40s\" is not replicated, xor or jerasure", scheme);
+		snprintf(why, wlen, "scheme \"%.40s\" is not replicated, xor, jerasure or ec", scheme);
 		return -1;
 	}
 	if (!scheme && json_get(v, "scheme")) {

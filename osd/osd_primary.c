@@ -5,8 +5,9 @@
  * pg_next_version(); READ reads the local stable version; an op on a
  * degraded object first recovers it (in the object's queue); a DELETE also
  * removes the copies peering found outside the set; SYNC syncs locally and
- * every peer written since the last SYNC. Replicated pools only: every
- * position gets the same bytes (EC would give each its chunk). */
+ * every peer written since the last SYNC. Replicated pools: every
+ * position gets the same bytes; EC pools' reads and writes go to
+ * osd_ec.c (each position its chunk), their deletions run here. */
 #include "osd_pg.h"
 #include "log.h"
 
@@ -152,6 +153,10 @@ static void rw_submit(struct osd *osd, struct osd_op *op)
 	bool del = op->opcode == VS_OP_DELETE;
 	uint64_t off = vs_le64_get(op->req.rw.offset) - o->stripe;
 
+	if (!pg_replicated(pg) && !del) {
+		pg_ec_write(osd, op);
+		return;
+	}
 	op->result = 0;
 	op->pending = 2;
 	memset(&op->bs, 0, sizeof(op->bs));
@@ -264,6 +269,10 @@ void pg_read_submit(struct osd *osd, struct osd_op *op)
 	uint64_t inode = vs_le64_get(op->req.rw.inode), offset = vs_le64_get(op->req.rw.offset);
 	uint64_t stripe = offset / osd->block_size * osd->block_size;
 
+	if (!pg_replicated(pg)) {
+		pg_ec_read(osd, op);
+		return;
+	}
 	memset(&op->bs, 0, sizeof(op->bs));
 	op->bs.opcode = BS_OP_READ;
 	op->bs.oid.inode = inode;
@@ -315,7 +324,7 @@ void osd_primary_exec(struct osd *osd, struct osd_op *op)
 	const struct osd_pgmap *m = osd_etcd_pgmap(osd);
 	uint64_t inode = vs_le64_get(op->req.rw.inode), offset = vs_le64_get(op->req.rw.offset);
 	uint32_t len = vs_le32_get(op->req.rw.len);
-	uint64_t stripe;
+	uint64_t stripe, ssize;
 	struct pgrun *pg;
 	struct obj *o;
 
@@ -328,22 +337,27 @@ void osd_primary_exec(struct osd *osd, struct osd_op *op)
 		exec_sync(osd, op);
 		return;
 	}
-	if (vs__check_primary_rw(&op->req.rw, osd->bitmap_granularity, osd->block_size)) {
+	/* the PG first: pg_stripe_size is a multiple of the stripe */
+	stripe = offset / osd->block_size * osd->block_size;
+	pg = P ? pg_route(P, inode, stripe) : NULL;
+	ssize = pg ? (uint64_t)osd->block_size * pg->data_chunks : osd->block_size;
+	if (vs__check_primary_rw(&op->req.rw, osd->bitmap_granularity, ssize)) {
 		pg_reply_err(op, -EINVAL);
 		return;
 	}
-	stripe = offset / osd->block_size * osd->block_size;
-	pg = P ? pg_route(P, inode, stripe) : NULL;
 	if (!pg || pg->st != PG_ACTIVE) {
 		pg_reply_err(op, -EPIPE);
 		return;
 	}
+	stripe = offset - offset % ssize;
 	op->pg = pg;
 	if (op->opcode == VS_OP_READ) {
-		if (osd->bitmap_size <= sizeof(op->bmp_inline)) {
+		size_t bsz = (size_t)osd->bitmap_size * pg->data_chunks;
+
+		if (bsz <= sizeof(op->bmp_inline)) {
 			op->bitmap = op->bmp_inline;
 		} else {
-			op->bmp = osd_buf_get(osd, osd->bitmap_size, &op->bmp_size);
+			op->bmp = osd_buf_get(osd, bsz, &op->bmp_size);
 			op->bitmap = op->bmp;
 		}
 		if (!op->bitmap || (len && !(op->buf = osd_buf_get(osd, len, &op->buf_size)))) {
@@ -352,8 +366,10 @@ void osd_primary_exec(struct osd *osd, struct osd_op *op)
 		}
 		o = pg_obj_get(P, inode, stripe, false);
 		op->obj = NULL;
+		/* EC: a degraded object is recovered first whichever chunk is
+		 * missing (a read may touch any) */
 		if (!o || !o->st || o->pg != pg ||
-		    (o->st->kind == OBJ_DEGRADED && !o->st->del &&
+		    (o->st->kind == OBJ_DEGRADED && !o->st->del && pg_replicated(pg) &&
 		     !(o->st->miss & (1ull << pg->self_pos))) || o->st->kind == OBJ_MISPLACED) {
 			pg_read_submit(osd, op);
 			return;

@@ -4,7 +4,8 @@
  * like a client write, so it never races one.
  *
  * Degraded object: read the target version of the chunk (locally or
- * SEC_READ from a peer that has it), SEC_WRITE_STABLE it with the same
+ * SEC_READ from a peer that has it; EC: k chunks of it, the others
+ * decoded, osd_ec_util.c), SEC_WRITE_STABLE it with the same
  * version to every live position lacking it. A position that refuses the
  * version (-EEXIST: it holds a newer one we cannot see, e.g. the deletion
  * of an extra copy, which lists do not show) makes it a rewrite of the
@@ -349,7 +350,10 @@ static void rec_to(struct osd_op *op, uint64_t osd_num, uint32_t role, uint64_t 
 	struct obj *o = op->obj;
 	struct osd_conn *c;
 	struct osd_op *s;
+	void *buf = op->buf, *bmp = op->bitmap;
 
+	if (!pg_replicated(op->pg) && !del)
+		pg_ec_rec_chunk(op, role, &buf, &bmp);	/* each role its chunk */
 	if (osd_num == osd->osd_num) {
 		memset(&op->bs, 0, sizeof(op->bs));
 		op->bs.opcode = del ? BS_OP_DELETE : BS_OP_WRITE_STABLE;
@@ -357,8 +361,8 @@ static void rec_to(struct osd_op *op, uint64_t osd_num, uint32_t role, uint64_t 
 		op->bs.oid.stripe = o->stripe | role;
 		op->bs.version = del ? del_ver : ver;
 		op->bs.len = del ? 0 : osd->block_size;
-		op->bs.buf = del ? NULL : op->buf;
-		op->bs.bitmap = del ? NULL : op->bitmap;
+		op->bs.buf = del ? NULL : buf;
+		op->bs.bitmap = del ? NULL : bmp;
 		op->bs.cb = rec_local_cb;
 		op->bs.priv = op;
 		op->pending++;
@@ -376,8 +380,7 @@ static void rec_to(struct osd_op *op, uint64_t osd_num, uint32_t role, uint64_t 
 	if (del)
 		pg_sub_delete(s, o, role, del_ver);
 	else
-		pg_sub_write(s, o, role, ver, 0, osd->block_size, op->bitmap, osd->bitmap_size,
-			     op->buf);
+		pg_sub_write(s, o, role, ver, 0, osd->block_size, bmp, osd->bitmap_size, buf);
 	c->dirty = true;
 	op->pending++;
 	osd_send_sub(c, s);
@@ -506,14 +509,32 @@ static const struct obj_loc *rec_source(const struct pgrun *pg, const struct obj
 	return best;
 }
 
+void pg_rec_read_done(struct osd_op *op, bool ok)
+{
+	if (!ok) {
+		pg_rec_done(op, false);
+		return;
+	}
+	op->phase = REC_WRITE;
+	rec_step(op);
+}
+
 static void rec_read(struct osd_op *op)
 {
 	struct obj *o = op->obj;
 	struct pgrun *pg = op->pg;
 	struct osd *osd = pg->osd;
-	const struct obj_loc *src = rec_source(pg, o->st, 0);
+	const struct obj_loc *src;
 	struct osd_conn *c = NULL;
 	struct osd_op *s;
+
+	if (!pg_replicated(pg)) {
+		/* k chunks of the target version, the missing ones decoded */
+		op->phase = REC_READ;
+		pg_ec_rec_read(op);
+		return;
+	}
+	src = rec_source(pg, o->st, 0);
 
 	if (osd->bitmap_size <= sizeof(op->bmp_inline)) {
 		op->bitmap = op->bmp_inline;

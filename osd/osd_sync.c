@@ -6,7 +6,8 @@
  * callers that come while one runs wait for the next one (their writes may
  * not be covered by the running one), and all of them share it. Recovery
  * uses the same path before it deletes the extra copies of misplaced
- * objects in lazy mode.
+ * objects in lazy mode. EC writes acknowledged since the last sync are
+ * stabilized once the sync made them durable, before it is answered.
  *
  * Without immediate_commit=all an acknowledged write is durable only after
  * a sync. The OSD syncs by itself every autosync_interval and after
@@ -30,12 +31,10 @@ static bool lazy(const struct osd *osd)
 	return osd->immediate_commit != BS_IC_ALL;
 }
 
-static void sync_put(struct pg_syncer *s)
+static void sync_finish(struct pg_syncer *s)
 {
 	struct osd_op *op, *next;
 
-	if (--s->pending)
-		return;
 	s->running = false;
 	if (!s->result && s->run_seq > s->synced_seq)
 		s->synced_seq = s->run_seq;
@@ -45,6 +44,34 @@ static void sync_put(struct pg_syncer *s)
 	}
 	if (s->next_head)
 		sync_start(s);
+}
+
+static void stab_done(struct osd *osd, int64_t result)
+{
+	struct pg_syncer *s = &osd->pgs->sync;
+
+	if (result < 0 && !s->result)
+		s->result = result;
+	sync_finish(s);
+}
+
+/* The EC writes this sync covers are durable now: stabilize them before
+ * the sync is answered (spec §4.0.4). After a failed sync they wait for
+ * the next one. */
+static void sync_put(struct pg_syncer *s)
+{
+	struct pg_unstable_list *run = &s->run_unst, *q = &s->osd->pgs->unst;
+
+	if (--s->pending)
+		return;
+	if (run->n && !s->result) {
+		pg_unstable_stabilize(s->osd, run, stab_done);
+		return;
+	}
+	for (size_t i = 0; i < run->n; i++)
+		pg_unstable_push(q, &run->v[i]);	/* no memory: peering stabilizes it */
+	run->n = 0;
+	sync_finish(s);
 }
 
 static void sync_local_cb(struct bs_op *bop)
@@ -76,8 +103,14 @@ static void sync_start(struct pg_syncer *s)
 	struct osd *osd = s->osd;
 	struct osd_pgs *P = osd->pgs;
 
+	struct pg_unstable_list t = s->run_unst;
+
 	s->run = s->next_head;
 	s->next_head = s->next_tail = NULL;
+	/* swap: the queued unstable writes go with this sync */
+	s->run_unst = P->unst;
+	P->unst = t;
+	P->unst.n = 0;
 	s->running = true;
 	s->result = 0;
 	s->pending = 2;

@@ -51,6 +51,8 @@ struct osd_op *osd_op_alloc(struct osd *osd)
 	op->next = NULL;
 	op->is_sub = false;
 	op->rbuf = NULL;
+	op->ecbuf = NULL;
+	op->ecbuf_size = 0;
 	op->obj = NULL;
 	op->recovery = false;
 	op->mem = 0;
@@ -66,6 +68,9 @@ void osd_op_free(struct osd *osd, struct osd_op *op)
 		osd_buf_put(osd, op->buf, op->buf_size);
 	if (op->bmp)
 		osd_buf_put(osd, op->bmp, op->bmp_size);
+	if (op->ecbuf)
+		osd_buf_put(osd, op->ecbuf, op->ecbuf_size);
+	op->ecbuf = NULL;
 	free(op->bs.list);
 	op->bs.list = NULL;
 	op->buf = op->bmp = NULL;

@@ -214,3 +214,18 @@ void osd_proc_free(struct osd_proc *p)
 	procs[p->slot] = NULL;
 	free(p);
 }
+
+int osd_proc_set_arg(struct osd_proc *p, const char *name, const char *value)
+{
+	for (int i = 0; i + 1 < p->nextra; i++)
+		if (!strcmp(p->extra[i], name)) {
+			char *v = strdup(value);
+
+			if (!v)
+				return -1;
+			free(p->extra[i + 1]);
+			p->extra[i + 1] = v;
+			return 0;
+		}
+	return -1;
+}

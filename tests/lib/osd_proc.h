@@ -32,6 +32,9 @@ int osd_proc_kill(struct osd_proc *p);
 /* Starts it again on the same device (not reformatted), with the same
  * arguments; it gets a new port. 0 or -1. */
 int osd_proc_restart(struct osd_proc *p);
+/* Changes the value of extra argument name (used from the next
+ * osd_proc_restart on). 0, or -1 when name is not one of them. */
+int osd_proc_set_arg(struct osd_proc *p, const char *name, const char *value);
 /* Kills it if running, removes the temp dir, frees p. */
 void osd_proc_free(struct osd_proc *p);
 
