@@ -91,7 +91,8 @@ static void stab_done(struct osd_op *op)
 	ec_finish(op, op->result);
 }
 
-static void stab_local_cb(struct bs_op *bop)
+/* A local or sub-op write / stabilize of op is back. */
+static void io_local_cb(struct bs_op *bop)
 {
 	struct osd_op *op = bop->priv;
 
@@ -100,9 +101,9 @@ static void stab_local_cb(struct bs_op *bop)
 	ecx_put(op);
 }
 
-static void stab_sub_cb(struct osd_op *sub)
+static void io_sub_cb(struct osd_op *sub)
 {
-	struct osd_op *op = sub->obj;
+	struct osd_op *op = sub->parent;
 	int64_t rv = pg_sub_retval(sub);
 
 	if (rv < 0 && !op->result)
@@ -132,12 +133,12 @@ static void stabilize(struct osd_op *op)
 			op->bs.opcode = BS_OP_STABILIZE;
 			op->bs.vers = &x->sv;
 			op->bs.nvers = 1;
-			op->bs.cb = stab_local_cb;
+			op->bs.cb = io_local_cb;
 			op->bs.priv = op;
 			bs_submit(osd->bs, &op->bs);
 		} else if ((s = pg_sub_vers(osd, pg->cur[pos], VS_OP_SEC_STABILIZE, &v, 1,
-					     stab_sub_cb))) {
-			s->obj = op;
+					     io_sub_cb))) {
+			s->parent = op;
 		} else {
 			op->pending--;
 			op->result = -EPIPE;
@@ -169,25 +170,6 @@ static void written(struct osd_op *op)
 	}
 }
 
-static void write_local_cb(struct bs_op *bop)
-{
-	struct osd_op *op = bop->priv;
-
-	if (bop->retval < 0 && !op->result)
-		op->result = bop->retval;
-	ecx_put(op);
-}
-
-static void write_sub_cb(struct osd_op *sub)
-{
-	struct osd_op *op = sub->parent;
-	int64_t rv = pg_sub_retval(sub);
-
-	if (rv < 0 && !op->result)
-		op->result = rv;
-	ecx_put(op);
-}
-
 static void write_chunk(struct osd_op *op, uint64_t num, uint32_t role, uint32_t off,
 			uint32_t len, void *data, void *bmp)
 {
@@ -207,13 +189,13 @@ static void write_chunk(struct osd_op *op, uint64_t num, uint32_t role, uint32_t
 		op->bs.len = len;
 		op->bs.buf = data;
 		op->bs.bitmap = bmp;
-		op->bs.cb = write_local_cb;
+		op->bs.cb = io_local_cb;
 		op->bs.priv = op;
 		bs_submit(osd->bs, &op->bs);
 		return;
 	}
 	c = pg_peer_conn(osd, num);
-	if (!c || !(s = osd_sub_new(osd, VS_OP_SEC_WRITE, write_sub_cb))) {
+	if (!c || !(s = osd_sub_new(osd, VS_OP_SEC_WRITE, io_sub_cb))) {
 		op->pending--;
 		if (!op->result)
 			op->result = -EPIPE;

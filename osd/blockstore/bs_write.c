@@ -46,7 +46,8 @@ static void write_place(struct bs *bs, struct bs_op *op, struct bs_jent *e, uint
 	if (e->type == BS_JE_SMALL) {
 		uint8_t *dst = bs->mirror + (size_t)dsec * BS_SECT;
 
-		memcpy(dst, op->buf, op->len);
+		if (op->len)	/* a zero-length write (EC: untouched chunks) has no buffer */
+			memcpy(dst, op->buf, op->len);
 		e->data_crc = crc32c(0, dst, op->len);
 		e->loc = dsec;
 		d->loc = dsec;

@@ -92,7 +92,8 @@ static bool wait_all(const char *need, const char *notin, int ms)
 
 static struct vstor_client *new_client(void)
 {
-	struct vstor_client_opts o = { .up_wait_retry_interval_ms = 200 };
+	/* a failure is an error, not a hang */
+	struct vstor_client_opts o = { .up_wait_retry_interval_ms = 200, .op_timeout_ms = 30000 };
 	struct etcd_config *cfg = vcm_etcd_cfg(etcd_proc_endpoint(C.etcd), PREFIX);
 	struct vstor_client *c;
 	char err[256];
