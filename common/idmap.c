@@ -114,3 +114,15 @@ void *idmap_del(struct idmap *m, uint64_t key)
 	m->n--;
 	return val;
 }
+
+bool idmap_next(const struct idmap *m, size_t *pos, uint64_t *key, void **val)
+{
+	for (; *pos < m->cap; ++*pos) {
+		if (!m->slots[*pos].key)
+			continue;
+		*key = m->slots[*pos].key;
+		*val = m->slots[(*pos)++].val;
+		return true;
+	}
+	return false;
+}

@@ -6,6 +6,7 @@
 #ifndef VSTOR_IDMAP_H
 #define VSTOR_IDMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,5 +31,8 @@ int idmap_put(struct idmap *m, uint64_t key, void *val);
 void *idmap_get(const struct idmap *m, uint64_t key);
 /* Removes key; returns its value, or NULL if absent. */
 void *idmap_del(struct idmap *m, uint64_t key);
+/* Iteration in table order: start with *pos = 0; false at the end. Puts
+ * and deletes during an iteration may skip or repeat entries. */
+bool idmap_next(const struct idmap *m, size_t *pos, uint64_t *key, void **val);
 
 #endif

@@ -174,6 +174,7 @@ int bs_open(struct ringloop *rl, const struct bs_config *cfg, struct bs **out, c
 	r = replay(bs, err, errlen);
 	if (r)
 		goto fail;
+	space_recount(bs);
 	free(buf);
 	*out = bs;
 	flush_kick(bs);
@@ -213,6 +214,7 @@ void bs_close(struct bs *bs)
 	free(bs->mbuf);
 	free(bs->cow_buf);
 	free(bs->chain);
+	space_free(bs);
 	for (size_t i = 0; i < bs->niochunks; i++)
 		free(bs->iochunks[i]);
 	free(bs->iochunks);

@@ -137,6 +137,12 @@ struct bs_stats {
 	uint64_t replayed_records, replayed_entries;
 };
 void bs_get_stats(struct bs *bs, struct bs_stats *st);
+/* Calls fn for every inode with objects stored here (chunks of every
+ * role count; an object counts while its newest version, stable or not,
+ * is not a deletion), with their number. Kept as objects come and go,
+ * not by scanning (except once after an allocation failure). */
+void bs_inode_space(struct bs *bs, void (*fn)(void *arg, uint64_t inode, uint64_t objects),
+		    void *arg);
 uint32_t bs_block_size(struct bs *bs);
 uint32_t bs_bitmap_size(struct bs *bs);
 

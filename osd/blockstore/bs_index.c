@@ -160,6 +160,7 @@ void dent_free(struct bs *bs, uint32_t di)
 void chain_append(struct bs *bs, uint32_t oi, uint32_t di)
 {
 	struct obj *o = &bs->objs[oi];
+	bool was = obj_live(bs, oi);
 
 	bs->dents[di].next = NONE32;
 	if (o->tail == NONE32)
@@ -167,6 +168,7 @@ void chain_append(struct bs *bs, uint32_t oi, uint32_t di)
 	else
 		bs->dents[o->tail].next = di;
 	o->tail = di;
+	space_note(bs, o->inode, was, bs->dents[di].type != BS_JE_DELETE);
 }
 
 /* Marks the object's dirty versions <= upto that are not stable yet as
@@ -378,7 +380,10 @@ static void rollback_obj(struct bs *bs, uint32_t oi, uint64_t ver)
 /* Rolls the object back to ver and drops it when nothing of it is left. */
 void obj_rollback(struct bs *bs, uint32_t oi, uint64_t ver)
 {
+	bool was = obj_live(bs, oi);
+
 	rollback_obj(bs, oi, ver);
+	space_note(bs, bs->objs[oi].inode, was, obj_live(bs, oi));
 	if (bs->objs[oi].head == NONE32 && bs->objs[oi].version == 0 && bs->objs[oi].block == NONE32 &&
 		!(bs->objs[oi].flags & OF_QUEUED))
 		obj_remove(bs, oi);

@@ -6,6 +6,7 @@
 #include "blockstore.h"
 #include "bs_disk.h"
 #include "crc32c.h"
+#include "idmap.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -155,6 +156,10 @@ struct bs {
 	uint32_t *chain;
 	size_t chain_cap;
 
+	/* objects stored per inode (bs_space.c): inode -> uint64_t * */
+	struct idmap space;
+	bool space_stale;        /* recount before the next bs_inode_space() */
+
 	bool failed;
 	int inflight_reads;
 	uint64_t inflight_ios;
@@ -272,6 +277,12 @@ void do_list_op(struct bs *bs, struct bs_op *op);
 void mark_meta_dirty(struct bs *bs, uint32_t blk);
 void fl_defer_cb(struct ringloop_defer *d);
 void flush_kick(struct bs *bs);
+
+/* bs_space.c */
+bool obj_live(struct bs *bs, uint32_t oi);
+void space_note(struct bs *bs, uint64_t inode, bool was, bool now);
+void space_recount(struct bs *bs);
+void space_free(struct bs *bs);
 
 /* bs_trim.c */
 void try_trim(struct bs *bs);

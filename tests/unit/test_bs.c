@@ -618,6 +618,136 @@ static void ram_per_object(void)
 	free(w);
 }
 
+/* ---- objects per inode (bs_inode_space) against a model ---- */
+
+#define SP_NINO 3
+#define SP_NOBJ 12
+
+static const uint64_t sp_inodes[SP_NINO] = { 1, 2, (5ull << 48) | 7 };
+
+struct sp_sum {
+	uint64_t n[SP_NINO];
+	int unknown;
+};
+
+static void sp_cb(void *arg, uint64_t inode, uint64_t objects)
+{
+	struct sp_sum *s = arg;
+
+	for (int i = 0; i < SP_NINO; i++)
+		if (sp_inodes[i] == inode) {
+			s->n[i] += objects;
+			return;
+		}
+	s->unknown++;
+}
+
+static bool sp_match(struct bs *bs, const bool live[SP_NINO][SP_NOBJ], const char *when)
+{
+	struct sp_sum s = { { 0 }, 0 };
+	bool ok = true;
+
+	bs_inode_space(bs, sp_cb, &s);
+	for (int i = 0; i < SP_NINO; i++) {
+		uint64_t want = 0;
+
+		for (int o = 0; o < SP_NOBJ; o++)
+			want += live[i][o];
+		if (s.n[i] != want) {
+			fprintf(stderr, "%s: inode %d: %llu objects, model %llu\n", when, i,
+				(unsigned long long)s.n[i], (unsigned long long)want);
+			ok = false;
+		}
+	}
+	return ok && !s.unknown;
+}
+
+/* Random stable writes, deletes, unstable writes rolled back or
+ * stabilized, flushes; the counts must match the model after every op,
+ * after a restart replaying the journal and after one from metadata. */
+static void inode_space(void)
+{
+	char *f = tmp_file(64 << 20), err[256];
+	uint8_t *w = t_abuf(BSZ);
+	bool live[SP_NINO][SP_NOBJ] = { { false } };
+	uint64_t seed = 99, v;
+	struct bs *bs;
+
+	CHECK(f);
+	if (format_paths(f, NULL, NULL, 4)) {
+		unlink(f);
+		free(f);
+		free(w);
+		vt_skip("O_DIRECT not supported on $TMPDIR");
+		return;
+	}
+	bs = open_paths(f, NULL, NULL, BS_IC_NONE, 0, err, sizeof(err));
+	CHECK_MSG(bs, "open: %s", err);
+	CHECK(sp_match(bs, live, "empty"));
+	for (int round = 0; round < 800; round++) {
+		int i, o, kind;
+		uint64_t ino, stripe;
+		uint32_t off, len;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		i = (int)((seed >> 33) % SP_NINO);
+		o = (int)((seed >> 40) % SP_NOBJ);
+		kind = (int)((seed >> 50) % 10);
+		ino = sp_inodes[i];
+		stripe = (uint64_t)o * BSZ;
+		off = (uint32_t)((seed >> 20) % 16) * 4096;
+		len = kind % 2 ? BSZ - off : 4096;
+		t_fill(w, len, seed);
+		if (kind < 5) {
+			CHECK_EQ(t_write(bs, BS_OP_WRITE_STABLE, ino, stripe, 0, off, len, w, &v), (int)len);
+			live[i][o] = true;
+		} else if (kind < 8) {
+			CHECK_EQ(t_write(bs, BS_OP_DELETE, ino, stripe, 0, 0, 0, NULL, &v),
+				 live[i][o] ? 0 : -ENOENT);
+			if (!live[i][o])
+				continue;
+			live[i][o] = false;
+		} else {
+			/* unstable: live at once, then rolled back or kept */
+			bool was = live[i][o];
+
+			CHECK_EQ(t_write(bs, BS_OP_WRITE, ino, stripe, 0, off, len, w, &v), (int)len);
+			live[i][o] = true;
+			CHECK_MSG(sp_match(bs, (const bool (*)[SP_NOBJ])live, "unstable"), "round %d",
+				  round);
+			CHECK_EQ(t_simple(bs, BS_OP_SYNC), 0);
+			if (kind == 8) {
+				/* to the version before it (a deleted object that
+				 * was trimmed away starts again at 1) */
+				CHECK_EQ(t_vers(bs, BS_OP_ROLLBACK, ino, stripe, v - 1), 0);
+				live[i][o] = was;
+			} else {
+				CHECK_EQ(t_vers(bs, BS_OP_STABILIZE, ino, stripe, v), 0);
+			}
+		}
+		CHECK_MSG(sp_match(bs, (const bool (*)[SP_NOBJ])live, "after an op"), "round %d", round);
+		if (round % 100 == 99) {
+			CHECK_EQ(t_simple(bs, BS_OP_SYNC), 0);
+			CHECK_EQ(t_flush_all(bs), 0);
+			CHECK_MSG(sp_match(bs, (const bool (*)[SP_NOBJ])live, "flushed"), "round %d", round);
+		}
+	}
+	CHECK_EQ(t_simple(bs, BS_OP_SYNC), 0);
+	CHECK_EQ(t_idle(bs), 0);
+	bs_close(bs);
+	for (int r = 0; r < 2; r++) {
+		bs = open_paths(f, NULL, NULL, BS_IC_NONE, BSZ, err, sizeof(err));
+		CHECK_MSG(bs, "reopen: %s", err);
+		CHECK(sp_match(bs, (const bool (*)[SP_NOBJ])live, r ? "reopened (metadata)" :
+			       "reopened (journal)"));
+		CHECK_EQ(t_flush_all(bs), 0);
+		bs_close(bs);
+	}
+	unlink(f);
+	free(f);
+	free(w);
+}
+
 int main(void)
 {
 	T_rl = ringloop_create(256);
@@ -634,6 +764,7 @@ int main(void)
 	RUN(uring_restart);
 	RUN(refuse_wrong_device);
 	RUN(ram_per_object);
+	RUN(inode_space);
 	ringloop_destroy(T_rl);
 	return vt_finish();
 }

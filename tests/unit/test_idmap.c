@@ -1,6 +1,7 @@
 /* idmap against a plain array model: random puts/gets/deletes with
  * sequential ids (as the client assigns them) and with random ones, so
- * long probe runs and wrap-around at the table end are both exercised. */
+ * long probe runs and wrap-around at the table end are both exercised;
+ * iteration visits every entry once. */
 #include "check.h"
 #include "idmap.h"
 
@@ -26,7 +27,20 @@ static uint64_t rnd64(void)
 
 static bool model_check(const struct idmap *m)
 {
-	size_t n = 0;
+	size_t n = 0, it = 0, pos = 0;
+	uint64_t key;
+	void *val;
+
+	/* iteration yields every live entry once, with its value */
+	while (idmap_next(m, &pos, &key, &val)) {
+		uint64_t *k = val;
+
+		if (k < keys || k >= keys + N || !live[k - keys] || *k != key)
+			return false;
+		it++;
+	}
+	if (it != m->n)
+		return false;
 
 	for (size_t i = 0; i < N; i++) {
 		void *v = idmap_get(m, keys[i]);
