@@ -136,7 +136,8 @@ static int run(struct cfg *cfg)
 		cfg_strv(cfg, "etcd_address", &n_etcd);
 		osd.primary_enabled = cfg_bool(cfg, "run_primary") && n_etcd > 0;
 	}
-	if (idmap_reserve(&osd.subs, 1024) || osd_build_config_json(&osd) < 0) {
+	if (idmap_reserve(&osd.subs, 1024) || osd_inostats_init(&osd) ||
+	    osd_build_config_json(&osd) < 0) {
 		log_err("out of memory");
 		goto out;
 	}
@@ -192,6 +193,7 @@ out:
 	if (!osd.nconns)
 		osd_pools_destroy(&osd);
 	idmap_free(&osd.subs);
+	osd_inostats_free(&osd);
 	free(osd.config_json);
 	return rc;
 }

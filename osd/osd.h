@@ -166,6 +166,10 @@ struct osd {
 	struct idmap subs;
 	uint64_t sub_next_id;
 	struct osd_op_stat op_stats[VS_OP_MAX + 1];
+	/* per-inode primary op counters (osd_inostats.c) and the last used */
+	struct idmap ino_stats;
+	uint64_t ino_last;
+	void *ino_last_st;
 	/* etcd (osd_etcd.c); NULL when no etcd_address is configured */
 	struct cfg *cfg;
 	struct osd_etcd *etcd;
@@ -231,6 +235,17 @@ void osd_op_exec(struct osd *osd, struct osd_op *op);
 void osd_op_account(struct osd *osd, struct osd_op *op);
 /* Stats name of an opcode (spec §3: "read", "primary_write", ...). */
 const char *osd_op_stat_name(uint64_t opcode);
+
+/* ---- osd_inostats.c ---- */
+/* 0 or -ENOMEM. */
+int osd_inostats_init(struct osd *osd);
+void osd_inostats_free(struct osd *osd);
+/* Counts a finished primary READ/WRITE/DELETE (rv < 0: not counted). */
+void osd_inostats_account(struct osd *osd, const struct osd_op *op, uint64_t usec, int64_t rv);
+struct strbuf;
+/* The values of osd/inodestats/<n> and osd/space/<n>; 0 or -ENOMEM. */
+int osd_inostats_json(struct osd *osd, struct strbuf *sb);
+int osd_space_json(struct osd *osd, struct strbuf *sb);
 
 /* ---- osd_etcd.c ---- */
 /* Lease TTL for the configuration: etcd_report_interval +

@@ -16,7 +16,8 @@
  * key does not exist) -> load config/global, config/pools, config/pgs and
  * osd/state/ in one txn -> watch config/ and osd/state/ from the next
  * revision. Every etcd_report_interval: keep the lease alive and publish
- * osd/stats/<n>. Losing the lease is fatal (it will guard PG locks). A
+ * osd/stats/<n>, with osd/inodestats/<n> and osd/space/<n> (osd_inostats.c)
+ * in the same txn when they changed. Losing the lease is fatal (it will guard PG locks). A
  * compacted watch reloads everything and watches again. */
 #include "config.h"
 #include "etcd.h"
@@ -60,7 +61,10 @@ struct osd_etcd {
 	int64_t lease_id;
 	int64_t revision;		/* of the last full load */
 	struct etcd_watch *w_config, *w_state, *w_hist;
-	char key_state[64], key_stats[64];
+	char key_state[64], key_stats[64], key_inodestats[64], key_space[64];
+	/* osd/inodestats and osd/space as last published (put only when
+	 * changed) and as in the put in flight */
+	char *pub_ino, *pub_space, *pend_ino, *pend_space;
 	char host[256];
 	char *state_json;
 	struct osd_pgmap pgmap;
@@ -519,16 +523,68 @@ static void keepalive_cb(void *arg, struct etcd_result *res)
 	}
 }
 
+/* The pending per-inode texts become the published ones, or are dropped
+ * (failure: put again next time). */
+static void pub_settle(char **pub, char **pend, bool ok)
+{
+	if (*pend && ok) {
+		free(*pub);
+		*pub = *pend;
+	} else {
+		free(*pend);
+		if (!ok) {
+			free(*pub);
+			*pub = NULL;
+		}
+	}
+	*pend = NULL;
+}
+
 static void stats_cb(void *arg, struct etcd_result *res)
 {
 	struct osd_etcd *oe = arg;
 
 	oe->stats_inflight = false;
+	pub_settle(&oe->pub_ino, &oe->pend_ino, !res->status);
+	pub_settle(&oe->pub_space, &oe->pend_space, !res->status);
 	if (gone(oe, res))
 		return;
 	if (res->status)
 		log_debug("etcd: publishing %s failed: %s %s", oe->key_stats,
 			  etcd_strerror(res->status), res->errmsg);
+}
+
+/* Adds a put of key = text (taken) to ops unless it equals *pub; *pend
+ * keeps it until the txn ends. */
+static void pub_add(struct etcd_txn_op *ops, size_t *n, const char *key, char *text,
+		    const char *pub, char **pend)
+{
+	if (!text)
+		return;
+	if (pub && !strcmp(pub, text)) {
+		free(text);
+		return;
+	}
+	*pend = text;
+	memset(&ops[*n], 0, sizeof(ops[*n]));
+	ops[*n].type = ETCD_OP_PUT;
+	ops[*n].put.key = key;
+	ops[*n].put.value = text;
+	ops[*n].put.value_len = strlen(text);
+	++*n;
+}
+
+/* osd/inodestats or osd/space text (malloc'ed), NULL when out of memory. */
+static char *inode_text(struct osd *osd, int (*fn)(struct osd *osd, struct strbuf *sb))
+{
+	struct strbuf sb;
+
+	sb_init(&sb);
+	if (fn(osd, &sb) < 0 || sb.oom || !sb.buf) {
+		sb_free(&sb);
+		return NULL;
+	}
+	return sb.buf;
 }
 
 static void publish_stats(struct osd_etcd *oe)
@@ -537,7 +593,8 @@ static void publish_stats(struct osd_etcd *oe)
 	struct bs_stats bst;
 	struct timespec ts;
 	struct strbuf sb;
-	struct etcd_put_req req;
+	struct etcd_txn_op ops[3];
+	struct etcd_txn_req req = { .n_success = 1 };
 	int n = 0;
 
 	memset(&bst, 0, sizeof(bst));
@@ -564,12 +621,23 @@ static void publish_stats(struct osd_etcd *oe)
 		sb_free(&sb);
 		return;
 	}
-	memset(&req, 0, sizeof(req));
-	req.key = oe->key_stats;
-	req.value = sb.buf;
-	req.value_len = sb.len;
-	if (!etcd_put(oe->ec, &req, stats_cb, oe))
+	/* one txn: osd/stats, and the per-inode keys when they changed */
+	memset(ops, 0, sizeof(ops));
+	ops[0].type = ETCD_OP_PUT;
+	ops[0].put.key = oe->key_stats;
+	ops[0].put.value = sb.buf;
+	ops[0].put.value_len = sb.len;
+	req.success = ops;
+	pub_add(ops, &req.n_success, oe->key_inodestats, inode_text(osd, osd_inostats_json),
+		oe->pub_ino, &oe->pend_ino);
+	pub_add(ops, &req.n_success, oe->key_space, inode_text(osd, osd_space_json),
+		oe->pub_space, &oe->pend_space);
+	if (!etcd_txn(oe->ec, &req, stats_cb, oe)) {
 		oe->stats_inflight = true;
+	} else {
+		pub_settle(&oe->pub_ino, &oe->pend_ino, false);
+		pub_settle(&oe->pub_space, &oe->pend_space, false);
+	}
 	sb_free(&sb);
 }
 
@@ -615,6 +683,9 @@ int osd_etcd_start(struct osd *osd)
 	ringloop_timer_init(&oe->report, report_cb);
 	snprintf(oe->key_state, sizeof(oe->key_state), "osd/state/%" PRIu64, osd->osd_num);
 	snprintf(oe->key_stats, sizeof(oe->key_stats), "osd/stats/%" PRIu64, osd->osd_num);
+	snprintf(oe->key_inodestats, sizeof(oe->key_inodestats), "osd/inodestats/%" PRIu64,
+		 osd->osd_num);
+	snprintf(oe->key_space, sizeof(oe->key_space), "osd/space/%" PRIu64, osd->osd_num);
 	if (gethostname(oe->host, sizeof(oe->host) - 1) < 0)
 		snprintf(oe->host, sizeof(oe->host), "localhost");
 
@@ -703,6 +774,10 @@ void osd_etcd_stop(struct osd *osd)
 	osd_pgmap_free(&oe->pgmap);
 	free(oe->peers);
 	free(oe->state_json);
+	free(oe->pub_ino);
+	free(oe->pub_space);
+	free(oe->pend_ino);
+	free(oe->pend_space);
 	free(oe);
 	osd->etcd = NULL;
 }

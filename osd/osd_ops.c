@@ -404,21 +404,26 @@ const char *osd_op_stat_name(uint64_t opcode)
 void osd_op_account(struct osd *osd, struct osd_op *op)
 {
 	struct osd_op_stat *st;
+	uint64_t usec;
 	int64_t rv;
 
 	if (!op->start_ns || !vs_opcode_valid(op->opcode))
 		return;
 	st = &osd->op_stats[op->opcode];
+	usec = (ringloop_now_ns() - op->start_ns) / 1000;
 	st->count++;
-	st->usec += (ringloop_now_ns() - op->start_ns) / 1000;
+	st->usec += usec;
 	rv = (int64_t)vs_le64_get(op->reply.reply.retval);
 	switch (op->opcode) {
+	case VS_OP_READ:
+	case VS_OP_WRITE:
+	case VS_OP_DELETE:
+		osd_inostats_account(osd, op, usec, rv);
+		/* fall through */
 	case VS_OP_SEC_READ:
 	case VS_OP_SEC_WRITE:
 	case VS_OP_SEC_WRITE_STABLE:
-	case VS_OP_READ:
-	case VS_OP_WRITE:
-		if (rv > 0)
+		if (rv > 0 && op->opcode != VS_OP_DELETE)
 			st->bytes += (uint64_t)rv;
 		break;
 	default:

@@ -482,11 +482,50 @@ static int cmp_image(const void *a, const void *b)
 	return x->num < y->num ? -1 : x->num > y->num;
 }
 
+static int kv_cmp(const void *key, const void *kv)
+{
+	return strcmp(key, ((const struct etcd_kv *)kv)->key);
+}
+
+/* The value of key in a range result (etcd returns keys sorted). */
+static json_t kv_find(const struct etcd_result *r, const char *key)
+{
+	const struct etcd_kv *kv = r->n_kvs ? bsearch(key, r->kvs, r->n_kvs, sizeof(*r->kvs),
+						     kv_cmp) : NULL;
+
+	return kv ? json_parse(kv->value, kv->value_len, NULL, 0) : NULL;
+}
+
+/* Usable bytes an image takes: the monitor's inode/stats raw_used x the
+ * pool's raw_to_usable (pool/stats); -1 when either is missing. */
+static double image_used(const struct etcd_result *ist, const struct etcd_result *pst,
+	const struct image *im)
+{
+	char key[96];
+	json_t is, ps;
+	double raw = -1, r2u = -1;
+
+	snprintf(key, sizeof(key), "inode/stats/%" PRIu64 "/%" PRIu64, im->pool, im->num);
+	is = kv_find(ist, key);
+	snprintf(key, sizeof(key), "pool/stats/%" PRIu64, im->pool);
+	ps = kv_find(pst, key);
+	if (!is || json_double(json_get(is, "raw_used"), &raw))
+		raw = -1;
+	if (!ps || json_double(json_get(ps, "raw_to_usable"), &r2u))
+		r2u = -1;
+	if (is)
+		json_free(is);
+	if (ps)
+		json_free(ps);
+	return raw >= 0 && r2u >= 0 ? raw * r2u : -1;
+}
+
 int cmd_ls(struct vsctl *v)
 {
 	struct vs_pools pools;
 	struct images ims;
 	const struct vs_pool *only = NULL;
+	struct etcd_result ist = { 0 }, pst = { 0 };
 	struct strbuf sb;
 	struct vs_table *t;
 
@@ -501,24 +540,36 @@ int cmd_ls(struct vsctl *v)
 		vs_pools_free(&pools);
 		return VS_ERR;
 	}
+	if (vs_list(v, "inode/stats/", &ist) < 0 || vs_list(v, "pool/stats/", &pst) < 0) {
+		etcd_result_clear(&ist);
+		images_free(&ims);
+		vs_pools_free(&pools);
+		return VS_ERR;
+	}
 	qsort(ims.v, ims.n, sizeof(*ims.v), cmp_image);
 	sb_init(&sb);
 	sb_puts(&sb, "[");
-	t = vs_table_new("NAME|POOL|>ID|>SIZE|READONLY|PARENT");
+	t = vs_table_new("NAME|POOL|>ID|>SIZE|>USED|READONLY|PARENT");
 	for (size_t i = 0, k = 0; i < ims.n; i++) {
 		const struct image *im = &ims.v[i];
-		char b1[32], b2[32], b3[48];
+		double used = image_used(&ist, &pst, im);
+		char b1[32], b2[32], b3[48], b4[32];
 
 		if (only && im->pool != only->id)
 			continue;
 		if (k++)
 			sb_puts(&sb, ",");
 		image_json(&sb, im, &pools, &ims);
+		if (used >= 0 && sb.len && sb.buf[sb.len - 1] == '}') {
+			sb.len--;	/* the object gets one more member */
+			sb_printf(&sb, ",\"used\":%.0f}", used);
+		}
 		vs_table_row(t);
 		vs_table_cell(t, "%s", im->name);
 		vs_table_cell(t, "%s", pool_name(&pools, im->pool, b1, sizeof(b1)));
 		vs_table_cell(t, "%" PRIu64, im->num);
 		vs_table_cell(t, "%s", vs_fmt_size(im->size, b2, sizeof(b2)));
+		vs_table_cell(t, "%s", used < 0 ? "-" : vs_fmt_size((uint64_t)used, b4, sizeof(b4)));
 		vs_table_cell(t, "%s", im->readonly ? "ro" : "-");
 		vs_table_cell(t, "%s", parent_text(im, &ims, b3, sizeof(b3)));
 	}
@@ -529,6 +580,8 @@ int cmd_ls(struct vsctl *v)
 		vs_table_print(t, stdout);
 	vs_table_free(t);
 	sb_free(&sb);
+	etcd_result_clear(&ist);
+	etcd_result_clear(&pst);
 	images_free(&ims);
 	vs_pools_free(&pools);
 	return VS_OK;

@@ -295,6 +295,7 @@ int cmd_status(struct vsctl *v)
 	struct state_count *sc = NULL;
 	size_t nsc = 0, up = 0;
 	uint64_t pg_total = 0, size_total = 0, free_total = 0;
+	double used_raw = 0;		/* pool/stats used_raw_tb, in bytes */
 	json_t pgs = NULL, mon = NULL, stats = NULL;
 	int rc = VS_ERR;
 
@@ -313,6 +314,15 @@ int cmd_status(struct vsctl *v)
 			vs_err("etcd read failed: %s", etcd_strerror(inodes.status));
 			goto out;
 		}
+	}
+	for (size_t i = 0; i < pstats.n_kvs; i++) {
+		json_t ps = json_parse(pstats.kvs[i].value, pstats.kvs[i].value_len, NULL, 0);
+		double tb = 0;
+
+		if (!json_double(json_get(ps, "used_raw_tb"), &tb))
+			used_raw += tb * 1099511627776.0;
+		if (ps)
+			json_free(ps);
 	}
 	for (size_t i = 0; i < o.n; i++) {
 		uint64_t x;
@@ -372,8 +382,9 @@ int cmd_status(struct vsctl *v)
 		sb_init(&sb);
 		sb_printf(&sb, "{\"osd_up\":%zu,\"osd_total\":%zu,\"pool_count\":%zu,"
 			  "\"image_count\":%" PRId64 ",\"pg_count\":%" PRIu64
-			  ",\"size\":%" PRIu64 ",\"free\":%" PRIu64 ",\"mon_master\":",
-			  up, o.n, pools.n, inodes.count, pg_total, size_total, free_total);
+			  ",\"size\":%" PRIu64 ",\"free\":%" PRIu64 ",\"used_raw\":%.0f"
+			  ",\"mon_master\":", up, o.n, pools.n, inodes.count, pg_total, size_total,
+			  free_total, used_raw);
 		if (mon)
 			sb_json_val(&sb, mon);
 		else
@@ -420,6 +431,9 @@ int cmd_status(struct vsctl *v)
 		printf("  data:\n");
 		printf("    pools:   %zu\n", pools.n);
 		printf("    images:  %" PRId64 "\n", inodes.count);
+		if (pstats.n_kvs)
+			printf("    used:    %s raw\n", vs_fmt_size((uint64_t)(used_raw + 0.5), b1,
+			       sizeof(b1)));
 		printf("    pgs:     %" PRIu64 " configured\n", pg_total);
 		for (size_t i = 0; i < nsc; i++)
 			printf("             %" PRIu64 " %s\n", sc[i].count, sc[i].name);

@@ -130,8 +130,11 @@ static const struct command commands[] = {
 	  "SYNOPSIS\n"
 	  "    vsctl ls [--pool NAME|ID] [--json]\n\n"
 	  "DESCRIPTION\n"
-	  "    Prints name, pool, inode number, size, readonly flag and parent of every\n"
-	  "    image in config/inode/ (of one pool with --pool).\n\n"
+	  "    Prints name, pool, inode number, size, used space, readonly flag and parent\n"
+	  "    of every image in config/inode/ (of one pool with --pool). USED is what the\n"
+	  "    image's objects take in its pool, in usable bytes (the monitor's\n"
+	  "    inode/stats raw_used x the pool's raw_to_usable; whole objects, so up to\n"
+	  "    one object per written block_size range); - without a running vstor-mon.\n\n"
 	  "EXAMPLES\n"
 	  "    vsctl ls\n"
 	  "    vsctl ls --pool testpool --json\n" },
@@ -503,7 +506,8 @@ static const struct command commands[] = {
 	  "DESCRIPTION\n"
 	  "    OSDs up/total, pools, images, the monitor (master and standbys), the number\n"
 	  "    of PGs in each state (from pg/state; configured PGs without a state count as\n"
-	  "    offline), and from the monitor's statistics: objects (degraded, misplaced),\n"
+	  "    offline), and from the monitor's statistics: raw space used by data (all\n"
+	  "    copies/chunks, from the OSDs' osd/space), objects (degraded, misplaced),\n"
 	  "    client read/write and recovery rates, and pools with placement problems.\n\n"
 	  "EXAMPLES\n"
 	  "    vsctl status\n" },
