@@ -10,6 +10,7 @@
  *                osd_out_time down
  *   mon_place.c  pools, placement tree, PGs, primaries, pg/history,
  *                pg_count changes, history/last_clean_pgs
+ *   mon_sweep.c  pg/history and pg/stats of removed pools and PGs
  *   mon_stats.c  stats, pool/stats, inode/stats from the OSDs' keys
  *   main.c       configuration, the ring loop, signals */
 #ifndef VSTOR_MON_H
@@ -127,6 +128,11 @@ void mon_place(struct mon *m);
 void mon_check_clean(struct mon *m);
 void mon_set_pool_status(struct mon *m, uint64_t pool, int level, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* mon_sweep.c */
+/* Queues guarded deletes of pg/history and pg/stats of PGs that no longer
+ * exist; the number queued or -1 on out of memory. */
+int mon_sweep(struct mon *m);
 
 /* mon_stats.c */
 void mon_stats(struct mon *m);

@@ -645,6 +645,13 @@ static void place_done(struct mon *m, int status)
 	mon_schedule_place(m);
 }
 
+static void sweep_done(struct mon *m, int status)
+{
+	if (status == 0)
+		log_info("a PG's key changed while deleting it; looking again");
+	mon_schedule_place(m);	/* then history/last_clean_pgs */
+}
+
 void mon_place(struct mon *m)
 {
 	struct place_ctx pc;
@@ -715,7 +722,10 @@ void mon_place(struct mon *m)
 	}
 	if (m->nputs) {
 		mon_flush(m, place_done);
+	} else if (mon_sweep(m) > 0) {
+		mon_flush(m, sweep_done);
 	} else {
+		mon_puts_clear(m);	/* out of memory in the sweep: nothing */
 		mon_check_clean(m);
 	}
 	goto out;

@@ -20,6 +20,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -481,6 +482,22 @@ static void pool_stats(struct mon *m, uint64_t id, json_t pool_obj, const struct
 	sb_puts(sb, "}");
 }
 
+/* Whether inode/stats/<pool>/<n> is one of the aggregate's inodes (no
+ * OSD reports it any more otherwise: removed, and every OSD that counted
+ * its ops restarted since). */
+static bool inode_listed(const struct inodes *in, const char *key)
+{
+	uint64_t pool = 0, ino = 0;
+	int end = 0;
+
+	if (sscanf(key, "inode/stats/%" SCNu64 "/%" SCNu64 "%n", &pool, &ino, &end) != 2 || key[end])
+		return false;
+	for (size_t i = 0; i < in->n; i++)
+		if (in->v[i].pool == pool && in->v[i].inode == ino)
+			return true;
+	return false;
+}
+
 void mon_stats(struct mon *m)
 {
 	struct strbuf sb;
@@ -530,6 +547,11 @@ void mon_stats(struct mon *m)
 		if (!json_get(pools, id) && mon_put(m, old[i]->key, NULL, -1) < 0)
 			goto oom_old;
 	}
+	free(old);
+	old = kv_list(&m->kv, "inode/stats/", &n);
+	for (size_t i = 0; old && i < n; i++)
+		if (!inode_listed(&in, old[i]->key) && mon_put(m, old[i]->key, NULL, -1) < 0)
+			goto oom_old;
 	free(old);
 	sb_free(&sb);
 	inodes_keep(m, &in);

@@ -751,6 +751,105 @@ MON_CASE(t_osd_rm)
 	CHECK(!h);
 }
 
+/* Polls until key is gone; false on timeout. */
+static bool wait_gone(const char *key)
+{
+	for (long long end = vt_now_ms() + WAIT_MS; vt_now_ms() < end; vt_sleep_ms(50)) {
+		json_t j = get_json(key);
+
+		if (!j)
+			return true;
+		json_free(j);
+	}
+	return false;
+}
+
+static bool exists(const char *key)
+{
+	json_t j = get_json(key);
+
+	if (j)
+		json_free(j);
+	return j != NULL;
+}
+
+/* pg/history and pg/stats of PGs that are gone are deleted: of a pool
+ * removed from config/pools (once no pg/state of the PG is left), of a
+ * pool gone long ago, beyond the pool's pg_count; those of existing PGs,
+ * of an invalid pool and of a PG an OSD still runs stay. inode/stats of
+ * inodes no OSD reports any more go too. */
+MON_CASE(t_gone_pgs)
+{
+	struct mon_proc *m;
+	struct pgs p;
+	char key[64];
+
+	new_prefix("gone");
+	CHECK(cluster6() == 0);
+	CHECK(putf("config/pools", "{%s,\"2\":{\"name\":\"p2\",\"scheme\":\"replicated\","
+		   "\"pg_size\":3,\"pg_minsize\":2,\"pg_count\":4},\"7\":{\"name\":\"p7\","
+		   "\"scheme\":\"weird\",\"pg_size\":3,\"pg_minsize\":2,\"pg_count\":4}}", POOL1) == 0);
+	for (int q = 1; q <= 4; q++) {
+		snprintf(key, sizeof(key), "pg/history/2/%d", q);
+		CHECK(put(key, "{\"osd_sets\":[[1,3,5]],\"epoch\":3}") == 0);
+		snprintf(key, sizeof(key), "pg/stats/2/%d", q);
+		CHECK(put(key, "{\"object_count\":1}") == 0);
+	}
+	CHECK(put("pg/history/1/5", "{\"osd_sets\":[[1,3,5]]}") == 0);
+	CHECK(put("pg/history/1/40", "{\"osd_sets\":[[1,3,5]]}") == 0);
+	CHECK(put("pg/stats/1/40", "{\"object_count\":1}") == 0);
+	CHECK(put("pg/history/7/1", "{\"osd_sets\":[[1,3,5]]}") == 0);
+	CHECK(put("pg/history/9/1", "{\"osd_sets\":[[1,3,5]]}") == 0);
+	CHECK(put("pg/history/1/x", "{}") == 0);	/* not a PG key: left alone */
+	CHECK(put("osd/inodestats/1", "{\"1\":{\"5\":{\"write\":{\"count\":1,\"usec\":5,"
+		  "\"bytes\":4096}}}}") == 0);
+	CHECK(put("inode/stats/1/99", "{\"raw_used\":0}") == 0);
+	m = mon_start("600", "10");
+	CHECK(m);
+	CHECK(wait_pgs(1, 3, 32, true, &p));
+	CHECK(wait_pgs(2, 3, 4, true, &p));
+	/* an OSD runs PG 2/1 */
+	CHECK(put("pg/state/2/1", "{\"primary\":1,\"state\":[\"active\"],\"peers\":[1,3,5]}") == 0);
+	CHECK_MSG(wait_gone("pg/history/1/40"), "history beyond pg_count kept");
+	CHECK(wait_gone("pg/stats/1/40"));
+	CHECK_MSG(wait_gone("pg/history/9/1"), "history of a pool gone long ago kept");
+	CHECK_MSG(wait_gone("inode/stats/1/99"), "inode/stats nobody reports kept");
+	CHECK(exists("inode/stats/1/5"));
+	CHECK(exists("pg/history/1/5") && exists("pg/history/7/1") && exists("pg/history/1/x"));
+	for (int q = 1; q <= 4; q++) {
+		snprintf(key, sizeof(key), "pg/history/2/%d", q);
+		CHECK_MSG(exists(key), "%s deleted while pool 2 exists", key);
+	}
+
+	/* pool 2 goes: its PGs leave config/pgs, then their keys (PG 1 once
+	 * no OSD runs it) */
+	CHECK(putf("config/pools", "{%s,\"7\":{\"name\":\"p7\",\"scheme\":\"weird\",\"pg_size\":3,"
+		   "\"pg_minsize\":2,\"pg_count\":4}}", POOL1) == 0);
+	CHECK(wait_pgs(2, 3, 0, false, &p));
+	for (int q = 2; q <= 4; q++) {
+		snprintf(key, sizeof(key), "pg/history/2/%d", q);
+		CHECK_MSG(wait_gone(key), "%s kept", key);
+		snprintf(key, sizeof(key), "pg/stats/2/%d", q);
+		CHECK_MSG(wait_gone(key), "%s kept", key);
+	}
+	CHECK_MSG(exists("pg/history/2/1") && exists("pg/stats/2/1"),
+		  "the keys of a PG an OSD still runs were deleted");
+	{
+		struct etcd_delete_req dr = { .key = "pg/state/2/1" };
+		struct etcd_result r;
+
+		CHECK(etcd_delete_sync(cl, &dr, &r) == ETCD_OK);
+		etcd_result_clear(&r);
+	}
+	CHECK(wait_gone("pg/history/2/1"));
+	CHECK(wait_gone("pg/stats/2/1"));
+	CHECK(exists("pg/history/1/5") && exists("pg/history/7/1"));
+	/* the OSD stops reporting inode 5 (restarted, the image removed) */
+	CHECK(put("osd/inodestats/1", "{}") == 0);
+	CHECK(wait_gone("inode/stats/1/5"));
+	CHECK(mon_proc_running(m));
+}
+
 int main(void)
 {
 	E = etcd_proc_start();
@@ -766,6 +865,7 @@ int main(void)
 	RUN(t_last_clean_and_stats);
 	RUN(t_strings_in_pgs);
 	RUN(t_osd_rm);
+	RUN(t_gone_pgs);
 	if (cl)
 		etcd_client_free(cl);
 	etcd_proc_free(E);
