@@ -460,7 +460,6 @@ static void t_setup(void)
 	char err[256];
 	struct vstor_client_opts o = { .up_wait_retry_interval_ms = 200 };
 	struct etcd_config ec;
-	struct strbuf np;
 
 	oc_init(&C);
 	C.etcd = etcd_proc_start();
@@ -469,14 +468,7 @@ static void t_setup(void)
 	CHECK(C.cl);
 	osd_args[1] = etcd_proc_endpoint(C.etcd);
 	/* one host per OSD, by config (they all run on this machine) */
-	sb_init(&np);
-	sb_puts(&np, "{");
-	for (int n = 1; n <= NOSD; n++)
-		sb_printf(&np, "%s\"%d\":{\"level\":\"osd\",\"parent\":\"h%d\"},\"h%d\":{\"level\":\"host\"}",
-			  n > 1 ? "," : "", n, n, n);
-	sb_puts(&np, "}");
-	CHECK(etcd_put_str_sync(C.cl, "config/node_placement", np.buf) == ETCD_OK);
-	sb_free(&np);
+	CHECK(oc_put_hosts(&C, NOSD));
 	CHECK(etcd_put_str_sync(C.cl, "config/global", "{\"immediate_commit\":\"all\"}") == ETCD_OK);
 	CHECK(etcd_put_str_sync(C.cl, "config/pools",
 				"{\"1\":{\"name\":\"rep\",\"scheme\":\"replicated\",\"pg_size\":3,"

@@ -220,7 +220,6 @@ static void t_setup(void)
 	const char *tdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	const char *margs[] = { "--etcd_prefix", PREFIX, "--mon_change_timeout", "100",
 		"--mon_stats_timeout", "200", NULL };
-	struct strbuf np;
 	long long end;
 	const char *out = "";
 	int rc = -1;
@@ -233,14 +232,7 @@ static void t_setup(void)
 	C.cl = oc_new_client(&C, PREFIX);
 	CHECK(C.cl);
 	osd_args[1] = etcd_proc_endpoint(C.etcd);
-	sb_init(&np);
-	sb_puts(&np, "{");
-	for (int n = 1; n <= NOSD; n++)
-		sb_printf(&np, "%s\"%d\":{\"level\":\"osd\",\"parent\":\"h%d\"},\"h%d\":{\"level\":\"host\"}",
-			  n > 1 ? "," : "", n, n, n);
-	sb_puts(&np, "}");
-	CHECK(etcd_put_str_sync(C.cl, "config/node_placement", np.buf) == ETCD_OK);
-	sb_free(&np);
+	CHECK(oc_put_hosts(&C, NOSD));
 	CHECK(etcd_put_str_sync(C.cl, "config/global", "{\"immediate_commit\":\"all\"}") == ETCD_OK);
 	CHECK(etcd_put_str_sync(C.cl, "config/pools",
 				"{\"1\":{\"name\":\"rep\",\"scheme\":\"replicated\",\"pg_size\":2,"

@@ -309,6 +309,22 @@ bool oc_wait_value(struct osd_cluster *c, const char *key, const char *need, con
 	return ok;
 }
 
+bool oc_put_hosts(struct osd_cluster *c, int nosd)
+{
+	struct strbuf np;
+	bool ok;
+
+	sb_init(&np);
+	sb_puts(&np, "{");
+	for (int n = 1; n <= nosd; n++)
+		sb_printf(&np, "%s\"%d\":{\"level\":\"osd\",\"parent\":\"h%d\"},"
+			  "\"h%d\":{\"level\":\"host\"}", n > 1 ? "," : "", n, n, n);
+	sb_puts(&np, "}");
+	ok = !np.oom && etcd_put_str_sync(c->cl, "config/node_placement", np.buf) == ETCD_OK;
+	sb_free(&np);
+	return ok;
+}
+
 bool oc_put_many(struct osd_cluster *c, const char *const *kv, size_t n)
 {
 	struct etcd_txn_op ops[16];

@@ -79,6 +79,9 @@ bool oc_wait_value(struct osd_cluster *c, const char *key, const char *need, con
 /* Puts several keys in one transaction (like the monitor does): keys and
  * values alternate in kv[0..2n). */
 bool oc_put_many(struct osd_cluster *c, const char *const *kv, size_t n);
+/* Puts config/node_placement with OSDs 1..nosd each on its own host
+ * h1..hN (they all run on this machine). */
+bool oc_put_hosts(struct osd_cluster *c, int nosd);
 /* Waits until osd/state/<n> is gone (lease expired); false on timeout. */
 bool oc_wait_osd_gone(struct osd_cluster *c, int n, int timeout_ms);
 /* SEC_LIST on OSD n of the objects of inode (all PGs): up to cap
