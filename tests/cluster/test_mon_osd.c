@@ -546,6 +546,9 @@ static void t_kill_master_mon(void)
 	}
 	CHECK_LOGS(m1, "no new master monitor");
 	json_free(m1);
+	/* mon/master is written before the new master logs that it is one */
+	for (long long end = vt_now_ms() + 5000; master_index() != 1 - master && vt_now_ms() < end;)
+		vt_sleep_ms(50);
 	CHECK_EQ(master_index(), 1 - master);
 	printf("  master monitor killed: the standby is master after %lld ms\n", vt_now_ms() - t0);
 	{
