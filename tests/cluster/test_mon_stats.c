@@ -11,6 +11,7 @@
  *   - vsctl rm of one image: its objects go from osd/space and raw_used,
  *     its deletes are counted (one per object), the other image is as it
  *     was;
+ *   - an EC pool (xor 2+1): chunks in osd/space, raw and usable used;
  *   - an OSD restarted counts its objects again from its blockstore. */
 #include "check.h"
 #include "etcd.h"
@@ -109,28 +110,31 @@ static uint64_t image_id(const char *name)
 	return id;
 }
 
-/* osd/space/<n> of inode 1/<ino> in bytes (0: no entry). */
+static uint64_t cur_pool = 1;	/* of the inodes below */
+
+/* osd/space/<n> of inode cur_pool/<ino> in bytes (0: no entry). */
 static uint64_t osd_space(int n, uint64_t ino)
 {
-	char key[64], id[32];
+	char key[64], id[32], pool[32];
 	json_t j;
 	uint64_t v = 0;
 
 	snprintf(key, sizeof(key), "osd/space/%d", n);
 	snprintf(id, sizeof(id), "%" PRIu64, ino);
+	snprintf(pool, sizeof(pool), "%" PRIu64, cur_pool);
 	j = get_json(key);
-	json_u64(json_get(json_get(j, "1"), id), &v);
+	json_u64(json_get(json_get(j, pool), id), &v);
 	if (j)
 		json_free(j);
 	return v;
 }
 
-/* Objects of inode 1/<ino> on OSD n (SEC_LIST), -1 on error. */
+/* Objects of inode cur_pool/<ino> on OSD n (SEC_LIST), -1 on error. */
 static int64_t osd_objects(int n, uint64_t ino)
 {
 	static struct vs_obj_ver_id list[256];
 
-	return oc_sec_list(&C, n, (1ull << 48) | ino, list, 256);
+	return oc_sec_list(&C, n, (cur_pool << 48) | ino, list, 256);
 }
 
 /* Polls until every OSD's osd/space for ino matches its SEC_LIST and
@@ -171,7 +175,7 @@ static bool inode_stats_until(uint64_t ino, bool (*fn)(json_t j, void *arg), voi
 	long long end = vt_now_ms() + WAIT_MS;
 	json_t j = NULL;
 
-	snprintf(key, sizeof(key), "inode/stats/1/%" PRIu64, ino);
+	snprintf(key, sizeof(key), "inode/stats/%" PRIu64 "/%" PRIu64, cur_pool, ino);
 	while (vt_now_ms() < end) {
 		if (j)
 			json_free(j);
@@ -236,7 +240,9 @@ static void t_setup(void)
 	CHECK(etcd_put_str_sync(C.cl, "config/global", "{\"immediate_commit\":\"all\"}") == ETCD_OK);
 	CHECK(etcd_put_str_sync(C.cl, "config/pools",
 				"{\"1\":{\"name\":\"rep\",\"scheme\":\"replicated\",\"pg_size\":2,"
-				"\"pg_minsize\":1,\"pg_count\":8,\"failure_domain\":\"host\"}}") == ETCD_OK);
+				"\"pg_minsize\":1,\"pg_count\":8,\"failure_domain\":\"host\"},"
+				"\"2\":{\"name\":\"x21\",\"scheme\":\"xor\",\"pg_size\":3,"
+				"\"parity_chunks\":1,\"pg_minsize\":2,\"pg_count\":4}}") == ETCD_OK);
 	for (int n = 1; n <= NOSD; n++) {
 		C.osds[n] = osd_proc_start((uint64_t)n, osd_args);
 		CHECK(C.osds[n]);
@@ -245,12 +251,12 @@ static void t_setup(void)
 	CHECK(mon);
 	for (end = vt_now_ms() + 60000; vt_now_ms() < end; vt_sleep_ms(200)) {
 		out = vsctl("status --json", &rc);
-		if (!rc && strstr(out, "\"pg_states\":{\"active\":8}"))
+		if (!rc && strstr(out, "\"pg_states\":{\"active\":12}"))
 			break;
 	}
-	if (rc || !strstr(out, "\"pg_states\":{\"active\":8}"))
+	if (rc || !strstr(out, "\"pg_states\":{\"active\":12}"))
 		show_logs();
-	CHECK_MSG(!rc && strstr(out, "\"pg_states\":{\"active\":8}"), "PGs not active: %s", out);
+	CHECK_MSG(!rc && strstr(out, "\"pg_states\":{\"active\":12}"), "PGs not active: %s", out);
 }
 
 static void t_written(void)
@@ -351,6 +357,46 @@ static void t_rm(void)
 	CHECK_MSG(!rc && strstr(out, "\"used_raw\":786432,"), "df: %s", out);
 }
 
+/* An EC pool (xor 2+1): every OSD stores one chunk (block_size) of each
+ * stripe of 2 x block_size, raw_used counts the 3 chunks, df's usable
+ * used = raw x 2/3. */
+static void t_ec(void)
+{
+	char x[PATH_MAX + 16], cmd[2 * PATH_MAX + 64];
+	uint64_t ino;
+	double want = 6.0 * BS;
+	json_t j = NULL;
+	const char *out;
+	int rc;
+
+	snprintf(x, sizeof(x), "%s/x", tmp);
+	CHECK(write_file(x, 4 * BS, 3));
+	snprintf(cmd, sizeof(cmd), "import %s imgx --pool x21", x);
+	out = vsctl(cmd, &rc);
+	CHECK_MSG(!rc, "import: %s", out);
+	ino = image_id("imgx");
+	CHECK(ino);
+	cur_pool = 2;
+	CHECK(space_matches(ino, 6));
+	CHECK_MSG(inode_stats_until(ino, raw_used_is, &want, &j), "raw_used %.0f",
+		  jnum(j, "raw_used", NULL));
+	CHECK_EQ((uint64_t)jnum(j, "write", "bytes"), 4 * BS);
+	if (j)
+		json_free(j);
+	cur_pool = 1;
+	for (long long end = vt_now_ms() + WAIT_MS; vt_now_ms() < end; vt_sleep_ms(100)) {
+		out = vsctl("df --json", &rc);
+		if (!rc && strstr(out, "\"used\":524288,"))
+			break;
+	}
+	/* pool 2: raw 6 chunks, usable 4 blocks (pool 1 has 786432 raw too) */
+	CHECK_MSG(!rc && strstr(out, "\"name\":\"x21\"") &&
+		  strstr(out, "\"used_raw\":786432,\"total\":") && strstr(out, "\"used\":524288,"),
+		  "df: %s", out);
+	out = vsctl("ls --json", &rc);
+	CHECK_MSG(!rc && strstr(out, "\"used\":524288"), "ls: %s", out);
+}
+
 /* A restarted OSD publishes its space from the blockstore at once; its
  * op counters start again from zero. */
 static void t_restart(void)
@@ -390,6 +436,7 @@ int main(void)
 	if (!vt_case_failed) {
 		RUN(t_written);
 		RUN(t_rm);
+		RUN(t_ec);
 		RUN(t_restart);
 	}
 	if (vt_case_failed)
