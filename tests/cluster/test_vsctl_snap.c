@@ -13,7 +13,8 @@
  * its objects gone from every OSD); flatten of the clone while it is
  * written (CAS: the live writes win), with a progress bar; 'snap rm' of
  * the base; rm of an image with children refused; bad input with clear
- * errors and exit codes; --help pages. */
+ * errors and exit codes; snap rm and flatten refused while an OSD that may
+ * hold the layer's objects is down, done once it is back; --help pages. */
 #include "check.h"
 #include "etcd.h"
 #include "json.h"
@@ -429,6 +430,53 @@ static void t_bad_input(void)
 	CHECK(vcm_verify(&mHead) && export_matches("img", &mHead));
 }
 
+static bool pgs_match(const char *need, const char *notin)
+{
+	bool ok = true;
+	uint64_t prim;
+
+	for (int pg = 1; pg <= 8 && ok; pg++)
+		ok = oc_pg_state(&C, 1, pg, &prim, need, notin);
+	return ok;
+}
+
+/* With OSD 3 down, a snapshot's objects cannot all be listed: snap rm and
+ * flatten refuse (saying why) and change nothing; once it is back and
+ * recovered they work. */
+static void t_osd_down(void)
+{
+	uint64_t prim, snap_ino = mHead.inode;
+	bool degraded = false;
+
+	CHECK_SH(0, "$V snap create img@d && $V clone img@d cd");
+	mHead.inode = info_num("img", "inode");
+	CHECK(client_sees("img", mHead.inode, snap_ino));
+	CHECK(vcm_write_loop(&mHead, 10, NULL, 60000) == 0 && !mHead.failed);
+	osd_proc_kill(C.osds[3]);
+	oc_close(&C, 3);
+	for (long long t = vt_now_ms() + 30000; !degraded && vt_now_ms() < t; vt_sleep_ms(100))
+		for (int pg = 1; pg <= 8; pg++)
+			degraded |= oc_pg_state(&C, 1, pg, &prim, "degraded\0", NULL);
+	CHECK_MSG(degraded, "no PG became degraded");
+	CHECK_SH(1, "$V snap rm img@d");
+	CHECK_MSG(err_has("OSD 3 is down") && err_has("try again"), "%s", R.err);
+	CHECK_SH(1, "$V flatten cd");
+	CHECK_MSG(err_has("OSD 3 is down"), "%s", R.err);
+	CHECK_SH(0, "$V info img@d && $V info cd --json");
+	CHECK(out_has("\"parent_name\":\"img@d\""));
+	/* (no reads now: without a monitor the PGs OSD 3 was primary of have
+	 * no primary until it is back) */
+	CHECK_EQ(osd_proc_restart(C.osds[3]), 0);
+	for (long long t = vt_now_ms() + 60000; !pgs_match("active\0", "degraded") &&
+	     vt_now_ms() < t;)
+		vt_sleep_ms(100);
+	CHECK_MSG(pgs_match("active\0", "degraded"), "PGs did not recover");
+	CHECK_SH(0, "$V flatten cd && $V snap rm img@d");
+	CHECK(client_sees("img", mHead.inode, 0));
+	CHECK(vcm_verify(&mHead) && export_matches("img", &mHead));
+	CHECK_EQ(all_objects(snap_ino), 0);
+}
+
 static void t_help(void)
 {
 	static const char *cmds[] = { "snap create", "snap ls", "snap rm", "clone", "flatten" };
@@ -455,6 +503,7 @@ int main(void)
 		vt_run("flatten_while_writing", t_flatten_live);
 		vt_run("snap_rm_base", t_snap_rm_base);
 		vt_run("bad_input", t_bad_input);
+		vt_run("osd_down_refused", t_osd_down);
 	}
 	vt_run("help_pages", t_help);
 	vcm_free(&mS1);
