@@ -9,11 +9,13 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "snap.h"
 
 #define GRAN 4096u
 #define ATTEMPTS 50
+#define SNAP_RM_GRACE_MS 1000	/* between the rebase and deleting the data */
 
 static void inode_key(char *buf, size_t len, const struct image *im)
 {
@@ -593,6 +595,15 @@ int cmd_snap_rm(struct vsctl *v)
 	if (ndone && !v->json)
 		printf("Snapshot '%s' merged into %zu child image(s) (%" PRIu64 " bytes copied); "
 		       "they now use its parent\n", name, ndone, bytes);
+	/* Readers that looked up the old chain before the rebase reached them
+	 * (etcd watch lag) may still read the snapshot: give their clients
+	 * time to see it (they then read again, client_layer.c) before its
+	 * data goes. */
+	if (ndone) {
+		struct timespec ts = { SNAP_RM_GRACE_MS / 1000, SNAP_RM_GRACE_MS % 1000 * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
 	/* childless now: remove it like 'vsctl rm' (its data, then its keys) */
 	rc = image_rm(v, name, !v->json, &deleted);
 	if (!rc && v->json)

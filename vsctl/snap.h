@@ -13,6 +13,7 @@ struct layer_copy {
 	uint64_t target, src;		/* full inode ids */
 	unsigned src_flags;		/* VSTOR_RW_NO_PARENTS: src's own layer only */
 	uint64_t stripe;		/* the target pool's object size */
+	uint64_t block;			/* block_size (set by layer_copy_run) */
 	uint64_t limit;			/* bytes of the target considered (size, 4 KiB up) */
 	uint64_t *units;		/* target object offsets, sorted, unique */
 	size_t n, cap;

@@ -11,7 +11,13 @@
  *   3. a failed compare (-EINTR: someone wrote the object meanwhile) starts
  *      the object over, so a live writer's data is never overwritten.
  * What the image shows does not change: the copied granules held exactly
- * these bytes through the parent before. Writes may go to readonly layers
+ * these bytes through the parent before.
+ *
+ * No write covers a whole aligned block (block_size): such a write is a
+ * "big" blockstore write, which a concurrent READ of the object can see
+ * (bitmap set) before its data is on the disk, and then reads zeroes. A
+ * run over a whole block is cut after its first granule, so both pieces
+ * are journal writes whose data is readable at once. Writes may go to readonly layers
  * (VSTOR_RW_IGNORE_READONLY): merging into a snapshot keeps its content. */
 #include <errno.h>
 #include <inttypes.h>
@@ -83,6 +89,12 @@ static void slot_copy(struct lc_slot *s)
 	}
 	for (end = g + 1; end < n && has(s->sbits, end) && !has(s->tbits, end); end++)
 		;
+	/* the first block boundary at or after the run's start (object-relative
+	 * offsets: objects start at block boundaries) */
+	uint64_t gpb = s->lc->block / GRAN, b = (g + gpb - 1) / gpb * gpb;
+
+	if (b + gpb <= end)
+		end = b + 1;
 	s->g = end;
 	e = vstor_write_ext(r->c, s->lc->target, s->off + g * GRAN, (end - g) * GRAN,
 			    s->sbuf + g * GRAN, s->ver + 1, VSTOR_RW_IGNORE_READONLY, write_cb, s);
@@ -189,6 +201,16 @@ int layer_copy_run(struct vsctl *v, struct vstor_client *c, struct layer_copy *l
 
 	lc->run = &r;
 	lc->bytes = lc->objects = lc->retries = 0;
+	{
+		struct vstor_pool_map m;
+
+		if (vstor_client_pool_map(c, (uint32_t)(lc->target >> 48), &m)) {
+			vs_err("%s: the pool of the target is not known", what);
+			return -ENOENT;
+		}
+		lc->block = m.block_size;
+		vstor_pool_map_free(&m);
+	}
 	r.slots = calloc(depth, sizeof(*r.slots));
 	for (unsigned i = 0; r.slots && i < depth; i++) {
 		struct lc_slot *s = &r.slots[i];
