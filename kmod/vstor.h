@@ -21,8 +21,13 @@
  * A part is always on exactly one list: a connection's send queue or
  * in-flight list (conn->lock), or the device's retry list (dev->lock), or
  * briefly in the hands of whoever moves it. The connection's io_mutex
- * serialises the socket, the transmit and receive cursors and every
- * removal of parts from a live connection.
+ * serialises the socket, the transmit cursor and every removal of parts
+ * from a live connection; the receive cursor belongs to whoever holds the
+ * socket lock (sk_data_ready runs the receive side in softirq), so both
+ * spinlocks are taken with bottom halves off.
+ *
+ * Lock order: vs_ctl_mutex, route_mutex, io_mutex, the socket lock,
+ * sk_callback_lock, conn->lock, dev->lock.
  */
 #ifndef VSTOR_H
 #define VSTOR_H
@@ -134,8 +139,19 @@ enum vs_rx_state {
 	VS_RX_DATA,		/* READ data into rx_part's pages */
 };
 
+/* Ops per transmit batch and segments per sendmsg call. */
+#define VS_TX_OPS	16
+#define VS_TX_VECS	64
+
 struct vs_dev;
 struct vs_part;
+
+/* One op of the transmit batch: a part, or a PING when part is NULL. */
+struct vs_tx_op {
+	struct vs_part *part;
+	u64 end;		/* stream offset just past its last byte */
+	u32 len;		/* header + payload */
+};
 
 struct vs_conn {
 	struct vs_dev *dev;
@@ -143,11 +159,13 @@ struct vs_conn {
 	u64 osd_num;
 	u32 slot;
 
-	spinlock_t lock;
+	spinlock_t lock;		/* _bh: the receive side runs in softirq */
 	enum vs_conn_state state;
 	struct list_head sendq;		/* parts waiting to be sent */
 	struct list_head inflight;	/* parts being sent or awaiting replies */
 	bool dirty;			/* acked writes not covered by a SYNC */
+	atomic_t users;			/* queue_rq pushing outside RCU */
+	int err;			/* receive error: io_work resets */
 
 	struct mutex io_mutex;
 	struct socket *sock;
@@ -156,16 +174,25 @@ struct vs_conn {
 	unsigned int backoff_ms;
 	unsigned long last_rx;		/* jiffies */
 	bool ping_sent;
+	bool ping_due;			/* io_mutex: the next batch starts with one */
 	u32 conn_gen;			/* for handshake/ping ids */
 
-	/* transmit cursor (io_mutex) */
-	struct vs_part *tx_part;	/* NULL: tx_hdr is a conn op or idle */
-	u32 tx_off, tx_len;
-	union vs_packet tx_hdr;
-	bool tx_busy;
-	bool tx_corked;			/* the last send had MSG_MORE */
+	/*
+	 * Transmit batch (io_mutex; advanced under the socket lock, so the
+	 * receive side sees a consistent tx_sent). Offsets count the bytes of
+	 * this socket's stream: an op whose end is <= the bytes handed to TCP
+	 * is out, and only then may its reply complete it.
+	 */
+	union vs_packet *tx_hdrs;	/* [VS_TX_OPS] */
+	struct vs_tx_op tx_ops[VS_TX_OPS];
+	u32 tx_nops, tx_cur;		/* batch size, first op not yet out */
+	u64 tx_sent;			/* handed to TCP */
+	u64 tx_queued;			/* end of the batch */
+	struct msghdr *tx_msg;		/* during a sendmsg: its progress */
+	size_t tx_call_len;
+	struct bio_vec tx_vec[VS_TX_VECS];
 
-	/* receive cursor (io_mutex) */
+	/* receive cursor (the socket lock: data_ready or lock_sock) */
 	enum vs_rx_state rx_state;
 	union vs_packet rx_hdr;
 	u32 rx_got;
@@ -173,7 +200,6 @@ struct vs_conn {
 	enum vs_rx_state rx_next;
 	struct vs_part *rx_part;	/* NULL while skipping: discard */
 	u32 rx_data_off;
-	void *scratch;			/* PAGE_SIZE, for skipped bytes */
 
 	void (*saved_data_ready)(struct sock *sk);
 	void (*saved_write_space)(struct sock *sk);
@@ -193,8 +219,7 @@ struct vs_route {
 enum vs_part_state {
 	VS_PART_IDLE,
 	VS_PART_QUEUED,		/* on conn->sendq */
-	VS_PART_SENDING,	/* conn->tx_part, on conn->inflight */
-	VS_PART_SENT,		/* on conn->inflight, awaiting the reply */
+	VS_PART_SENDING,	/* on conn->inflight: in a batch or sent */
 	VS_PART_RECEIVING,	/* conn->rx_part: reply payload being read */
 	VS_PART_RETRY,		/* on dev->retry */
 };
@@ -214,6 +239,7 @@ struct vs_part {
 	u64 offset;		/* in the image */
 	u32 len;
 	u32 roff;		/* byte offset of the data in the request */
+	u64 tx_end;		/* conn stream offset past its request */
 	u32 gen;
 	u16 idx;
 	u8 op;			/* VS_OP_READ / WRITE / SYNC / DELETE */
@@ -342,7 +368,10 @@ u32 vs_route_pg(const struct vs_dev *dev, const struct vs_map *map,
 /* vstor_conn.c */
 struct vs_conn *vs_conn_new(struct vs_dev *dev, const struct vs_map_osd *osd,
 			    u32 slot);
-bool vs_conn_queue(struct vs_conn *conn, struct vs_part *part);
+bool vs_conn_queue(struct vs_conn *conn, struct vs_part *part, bool *push);
+void vs_conn_get_user(struct vs_conn *conn);
+void vs_conn_put_user(struct vs_conn *conn);
+void vs_conn_push(struct vs_conn *conn);
 void vs_conn_kill(struct vs_conn *conn, struct list_head *out);
 void vs_conn_free(struct vs_conn *conn);
 void vs_conn_sweep(struct vs_conn *conn,

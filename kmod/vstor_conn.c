@@ -6,12 +6,21 @@
  * first part is queued on it (connect_work, blocking connect and the
  * SHOW_CONFIG handshake with timeouts, outside the I/O path's locks),
  * reconnects with exponential backoff and resends what it had in flight
- * when the socket breaks. Sending and receiving are done by one work item
- * per connection (io_work), kicked by queue_rq and by the socket callbacks;
- * it never blocks: MSG_DONTWAIT everywhere, resumed on data_ready and
- * write_space. Every reply header is validated before it touches a
- * request; a reply that does not fit the protocol resets the connection,
- * and a reply to an earlier send (generation mismatch) is read and dropped.
+ * when the socket breaks.
+ *
+ * Sending: queue_rq pushes its parts out itself when it can take the
+ * connection's io_mutex (no context switch per request), else io_work
+ * does, kicked by queue_rq and sk_write_space. Queued parts leave in
+ * batches: up to VS_TX_OPS requests, headers and payload pages gathered
+ * into one non-blocking sendmsg, MSG_MORE only while more follows at once.
+ *
+ * Receiving happens in sk_data_ready itself (softirq, or the socket lock
+ * owner's release_sock): tcp_read_sock hands us the skbs, replies are
+ * parsed and READ data copied straight into the request's pages, and the
+ * request completes right there: no work item, no recvmsg per header.
+ * Every reply header is validated before it touches a request; a reply
+ * that does not fit the protocol makes io_work reset the connection, and
+ * a reply to an earlier send (generation mismatch) is skipped.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -26,13 +35,11 @@
 
 #include "vstor.h"
 
-#define VS_TX_BUDGET	16	/* io_work rounds before it yields */
-#define VS_RX_BUDGET	64	/* receive steps per round */
+#define VS_TX_BUDGET	16	/* sendmsg calls per io_work run or push */
 
-struct vs_conn *vs_conn_new(struct vs_dev *dev, const struct vs_map_osd *osd,
-			    u32 slot);
 static void vs_conn_io_work(struct work_struct *w);
 static void vs_conn_connect_work(struct work_struct *w);
+static void vs_conn_rx_sock(struct vs_conn *conn, struct sock *sk);
 
 struct vs_conn *vs_conn_new(struct vs_dev *dev, const struct vs_map_osd *osd,
 			    u32 slot)
@@ -42,8 +49,9 @@ struct vs_conn *vs_conn_new(struct vs_dev *dev, const struct vs_map_osd *osd,
 	conn = kzalloc(sizeof(*conn), GFP_KERNEL);
 	if (!conn)
 		return NULL;
-	conn->scratch = (void *)__get_free_page(GFP_KERNEL);
-	if (!conn->scratch) {
+	/* kmalloc: one slab object, so no header straddles a page */
+	conn->tx_hdrs = kcalloc(VS_TX_OPS, sizeof(*conn->tx_hdrs), GFP_KERNEL);
+	if (!conn->tx_hdrs) {
 		kfree(conn);
 		return NULL;
 	}
@@ -54,6 +62,7 @@ struct vs_conn *vs_conn_new(struct vs_dev *dev, const struct vs_map_osd *osd,
 	spin_lock_init(&conn->lock);
 	INIT_LIST_HEAD(&conn->sendq);
 	INIT_LIST_HEAD(&conn->inflight);
+	atomic_set(&conn->users, 0);
 	mutex_init(&conn->io_mutex);
 	INIT_WORK(&conn->io_work, vs_conn_io_work);
 	INIT_DELAYED_WORK(&conn->connect_work, vs_conn_connect_work);
@@ -65,7 +74,7 @@ void vs_conn_free(struct vs_conn *conn)
 	if (!conn)
 		return;
 	WARN_ON_ONCE(!list_empty(&conn->sendq) || !list_empty(&conn->inflight));
-	free_page((unsigned long)conn->scratch);
+	kfree(conn->tx_hdrs);
 	mutex_destroy(&conn->io_mutex);
 	kfree(conn);
 }
@@ -94,25 +103,54 @@ static void vs_conn_kick_locked(struct vs_conn *conn)
 
 /*
  * Queues part for sending. False when the connection is being removed:
- * the caller routes the part elsewhere. Any context.
+ * the caller routes the part elsewhere. With push, a ready connection is
+ * not kicked: *push is set and the caller sends (vs_conn_push) once it
+ * holds a user reference and no RCU lock. Any context.
  */
-bool vs_conn_queue(struct vs_conn *conn, struct vs_part *part)
+bool vs_conn_queue(struct vs_conn *conn, struct vs_part *part, bool *push)
 {
-	spin_lock(&conn->lock);
+	spin_lock_bh(&conn->lock);
 	if (conn->state == VS_CONN_DEAD) {
-		spin_unlock(&conn->lock);
+		spin_unlock_bh(&conn->lock);
 		return false;
 	}
 	WRITE_ONCE(part->conn, conn);
 	part->state = VS_PART_QUEUED;
 	list_add_tail(&part->node, &conn->sendq);
-	vs_conn_kick_locked(conn);
-	spin_unlock(&conn->lock);
+	if (push && conn->state == VS_CONN_READY)
+		*push = true;
+	else
+		vs_conn_kick_locked(conn);
+	spin_unlock_bh(&conn->lock);
 	return true;
 }
 
-/* ---- socket callbacks: they only kick io_work ---- */
+/*
+ * A reference that keeps conn from being freed after the RCU read side
+ * that found it ends (vs_conn_kill waits for it).
+ */
+void vs_conn_get_user(struct vs_conn *conn)
+{
+	atomic_inc(&conn->users);
+}
 
+void vs_conn_put_user(struct vs_conn *conn)
+{
+	if (atomic_dec_and_test(&conn->users))
+		wake_up_var(&conn->users);
+}
+
+/* ---- socket callbacks ---- */
+
+/* Receive errors are acted on in process context: io_work resets. */
+static void vs_conn_fail(struct vs_conn *conn, int err)
+{
+	if (!READ_ONCE(conn->err))
+		WRITE_ONCE(conn->err, err);
+	queue_work(vs_io_wq, &conn->io_work);
+}
+
+/* Called with the socket lock held (softirq or release_sock's backlog). */
 static void vs_sk_data_ready(struct sock *sk)
 {
 	struct vs_conn *conn;
@@ -120,7 +158,7 @@ static void vs_sk_data_ready(struct sock *sk)
 	read_lock_bh(&sk->sk_callback_lock);
 	conn = sk->sk_user_data;
 	if (conn)
-		queue_work(vs_io_wq, &conn->io_work);
+		vs_conn_rx_sock(conn, sk);
 	read_unlock_bh(&sk->sk_callback_lock);
 }
 
@@ -147,9 +185,9 @@ static void vs_sk_state_change(struct sock *sk)
 	read_lock_bh(&sk->sk_callback_lock);
 	conn = sk->sk_user_data;
 	if (conn) {
-		/* io_work sees the error or EOF on its next recv */
+		/* closed, reset or timed out: reconnect */
 		if (sk->sk_state != TCP_ESTABLISHED)
-			queue_work(vs_io_wq, &conn->io_work);
+			vs_conn_fail(conn, -ECONNRESET);
 		conn->saved_state_change(sk);
 	}
 	read_unlock_bh(&sk->sk_callback_lock);
@@ -182,11 +220,11 @@ static void vs_sk_restore(struct vs_conn *conn, struct socket *sock)
 	write_unlock_bh(&sk->sk_callback_lock);
 }
 
-static void vs_sock_close(struct vs_conn *conn, struct socket *sock)
+/* Closes a socket whose callbacks were restored. */
+static void vs_sock_close(struct socket *sock)
 {
 	if (!sock)
 		return;
-	vs_sk_restore(conn, sock);
 	kernel_sock_shutdown(sock, SHUT_RDWR);
 	sock_release(sock);
 }
@@ -340,14 +378,14 @@ static void vs_conn_connect_work(struct work_struct *w)
 	unsigned int noio, i, n;
 	int err = -EHOSTUNREACH;
 
-	spin_lock(&conn->lock);
+	spin_lock_bh(&conn->lock);
 	if (conn->state != VS_CONN_CONNECTING) {
-		spin_unlock(&conn->lock);
+		spin_unlock_bh(&conn->lock);
 		return;
 	}
 	n = conn->osd->naddrs;
 	memcpy(addrs, conn->osd->addrs, n * sizeof(addrs[0]));
-	spin_unlock(&conn->lock);
+	spin_unlock_bh(&conn->lock);
 
 	noio = memalloc_noio_save();
 	for (i = 0; i < n; i++) {
@@ -358,9 +396,9 @@ static void vs_conn_connect_work(struct work_struct *w)
 	memalloc_noio_restore(noio);
 
 	mutex_lock(&conn->io_mutex);
-	spin_lock(&conn->lock);
+	spin_lock_bh(&conn->lock);
 	if (conn->state != VS_CONN_CONNECTING) {
-		spin_unlock(&conn->lock);
+		spin_unlock_bh(&conn->lock);
 		mutex_unlock(&conn->io_mutex);
 		if (sock)
 			sock_release(sock);
@@ -375,7 +413,7 @@ static void vs_conn_connect_work(struct work_struct *w)
 		else
 			queue_delayed_work(vs_ctl_wq, &conn->connect_work,
 					   msecs_to_jiffies(conn->backoff_ms));
-		spin_unlock(&conn->lock);
+		spin_unlock_bh(&conn->lock);
 		mutex_unlock(&conn->io_mutex);
 		pr_warn_ratelimited("vs%u: cannot connect to OSD %llu: %d, retrying in %u ms\n",
 				    conn->dev->index, conn->osd_num, err,
@@ -388,16 +426,19 @@ static void vs_conn_connect_work(struct work_struct *w)
 	conn->sock = sock;
 	conn->state = VS_CONN_READY;
 	conn->backoff_ms = 0;
-	conn->tx_busy = false;
-	conn->tx_corked = false;
-	conn->tx_part = NULL;
+	conn->err = 0;
+	conn->tx_nops = 0;
+	conn->tx_cur = 0;
+	conn->tx_sent = 0;
+	conn->tx_queued = 0;
 	conn->rx_state = VS_RX_HDR;
 	conn->rx_got = 0;
 	conn->rx_part = NULL;
 	conn->last_rx = jiffies;
 	conn->ping_sent = false;
+	conn->ping_due = false;
 	conn->conn_gen++;
-	spin_unlock(&conn->lock);
+	spin_unlock_bh(&conn->lock);
 	/* from here on the socket never blocks */
 	sock->sk->sk_sndtimeo = 0;
 	sock->sk->sk_rcvtimeo = 0;
@@ -407,6 +448,23 @@ static void vs_conn_connect_work(struct work_struct *w)
 }
 
 /* ---- resetting ---- */
+
+/* Forgets the transmit batch and receive cursor (io_mutex, conn->lock). */
+static void vs_conn_clear_cursors(struct vs_conn *conn)
+{
+	if (conn->rx_part) {
+		list_add(&conn->rx_part->node, &conn->inflight);
+		conn->rx_part = NULL;
+	}
+	conn->rx_state = VS_RX_HDR;
+	conn->rx_got = 0;
+	conn->tx_nops = 0;
+	conn->tx_cur = 0;
+	conn->tx_sent = 0;
+	conn->tx_queued = 0;
+	conn->ping_due = false;
+	conn->err = 0;
+}
 
 /*
  * The socket broke or the peer spoke nonsense (io_mutex held): close it,
@@ -418,16 +476,15 @@ static void vs_conn_connect_work(struct work_struct *w)
 static void vs_conn_reset(struct vs_conn *conn, int why, struct list_head *failed)
 {
 	struct vs_part *part, *tmp;
-	struct socket *sock;
+	struct socket *sock = conn->sock;
 	bool lost;
 
-	spin_lock(&conn->lock);
-	sock = conn->sock;
+	/* no receive callback runs after this: the cursors are ours */
+	if (sock)
+		vs_sk_restore(conn, sock);
+	spin_lock_bh(&conn->lock);
 	conn->sock = NULL;
-	if (conn->rx_part) {
-		list_add(&conn->rx_part->node, &conn->inflight);
-		conn->rx_part = NULL;
-	}
+	vs_conn_clear_cursors(conn);
 	list_for_each_entry_safe(part, tmp, &conn->inflight, node) {
 		if (part->flags & VS_PF_FIXED) {
 			list_move_tail(&part->node, failed);
@@ -438,18 +495,14 @@ static void vs_conn_reset(struct vs_conn *conn, int why, struct list_head *faile
 	list_splice_init(&conn->inflight, &conn->sendq);
 	lost = conn->dirty;
 	conn->dirty = false;
-	conn->tx_busy = false;
-	conn->tx_part = NULL;
-	conn->rx_state = VS_RX_HDR;
-	conn->rx_got = 0;
 	if (conn->state == VS_CONN_READY) {
 		conn->state = VS_CONN_IDLE;
 		if (!list_empty(&conn->sendq))
 			vs_conn_kick_locked(conn);
 	}
-	spin_unlock(&conn->lock);
+	spin_unlock_bh(&conn->lock);
 
-	vs_sock_close(conn, sock);
+	vs_sock_close(sock);
 	if (lost)
 		WRITE_ONCE(conn->dev->sync_lost, true);
 	if (sock && why)
@@ -477,67 +530,67 @@ void vs_conn_kill(struct vs_conn *conn, struct list_head *out)
 {
 	struct socket *sock;
 
-	spin_lock(&conn->lock);
+	spin_lock_bh(&conn->lock);
 	conn->state = VS_CONN_DEAD;
-	spin_unlock(&conn->lock);
+	spin_unlock_bh(&conn->lock);
 	cancel_delayed_work_sync(&conn->connect_work);
 
 	mutex_lock(&conn->io_mutex);
-	spin_lock(&conn->lock);
 	sock = conn->sock;
+	if (sock)
+		vs_sk_restore(conn, sock);
+	spin_lock_bh(&conn->lock);
 	conn->sock = NULL;
-	if (conn->rx_part) {
-		list_add(&conn->rx_part->node, &conn->inflight);
-		conn->rx_part = NULL;
-	}
+	vs_conn_clear_cursors(conn);
 	list_splice_tail_init(&conn->inflight, out);
 	list_splice_tail_init(&conn->sendq, out);
-	conn->tx_busy = false;
-	conn->tx_part = NULL;
 	if (conn->dirty)
 		WRITE_ONCE(conn->dev->sync_lost, true);
 	conn->dirty = false;
-	spin_unlock(&conn->lock);
-	vs_sock_close(conn, sock);
+	spin_unlock_bh(&conn->lock);
+	vs_sock_close(sock);
 	mutex_unlock(&conn->io_mutex);
+	/* pushers found it before it died; they may still kick io_work */
+	wait_var_event(&conn->users, !atomic_read(&conn->users));
 	cancel_work_sync(&conn->io_work);
 }
 
 /*
  * Takes the parts for which pred() holds off a live connection, to out.
- * A part whose payload is half sent cannot be taken back without breaking
- * the stream, so that resets the connection first.
+ * A part of the transmit batch that is not completely out cannot be taken
+ * back without breaking the stream, so that resets the connection first.
  */
 void vs_conn_sweep(struct vs_conn *conn,
 		   bool (*pred)(struct vs_part *part, void *arg), void *arg,
 		   struct list_head *out)
 {
 	struct vs_part *part, *tmp;
+	struct sock *sk;
 	LIST_HEAD(failed);
 	bool reset;
 
 	mutex_lock(&conn->io_mutex);
 again:
 	reset = false;
-	spin_lock(&conn->lock);
+	/* the socket lock holds the receive side off the cursor */
+	sk = conn->sock ? conn->sock->sk : NULL;
+	if (sk)
+		lock_sock(sk);
+	spin_lock_bh(&conn->lock);
 	list_for_each_entry_safe(part, tmp, &conn->sendq, node)
 		if (pred(part, arg))
 			list_move_tail(&part->node, out);
 	list_for_each_entry_safe(part, tmp, &conn->inflight, node) {
 		if (!pred(part, arg))
 			continue;
-		if (conn->tx_busy && conn->tx_part == part) {
-			if (conn->tx_off) {
-				reset = true;
-				continue;
-			}
-			conn->tx_busy = false;
-			conn->tx_part = NULL;
+		if (part->tx_end > conn->tx_sent) {
+			reset = true;
+			continue;
 		}
 		list_move_tail(&part->node, out);
 	}
 	if (conn->rx_part && pred(conn->rx_part, arg)) {
-		/* read the rest of its payload into the scratch page */
+		/* read the rest of its payload into nowhere */
 		if (conn->rx_state == VS_RX_SKIP && conn->rx_next == VS_RX_DATA)
 			conn->rx_left += conn->rx_part->len;	/* bitmap, then data */
 		conn->rx_state = VS_RX_SKIP;
@@ -545,7 +598,9 @@ again:
 		list_add_tail(&conn->rx_part->node, out);
 		conn->rx_part = NULL;
 	}
-	spin_unlock(&conn->lock);
+	spin_unlock_bh(&conn->lock);
+	if (sk)
+		release_sock(sk);
 	if (reset && conn->sock) {
 		vs_conn_reset(conn, 0, &failed);
 		goto again;
@@ -574,128 +629,234 @@ static void vs_rq_bvec(struct request *rq, u32 off, u32 max, struct bio_vec *out
 	}
 }
 
-static void vs_build_req(struct vs_conn *conn, struct vs_part *part)
+/*
+ * Appends the segments of rq's bytes [off, off + len) to vec (at most
+ * VS_TX_VECS in all); the number of bytes they cover.
+ */
+static u32 vs_rq_vecs(struct request *rq, u32 off, u32 len,
+		      struct bio_vec *vec, u32 *nvec)
 {
-	union vs_packet *p = &conn->tx_hdr;
+	struct req_iterator iter;
+	struct bio_vec bv;
+	u32 pos = 0, got = 0;
 
+	rq_for_each_segment(bv, rq, iter) {
+		u32 s = pos, e = pos + bv.bv_len, skip;
+
+		pos = e;
+		if (e <= off)
+			continue;
+		if (s >= off + len || *nvec == VS_TX_VECS)
+			break;
+		skip = off > s ? off - s : 0;
+		vec[*nvec] = bv;
+		vec[*nvec].bv_offset += skip;
+		vec[*nvec].bv_len = min(bv.bv_len - skip, off + len - s - skip);
+		got += vec[*nvec].bv_len;
+		(*nvec)++;
+	}
+	return got;
+}
+
+/* The request header of part in hdr; its length on the wire. */
+static u32 vs_build_req(struct vs_conn *conn, struct vs_part *part,
+			union vs_packet *p)
+{
 	vs_req_init(p, vs_part_id(part), part->op);
-	conn->tx_len = VS_PACKET_SIZE;
 	if (part->op == VS_OP_SYNC)
-		return;
+		return VS_PACKET_SIZE;
 	vs_le64_set(&p->rw.inode, conn->dev->p.inode);
 	vs_le64_set(&p->rw.offset, part->offset);
 	vs_le32_set(&p->rw.len, part->len);
-	if (part->op == VS_OP_WRITE)
-		conn->tx_len += part->len;
+	return VS_PACKET_SIZE + (part->op == VS_OP_WRITE ? part->len : 0);
 }
 
-static void vs_build_ping(struct vs_conn *conn)
+static void vs_batch_add(struct vs_conn *conn, struct vs_part *part, u32 len)
 {
-	u64 id = ((u64)(conn->conn_gen & VS_ID_GEN_MASK) << VS_ID_GEN_SHIFT) |
-		 ((u64)VS_ID_PART_CONN << VS_ID_PART_SHIFT);
+	struct vs_tx_op *op = &conn->tx_ops[conn->tx_nops++];
 
-	vs_req_init(&conn->tx_hdr, id, VS_OP_PING);
-	conn->tx_len = VS_PACKET_SIZE;
-	conn->tx_off = 0;
-	conn->tx_part = NULL;
-	conn->tx_busy = true;
-	conn->ping_sent = true;
-	conn->last_rx = jiffies;
+	conn->tx_queued += len;
+	op->part = part;
+	op->len = len;
+	op->end = conn->tx_queued;
+}
+
+/* A new batch from the send queue (and a due PING); false if empty. */
+static bool vs_batch_fill(struct vs_conn *conn)
+{
+	struct vs_part *part;
+
+	conn->tx_nops = 0;
+	conn->tx_cur = 0;
+	if (conn->ping_due) {
+		u64 id = ((u64)(conn->conn_gen & VS_ID_GEN_MASK) << VS_ID_GEN_SHIFT) |
+			 ((u64)VS_ID_PART_CONN << VS_ID_PART_SHIFT);
+
+		vs_req_init(&conn->tx_hdrs[0], id, VS_OP_PING);
+		vs_batch_add(conn, NULL, VS_PACKET_SIZE);
+		conn->ping_due = false;
+		WRITE_ONCE(conn->ping_sent, true);
+		WRITE_ONCE(conn->last_rx, jiffies);
+	}
+	spin_lock_bh(&conn->lock);
+	while (conn->tx_nops < VS_TX_OPS && !list_empty(&conn->sendq)) {
+		part = list_first_entry(&conn->sendq, struct vs_part, node);
+		list_move_tail(&part->node, &conn->inflight);
+		part->state = VS_PART_SENDING;
+		part->gen++;
+		vs_batch_add(conn, part, vs_build_req(conn, part,
+						      &conn->tx_hdrs[conn->tx_nops]));
+		part->tx_end = conn->tx_queued;
+	}
+	spin_unlock_bh(&conn->lock);
+	return conn->tx_nops;
+}
+
+static void vs_bvec(struct bio_vec *bv, struct page *page, u32 len, u32 off)
+{
+	bv->bv_page = page;
+	bv->bv_len = len;
+	bv->bv_offset = off;
+}
+
+/* Segments for op i of the batch from byte off of it on; bytes covered. */
+static u32 vs_op_vecs(struct vs_conn *conn, u32 i, u32 off, u32 *nvec)
+{
+	struct vs_tx_op *op = &conn->tx_ops[i];
+	struct bio_vec *vec = conn->tx_vec;
+	struct vs_part *part = op->part;
+	u32 got = 0, n;
+
+	if (off < VS_PACKET_SIZE) {
+		u8 *hdr = (u8 *)&conn->tx_hdrs[i] + off;
+
+		vs_bvec(&vec[(*nvec)++], virt_to_page(hdr), VS_PACKET_SIZE - off,
+			offset_in_page(hdr));
+		got = VS_PACKET_SIZE - off;
+		off = 0;
+	} else {
+		off -= VS_PACKET_SIZE;
+	}
+	if (op->len == VS_PACKET_SIZE)
+		return got;
+	n = op->len - VS_PACKET_SIZE;
+	if (!(part->flags & VS_PF_ZERO))
+		return got + vs_rq_vecs(part->cmd->rq, part->roff + off, n - off,
+					vec, nvec);
+	while (off < n && *nvec < VS_TX_VECS) {
+		u32 k = min_t(u32, n - off, PAGE_SIZE);
+
+		vs_bvec(&vec[(*nvec)++], ZERO_PAGE(0), k, 0);
+		got += k;
+		off += k;
+	}
+	return got;
 }
 
 /*
- * Sends what it can of the op in tx_hdr (and its payload). MSG_MORE while
- * more of it or more queued ops follow, so a burst of small requests
- * leaves in few segments (the sendq check is a hint: the last op of a
- * burst always goes without MSG_MORE and pushes everything out).
+ * One sendmsg of as much of the batch as fits in tx_vec (socket lock
+ * held). tx_msg lets the receive side, should tcp_sendmsg_locked process
+ * the backlog midway, tell which ops are already out.
  */
-static int vs_send_some(struct vs_conn *conn)
+static int vs_batch_send(struct vs_conn *conn, struct sock *sk)
 {
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
-	struct vs_part *part = conn->tx_part;
-	bool more = !list_empty(&conn->sendq);
-	struct bio_vec bv;
-	struct kvec iov;
-	u32 left;
+	size_t len = 0;
+	u32 nvec = 0, i;
 	int ret;
 
-	if (conn->tx_off < VS_PACKET_SIZE) {
-		iov.iov_base = (u8 *)&conn->tx_hdr + conn->tx_off;
-		iov.iov_len = VS_PACKET_SIZE - conn->tx_off;
-		if (conn->tx_len > VS_PACKET_SIZE || more)
-			msg.msg_flags |= MSG_MORE;
-		ret = kernel_sendmsg(conn->sock, &msg, &iov, 1, iov.iov_len);
-	} else {
-		u32 off = conn->tx_off - VS_PACKET_SIZE;
+	for (i = conn->tx_cur; i < conn->tx_nops && nvec < VS_TX_VECS; i++) {
+		u64 start = conn->tx_ops[i].end - conn->tx_ops[i].len;
+		u32 off = conn->tx_sent > start ? conn->tx_sent - start : 0;
+		u32 got = vs_op_vecs(conn, i, off, &nvec);
 
-		left = conn->tx_len - conn->tx_off;
-		if (part->flags & VS_PF_ZERO) {
-			bv.bv_page = ZERO_PAGE(0);
-			bv.bv_offset = 0;
-			bv.bv_len = min_t(u32, left, PAGE_SIZE);
-		} else {
-			vs_rq_bvec(part->cmd->rq, part->roff + off, left, &bv);
-			if (!bv.bv_len)
-				return -EIO;
-		}
-		if (left > bv.bv_len || more)
-			msg.msg_flags |= MSG_MORE;
-		iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, &bv, 1, bv.bv_len);
-		ret = sock_sendmsg(conn->sock, &msg);
+		/* short of segments only when tx_vec is full, else a bug */
+		if (got < conn->tx_ops[i].len - off && nvec < VS_TX_VECS)
+			return -EIO;
+		len += got;
 	}
-	if (ret > 0)
-		conn->tx_corked = msg.msg_flags & MSG_MORE;
-	return ret ? ret : -EPIPE;
+	if (!len)
+		return -EIO;
+	/* more follows right away: the rest of the batch or the next one */
+	if (conn->tx_sent + len < conn->tx_queued || !list_empty(&conn->sendq))
+		msg.msg_flags |= MSG_MORE;
+	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, conn->tx_vec, nvec, len);
+	conn->tx_call_len = len;
+	WRITE_ONCE(conn->tx_msg, &msg);
+	ret = tcp_sendmsg_locked(sk, &msg, len);
+	WRITE_ONCE(conn->tx_msg, NULL);
+	if (ret <= 0)
+		return ret ? ret : -EPIPE;
+	conn->tx_sent += ret;
+	while (conn->tx_cur < conn->tx_nops &&
+	       conn->tx_ops[conn->tx_cur].end <= conn->tx_sent)
+		conn->tx_cur++;
+	return ret;
 }
 
-/* >0: progress, 0: nothing to send or the socket is full, <0: error. */
-static int vs_conn_tx(struct vs_conn *conn)
+/* Bytes of this socket's stream handed to TCP (socket lock held). */
+static u64 vs_tx_sent_now(struct vs_conn *conn)
 {
-	struct vs_part *part;
-	int progress = 0, ret;
+	struct msghdr *m = READ_ONCE(conn->tx_msg);
 
-	for (;;) {
-		if (!conn->tx_busy) {
-			part = NULL;
-			spin_lock(&conn->lock);
-			if (!list_empty(&conn->sendq)) {
-				part = list_first_entry(&conn->sendq,
-							struct vs_part, node);
-				list_move_tail(&part->node, &conn->inflight);
-				part->state = VS_PART_SENDING;
-				part->gen++;
-			}
-			spin_unlock(&conn->lock);
-			if (!part) {
-				/* the ops we announced with MSG_MORE were swept */
-				if (conn->tx_corked) {
-					tcp_sock_set_cork(conn->sock->sk, false);
-					conn->tx_corked = false;
-				}
-				return progress;
-			}
-			vs_build_req(conn, part);
-			conn->tx_part = part;
-			conn->tx_off = 0;
-			conn->tx_busy = true;
+	if (m)
+		return conn->tx_sent + conn->tx_call_len - iov_iter_count(&m->msg_iter);
+	return conn->tx_sent;
+}
+
+/*
+ * Sends until the send queue is empty, the socket is full or budget calls
+ * were made (io_mutex held). 1: more to send, 0: done or full, <0: error.
+ */
+static int vs_conn_tx(struct vs_conn *conn, int budget)
+{
+	struct sock *sk = conn->sock->sk;
+	int ret = 0;
+
+	lock_sock(sk);
+	while (budget--) {
+		if (conn->tx_cur == conn->tx_nops && !vs_batch_fill(conn)) {
+			ret = 0;
+			goto out;
 		}
-		ret = vs_send_some(conn);
-		if (ret == -EAGAIN)
-			return progress;
+		ret = vs_batch_send(conn, sk);
+		if (ret == -EAGAIN) {
+			ret = 0;
+			goto out;
+		}
 		if (ret < 0)
-			return ret;
-		progress = 1;
-		conn->tx_off += ret;
-		if (conn->tx_off < conn->tx_len)
-			continue;
-		if (conn->tx_part) {
-			spin_lock(&conn->lock);
-			conn->tx_part->state = VS_PART_SENT;
-			spin_unlock(&conn->lock);
-		}
-		conn->tx_part = NULL;
-		conn->tx_busy = false;
+			goto out;
 	}
+	ret = conn->tx_cur < conn->tx_nops || !list_empty(&conn->sendq);
+out:
+	/* replies that came meanwhile are processed here, in order */
+	release_sock(sk);
+	return ret;
+}
+
+/*
+ * queue_rq's fast path: send what is queued now, in the caller's context,
+ * unless someone else holds the connection (then io_work does it).
+ */
+void vs_conn_push(struct vs_conn *conn)
+{
+	unsigned int noio;
+	int ret = 1;
+
+	if (!mutex_trylock(&conn->io_mutex)) {
+		queue_work(vs_io_wq, &conn->io_work);
+		return;
+	}
+	if (conn->sock && !READ_ONCE(conn->err)) {
+		noio = memalloc_noio_save();
+		ret = vs_conn_tx(conn, VS_TX_BUDGET);
+		memalloc_noio_restore(noio);
+		if (ret < 0)
+			WRITE_ONCE(conn->err, ret);
+	}
+	mutex_unlock(&conn->io_mutex);
+	if (ret)
+		queue_work(vs_io_wq, &conn->io_work);
 }
 
 /* ---- receiving ---- */
@@ -708,7 +869,7 @@ static void vs_conn_part_reply(struct vs_conn *conn, struct vs_part *part,
 	conn->rx_part = NULL;
 	if (retval >= 0 && dev->lazy &&
 	    (part->op == VS_OP_WRITE || part->op == VS_OP_DELETE)) {
-		spin_lock(&conn->lock);
+		spin_lock_bh(&conn->lock);
 		conn->dirty = true;
 		if (part->flags & VS_PF_FUA) {
 			/* FUA: the same OSD makes it durable before we ack */
@@ -717,10 +878,11 @@ static void vs_conn_part_reply(struct vs_conn *conn, struct vs_part *part,
 			conn->dirty = false;
 			part->state = VS_PART_QUEUED;
 			list_add_tail(&part->node, &conn->sendq);
-			spin_unlock(&conn->lock);
+			vs_conn_kick_locked(conn);
+			spin_unlock_bh(&conn->lock);
 			return;
 		}
-		spin_unlock(&conn->lock);
+		spin_unlock_bh(&conn->lock);
 	}
 	WRITE_ONCE(part->conn, NULL);
 	vs_part_done(part, retval < 0 ? (int)retval : 0);
@@ -747,14 +909,19 @@ static struct vs_part *vs_conn_claim(struct vs_conn *conn, u64 id, int *err)
 	if (!rq)
 		return NULL;
 	p = &((struct vs_cmd *)blk_mq_rq_to_pdu(rq))->parts[pidx];
-	spin_lock(&conn->lock);
-	if (READ_ONCE(p->conn) == conn && p->state == VS_PART_SENT &&
+	spin_lock_bh(&conn->lock);
+	if (READ_ONCE(p->conn) == conn && p->state == VS_PART_SENDING &&
 	    (p->gen & VS_ID_GEN_MASK) == gen) {
-		part = p;
-		list_del_init(&part->node);
-		part->state = VS_PART_RECEIVING;
+		/* an answer to a request we have not sent yet is a lie */
+		if (p->tx_end > vs_tx_sent_now(conn)) {
+			*err = -EPROTO;
+		} else {
+			part = p;
+			list_del_init(&part->node);
+			part->state = VS_PART_RECEIVING;
+		}
 	}
-	spin_unlock(&conn->lock);
+	spin_unlock_bh(&conn->lock);
 	return part;
 }
 
@@ -763,10 +930,10 @@ static int vs_conn_ping_reply(struct vs_conn *conn)
 	union vs_packet *h = &conn->rx_hdr;
 	u32 gen = (vs_packet_id(h) >> VS_ID_GEN_SHIFT) & VS_ID_GEN_MASK;
 
-	if (vs_packet_opcode(h) != VS_OP_PING || !conn->ping_sent ||
+	if (vs_packet_opcode(h) != VS_OP_PING || !READ_ONCE(conn->ping_sent) ||
 	    gen != (conn->conn_gen & VS_ID_GEN_MASK) || vs_reply_retval(h))
 		return -EPROTO;
-	conn->ping_sent = false;
+	WRITE_ONCE(conn->ping_sent, false);
 	return 0;
 }
 
@@ -838,81 +1005,97 @@ static int vs_conn_got_hdr(struct vs_conn *conn)
 	return 0;
 }
 
-static int vs_recv_some(struct vs_conn *conn)
+/* READ data from skb into rx_part's pages; the bytes taken. */
+static int vs_rx_data(struct vs_conn *conn, struct sk_buff *skb, u32 off,
+		      u32 avail)
 {
-	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
 	struct vs_part *part = conn->rx_part;
 	struct bio_vec bv;
-	struct kvec iov;
-	int ret;
+	void *dst;
+	int err;
+
+	vs_rq_bvec(part->cmd->rq, part->roff + conn->rx_data_off,
+		   min(conn->rx_left, avail), &bv);
+	if (!bv.bv_len)
+		return -EIO;
+	dst = kmap_local_page(bv.bv_page);
+	err = skb_copy_bits(skb, off, dst + bv.bv_offset, bv.bv_len);
+	kunmap_local(dst);
+	if (err)
+		return err;
+	conn->rx_data_off += bv.bv_len;
+	conn->rx_left -= bv.bv_len;
+	if (!conn->rx_left) {
+		conn->rx_state = VS_RX_HDR;
+		vs_conn_part_reply(conn, part, part->len);
+	}
+	return bv.bv_len;
+}
+
+/* One step of the receive state machine on avail bytes of skb at off. */
+static int vs_rx_step(struct vs_conn *conn, struct sk_buff *skb, u32 off,
+		      u32 avail)
+{
+	u32 n;
+	int err;
 
 	switch (conn->rx_state) {
 	case VS_RX_HDR:
-		iov.iov_base = (u8 *)&conn->rx_hdr + conn->rx_got;
-		iov.iov_len = VS_PACKET_SIZE - conn->rx_got;
-		ret = kernel_recvmsg(conn->sock, &msg, &iov, 1, iov.iov_len,
-				     msg.msg_flags);
-		break;
+		n = min_t(u32, avail, VS_PACKET_SIZE - conn->rx_got);
+		err = skb_copy_bits(skb, off, (u8 *)&conn->rx_hdr + conn->rx_got, n);
+		if (err)
+			return err;
+		conn->rx_got += n;
+		if (conn->rx_got < VS_PACKET_SIZE)
+			return n;
+		conn->rx_got = 0;
+		WRITE_ONCE(conn->last_rx, jiffies);
+		err = vs_conn_got_hdr(conn);
+		return err < 0 ? err : n;
 	case VS_RX_SKIP:
-		iov.iov_base = conn->scratch;
-		iov.iov_len = min_t(u32, conn->rx_left, PAGE_SIZE);
-		ret = kernel_recvmsg(conn->sock, &msg, &iov, 1, iov.iov_len,
-				     msg.msg_flags);
-		break;
-	default:
-		vs_rq_bvec(part->cmd->rq, part->roff + conn->rx_data_off,
-			   conn->rx_left, &bv);
-		if (!bv.bv_len)
-			return -EIO;
-		iov_iter_bvec(&msg.msg_iter, ITER_DEST, &bv, 1, bv.bv_len);
-		ret = sock_recvmsg(conn->sock, &msg, msg.msg_flags);
-		break;
-	}
-	return ret ? ret : -ECONNRESET;
-}
-
-/* >0: progress, 0: nothing more to read now, <0: error. */
-static int vs_conn_rx(struct vs_conn *conn)
-{
-	int progress = 0, ret, n;
-
-	for (n = 0; n < VS_RX_BUDGET; n++) {
-		ret = vs_recv_some(conn);
-		if (ret == -EAGAIN)
-			return progress;
-		if (ret < 0)
-			return ret;
-		progress = 1;
-		switch (conn->rx_state) {
-		case VS_RX_HDR:
-			conn->rx_got += ret;
-			if (conn->rx_got < VS_PACKET_SIZE)
-				break;
-			conn->rx_got = 0;
-			conn->last_rx = jiffies;
-			ret = vs_conn_got_hdr(conn);
-			if (ret < 0)
-				return ret;
-			break;
-		case VS_RX_SKIP:
-			conn->rx_left -= ret;
-			if (conn->rx_left)
-				break;
+		n = min(avail, conn->rx_left);
+		conn->rx_left -= n;
+		if (!conn->rx_left) {
 			conn->rx_state = conn->rx_next;
 			if (conn->rx_state == VS_RX_DATA)
 				conn->rx_left = conn->rx_part->len;
-			break;
-		default:
-			conn->rx_data_off += ret;
-			conn->rx_left -= ret;
-			if (conn->rx_left)
-				break;
-			conn->rx_state = VS_RX_HDR;
-			vs_conn_part_reply(conn, conn->rx_part, conn->rx_part->len);
+		}
+		return n;
+	default:
+		return vs_rx_data(conn, skb, off, avail);
+	}
+}
+
+/* tcp_read_sock's actor: consumes all of len unless the stream is bad. */
+static int vs_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
+		       unsigned int off, size_t len)
+{
+	struct vs_conn *conn = desc->arg.data;
+	size_t done = 0;
+	int ret;
+
+	while (done < len) {
+		ret = vs_rx_step(conn, skb, off + done, min_t(size_t, len - done, U32_MAX));
+		if (ret < 0) {
+			desc->error = ret;
+			desc->count = 0;
 			break;
 		}
+		done += ret;
 	}
-	return 1;
+	return done;
+}
+
+/* Everything the socket holds, parsed and completed (socket lock held). */
+static void vs_conn_rx_sock(struct vs_conn *conn, struct sock *sk)
+{
+	read_descriptor_t desc = { .arg.data = conn, .count = 1 };
+
+	if (READ_ONCE(conn->err))
+		return;
+	tcp_read_sock(sk, &desc, vs_rx_actor);
+	if (desc.error)
+		vs_conn_fail(conn, desc.error);
 }
 
 /*
@@ -922,57 +1105,52 @@ static int vs_conn_rx(struct vs_conn *conn)
  */
 static int vs_conn_ping_check(struct vs_conn *conn)
 {
+	unsigned long last = READ_ONCE(conn->last_rx);
 	bool waiting;
 
 	if (!vs_idle_timeout_ms)
 		return 0;
-	spin_lock(&conn->lock);
-	waiting = !list_empty(&conn->inflight) || conn->rx_part;
-	spin_unlock(&conn->lock);
-	if (conn->ping_sent) {
-		if (time_after(jiffies, conn->last_rx +
-			       msecs_to_jiffies(vs_ping_timeout_ms)))
+	spin_lock_bh(&conn->lock);
+	waiting = !list_empty(&conn->inflight) || READ_ONCE(conn->rx_part);
+	spin_unlock_bh(&conn->lock);
+	if (READ_ONCE(conn->ping_sent)) {
+		if (time_after(jiffies, last + msecs_to_jiffies(vs_ping_timeout_ms)))
 			return -ETIMEDOUT;
-	} else if (waiting && !conn->tx_busy &&
-		   time_after(jiffies, conn->last_rx +
-			      msecs_to_jiffies(vs_idle_timeout_ms))) {
-		vs_build_ping(conn);
-		return 1;
+	} else if (waiting && !conn->ping_due &&
+		   time_after(jiffies, last + msecs_to_jiffies(vs_idle_timeout_ms))) {
+		conn->ping_due = true;
 	}
 	return 0;
 }
 
+/*
+ * Process-context side of a connection: resets after an error, sends
+ * what queue_rq could not push, PINGs an idle peer.
+ */
 static void vs_conn_io_work(struct work_struct *w)
 {
 	struct vs_conn *conn = container_of(w, struct vs_conn, io_work);
 	unsigned int noio = memalloc_noio_save();
 	LIST_HEAD(failed);
-	int i, tx = 0, rx = 0, err = 0;
+	int err, more = 0;
 
 	mutex_lock(&conn->io_mutex);
 	if (!conn->sock)
 		goto out;
-	for (i = 0; i < VS_TX_BUDGET; i++) {
-		tx = vs_conn_tx(conn);
-		if (tx < 0) {
-			err = tx;
-			break;
-		}
-		rx = vs_conn_rx(conn);
-		if (rx < 0) {
-			err = rx;
-			break;
-		}
-		if (!tx && !rx) {
-			err = vs_conn_ping_check(conn);
-			if (err <= 0)
-				break;
-			err = 0;	/* a ping to send */
-		}
+	err = READ_ONCE(conn->err);
+	if (!err)
+		err = vs_conn_ping_check(conn);
+	if (!err) {
+		more = vs_conn_tx(conn, VS_TX_BUDGET);
+		if (more < 0)
+			err = more;
 	}
+	/* a receive error may have come while we sent */
+	if (!err)
+		err = READ_ONCE(conn->err);
 	if (err)
 		vs_conn_reset(conn, err, &failed);
-	else if (i == VS_TX_BUDGET)
+	else if (more > 0)
 		queue_work(vs_io_wq, &conn->io_work);
 out:
 	mutex_unlock(&conn->io_mutex);

@@ -35,9 +35,10 @@ static int vs_major;
 static void vs_cmd_end(struct vs_cmd *cmd);
 
 /*
- * Parts complete in process context only (connection, retry and control
- * work, queue_rq), so the request ends right there: no softirq bounce, and
- * a flush can go on with its next wave of SYNCs.
+ * Parts complete where their reply is parsed (sk_data_ready, in softirq
+ * or a socket lock owner's release_sock) or in process context (retry and
+ * control work, queue_rq), so the request ends right there: no extra
+ * bounce, and a flush can go on with its next wave of SYNCs.
  */
 static void vs_cmd_put(struct vs_cmd *cmd)
 {
@@ -94,9 +95,9 @@ void vs_part_done(struct vs_part *part, int err)
 void vs_dev_retry_part(struct vs_dev *dev, struct vs_part *part,
 		       unsigned int delay_ms)
 {
-	spin_lock(&dev->lock);
+	spin_lock_bh(&dev->lock);
 	if (dev->dead) {
-		spin_unlock(&dev->lock);
+		spin_unlock_bh(&dev->lock);
 		vs_part_finish(part, -EIO);
 		return;
 	}
@@ -108,7 +109,7 @@ void vs_dev_retry_part(struct vs_dev *dev, struct vs_part *part,
 				   msecs_to_jiffies(delay_ms));
 	else
 		mod_delayed_work(vs_ctl_wq, &dev->retry_work, 0);
-	spin_unlock(&dev->lock);
+	spin_unlock_bh(&dev->lock);
 }
 
 /* The connection for part under route, or NULL when its PG has no primary. */
@@ -130,7 +131,33 @@ static struct vs_conn *vs_route_conn(struct vs_dev *dev,
 	return r->conns[(osd - map->osds) * r->conns_per_osd + slot];
 }
 
-void vs_dev_route_part(struct vs_dev *dev, struct vs_part *part)
+/* Connections queue_rq sends on itself once its parts are queued. */
+struct vs_push {
+	u32 n;
+	struct vs_conn *conns[VS_NPARTS];
+};
+
+/* Queues part on conn (RCU read side); false if conn is dying. */
+static bool vs_queue_on(struct vs_conn *conn, struct vs_part *part,
+			struct vs_push *push)
+{
+	bool want = false;
+	u32 i;
+
+	if (!vs_conn_queue(conn, part, push ? &want : NULL))
+		return false;
+	if (!want)
+		return true;
+	for (i = 0; i < push->n; i++)
+		if (push->conns[i] == conn)
+			return true;
+	vs_conn_get_user(conn);
+	push->conns[push->n++] = conn;
+	return true;
+}
+
+static void vs_route_one(struct vs_dev *dev, struct vs_part *part,
+			 struct vs_push *push)
 {
 	struct vs_route *r;
 	struct vs_conn *conn;
@@ -149,7 +176,7 @@ void vs_dev_route_part(struct vs_dev *dev, struct vs_part *part)
 	r = rcu_dereference(dev->route);
 	conn = vs_route_conn(dev, r, part);
 	if (conn)
-		queued = vs_conn_queue(conn, part);
+		queued = vs_queue_on(conn, part, push);
 	rcu_read_unlock();
 	if (queued)
 		return;
@@ -159,6 +186,30 @@ void vs_dev_route_part(struct vs_dev *dev, struct vs_part *part)
 	vs_dev_retry_part(dev, part, conn ? 1 : vs_retry_interval_ms);
 }
 
+void vs_dev_route_part(struct vs_dev *dev, struct vs_part *part)
+{
+	vs_route_one(dev, part, NULL);
+}
+
+/*
+ * Sends on the connections queue_rq queued on, in its own context when
+ * this is the last request of the batch (no work item hop per request).
+ */
+static void vs_push_all(struct vs_push *push, bool last)
+{
+	u32 i;
+
+	for (i = 0; i < push->n; i++) {
+		struct vs_conn *conn = push->conns[i];
+
+		if (last)
+			vs_conn_push(conn);
+		else
+			queue_work(vs_io_wq, &conn->io_work);
+		vs_conn_put_user(conn);
+	}
+}
+
 static void vs_dev_retry_work(struct work_struct *w)
 {
 	struct vs_dev *dev = container_of(to_delayed_work(w), struct vs_dev,
@@ -166,9 +217,9 @@ static void vs_dev_retry_work(struct work_struct *w)
 	struct vs_part *part, *tmp;
 	LIST_HEAD(list);
 
-	spin_lock(&dev->lock);
+	spin_lock_bh(&dev->lock);
 	list_splice_init(&dev->retry, &list);
-	spin_unlock(&dev->lock);
+	spin_unlock_bh(&dev->lock);
 	list_for_each_entry_safe(part, tmp, &list, node) {
 		list_del_init(&part->node);
 		part->state = VS_PART_IDLE;
@@ -261,10 +312,10 @@ static int vs_prep_flush(struct vs_dev *dev, struct vs_cmd *cmd)
 			cmd->flush_more = true;
 			break;
 		}
-		spin_lock(&conn->lock);
+		spin_lock_bh(&conn->lock);
 		dirty = conn->dirty;
 		conn->dirty = false;
-		spin_unlock(&conn->lock);
+		spin_unlock_bh(&conn->lock);
 		if (!dirty)
 			continue;
 		vs_part_init(cmd, VS_OP_SYNC, VS_PF_FIXED, 0, 0, 0);
@@ -302,7 +353,8 @@ static int vs_cmd_prep(struct vs_dev *dev, struct vs_cmd *cmd)
 }
 
 /* Sends the prepared parts (rcu_read_lock held: FIXED parts name conns). */
-static void vs_cmd_dispatch(struct vs_dev *dev, struct vs_cmd *cmd)
+static void vs_cmd_dispatch(struct vs_dev *dev, struct vs_cmd *cmd,
+			    struct vs_push *push)
 {
 	unsigned int i, n = cmd->nparts;
 
@@ -315,25 +367,32 @@ static void vs_cmd_dispatch(struct vs_dev *dev, struct vs_cmd *cmd)
 			struct vs_conn *conn = part->conn;
 
 			part->conn = NULL;
-			if (!vs_conn_queue(conn, part))
+			if (!vs_queue_on(conn, part, push))
 				vs_part_finish(part, -EIO);
 		} else {
-			vs_dev_route_part(dev, part);
+			vs_route_one(dev, part, push);
 		}
 	}
 	vs_cmd_put(cmd);
 }
 
+/*
+ * BLK_MQ_F_BLOCKING: the push at the end may sleep on the socket lock
+ * (never for long: nothing blocks while holding it, sends are
+ * MSG_DONTWAIT).
+ */
 static blk_status_t vs_queue_rq(struct blk_mq_hw_ctx *hctx,
 				const struct blk_mq_queue_data *bd)
 {
 	struct request *rq = bd->rq;
 	struct vs_cmd *cmd = blk_mq_rq_to_pdu(rq);
 	struct vs_dev *dev = cmd->dev;
+	struct vs_push push;
 	int err;
 
 	if (READ_ONCE(dev->dead))
 		return BLK_STS_IOERR;
+	push.n = 0;
 	rcu_read_lock();
 	err = vs_cmd_prep(dev, cmd);
 	if (err) {
@@ -342,8 +401,9 @@ static blk_status_t vs_queue_rq(struct blk_mq_hw_ctx *hctx,
 	}
 	blk_mq_start_request(rq);
 	atomic_inc(&dev->inflight);
-	vs_cmd_dispatch(dev, cmd);
+	vs_cmd_dispatch(dev, cmd, &push);
 	rcu_read_unlock();
+	vs_push_all(&push, bd->last);
 	return BLK_STS_OK;
 }
 
@@ -358,7 +418,7 @@ static void vs_cmd_end(struct vs_cmd *cmd)
 		rcu_read_lock();
 		cmd->error = vs_prep_flush(dev, cmd);
 		if (!cmd->error) {
-			vs_cmd_dispatch(dev, cmd);
+			vs_cmd_dispatch(dev, cmd, NULL);
 			rcu_read_unlock();
 			return;
 		}
@@ -431,11 +491,11 @@ static void vs_dev_sweep(struct vs_dev *dev,
 	for (i = 0; r && i < r->nconns; i++)
 		vs_conn_sweep(r->conns[i], pred, arg, out);
 	mutex_unlock(&dev->route_mutex);
-	spin_lock(&dev->lock);
+	spin_lock_bh(&dev->lock);
 	list_for_each_entry_safe(part, tmp, &dev->retry, node)
 		if (pred(part, arg))
 			list_move_tail(&part->node, out);
-	spin_unlock(&dev->lock);
+	spin_unlock_bh(&dev->lock);
 }
 
 static void vs_dev_abort_work(struct work_struct *w)
@@ -571,20 +631,20 @@ int vs_dev_state(struct vs_dev *dev)
 		return VS_DEV_STATE_DEAD;
 	if (READ_ONCE(dev->removing))
 		return VS_DEV_STATE_REMOVING;
-	spin_lock(&dev->lock);
+	spin_lock_bh(&dev->lock);
 	waiting = !list_empty(&dev->retry);
-	spin_unlock(&dev->lock);
+	spin_unlock_bh(&dev->lock);
 	rcu_read_lock();
 	r = rcu_dereference(dev->route);
 	for (i = 0; i < r->nconns; i++) {
 		struct vs_conn *c = r->conns[i];
 
-		spin_lock(&c->lock);
+		spin_lock_bh(&c->lock);
 		if (c->state == VS_CONN_READY)
 			ready = true;
 		else if (!list_empty(&c->sendq))
 			waiting = true;
-		spin_unlock(&c->lock);
+		spin_unlock_bh(&c->lock);
 	}
 	rcu_read_unlock();
 	if (waiting)
@@ -690,12 +750,12 @@ static VS_BDOPS_OPEN(vs_open)
 	struct vs_dev *dev = VS_BDOPS_OPEN_DISK->private_data;
 	int err = 0;
 
-	spin_lock(&dev->lock);
+	spin_lock_bh(&dev->lock);
 	if (dev->removing)
 		err = -ENXIO;
 	else
 		dev->open_count++;
-	spin_unlock(&dev->lock);
+	spin_unlock_bh(&dev->lock);
 	return err;
 }
 
@@ -703,9 +763,9 @@ static VS_BDOPS_RELEASE(vs_release)
 {
 	struct vs_dev *dev = disk->private_data;
 
-	spin_lock(&dev->lock);
+	spin_lock_bh(&dev->lock);
 	dev->open_count--;
-	spin_unlock(&dev->lock);
+	spin_unlock_bh(&dev->lock);
 }
 
 /* The last reference to the disk is gone: nothing can reach dev now. */
@@ -819,7 +879,8 @@ int vs_dev_create(const struct vs_dev_params *p, struct vs_map *map,
 	dev->tag_set.queue_depth = p->queue_depth;
 	dev->tag_set.numa_node = NUMA_NO_NODE;
 	dev->tag_set.cmd_size = sizeof(struct vs_cmd);
-	dev->tag_set.flags = VS_BLK_MQ_F_MERGE | VS_BLK_MQ_F_NO_SCHED;
+	dev->tag_set.flags = VS_BLK_MQ_F_MERGE | VS_BLK_MQ_F_NO_SCHED |
+			     BLK_MQ_F_BLOCKING;
 	dev->tag_set.driver_data = dev;
 	dev->tag_set.timeout = msecs_to_jiffies(p->timeout_ms ? p->timeout_ms :
 						vs_stuck_ms);
@@ -895,9 +956,9 @@ static void vs_dev_fail_all(struct vs_dev *dev)
 	for (i = 0; i < r->nconns; i++)
 		vs_conn_kill(r->conns[i], &list);
 	mutex_unlock(&dev->route_mutex);
-	spin_lock(&dev->lock);
+	spin_lock_bh(&dev->lock);
 	list_splice_tail_init(&dev->retry, &list);
-	spin_unlock(&dev->lock);
+	spin_unlock_bh(&dev->lock);
 	list_for_each_entry_safe(part, tmp, &list, node) {
 		list_del_init(&part->node);
 		vs_part_finish(part, -EIO);
@@ -915,25 +976,25 @@ int vs_dev_remove(struct vs_dev *dev, bool force, const char **why)
 	struct gendisk *disk = dev->disk;
 
 	lockdep_assert_held(&vs_ctl_mutex);
-	spin_lock(&dev->lock);
+	spin_lock_bh(&dev->lock);
 	if (!force && dev->open_count) {
-		spin_unlock(&dev->lock);
+		spin_unlock_bh(&dev->lock);
 		*why = "device is open (mounted or in use): close it, or unmap with --force";
 		return -EBUSY;
 	}
 	dev->removing = true;
 	if (force)
 		dev->dead = true;
-	spin_unlock(&dev->lock);
+	spin_unlock_bh(&dev->lock);
 
 	if (force) {
 		blk_mark_disk_dead(disk);
 		vs_dev_fail_all(dev);
 	} else if (!wait_event_timeout(dev->idle_wq, !atomic_read(&dev->inflight),
 				       msecs_to_jiffies(vs_unmap_timeout_ms))) {
-		spin_lock(&dev->lock);
+		spin_lock_bh(&dev->lock);
 		dev->removing = false;
-		spin_unlock(&dev->lock);
+		spin_unlock_bh(&dev->lock);
 		*why = "requests still in flight (cluster unreachable?): retry, or unmap with --force";
 		return -EBUSY;
 	}

@@ -366,9 +366,9 @@ struct vs_route *vs_route_build(struct vs_dev *dev, struct vs_map *map,
 	for (i = 0; i < n; i++) {
 		struct vs_conn *c = r->conns[i];
 
-		spin_lock(&c->lock);
+		spin_lock_bh(&c->lock);
 		c->osd = &map->osds[i / per];
-		spin_unlock(&c->lock);
+		spin_unlock_bh(&c->lock);
 	}
 	return r;
 fail:

@@ -1,10 +1,16 @@
 #!/bin/sh
 # Guest side of tests/vm/bench_vsN.sh: the same cluster as the VM tests,
 # one image written in full, then fio on /dev/vs0 (libaio, O_DIRECT) and
-# vsctl bench (libvstor, userspace) with the same parameters, alternating,
-# three rounds. Results go to $OUT as fio-*.json and bench-*.json.
+# vsctl bench (libvstor, userspace) with the same parameters, BENCH_ROUNDS
+# rounds; within a round the two clients alternate per case and swap
+# order every round, so host noise hits both alike. Every run also records
+# the guest's busy CPU ticks (/proc/stat, all CPUs: clients, OSDs, etcd,
+# softirq) so the host can report CPU per op. Results go to $OUT as
+# fio-*.json / bench-*.json and cpu.txt ("kind type qd round ticks").
 . /bin/guest_lib.sh
-SECS=${BENCH_SECONDS:-4}
+SECS=${BENCH_SECONDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
+ENGINES=$(echo "${BENCH_ENGINES:-libaio}" | tr , " ")
 cluster_start 192
 $V create bench --size 64M >/dev/null || die "create image"
 vstor_load
@@ -12,23 +18,45 @@ dev=$($V map bench --no_agent) || die "vsctl map bench"
 fio --name=fill --filename="$dev" --direct=1 --ioengine=libaio --rw=write --bs=1m \
 	--iodepth=4 --size=64m --eta=never --output=/dev/null || die "fill the image"
 pass "image written in full"
-# Rounds alternate between the two clients, so load on the (shared) host
-# hits both alike; the host script takes each one's best round.
-for round in 1 2 3; do
-	for rw in randread randwrite; do
-		t=${rw#rand}
+
+busy() {	# busy ticks of all CPUs so far
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+
+run_fio() {	# ENGINE TYPE QD ROUND
+	b0=$(busy)
+	fio --name=b --filename="$dev" --direct=1 --ioengine="$1" --rw="rand$2" \
+		--bs=4k --iodepth="$3" --size=64m --runtime="$SECS" --time_based \
+		--eta=never --output-format=json \
+		--output="$OUT/fio_$1-$2-$3-$4.json" || failed "fio $1 $2 qd$3"
+	echo "fio_$1 $2 $3 $4 $(( $(busy) - b0 ))" >>"$OUT/cpu.txt"
+}
+
+run_bench() {	# TYPE QD ROUND
+	b0=$(busy)
+	$V bench bench --io-type "$1" --io-pattern rand --io-size 4k \
+		--io-depth "$2" --seconds "$SECS" --json \
+		>"$OUT/bench-$1-$2-$3.json" 2>"$OUT/bench.err" ||
+		failed "vsctl bench $1 qd$2: $(cat "$OUT/bench.err")"
+	echo "bench $1 $2 $3 $(( $(busy) - b0 ))" >>"$OUT/cpu.txt"
+}
+
+: >"$OUT/cpu.txt"
+round=1
+while [ $round -le "$ROUNDS" ]; do
+	for t in read write; do
 		for qd in 1 32; do
-			fio --name=b --filename="$dev" --direct=1 --ioengine=libaio --rw="$rw" \
-				--bs=4k --iodepth="$qd" --size=64m --runtime="$SECS" --time_based \
-				--eta=never --output-format=json \
-				--output="$OUT/fio-$t-$qd-$round.json" || failed "fio $rw qd$qd"
-			$V bench bench --io-type "$t" --io-pattern rand --io-size 4k \
-				--io-depth "$qd" --seconds "$SECS" --json \
-				>"$OUT/bench-$t-$qd-$round.json" 2>"$OUT/bench.err" ||
-				failed "vsctl bench $t qd$qd: $(cat "$OUT/bench.err")"
+			if [ $((round % 2)) = 1 ]; then
+				for e in $ENGINES; do run_fio "$e" $t $qd $round; done
+				run_bench $t $qd $round
+			else
+				run_bench $t $qd $round
+				for e in $ENGINES; do run_fio "$e" $t $qd $round; done
+			fi
 		done
 	done
 	pass "round $round"
+	round=$((round + 1))
 done
 uptime >"$OUT/guest-uptime"
 $V unmap "$dev" >/dev/null || failed "unmap"

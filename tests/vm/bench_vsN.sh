@@ -1,30 +1,37 @@
 #!/bin/sh
 # Benchmark (a script, not a test): 4 KiB random read/write at queue depth
-# 1 and 32 on /dev/vs0 (fio, libaio, O_DIRECT: the kernel module's path) vs
-# vsctl bench (libvstor: the userspace client) with the same parameters, in
-# the same QEMU guest against the same three OSDs. Prints a table with
-# ratios (kernel / userspace; above 1 = the kernel path is faster, for
-# latency below 1 is better).
+# 1 and 32 on /dev/vs0 (fio, O_DIRECT: the kernel module's path) vs vsctl
+# bench (libvstor: the userspace client) with the same parameters, in the
+# same QEMU guest against the same three OSDs. Prints a table with ratios
+# (kernel / userspace; for IOPS above 1 = the kernel path is faster, for
+# latency and CPU per op below 1 is better).
 #
-# Usage: sh tests/vm/bench_vsN.sh [BUILD_DIR] [SECONDS_PER_RUN]
-# Each case runs 3 times per client, alternating fio and vsctl bench so
-# that host load hits both alike; the table shows each one's best run.
-# The guest runs under TCG: absolute numbers say little about real
-# hardware, the ratios between the two clients are the result.
+# Usage: sh tests/vm/bench_vsN.sh [BUILD_DIR] [SECONDS_PER_RUN] [ROUNDS]
+#   (defaults: build, 3, 5). BENCH_ENGINES="libaio io_uring" adds fio
+#   with io_uring (the engine vsctl bench's event loop uses).
+# The guest runs under TCG on a shared host, so single runs are noisy:
+# each case runs ROUNDS times per client, the clients alternating, and
+# the table gives medians (with the min..max of IOPS). CPU per op is the
+# whole guest's busy time (both vCPUs: client, OSDs, etcd, softirq) over
+# the ops of the run, so it compares what each client path costs the
+# machine. Absolute numbers say little about real hardware; the ratios
+# between the two clients are the result.
 cd "$(dirname "$0")/../.." || exit 1
 BUILD=${1:-build}
-SECS=${2:-4}
+SECS=${2:-3}
+ROUNDS=${3:-5}
+ENGINES=${BENCH_ENGINES:-libaio}
 for b in vstor-osd vstor-disk vsctl; do
 	[ -x "$BUILD/$b" ] || { echo "bench_vsN: $BUILD/$b not built (run make)" >&2; exit 1; }
 done
 keep=$(mktemp -d "${TMPDIR:-/tmp}/vstor-bench.XXXXXX") || exit 1
 trap 'rm -rf "$keep"' EXIT
 echo "# host load before: $(uptime)"
-VM_MEM=2048 VM_TIMEOUT=900 GUEST_TIMEOUT=800 VM_KEEP="$keep/out" \
+VM_MEM=2048 VM_TIMEOUT=3000 GUEST_TIMEOUT=2900 VM_KEEP="$keep/out" \
 VM_MODS="brd" \
 VM_BINS="/usr/bin/etcd /usr/bin/fio $BUILD/vstor-osd=/usr/bin/vstor-osd
  $BUILD/vstor-disk=/usr/bin/vstor-disk $BUILD/vsctl=/usr/bin/vsctl" \
-VM_APPEND="BENCH_SECONDS=$SECS" \
+VM_APPEND="BENCH_SECONDS=$SECS BENCH_ROUNDS=$ROUNDS BENCH_ENGINES=$(echo $ENGINES | tr " " ,)" \
 	sh tests/vm/run-vm.sh tests/vm/bench_guest.sh tests/vm/guest_lib.sh >"$keep/log" 2>&1
 rc=$?
 echo "# host load after:  $(uptime)"
@@ -33,31 +40,51 @@ if [ $rc -ne 0 ]; then
 	cat "$keep/log"
 	exit 1
 fi
-python3 - "$keep/out" "$SECS" <<'PY'
-import json, os, sys
-d, secs = sys.argv[1], sys.argv[2]
-def best(kind, t, qd):
-    runs = []
-    for r in (1, 2, 3):
+[ -n "${BENCH_KEEP:-}" ] && mkdir -p "$BENCH_KEEP" && cp -r "$keep/out/." "$BENCH_KEEP/"
+python3 - "$keep/out" "$SECS" "$ROUNDS" "$ENGINES" <<'PY'
+import json, os, statistics, sys
+d, secs, rounds, engines = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split()
+HZ = 100  # USER_HZ of /proc/stat
+ticks = {}
+for line in open(os.path.join(d, "cpu.txt")):
+    kind, t, qd, r, n = line.split()
+    ticks[(kind, t, qd, r)] = int(n)
+
+def runs(kind, t, qd):
+    out = []
+    for r in range(1, rounds + 1):
         p = os.path.join(d, f"{kind}-{t}-{qd}-{r}.json")
         if not os.path.exists(p):
             continue
         j = json.load(open(p))
-        if kind == "fio":
+        if kind.startswith("fio"):
             x = j["jobs"][0][t]
-            runs.append((x["iops"], x["lat_ns"]["mean"] / 1000.0))
+            iops, lat, ops = x["iops"], x["lat_ns"]["mean"] / 1000.0, x["total_ios"]
         else:
             x = j["total"]
-            runs.append((x["iops"], x["lat_us"]["mean"]))
-    return max(runs)
-print(f"# 4 KiB random, best of 3 runs of {secs} s per client, replicated x3 pool on 3 OSDs (brd RAM disks) in one TCG guest")
-print("| case | /dev/vs0 (fio libaio) | vsctl bench (libvstor) | ratio kernel/user |")
-print("|---|---|---|---|")
+            iops, lat, ops = x["iops"], x["lat_us"]["mean"], x["ops"]
+        n = ticks.get((kind, t, str(qd), str(r)))
+        cpu = n * 1e6 / HZ / ops if n is not None and ops else float("nan")
+        out.append((iops, lat, cpu))
+    return out
+
+def med(rs, i):
+    return statistics.median(r[i] for r in rs)
+
+print(f"# 4 KiB random, medians of {rounds} runs of {secs} s per client (IOPS min..max in brackets),")
+print("# replicated x3 pool on 3 OSDs (brd RAM disks) in one 2-vCPU TCG guest; CPU = whole-guest busy time per op")
+print("| case | client | IOPS | mean latency | CPU/op | IOPS ratio | latency ratio | CPU/op ratio |")
+print("|---|---|---|---|---|---|---|---|")
 for t in ("read", "write"):
     for qd in (1, 32):
-        fi, fl = best("fio", t, qd)
-        bi, bl = best("bench", t, qd)
+        b = runs("bench", t, qd)
+        bi, bl, bc = med(b, 0), med(b, 1), med(b, 2)
         name = f"T1Q{qd} {t}"
-        print(f"| {name} IOPS | {fi:.0f} | {bi:.0f} | {fi / bi:.2f}x |")
-        print(f"| {name} mean latency | {fl:.0f} us | {bl:.0f} us | {fl / bl:.2f}x |")
+        print(f"| {name} | vsctl bench | {bi:.0f} [{min(r[0] for r in b):.0f}..{max(r[0] for r in b):.0f}]"
+              f" | {bl:.0f} us | {bc:.0f} us | 1 | 1 | 1 |")
+        for e in engines:
+            f = runs(f"fio_{e}", t, qd)
+            fi, fl, fc = med(f, 0), med(f, 1), med(f, 2)
+            print(f"| {name} | /dev/vs0 fio {e} | {fi:.0f} [{min(r[0] for r in f):.0f}..{max(r[0] for r in f):.0f}]"
+                  f" | {fl:.0f} us | {fc:.0f} us | {fi / bi:.2f}x | {fl / bl:.2f}x | {fc / bc:.2f}x |")
 PY
