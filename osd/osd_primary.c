@@ -318,6 +318,19 @@ static void obj_enqueue(struct osd *osd, struct obj *o, struct osd_op *op)
 	pg_rw_start(osd, op);
 }
 
+/* The data chunks of the pool of inode by config/pools (1: unknown), so
+ * that an op on a PG this OSD does not run (any more) is checked against
+ * the pool's stripe: a valid EC op gets -EPIPE (ask the primary), not
+ * -EINVAL for crossing a block. */
+static uint32_t pool_data_chunks(const struct osd_pgmap *m, uint64_t inode)
+{
+	const struct osd_pool *pool = osd_pgmap_pool(m, inode >> 48);
+
+	if (!pool || pool->scheme == OSD_SCHEME_REPLICATED || pool->pg_size <= pool->parity_chunks)
+		return 1;
+	return pool->pg_size - pool->parity_chunks;
+}
+
 void osd_primary_exec(struct osd *osd, struct osd_op *op)
 {
 	struct osd_pgs *P = osd->pgs;
@@ -340,7 +353,7 @@ void osd_primary_exec(struct osd *osd, struct osd_op *op)
 	/* the PG first: pg_stripe_size is a multiple of the stripe */
 	stripe = offset / osd->block_size * osd->block_size;
 	pg = P ? pg_route(P, inode, stripe) : NULL;
-	ssize = pg ? (uint64_t)osd->block_size * pg->data_chunks : osd->block_size;
+	ssize = (uint64_t)osd->block_size * (pg ? pg->data_chunks : pool_data_chunks(m, inode));
 	if (vs__check_primary_rw(&op->req.rw, osd->bitmap_granularity, ssize)) {
 		pg_reply_err(op, -EINVAL);
 		return;

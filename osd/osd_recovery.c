@@ -326,11 +326,23 @@ static void rec_result(struct osd_op *op, int64_t rv, const char *what, uint64_t
 		op->result = rv;
 }
 
+static void rec_to(struct osd_op *op, uint64_t osd_num, uint32_t role, uint64_t ver,
+		   bool del, uint64_t del_ver);
+static uint32_t next_local_extra(const struct pgrun *pg, const struct obj_st *st, uint32_t from);
+
 static void rec_local_cb(struct bs_op *bop)
 {
 	struct osd_op *op = bop->priv;
+	const struct obj_st *st = ((struct obj *)op->obj)->st;
 
 	rec_result(op, bop->retval, "local write", op->osd->osd_num);
+	if (op->phase == REC_EXTRAS && st && !op->result) {
+		/* the next local extra copy, if any (op->bs is free again) */
+		op->peer = next_local_extra(op->pg, st, (uint32_t)op->peer + 1);
+		if (op->peer < st->nloc)
+			rec_to(op, op->osd->osd_num, st->loc[op->peer].role, 0, true,
+			       st->loc[op->peer].version + 1);
+	}
 	rec_put(op);
 }
 
@@ -394,6 +406,34 @@ static bool at_position(const struct pgrun *pg, const struct obj_loc *l)
 	return false;
 }
 
+/* loc[i] is a copy to delete as misplaced: not at a live position of
+ * its role, and the newest version listed of that chunk on its OSD (EC
+ * chunks may be listed twice, stable and unstable: deleted once, above
+ * the newest). */
+static bool extra_copy(const struct pgrun *pg, const struct obj_st *st, uint32_t i)
+{
+	const struct obj_loc *l = &st->loc[i];
+
+	if (at_position(pg, l))
+		return false;
+	for (uint32_t j = 0; j < st->nloc; j++) {
+		const struct obj_loc *o = &st->loc[j];
+
+		if (j != i && o->osd == l->osd && o->role == l->role &&
+		    (o->version > l->version || (o->version == l->version && j < i)))
+			return false;
+	}
+	return true;
+}
+
+/* The first copy from index from on that this OSD deletes (nloc: none). */
+static uint32_t next_local_extra(const struct pgrun *pg, const struct obj_st *st, uint32_t from)
+{
+	while (from < st->nloc && (st->loc[from].osd != pg->osd->osd_num || !extra_copy(pg, st, from)))
+		from++;
+	return from;
+}
+
 /* Sends the writes or deletions of the current phase. */
 static void rec_step(struct osd_op *op)
 {
@@ -436,15 +476,15 @@ static void rec_step(struct osd_op *op)
 		for (uint32_t i = 0; i < st->nloc; i++) {
 			const struct obj_loc *l = &st->loc[i];
 
-			if (at_position(pg, l))
-				continue;
-			if (l->osd == pg->osd->osd_num) {
-				/* a chunk of another role here (EC): not yet */
-				op->result = -EOPNOTSUPP;
-				continue;
-			}
-			rec_to(op, l->osd, l->role, 0, true, l->version + 1);
+			if (extra_copy(pg, st, i) && l->osd != pg->osd->osd_num)
+				rec_to(op, l->osd, l->role, 0, true, l->version + 1);
 		}
+		/* this OSD's own (EC: chunks of other roles than its
+		 * position's) one after another on op->bs, rec_local_cb */
+		op->peer = next_local_extra(pg, st, 0);
+		if (op->peer < st->nloc)
+			rec_to(op, pg->osd->osd_num, st->loc[op->peer].role, 0, true,
+			       st->loc[op->peer].version + 1);
 		break;
 	}
 	rec_put(op);

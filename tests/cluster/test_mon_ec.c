@@ -1,0 +1,436 @@
+/* vstor-mon with an EC pool on real OSDs: a real etcd, a monitor, an ec
+ * 2+1 pool (pg_count 4) on OSDs 1-4 (one host each), an image written
+ * through libvstor in lazy mode and checked against a model (vc_model):
+ *
+ *   - kill -9 an OSD under a verified write load: the monitor re-places
+ *     its PGs after osd_out_time, recovery rebuilds the chunks of the new
+ *     members from the other two, every PG ends active (left_on_dead
+ *     until 'vsctl osd rm'), then clean;
+ *   - add an OSD: PGs move to it, chunks change roles and OSDs, all
+ *     clean again;
+ *   - the monitor stopped, PG 1's osd_set rotated by hand: every member,
+ *     the primary too, holds its chunks under another role than its new
+ *     one; recovery rebuilds the new roles and deletes the old chunks
+ *     (those on the primary locally), clean.
+ *
+ * After each step: the image reads back as the model, and on every OSD
+ * each stripe's chunks sit at their roles of the PG's osd_set with one
+ * version and parity = encode(data); no OSD keeps a chunk it should not
+ * (a role it does not have in the PG, a PG it is not in). */
+#include "check.h"
+#include "ec.h"
+#include "etcd.h"
+#include "json.h"
+#include "mon_proc.h"
+#include "osd_cluster.h"
+#include "vc_model.h"
+#include "vstor_client.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PREFIX "/vme"
+#define NOSD 5
+#define BS (128u << 10)
+#define K 2
+#define N 3
+#define STRIPE (K * BS)
+#define IMG (4u << 20)
+#define INODE ((1ull << 48) | 1)
+#define PG_COUNT 4
+#define OUT_TIME "3"
+#define WAIT_MS 60000
+
+static struct osd_cluster C;
+static struct mon_proc *mon;
+static struct vstor_client *vc;
+static struct vcm M;
+static char last_state[256];
+
+static const char *osd_args[] = {
+	"--etcd_address", NULL, "--etcd_prefix", PREFIX, "--etcd_report_interval", "1",
+	"--max_etcd_attempts", "2", "--etcd_quick_timeout", "500",
+	"--immediate_commit", "none", NULL,
+};
+
+static void show_logs(void)
+{
+	if (mon)
+		vt_print_tail("vstor-mon", mon_proc_log(mon));
+	for (int n = 1; n <= NOSD; n++)
+		if (C.osds[n])
+			vt_print_tail("vstor-osd", osd_proc_log(C.osds[n]));
+}
+
+#define CHECK_LOGS(cond, ...) do { \
+	if (!(cond)) { show_logs(); CHECK_MSG(cond, __VA_ARGS__); } \
+} while (0)
+
+static json_t get_json(const char *key)
+{
+	char *v = NULL;
+	json_t j = NULL;
+
+	if (etcd_get_str_sync(C.cl, key, &v) == ETCD_OK && v)
+		j = json_parse(v, strlen(v), NULL, 0);
+	free(v);
+	return j;
+}
+
+/* osd_set (role order) and primary of PG pg in config/pgs. */
+static bool pg_set(json_t pgs, int pg, uint64_t set[N], uint64_t *primary)
+{
+	char k[16];
+	json_t p;
+
+	snprintf(k, sizeof(k), "%d", pg);
+	p = json_get(json_path(pgs, "items", "1", NULL), k);
+	if (!p)
+		return false;
+	for (int s = 0; s < N; s++) {
+		set[s] = 0;
+		json_u64(json_at(json_get(p, "osd_set"), (size_t)s), &set[s]);
+	}
+	*primary = 0;
+	json_u64(json_get(p, "primary"), primary);
+	return true;
+}
+
+static int no_osd, need_osd;	/* not in any set / in some set (0: none) */
+static bool allow_left_on_dead;
+
+/* "active" alone (or with left_on_dead when allowed). */
+static bool state_ok(json_t arr)
+{
+	const char *s0 = json_str(json_at(arr, 0)), *s1 = json_str(json_at(arr, 1));
+
+	if (!json_is_arr(arr) || !s0 || strcmp(s0, "active"))
+		return false;
+	return json_len(arr) == 1 ||
+	       (allow_left_on_dead && json_len(arr) == 2 && s1 && !strcmp(s1, "left_on_dead"));
+}
+
+/* Every PG placed on N live OSDs (without no_osd, need_osd in some set)
+ * and active without any flag under its configured primary. */
+static bool all_clean(void)
+{
+	json_t pgs = get_json("config/pgs");
+	bool ok = pgs != NULL, found = !need_osd;
+
+	for (int pg = 1; ok && pg <= PG_COUNT; pg++) {
+		uint64_t set[N], prim, sp = 0;
+		char key[64];
+		json_t st;
+
+		if (!pg_set(pgs, pg, set, &prim)) {
+			ok = false;
+			break;
+		}
+		for (int s = 0; s < N; s++) {
+			if (!set[s] || (no_osd && set[s] == (uint64_t)no_osd))
+				ok = false;
+			found |= set[s] == (uint64_t)need_osd;
+		}
+		snprintf(key, sizeof(key), "pg/state/1/%d", pg);
+		st = get_json(key);
+		json_u64(json_get(st, "primary"), &sp);
+		if (!state_ok(json_get(st, "state")) || sp != prim) {
+			struct strbuf sb;
+
+			sb_init(&sb);
+			if (st)
+				sb_json_val(&sb, st);
+			snprintf(last_state, sizeof(last_state), "PG %d: want primary %" PRIu64 ", "
+				 "pg/state %s", pg, prim, sb.buf ? sb.buf : "missing");
+			sb_free(&sb);
+			ok = false;
+		}
+		if (st)
+			json_free(st);
+	}
+	if (pgs)
+		json_free(pgs);
+	return ok && found;
+}
+
+/* Polls all_clean() while writing a little now and then. */
+static bool wait_clean(int ms)
+{
+	long long end = vt_now_ms() + ms;
+
+	while (!all_clean()) {
+		if (vt_now_ms() > end)
+			return false;
+		if (vcm_write_loop(&M, 8, NULL, 30000) || M.failed)
+			return false;
+	}
+	return true;
+}
+
+static struct vstor_client *new_client(void)
+{
+	struct vstor_client_opts o = { .up_wait_retry_interval_ms = 200, .op_timeout_ms = 30000 };
+	struct etcd_config *cfg = vcm_etcd_cfg(etcd_proc_endpoint(C.etcd), PREFIX);
+	struct vstor_client *c;
+	char err[256];
+
+	if (!cfg)
+		return NULL;
+	o.etcd = cfg;
+	c = vstor_client_create(&o, NULL, err, sizeof(err));
+	etcd_config_free(cfg);
+	free(cfg);
+	if (!c)
+		fprintf(stderr, "client: %s\n", err);
+	else if (vstor_client_wait_ready(c, 20000)) {
+		vstor_client_destroy(c);
+		c = NULL;
+	}
+	return c;
+}
+
+/* ---- verification ---- */
+
+/* The chunks of the stripe at s on the OSDs of set: one version (or all
+ * absent), parity = encode(data). */
+static bool stripe_ok(struct ec *ec, const uint64_t set[N], uint64_t s, uint8_t *buf)
+{
+	void *chunk[N], *par[N - K];
+	uint64_t ver[N];
+
+	for (int r = 0; r < N; r++) {
+		int64_t rv;
+
+		chunk[r] = buf + (size_t)r * BS;
+		rv = oc_sec_read(&C, (int)set[r], INODE, s | (uint64_t)r, BS, chunk[r], &ver[r]);
+		if (rv == -ENOENT) {
+			ver[r] = 0;
+			memset(chunk[r], 0, BS);
+		} else if (rv != BS) {
+			fprintf(stderr, "stripe %" PRIx64 " role %d on OSD %" PRIu64 ": %lld\n", s, r,
+				set[r], (long long)rv);
+			return false;
+		}
+		if (ver[r] != ver[0]) {
+			fprintf(stderr, "stripe %" PRIx64 ": role %d on OSD %" PRIu64 " v%" PRIu64
+				", role 0 v%" PRIu64 "\n", s, r, set[r], ver[r], ver[0]);
+			return false;
+		}
+	}
+	for (int j = 0; j < N - K; j++)
+		par[j] = buf + (size_t)(N + j) * BS;
+	ec_encode(ec, (const void *const *)chunk, par, BS);
+	for (int j = 0; j < N - K; j++)
+		if (memcmp(par[j], chunk[K + j], BS)) {
+			fprintf(stderr, "stripe %" PRIx64 ": parity %d differs\n", s, j);
+			return false;
+		}
+	return true;
+}
+
+/* OSD n holds only chunks of its roles in the PGs of their stripes. */
+static bool no_strays(json_t pgs, int n)
+{
+	static struct vs_obj_ver_id l[4096];
+	int64_t cnt = oc_sec_list(&C, n, INODE, l, sizeof(l) / sizeof(l[0]));
+	bool ok = cnt >= 0;
+
+	for (int64_t i = 0; ok && i < cnt; i++) {
+		uint64_t s = l[i].stripe & ~(uint64_t)(STRIPE - 1), role = l[i].stripe - s;
+		uint64_t set[N], prim;
+		int pg = (int)(s / STRIPE % PG_COUNT) + 1;
+
+		if (!pg_set(pgs, pg, set, &prim) || role >= N || set[role] != (uint64_t)n) {
+			fprintf(stderr, "OSD %d keeps stripe %" PRIx64 " role %" PRIu64 " v%" PRIu64
+				" of PG %d (not its role there)\n", n, s, role, l[i].version, pg);
+			ok = false;
+		}
+	}
+	if (cnt < 0)
+		fprintf(stderr, "SEC_LIST on OSD %d: %lld\n", n, (long long)cnt);
+	return ok;
+}
+
+/* The image as the model; synced (so stabilized), every stripe
+ * consistent on its set, no stray chunks on the live OSDs. */
+static bool verify_all(void)
+{
+	json_t pgs = NULL;
+	struct ec *ec = NULL;
+	uint8_t *buf = malloc((size_t)(N + N - K) * BS);
+	bool ok = buf && vcm_verify(&M) && !vstor_sync_sync(vc) && !ec_new(&ec, EC_JERASURE, K, N - K);
+
+	pgs = ok ? get_json("config/pgs") : NULL;
+	ok = ok && pgs;
+	for (uint64_t s = 0; ok && s < IMG; s += STRIPE) {
+		uint64_t set[N], prim;
+
+		ok = pg_set(pgs, (int)(s / STRIPE % PG_COUNT) + 1, set, &prim) &&
+		     stripe_ok(ec, set, s, buf);
+	}
+	for (int n = 1; ok && n <= NOSD; n++)
+		if (C.osds[n] && osd_proc_running(C.osds[n]) && n != no_osd)
+			ok = no_strays(pgs, n);
+	if (pgs)
+		json_free(pgs);
+	if (ec)
+		ec_free(ec);
+	free(buf);
+	return ok;
+}
+
+/* ---- cases ---- */
+
+static void t_setup(void)
+{
+	const char *margs[] = { "--etcd_prefix", PREFIX, "--mon_change_timeout", "200",
+		"--mon_stats_timeout", "500", "--osd_out_time", OUT_TIME, NULL };
+	struct strbuf np;
+
+	oc_init(&C);
+	CHECK(C.etcd = etcd_proc_start());
+	CHECK(C.cl = oc_new_client(&C, PREFIX));
+	osd_args[1] = etcd_proc_endpoint(C.etcd);
+	sb_init(&np);
+	sb_puts(&np, "{");
+	for (int n = 1; n <= NOSD; n++)
+		sb_printf(&np, "%s\"%d\":{\"level\":\"osd\",\"parent\":\"h%d\"},\"h%d\":{\"level\":\"host\"}",
+			  n > 1 ? "," : "", n, n, n);
+	sb_puts(&np, "}");
+	CHECK(etcd_put_str_sync(C.cl, "config/node_placement", np.buf) == ETCD_OK);
+	sb_free(&np);
+	CHECK(etcd_put_str_sync(C.cl, "config/global", "{\"immediate_commit\":\"none\"}") ==
+	      ETCD_OK);
+	CHECK(etcd_put_str_sync(C.cl, "config/pools",
+				"{\"1\":{\"name\":\"e21\",\"scheme\":\"ec\",\"pg_size\":3,"
+				"\"parity_chunks\":1,\"pg_minsize\":2,\"pg_count\":4,"
+				"\"failure_domain\":\"host\"}}") == ETCD_OK);
+	CHECK(etcd_put_str_sync(C.cl, "config/inode/1/1", "{\"name\":\"img\",\"size\":4194304}") ==
+	      ETCD_OK);
+	for (int n = 1; n <= 4; n++)
+		CHECK(C.osds[n] = osd_proc_start((uint64_t)n, osd_args));
+	CHECK(mon = mon_proc_start(etcd_proc_endpoint(C.etcd), margs));
+	CHECK(vc = new_client());
+	CHECK_EQ(vcm_init(&M, vc, INODE, IMG), 0);
+	vcm_area(&M, 0, IMG, 3 * STRIPE);
+	CHECK_LOGS(wait_clean(WAIT_MS), "PGs not placed and clean: %s", last_state);
+	CHECK_EQ(vcm_write_loop(&M, 80, NULL, 60000), 0);
+	CHECK_MSG(!M.failed, "%d writes failed, last %lld", M.failed, (long long)M.last_err);
+	CHECK(verify_all());
+}
+
+static int victim;
+
+static void kill_at(struct vcm *m, int done)
+{
+	if (victim && done >= 20) {
+		osd_proc_kill(C.osds[victim]);
+		oc_close(&C, victim);
+		fprintf(stderr, "killed OSD %d after %d writes\n", victim, done);
+		victim = 0;
+	}
+}
+
+/* kill -9 OSD 2 under load: re-placed after osd_out_time, recovered,
+ * active (left_on_dead), 'vsctl osd rm 2', clean. */
+static void t_kill_osd(void)
+{
+	long long t0 = vt_now_ms();
+	const char *out;
+	int rc;
+
+	victim = 2;
+	CHECK_EQ(vcm_write_loop(&M, 60, kill_at, 60000), 0);
+	CHECK_MSG(!M.failed, "%d writes failed, last %lld", M.failed, (long long)M.last_err);
+	no_osd = 2;
+	allow_left_on_dead = true;
+	CHECK_LOGS(wait_clean(WAIT_MS), "not re-placed and recovered: %s", last_state);
+	printf("  kill -9 OSD 2: re-placed and recovered after %lld ms (osd_out_time %s s)\n",
+	       vt_now_ms() - t0, OUT_TIME);
+	allow_left_on_dead = false;
+	out = mon_vsctl(etcd_proc_endpoint(C.etcd), PREFIX, "osd rm 2", &rc);
+	CHECK_MSG(rc == 0, "vsctl osd rm 2: %s", out);
+	CHECK_LOGS(wait_clean(WAIT_MS), "not clean after osd rm: %s", last_state);
+	CHECK(verify_all());
+}
+
+/* A new OSD 5: PGs move to it (chunks change OSDs and roles), clean. */
+static void t_add_osd(void)
+{
+	long long t0 = vt_now_ms();
+
+	CHECK(C.osds[5] = osd_proc_start(5, osd_args));
+	need_osd = 5;
+	CHECK_LOGS(wait_clean(WAIT_MS), "not clean with OSD 5: %s", last_state);
+	printf("  OSD 5 added: rebalanced and clean after %lld ms\n", vt_now_ms() - t0);
+	CHECK_LOGS(verify_all(), "data or chunks wrong after the rebalance");
+}
+
+/* config/pgs with PG 1's set rotated (every OSD gets another role), its
+ * new primary the OSD at the new role 0. */
+static bool rotate_pg1(uint64_t *primary)
+{
+	json_t pgs = get_json("config/pgs");
+	struct strbuf sb;
+	bool ok = pgs != NULL;
+
+	sb_init(&sb);
+	sb_puts(&sb, "{\"hash\":\"rotated\",\"items\":{\"1\":{");
+	for (int pg = 1; ok && pg <= PG_COUNT; pg++) {
+		uint64_t set[N], prim;
+
+		ok = pg_set(pgs, pg, set, &prim);
+		if (pg == 1) {
+			/* by one, or by two if that kept the primary (so the
+			 * old pg/state cannot pass for the new one) */
+			int sh = set[1] == prim ? 2 : 1;
+			uint64_t old[N];
+
+			memcpy(old, set, sizeof(old));
+			for (int r = 0; r < N; r++)
+				set[r] = old[(r + sh) % N];
+			prim = *primary = set[0];
+		}
+		sb_printf(&sb, "%s\"%d\":{\"osd_set\":[%" PRIu64 ",%" PRIu64 ",%" PRIu64 "],"
+			  "\"primary\":%" PRIu64 "}", pg > 1 ? "," : "", pg, set[0], set[1], set[2],
+			  prim);
+	}
+	sb_puts(&sb, "}}}");
+	ok = ok && !sb.oom && etcd_put_str_sync(C.cl, "config/pgs", sb.buf) == ETCD_OK;
+	sb_free(&sb);
+	if (pgs)
+		json_free(pgs);
+	return ok;
+}
+
+static void t_rotate_roles(void)
+{
+	long long t0 = vt_now_ms();
+	uint64_t prim = 0;
+
+	CHECK_EQ(mon_proc_stop(mon), 0);
+	CHECK(rotate_pg1(&prim));
+	fprintf(stderr, "PG 1 rotated, primary OSD %" PRIu64 "\n", prim);
+	CHECK_LOGS(wait_clean(WAIT_MS), "not clean after the rotation: %s", last_state);
+	printf("  PG 1 roles rotated: recovered and clean after %lld ms\n", vt_now_ms() - t0);
+	CHECK_LOGS(verify_all(), "data or chunks wrong after the rotation");
+}
+
+int main(void)
+{
+	RUN(t_setup);
+	if (!vt_case_failed) {
+		RUN(t_kill_osd);
+		RUN(t_add_osd);
+		RUN(t_rotate_roles);
+	}
+	if (vc)
+		vstor_client_destroy(vc);
+	vcm_free(&M);
+	mon_proc_free(mon);
+	oc_free(&C);
+	return vt_finish();
+}
