@@ -137,10 +137,28 @@ bool pg_ec_fix_start(struct pgrun *pg)
 	}
 	if (!nrb && !nstab)
 		return false;
-	log_info("PG %" PRIu64 "/%u: rolling back %" PRIu64 " and stabilizing %" PRIu64
-		 " unstable chunk versions", pg->pool_id, pg->num, nrb, nstab);
+	log_info("PG %" PRIu64 "/%u: peered+has_unclean: rolling back %" PRIu64 " and "
+		 "stabilizing %" PRIu64 " unstable chunk versions", pg->pool_id, pg->num, nrb, nstab);
 	pg->phase = PH_FIX;
-	pg->pending = 1;
+	/* spec §8.1: "peered" + has_unclean while they run (clients' ops
+	 * get -EPIPE until "active"); in etcd before they start, so that
+	 * the state is seen, not coalesced away by the next publish */
+	pg->st = PG_PEERED;
+	pg->unclean = true;
+	pg->fix_pub = true;
+	pg_peer_flags(pg);
+	pg->pending = 1;	/* held until published */
+	pg_publish(pg);
+	return true;
+}
+
+void pg_ec_fix_published(struct pgrun *pg)
+{
+	pg->fix_pub = false;
+	if (pg->st != PG_PEERED || pg->repeer || pg->peer_err) {
+		pg_peer_put(pg);	/* interrupted: peer_put() ends it */
+		return;
+	}
 	for (uint32_t i = 0; i < pg->npeers; i++) {
 		struct pg_peer *p = &pg->peers[i];
 
@@ -154,5 +172,4 @@ bool pg_ec_fix_start(struct pgrun *pg)
 		}
 	}
 	pg_peer_put(pg);
-	return true;
 }

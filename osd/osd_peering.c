@@ -733,16 +733,22 @@ static void lists_done(struct pgrun *pg)
 
 /* After the lists (and the EC fix-ups): degraded state, the history to
  * write, "peered". */
-void pg_peer_activate(struct pgrun *pg)
+void pg_peer_flags(struct pgrun *pg)
 {
-	uint64_t epoch = pg->fix_epoch;
-	int r;
-
 	pg->degraded = pg->ncur < pg->size;
 	pg->left_on_dead = false;
 	for (uint32_t i = 0; i < pg->npeers; i++)
 		if (!pg->peers[i].ok && !is_member(pg, pg->peers[i].osd))
 			pg->left_on_dead = true;
+}
+
+void pg_peer_activate(struct pgrun *pg)
+{
+	uint64_t epoch = pg->fix_epoch;
+	int r;
+
+	pg->unclean = false;
+	pg_peer_flags(pg);
 	if (pg_hist_copy(&pg->hist_new, &pg->hist)) {
 		peer_retry_later(pg);
 		return;
@@ -873,6 +879,7 @@ void pg_peer(struct pgrun *pg)
 	ringloop_timer_del(osd->rl, &pg->probe_timer);
 	pg->st = PG_PEERING;
 	pg->peering = true;
+	pg->unclean = pg->fix_pub = false;
 	pg->repeer = pg->peer_err = false;
 	pg->round = ++osd->pgs->gen;
 	pg->phase = PH_HIST;

@@ -181,6 +181,8 @@ static void publish_cb(void *arg, struct etcd_result *res)
 			pg->etcd_again = false;
 			ringloop_timer_add(osd->rl, &pg->retry,
 					   ringloop_now_ns() + PG_RETRY_MS * 1000000ull);
+			if (pg->fix_pub)
+				pg_ec_fix_published(pg);	/* ends the peering */
 			return;
 		}
 	}
@@ -189,6 +191,8 @@ static void publish_cb(void *arg, struct etcd_result *res)
 		pg_publish(pg);
 		return;
 	}
+	if (pg->fix_pub)
+		pg_ec_fix_published(pg);
 	if (pg->st == PG_STARTING && pg->locked) {
 		log_info("PG %" PRIu64 "/%u: locked %s", pg->pool_id, pg->num, pg->key);
 		pg_peer(pg);
@@ -228,6 +232,8 @@ void pg_publish(struct pgrun *pg)
 			sb_puts(&sb, ",\"has_degraded\"");
 		if (pg->n_misplaced)
 			sb_puts(&sb, ",\"has_misplaced\"");
+		if (pg->unclean)
+			sb_puts(&sb, ",\"has_unclean\"");
 		if (pg->left_on_dead)
 			sb_puts(&sb, ",\"left_on_dead\"");
 	}

@@ -122,6 +122,8 @@ struct pgrun {
 	uint32_t ncur;
 	uint64_t epoch;			/* version epoch of writes (persisted) */
 	bool degraded, left_on_dead;
+	bool unclean;			/* EC fix-ups of unstable versions running */
+	bool fix_pub;			/* PH_FIX waits for has_unclean in pg/state */
 	uint64_t nobjs, n_degraded, n_misplaced, n_incomplete;
 	/* recovery: non-clean objects (each once: degraded ones, then
 	 * misplaced ones; an object moves to mis[] when only extra copies
@@ -245,6 +247,8 @@ void pg_repeer(struct pgrun *pg);
 void pg_peer_timer_cb(struct ringloop_timer *t);
 /* One outstanding step of the peering finished. */
 void pg_peer_put(struct pgrun *pg);
+/* degraded and left_on_dead from the peers listed (lists merged). */
+void pg_peer_flags(struct pgrun *pg);
 /* Continues a peering after the list merge (and PH_FIX). */
 void pg_peer_activate(struct pgrun *pg);
 void pg_probe_timer_cb(struct ringloop_timer *t);
@@ -319,8 +323,12 @@ struct pent {
 	bool stable;
 };
 int pg_ec_fix_collect(struct pgrun *pg, const struct pent *e, size_t n, uint64_t tver);
-/* Sends the collected fix-ups (PH_FIX); false when there are none. */
+/* Starts PH_FIX with the collected fix-ups: publishes "peered" +
+ * has_unclean first; false when there are none. */
 bool pg_ec_fix_start(struct pgrun *pg);
+/* pg/state with has_unclean is in etcd (or the PG lost it): sends the
+ * fix-ups. */
+void pg_ec_fix_published(struct pgrun *pg);
 void pg_ec_fix_free(struct pgrun *pg);
 
 /* ---- osd_recovery.c ---- */

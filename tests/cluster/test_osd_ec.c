@@ -361,6 +361,13 @@ static int fault_write(const char *mode, uint64_t s, uint8_t *a, uint8_t *b)
 	if (!oc_wait_osd_gone(&C, 1, 15000) || osd_proc_restart(C.osds[1]) ||
 	    !wait_pool(0, "active\0", "degraded", 30000))
 		return -13;
+	/* the fix-ups ran while "peered"+has_unclean (spec §8.1), gone now */
+	if (!oc_key_history_has(&C, "pg/state/1/1", "\"has_unclean\"")) {
+		fprintf(stderr, "fault %s: pg/state/1/1 never had has_unclean\n", mode);
+		return -14;
+	}
+	if (!wait_pool(0, "active\0", "has_unclean", 100))
+		return -15;
 	r = old_or_new(s, a, b, len);
 	fprintf(stderr, "fault %s: write returned %lld, stripe is %s\n", mode, (long long)rv,
 		r == 0 ? "old" : r == 1 ? "new" : "MIXED/unreadable");

@@ -266,6 +266,30 @@ bool oc_wait_pgs(struct osd_cluster *c, uint64_t pool, const int *pgs, int npgs,
 	}
 }
 
+bool oc_key_history_has(struct osd_cluster *c, const char *key, const char *needle)
+{
+	struct etcd_range_req req = { .key = key };
+	bool found = false;
+
+	for (int i = 0; i < 1000 && !found; i++) {
+		struct etcd_result r;
+		int64_t mod;
+
+		memset(&r, 0, sizeof(r));
+		if (etcd_range_sync(c->cl, &req, &r) != ETCD_OK || !r.n_kvs) {
+			etcd_result_clear(&r);
+			break;
+		}
+		found = strstr(r.kvs[0].value, needle) != NULL;
+		mod = r.kvs[0].mod_revision;
+		etcd_result_clear(&r);
+		if (mod <= 1)
+			break;
+		req.revision = mod - 1;
+	}
+	return found;
+}
+
 bool oc_wait_key_gone(struct etcd_client *cl, const char *key, int timeout_ms)
 {
 	long long deadline = vt_now_ms() + timeout_ms;

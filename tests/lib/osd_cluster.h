@@ -76,6 +76,10 @@ bool oc_wait_key_gone(struct etcd_client *cl, const char *key, int timeout_ms);
  * *last (caller frees; may be NULL) for messages. */
 bool oc_wait_value(struct osd_cluster *c, const char *key, const char *need, const char *notin,
 		   int timeout_ms, char **last);
+/* Whether some value key had since it was last created (walking back
+ * over its mod revisions, at most 1000) contains the raw substring
+ * needle: for states too short-lived to poll. */
+bool oc_key_history_has(struct osd_cluster *c, const char *key, const char *needle);
 /* Puts several keys in one transaction (like the monitor does): keys and
  * values alternate in kv[0..2n). */
 bool oc_put_many(struct osd_cluster *c, const char *const *kv, size_t n);
