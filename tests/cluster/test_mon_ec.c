@@ -288,20 +288,11 @@ static void t_setup(void)
 {
 	const char *margs[] = { "--etcd_prefix", PREFIX, "--mon_change_timeout", "200",
 		"--mon_stats_timeout", "500", "--osd_out_time", OUT_TIME, NULL };
-	struct strbuf np;
-
 	oc_init(&C);
 	CHECK(C.etcd = etcd_proc_start());
 	CHECK(C.cl = oc_new_client(&C, PREFIX));
 	osd_args[1] = etcd_proc_endpoint(C.etcd);
-	sb_init(&np);
-	sb_puts(&np, "{");
-	for (int n = 1; n <= NOSD; n++)
-		sb_printf(&np, "%s\"%d\":{\"level\":\"osd\",\"parent\":\"h%d\"},\"h%d\":{\"level\":\"host\"}",
-			  n > 1 ? "," : "", n, n, n);
-	sb_puts(&np, "}");
-	CHECK(etcd_put_str_sync(C.cl, "config/node_placement", np.buf) == ETCD_OK);
-	sb_free(&np);
+	CHECK(oc_put_hosts(&C, NOSD));
 	CHECK(etcd_put_str_sync(C.cl, "config/global", "{\"immediate_commit\":\"none\"}") ==
 	      ETCD_OK);
 	CHECK(etcd_put_str_sync(C.cl, "config/pools",
