@@ -136,6 +136,9 @@ static bool list_is(uint64_t inode, const uint64_t *want, const bool *live, size
 			r, l ? l->n : 0, l ? l->ndown : 0, k, ndown_want);
 		for (size_t i = 0; l && i < l->n; i++)
 			fprintf(stderr, " %llu", (unsigned long long)(l->stripes[i] / BS));
+		fprintf(stderr, "; down:");
+		for (size_t i = 0; l && i < l->ndown; i++)
+			fprintf(stderr, " %llu", (unsigned long long)l->down_osds[i]);
 		fprintf(stderr, "\n");
 	}
 	vstor_inode_list_free(l);

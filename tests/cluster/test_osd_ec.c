@@ -16,9 +16,10 @@
  * consistent; the fault hook VSTOR_TEST_EC_FAULT kills the primary of
  * pool 1 between its data writes and the stabilize: after peering the
  * stripe is the old version everywhere (the write reached one chunk) or
- * the new one everywhere (it reached all), never a mix. Then all OSDs
- * again with immediate_commit all (stabilized at once) and a verified
- * random load. */
+ * the new one everywhere (it reached all), never a mix, and pg/state
+ * showed has_unclean meanwhile. Then all OSDs again with immediate_commit
+ * small (a sub-chunk write is stable at once, without SYNC) and all
+ * (stabilized at once), each with a verified random load. */
 #include "check.h"
 #include "ec.h"
 #include "etcd.h"
@@ -391,25 +392,85 @@ static void t_fault(void)
 	CHECK(verify_all());
 }
 
+/* Every OSD restarted with immediate_commit mode (and config/global), a
+ * new client. */
+static bool restart_all(const char *mode)
+{
+	char g[64];
+
+	for (int n = NOSD; n >= 1; n--)
+		if (osd_proc_stop(C.osds[n]) != 0)
+			return false;
+	snprintf(g, sizeof(g), "{\"immediate_commit\":\"%s\"}", mode);
+	if (etcd_put_str_sync(C.cl, "config/global", g) != ETCD_OK)
+		return false;
+	for (int n = 1; n <= NOSD; n++) {
+		if (!oc_wait_osd_gone(&C, n, 15000) ||
+		    osd_proc_set_arg(C.osds[n], "--immediate_commit", mode) ||
+		    osd_proc_restart(C.osds[n]))
+			return false;
+		oc_close(&C, n);
+	}
+	if (!wait_all("active\0", "degraded", 30000))
+		return false;
+	vstor_client_destroy(vc);
+	vc = new_client();
+	for (int p = 0; vc && p < NPOOL; p++)
+		M[p].vc = vc;
+	return vc != NULL;
+}
+
+/* The last stable data chunks of the stripe at s of pool p on its OSDs
+ * hold what the model says. */
+static bool stable_data_is_model(int p, uint64_t s)
+{
+	static uint8_t buf[BS];
+
+	for (uint32_t r = 0; r < pools[p].k; r++) {
+		uint64_t ver = 0;
+
+		if (oc_sec_read(&C, (int)pools[p].set[r], inode_of(p), s | r, BS, buf, &ver) != BS ||
+		    memcmp(buf, M[p].model + s + (uint64_t)r * BS, BS)) {
+			fprintf(stderr, "pool %d stripe %llx role %u: stable data is not the model's "
+				"(v%llu)\n", p + 1, (unsigned long long)s, r, (unsigned long long)ver);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* immediate_commit small: a write smaller than a chunk is stabilized
+ * before it is acknowledged (stable on every chunk without a SYNC), the
+ * rest after the client's SYNC. */
+static void t_immediate_small(void)
+{
+	static uint8_t buf[8192];
+
+	CHECK(restart_all("small"));
+	for (int p = 0; p < NPOOL; p++) {
+		uint64_t s = 6 * stripe_of(p), off = s + BS + 4096;
+
+		for (size_t k = 0; k < sizeof(buf); k++)
+			buf[k] = (uint8_t)vcm_rnd();
+		CHECK_EQ(vstor_write_sync(vc, inode_of(p), off, sizeof(buf), buf),
+			 (int64_t)sizeof(buf));
+		memcpy(M[p].model + off, buf, sizeof(buf));
+		CHECK(chunks_consistent(p, s));
+		CHECK(stable_data_is_model(p, s));
+		CHECK_EQ(vcm_write_loop(&M[p], 30, NULL, 60000), 0);
+		CHECK_MSG(!M[p].failed, "pool %d: %d writes failed", p + 1, M[p].failed);
+	}
+	CHECK(verify_all());
+	CHECK_EQ(vstor_sync_sync(vc), 0);
+	CHECK(all_consistent());
+}
+
 /* All OSDs again with immediate_commit all: EC writes stabilized before
  * they are acknowledged; a new client without SYNCs. */
 static void t_immediate(void)
 {
-	for (int n = NOSD; n >= 1; n--)
-		CHECK_EQ(osd_proc_stop(C.osds[n]), 0);
-	CHECK(etcd_put_str_sync(C.cl, "config/global", "{\"immediate_commit\":\"all\"}") ==
-	      ETCD_OK);
-	for (int n = 1; n <= NOSD; n++) {
-		CHECK(oc_wait_osd_gone(&C, n, 15000));
-		CHECK_EQ(osd_proc_set_arg(C.osds[n], "--immediate_commit", "all"), 0);
-		CHECK_EQ(osd_proc_restart(C.osds[n]), 0);
-		oc_close(&C, n);
-	}
-	CHECK(wait_all("active\0", "degraded", 30000));
-	vstor_client_destroy(vc);
-	CHECK(vc = new_client());
+	CHECK(restart_all("all"));
 	for (int p = 0; p < NPOOL; p++) {
-		M[p].vc = vc;
 		CHECK_EQ(vcm_write_loop(&M[p], 40, NULL, 60000), 0);
 		CHECK_MSG(!M[p].failed, "pool %d: %d writes failed", p + 1, M[p].failed);
 	}
@@ -425,6 +486,7 @@ int main(void)
 		vt_run("ec_random_writes", t_random);
 		vt_run("ec_kill9_m_osds_degraded_recovery", t_kill_m);
 		vt_run("ec_fault_between_write_and_stabilize", t_fault);
+		vt_run("ec_immediate_commit_small", t_immediate_small);
 		vt_run("ec_immediate_commit_all", t_immediate);
 	}
 	if (vc)
