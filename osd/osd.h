@@ -218,6 +218,9 @@ void osd_pg_history_changed(struct osd *osd, const char *key, const char *value,
 void osd_pg_conn_closed(struct osd *osd, struct osd_conn *c);
 /* Primary READ / WRITE / SYNC / DELETE. */
 void osd_primary_exec(struct osd *osd, struct osd_op *op);
+/* Test-only (VSTOR_TEST_EC_FAULT=stabilize:N, osd_ec.c): a SEC_STABILIZE
+ * arrived; exits at the N-th, before applying it. */
+void osd_ec_fault_stabilize(struct osd *osd);
 /* Stop taking PGs (shutdown; the lease revoke drops the pg/state keys). */
 void osd_pg_stop(struct osd *osd);
 void osd_pg_free(struct osd *osd);

@@ -31,7 +31,9 @@
  * Test-only fault hook: VSTOR_TEST_EC_FAULT=partial:N or unstable:N in the
  * OSD's environment makes it _exit(99) at its N-th EC write, "partial"
  * after writing only its own chunk, "unstable" after all chunks are
- * written but before any is stabilized (tests/cluster/test_osd_ec.c). */
+ * written but before any is stabilized (tests/cluster/test_osd_ec.c);
+ * stabilize:N makes it exit when its N-th SEC_STABILIZE (as a secondary)
+ * arrives, before applying it. */
 #include "osd_ec_int.h"
 #include "ec.h"
 #include "log.h"
@@ -42,7 +44,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { FAULT_NONE, FAULT_PARTIAL, FAULT_UNSTABLE };
+enum { FAULT_NONE, FAULT_PARTIAL, FAULT_UNSTABLE, FAULT_STABILIZE };
 
 static uint8_t *payload(const struct osd_op *op, const struct obj *o, uint32_t role, uint32_t at)
 {
@@ -79,9 +81,20 @@ static int fault_of(struct osd *osd)
 {
 	struct osd_pgs *P = osd->pgs;
 
-	if (!P->ec_fault || ++P->ec_writes != P->ec_fault_at)
+	if ((P->ec_fault != FAULT_PARTIAL && P->ec_fault != FAULT_UNSTABLE) ||
+	    ++P->ec_writes != P->ec_fault_at)
 		return FAULT_NONE;
 	return P->ec_fault;
+}
+
+void osd_ec_fault_stabilize(struct osd *osd)
+{
+	struct osd_pgs *P = osd->pgs;
+
+	if (P && P->ec_fault == FAULT_STABILIZE && ++P->ec_writes == P->ec_fault_at) {
+		log_err("VSTOR_TEST_EC_FAULT: exiting at SEC_STABILIZE %" PRIu64, P->ec_writes);
+		_exit(99);
+	}
 }
 
 /* ---- step 4: stabilize ---- */

@@ -275,6 +275,8 @@ static void exec_sec_vers(struct osd *osd, struct osd_op *op)
 		submit(osd, op, BS_OP_READ_BMP);
 		return;
 	}
+	if (op->opcode == VS_OP_SEC_STABILIZE)
+		osd_ec_fault_stabilize(osd);
 	submit(osd, op, op->opcode == VS_OP_SEC_STABILIZE ? BS_OP_STABILIZE : BS_OP_ROLLBACK);
 }
 

@@ -29,7 +29,8 @@ static const char *const st_names[] = {
 
 #define OBJ_MIN_BUCKETS	1024u
 
-/* Test-only (README, osd_ec.c): VSTOR_TEST_EC_FAULT=partial:N|unstable:N. */
+/* Test-only (README, osd_ec.c): VSTOR_TEST_EC_FAULT=partial:N|unstable:N|
+ * stabilize:N. */
 static void ec_fault_init(struct osd_pgs *P)
 {
 	const char *f = getenv("VSTOR_TEST_EC_FAULT");
@@ -38,7 +39,8 @@ static void ec_fault_init(struct osd_pgs *P)
 
 	if (!f || sscanf(f, "%15[a-z]:%llu", mode, &n) != 2 || !n)
 		return;
-	P->ec_fault = !strcmp(mode, "partial") ? 1 : !strcmp(mode, "unstable") ? 2 : 0;
+	P->ec_fault = !strcmp(mode, "partial") ? 1 : !strcmp(mode, "unstable") ? 2 :
+		      !strcmp(mode, "stabilize") ? 3 : 0;
 	P->ec_fault_at = n;
 	if (P->ec_fault)
 		log_warn("VSTOR_TEST_EC_FAULT=%s: this OSD exits at EC write %llu (tests only)", f, n);

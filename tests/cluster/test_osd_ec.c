@@ -465,6 +465,46 @@ static void t_immediate_small(void)
 	CHECK(all_consistent());
 }
 
+/* OSD 2 (role 1 of pool 1, lazy mode) dies when the STABILIZE of a
+ * written stripe reaches it: the SYNC goes on without it (degraded), and
+ * after its restart peering stabilizes its unstable chunk: the new
+ * version on every chunk. */
+static void t_fault_stabilize(void)
+{
+	static uint8_t buf[8192];
+	uint64_t s = 8 * stripe_of(0), off = s + BS + 4096;
+	int64_t rv = -1;
+
+	CHECK_EQ(vstor_sync_sync(vc), 0);
+	CHECK(osd_proc_stop(C.osds[2]) == 0 && oc_wait_osd_gone(&C, 2, 15000));
+	setenv("VSTOR_TEST_EC_FAULT", "stabilize:1", 1);
+	CHECK_EQ(osd_proc_restart(C.osds[2]), 0);
+	unsetenv("VSTOR_TEST_EC_FAULT");
+	oc_close(&C, 2);
+	CHECK(wait_all("active\0", "degraded", 30000));
+	for (size_t k = 0; k < sizeof(buf); k++)
+		buf[k] = (uint8_t)vcm_rnd();
+	CHECK_EQ(vstor_write_sync(vc, inode_of(0), off, sizeof(buf), buf), (int64_t)sizeof(buf));
+	memcpy(M[0].model + off, buf, sizeof(buf));
+	/* a SYNC lost with the PG's re-peering fails; the next covers it */
+	for (int i = 0; i < 5 && rv; i++)
+		rv = vstor_sync_sync(vc);
+	CHECK_EQ(rv, 0);
+	for (long long t = vt_now_ms() + 10000; osd_proc_running(C.osds[2]) && vt_now_ms() < t;)
+		vt_sleep_ms(50);
+	CHECK_MSG(!osd_proc_running(C.osds[2]), "OSD 2 did not die at the STABILIZE");
+	CHECK(wait_pool(0, "active\0degraded\0", NULL, 20000));
+	/* degraded reads (pool 3, whose primary OSD 2 is, waits for it) */
+	CHECK(vcm_verify(&M[0]));
+	oc_close(&C, 2);
+	CHECK(oc_wait_osd_gone(&C, 2, 15000));
+	CHECK_EQ(osd_proc_restart(C.osds[2]), 0);
+	CHECK(wait_all("active\0", "degraded", 30000));
+	CHECK(chunks_consistent(0, s));
+	CHECK(stable_data_is_model(0, s));
+	CHECK(verify_all());
+}
+
 /* All OSDs again with immediate_commit all: EC writes stabilized before
  * they are acknowledged; a new client without SYNCs. */
 static void t_immediate(void)
@@ -486,6 +526,7 @@ int main(void)
 		vt_run("ec_random_writes", t_random);
 		vt_run("ec_kill9_m_osds_degraded_recovery", t_kill_m);
 		vt_run("ec_fault_between_write_and_stabilize", t_fault);
+		vt_run("ec_replica_dies_at_stabilize", t_fault_stabilize);
 		vt_run("ec_immediate_commit_small", t_immediate_small);
 		vt_run("ec_immediate_commit_all", t_immediate);
 	}
