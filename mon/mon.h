@@ -31,6 +31,7 @@ struct mon_osd {
 	uint64_t num;
 	bool up;
 	uint64_t down_ns;	/* CLOCK_MONOTONIC when seen down; 0 while up */
+	bool out_placed;	/* a placement was scheduled since it is out */
 };
 
 /* Status of one pool for pool/stats (level 0 ok, 1 warning, 2 error). */

@@ -41,10 +41,28 @@ bool mon_osd_out(const struct mon *m, uint64_t num)
 	return !o->up && ringloop_now_ns() - o->down_ns >= out_ns(m);
 }
 
+/* OSDs down for osd_out_time that no placement has seen out yet: true
+ * (and marked) if any. */
+static bool newly_out(struct mon *m, uint64_t now)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < m->nosds; i++) {
+		struct mon_osd *o = &m->osds[i];
+
+		if (!o->up && !o->out_placed && now - o->down_ns >= out_ns(m)) {
+			o->out_placed = true;
+			any = true;
+		}
+	}
+	return any;
+}
+
 static void out_cb(struct ringloop_timer *t)
 {
 	struct mon *m = (struct mon *)(void *)((char *)t - offsetof(struct mon, out_t));
 
+	newly_out(m, ringloop_now_ns());
 	log_info("an OSD has been down for osd_out_time: re-placing its PGs");
 	mon_schedule_place(m);
 }
@@ -76,6 +94,7 @@ static int add_osd(struct mon *m, uint64_t num, bool up, uint64_t now)
 	n[m->nosds].num = num;
 	n[m->nosds].up = up;
 	n[m->nosds].down_ns = up ? 0 : down_since(m, num, now);
+	n[m->nosds].out_placed = false;
 	m->nosds++;
 	return 0;
 }
@@ -124,6 +143,7 @@ bool mon_live_update(struct mon *m)
 				log_info("OSD %llu is up", (unsigned long long)num);
 				o->up = true;
 				o->down_ns = 0;
+				o->out_placed = false;
 				changed = true;
 			} else if (!up && o->up) {
 				log_info("OSD %llu is down (its osd/state lease is gone)",
@@ -158,6 +178,13 @@ bool mon_live_update(struct mon *m)
 	m->out_t.cb = out_cb;
 	if (next)
 		ringloop_timer_add(m->rl, &m->out_t, next + 1000000);
+	/* one that became out after its timer was due but before it ran (an
+	 * update came first and deleted the timer): re-place now, or its PGs
+	 * would stay degraded until some other change */
+	if (newly_out(m, now)) {
+		log_info("an OSD has been down for osd_out_time: re-placing its PGs");
+		mon_schedule_place(m);
+	}
 out:
 	free(st);
 	free(stats);
