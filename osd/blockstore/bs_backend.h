@@ -33,6 +33,7 @@ struct bs_io {
 	uint64_t boff;
 	uint32_t blen;
 	uint8_t bkind, bdev;
+	const void *wbuf;	/* a late write's data, applied at delivery */
 };
 
 struct bs_backend;
@@ -68,6 +69,10 @@ uint8_t *bs_mem_image(struct bs_backend *be, int slot, bool durable);
 /* Enables volatile-cache modelling: writes become durable only through a
  * completed flush or dsync write. */
 void bs_mem_set_volatile(struct bs_backend *be, bool on);
+/* Late writes: a write's data reaches the device only when its completion
+ * is delivered, so reads issued in between see the old contents, as they
+ * may on a real disk with O_DIRECT. */
+void bs_mem_set_late_writes(struct bs_backend *be, bool on);
 /* Crash after this many more submitted I/Os (0 = never): from then on
  * submissions and completions are dropped. */
 void bs_mem_crash_after(struct bs_backend *be, uint64_t nios);

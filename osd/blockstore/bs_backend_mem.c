@@ -16,7 +16,7 @@ struct mem_dev {
 struct mem_be {
 	struct bs_backend be;
 	struct mem_dev dev[BS_NSLOTS];
-	bool volatile_cache, crashed;
+	bool volatile_cache, crashed, late_writes;
 	struct bs_io *pending; /* queued completions (doubly linked) */
 	uint64_t crash_at, nios;
 };
@@ -29,6 +29,15 @@ static struct mem_be *M(struct bs_backend *be)
 enum { K_NONE, K_DSYNC, K_FLUSH };
 
 static void persist_range(struct mem_dev *d, uint64_t off, size_t len);
+
+static void apply_write(struct mem_be *m, struct mem_dev *d, uint64_t off, const void *buf, size_t len)
+{
+	memcpy(d->cur + off, buf, len);
+	if (m->volatile_cache)
+		memset(d->dirty + off / SECT, 1, len / SECT);
+	else
+		memcpy(d->dur + off, buf, len);
+}
 
 static void deliver(struct ringloop_defer *d)
 {
@@ -44,6 +53,10 @@ static void deliver(struct ringloop_defer *d)
 	io->next = io->prev = NULL;
 	if (m->crashed)
 		return;
+	if (io->wbuf) {
+		apply_write(m, &m->dev[io->bdev], io->boff, io->wbuf, io->blen);
+		io->wbuf = NULL;
+	}
 	if (io->bkind == K_DSYNC) {
 		persist_range(&m->dev[io->bdev], io->boff, io->blen);
 	} else if (io->bkind == K_FLUSH) {
@@ -72,6 +85,7 @@ static void queue(struct mem_be *m, struct bs_io *io, int res)
 	io->be = m;
 	io->d.cb = deliver;
 	io->bkind = K_NONE;
+	io->wbuf = NULL;
 	io->prev = NULL;
 	io->next = m->pending;
 	if (m->pending)
@@ -122,19 +136,16 @@ static void m_write(struct bs_backend *be, int slot, const void *buf, size_t len
 		queue(m, io, -EIO);
 		return;
 	}
-	memcpy(d->cur + off, buf, len);
-	if (m->volatile_cache)
-		memset(d->dirty + off / SECT, 1, len / SECT);
-	else
-		memcpy(d->dur + off, buf, len);
+	if (!m->late_writes)
+		apply_write(m, d, off, buf, len);
 	queue(m, io, (int)len);
-	if (dsync) {
-		/* durable when the completion is delivered */
+	io->bdev = (uint8_t)be->phys[slot];
+	io->boff = off;
+	io->blen = (uint32_t)len;
+	if (m->late_writes)
+		io->wbuf = buf;
+	if (dsync)	/* durable when the completion is delivered */
 		io->bkind = K_DSYNC;
-		io->bdev = (uint8_t)be->phys[slot];
-		io->boff = off;
-		io->blen = (uint32_t)len;
-	}
 }
 
 static void m_flush(struct bs_backend *be, int slot, struct bs_io *io)
@@ -207,6 +218,11 @@ uint8_t *bs_mem_image(struct bs_backend *be, int slot, bool durable)
 void bs_mem_set_volatile(struct bs_backend *be, bool on)
 {
 	M(be)->volatile_cache = on;
+}
+
+void bs_mem_set_late_writes(struct bs_backend *be, bool on)
+{
+	M(be)->late_writes = on;
 }
 
 void bs_mem_crash_after(struct bs_backend *be, uint64_t nios)

@@ -111,6 +111,8 @@ struct bs {
 
 	/* waiting ops (journal or blocks exhausted) */
 	struct bs_op *wq, *wq_tail;
+	/* reads waiting for a big write's data to reach its block */
+	struct bs_op *rd_wait, *rd_wait_tail;
 	struct ringloop_defer wq_d;
 	bool in_dispatch;
 
@@ -268,6 +270,7 @@ int do_rollback_op(struct bs *bs, struct bs_op *op);
 
 /* bs_read.c */
 void do_read_op(struct bs *bs, struct bs_op *op);
+void reads_retry(struct bs *bs);
 void do_read_bmp_op(struct bs *bs, struct bs_op *op);
 
 /* bs_list.c */

@@ -18,6 +18,8 @@ static void rec_io_done(struct bs *bs, struct rec *r)
 {
 	if (--r->pending == 0 && r->state == R_WRITING) {
 		r->state = R_DONE;
+		if (bs->rd_wait)
+			reads_retry(bs);
 		process_completions(bs);
 	}
 }

@@ -107,6 +107,38 @@ static void read_issue(struct bs *bs, struct bs_op *op, uint32_t g0, uint32_t g1
 	}
 }
 
+/* Whether the version at chain position t reads from a block whose
+ * redirected (big) write is still in flight: the dirty entry is in the index
+ * from submission, the data only at completion, and reading the fresh block
+ * before then returns whatever it held. Small writes are in the journal
+ * mirror from submission. */
+static bool data_in_flight(struct bs *bs, long t)
+{
+	for (long i = t; i >= 0; i--) {
+		const struct dent *d = &bs->dents[bs->chain[i]];
+		const struct rec *r = &bs->recs[d->rec];
+
+		if (d->type == BS_JE_DELETE)
+			return false;
+		if (d->type == BS_JE_BIG)
+			return d->len && r->seq == d->seq && r->state != R_DONE;
+	}
+	return false;
+}
+
+/* Waiting reads run again, in order, once a record's writes are done. */
+void reads_retry(struct bs *bs)
+{
+	struct bs_op *op = bs->rd_wait, *next;
+
+	bs->rd_wait = bs->rd_wait_tail = NULL;
+	for (; op; op = next) {
+		next = op->next;
+		op->next = NULL;
+		do_read_op(bs, op);
+	}
+}
+
 void do_read_op(struct bs *bs, struct bs_op *op)
 {
 	uint32_t oi = obj_find(bs, op->oid.inode, op->oid.stripe);
@@ -124,15 +156,24 @@ void do_read_op(struct bs *bs, struct bs_op *op)
 	}
 	g1 = (op->offset + op->len) / bs->gran;
 	sel = op->version;
+	if (oi != NONE32) {
+		n = chain_collect(bs, oi);
+		t = select_version(bs, oi, n, sel);
+		if (t >= 0 && data_in_flight(bs, t)) {
+			op->next = NULL;
+			if (bs->rd_wait_tail)
+				bs->rd_wait_tail->next = op;
+			else
+				bs->rd_wait = op;
+			bs->rd_wait_tail = op;
+			return;
+		}
+	}
 	op->pending = 0;
 	op->retval = (int)op->len;
 	op->version = 0;
 	if (op->bitmap)
 		memset(op->bitmap, 0, bs->bmp_size);
-	if (oi != NONE32) {
-		n = chain_collect(bs, oi);
-		t = select_version(bs, oi, n, sel);
-	}
 	if (t == -2 || (t >= 0 && bs->dents[bs->chain[t]].type == BS_JE_DELETE) ||
 		(t == -1 && bs->objs[oi].block == NONE32)) {
 		if (t >= 0)

@@ -15,9 +15,8 @@ static struct bs_backend *mem_be(uint64_t size)
 	return bs_backend_mem_create(T_rl, sizes);
 }
 
-static struct bs *mem_store(uint64_t size, uint64_t jsize, int ic)
+static struct bs *mem_store_on(struct bs_backend *be, uint64_t jsize, int ic)
 {
-	struct bs_backend *be = mem_be(size);
 	struct bs_format_opts fo;
 	struct bs_config cfg;
 	struct bs *bs = NULL;
@@ -37,6 +36,11 @@ static struct bs *mem_store(uint64_t size, uint64_t jsize, int ic)
 	if (bs_open(T_rl, &cfg, &bs, err, sizeof(err)))
 		fprintf(stderr, "open: %s\n", err);
 	return bs;
+}
+
+static struct bs *mem_store(uint64_t size, uint64_t jsize, int ic)
+{
+	return mem_store_on(mem_be(size), jsize, ic);
 }
 
 static void crc_vectors(void)
@@ -748,6 +752,78 @@ static void inode_space(void)
 	free(w);
 }
 
+/* A read submitted while a big (redirected) write of the same object is in
+ * flight must not read the fresh block before its data is there: it sees
+ * the new data (the newest version is the written one) or, for a stable
+ * read, the old one, never the block's previous contents. */
+static void read_during_big_write(void)
+{
+	struct bs_backend *be = mem_be(16 << 20);
+	struct bs *bs;
+	uint8_t *old = t_abuf(BSZ), *w = t_abuf(BSZ), *r = t_abuf(BSZ), *rs = t_abuf(BSZ);
+	struct bs_op wop, rop, sop;
+	int wdone = 0, rdone = 0, sdone = 0;
+
+	CHECK(be);
+	bs_mem_set_late_writes(be, true);
+	bs = mem_store_on(be, 1 << 20, BS_IC_NONE);
+	CHECK(bs);
+	t_fill(old, BSZ, 7);
+	CHECK_EQ(t_write(bs, BS_OP_WRITE_STABLE, 5, 0, 0, 0, BSZ, old, NULL), BSZ);
+	for (int round = 0; round < 2; round++) {
+		/* round 0: overwrite of an existing object, round 1: a new one */
+		uint64_t inode = round ? 6 : 5;
+
+		t_fill(w, BSZ, 100 + round);
+		memset(&wop, 0, sizeof(wop));
+		wop.opcode = BS_OP_WRITE;
+		wop.oid.inode = inode;
+		wop.offset = 0;
+		wop.len = BSZ;
+		wop.buf = w;
+		wop.cb = t_op_cb;
+		wop.priv = &wdone;
+		memset(&rop, 0, sizeof(rop));
+		rop.opcode = BS_OP_READ;
+		rop.oid.inode = inode;
+		rop.version = BS_VER_NEWEST;
+		rop.len = BSZ;
+		rop.buf = r;
+		rop.cb = t_op_cb;
+		rop.priv = &rdone;
+		sop = rop;
+		sop.version = BS_VER_STABLE;
+		sop.buf = rs;
+		sop.priv = &sdone;
+		memset(r, 0xEE, BSZ);
+		memset(rs, 0xEE, BSZ);
+		wdone = rdone = sdone = 0;
+		bs_submit(bs, &wop);
+		bs_submit(bs, &rop);
+		bs_submit(bs, &sop);
+		CHECK_EQ(t_wait_flag(&rdone), 0);
+		CHECK_EQ(t_wait_flag(&sdone), 0);
+		CHECK_EQ(t_wait_flag(&wdone), 0);
+		CHECK_EQ(wop.retval, BSZ);
+		CHECK_EQ(rop.retval, BSZ);
+		CHECK_EQ(rop.version, wop.version);
+		CHECK_MSG(!memcmp(r, w, BSZ), "round %d: newest read is not the new data", round);
+		CHECK_EQ(sop.retval, BSZ);
+		if (round == 0) {
+			CHECK_MSG(!memcmp(rs, old, BSZ), "stable read is not the old data");
+		} else {
+			memset(old, 0, BSZ);
+			CHECK_MSG(!memcmp(rs, old, BSZ), "stable read of a new object is not zeroes");
+		}
+	}
+	CHECK_EQ(t_idle(bs), 0);
+	bs_close(bs);
+	free(old);
+	free(w);
+	free(r);
+	free(rs);
+}
+
 int main(void)
 {
 	T_rl = ringloop_create(256);
@@ -765,6 +841,7 @@ int main(void)
 	RUN(refuse_wrong_device);
 	RUN(ram_per_object);
 	RUN(inode_space);
+	RUN(read_during_big_write);
 	ringloop_destroy(T_rl);
 	return vt_finish();
 }

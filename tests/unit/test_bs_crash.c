@@ -331,7 +331,7 @@ static bool one_iteration(uint64_t seed, uint64_t *crashes)
 	struct bs *bs;
 	char err[256];
 	uint8_t *rbuf = t_abuf(BSZ);
-	bool ok = true;
+	bool ok = true, late;
 
 	rs = seed * 2654435761u + 7;
 	ic_mode = rnd(2) ? BS_IC_NONE : BS_IC_ALL;
@@ -352,7 +352,10 @@ static bool one_iteration(uint64_t seed, uint64_t *crashes)
 		free(rbuf);
 		return false;
 	}
+	/* half the runs: write data lands at completion, not at submission */
+	late = rnd(2);
 	bs_mem_set_volatile(be, true);
+	bs_mem_set_late_writes(be, late);
 	bs = open_be(be, err, sizeof(err));
 	if (!bs) {
 		fprintf(stderr, "open: %s\n", err);
@@ -385,6 +388,7 @@ static bool one_iteration(uint64_t seed, uint64_t *crashes)
 			ringloop_run_once(T_rl, 0);
 		nb = bs_backend_mem_clone_durable(T_rl, be);
 		bs_mem_set_volatile(nb, true);
+		bs_mem_set_late_writes(nb, late);
 		bs_close(bs);
 		be = nb;
 		bs = open_be(be, err, sizeof(err));
