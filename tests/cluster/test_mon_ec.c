@@ -172,24 +172,8 @@ static bool wait_clean(int ms)
 
 static struct vstor_client *new_client(void)
 {
-	struct vstor_client_opts o = { .up_wait_retry_interval_ms = 200, .op_timeout_ms = 30000 };
-	struct etcd_config *cfg = vcm_etcd_cfg(etcd_proc_endpoint(C.etcd), PREFIX);
-	struct vstor_client *c;
-	char err[256];
-
-	if (!cfg)
-		return NULL;
-	o.etcd = cfg;
-	c = vstor_client_create(&o, NULL, err, sizeof(err));
-	etcd_config_free(cfg);
-	free(cfg);
-	if (!c)
-		fprintf(stderr, "client: %s\n", err);
-	else if (vstor_client_wait_ready(c, 20000)) {
-		vstor_client_destroy(c);
-		c = NULL;
-	}
-	return c;
+	/* a failure is an error, not a hang */
+	return vcm_client_new(etcd_proc_endpoint(C.etcd), PREFIX, 30000);
 }
 
 /* ---- verification ---- */

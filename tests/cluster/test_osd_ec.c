@@ -94,24 +94,7 @@ static bool wait_all(const char *need, const char *notin, int ms)
 static struct vstor_client *new_client(void)
 {
 	/* a failure is an error, not a hang */
-	struct vstor_client_opts o = { .up_wait_retry_interval_ms = 200, .op_timeout_ms = 30000 };
-	struct etcd_config *cfg = vcm_etcd_cfg(etcd_proc_endpoint(C.etcd), PREFIX);
-	struct vstor_client *c;
-	char err[256];
-
-	if (!cfg)
-		return NULL;
-	o.etcd = cfg;
-	c = vstor_client_create(&o, NULL, err, sizeof(err));
-	etcd_config_free(cfg);
-	free(cfg);
-	if (!c)
-		fprintf(stderr, "client: %s\n", err);
-	else if (vstor_client_wait_ready(c, 10000)) {
-		vstor_client_destroy(c);
-		c = NULL;
-	}
-	return c;
+	return vcm_client_new(etcd_proc_endpoint(C.etcd), PREFIX, 30000);
 }
 
 /* Every chunk of the stripe at byte s of pool p on its OSD (last stable

@@ -34,6 +34,29 @@ struct etcd_config *vcm_etcd_cfg(const char *endpoint, const char *prefix)
 	return cfg;
 }
 
+struct vstor_client *vcm_client_new(const char *endpoint, const char *prefix, int op_timeout_ms)
+{
+	struct vstor_client_opts o = { .up_wait_retry_interval_ms = 200,
+				       .op_timeout_ms = op_timeout_ms };
+	struct etcd_config *cfg = vcm_etcd_cfg(endpoint, prefix);
+	struct vstor_client *c;
+	char err[256];
+
+	if (!cfg)
+		return NULL;
+	o.etcd = cfg;
+	c = vstor_client_create(&o, NULL, err, sizeof(err));
+	etcd_config_free(cfg);
+	free(cfg);
+	if (!c)
+		fprintf(stderr, "client: %s\n", err);
+	else if (vstor_client_wait_ready(c, 20000)) {
+		vstor_client_destroy(c);
+		c = NULL;
+	}
+	return c;
+}
+
 int vcm_init(struct vcm *m, struct vstor_client *vc, uint64_t inode, uint64_t size)
 {
 	memset(m, 0, sizeof(*m));

@@ -38,6 +38,10 @@ uint32_t vcm_rnd(void);
 /* An etcd configuration for libvstor (free with etcd_config_free(), then
  * free()); NULL on failure. */
 struct etcd_config *vcm_etcd_cfg(const char *endpoint, const char *prefix);
+/* A libvstor client of the cluster at endpoint/prefix, ready (cluster
+ * state loaded within 20 s); a failed op fails after op_timeout_ms rather
+ * than hanging. NULL (a message on stderr) on failure. */
+struct vstor_client *vcm_client_new(const char *endpoint, const char *prefix, int op_timeout_ms);
 /* Model of a zeroed image; the area is the whole image, writes up to
  * 1 MiB. 0 or -1. */
 int vcm_init(struct vcm *m, struct vstor_client *vc, uint64_t inode, uint64_t size);
