@@ -3,7 +3,8 @@
 # vstor-osd processes on files, all under one directory. POSIX sh; source it.
 #
 #   vc_start DIR BUILD NOSD OSD_MIB [OSD_ARGS...]   etcd + OSDs (immediate_commit
-#                                                     $VC_IC: all unless set)
+#                                                     $VC_IC: all unless set; each OSD
+#                                                     run under $VC_OSD_WRAP if set)
 #   vc_pool NAME PG_SIZE PG_MINSIZE PG_COUNT          pool + static placement, waits active
 #   vc_vsctl ARGS...                                  vsctl against this cluster
 #   vc_stop                                           SIGTERM (then SIGKILL) all, remove DIR
@@ -108,7 +109,8 @@ vc_start() {
 		"$VC_BUILD/vstor-disk" format --data_path "$_f" --osd_num "$_i" \
 			>"$VC_DIR/osd$_i.log" 2>&1 || { vc_log "vstor-disk format failed:";
 			cat "$VC_DIR/osd$_i.log" >&2; return 1; }
-		setsid "$VC_BUILD/vstor-osd" --osd_num "$_i" --data_path "$_f" \
+		# shellcheck disable=SC2086 # VC_OSD_WRAP: a command line (valgrind ...)
+		setsid ${VC_OSD_WRAP:-} "$VC_BUILD/vstor-osd" --osd_num "$_i" --data_path "$_f" \
 			--bind_address 127.0.0.1 --bind_port 0 \
 			--etcd_address "127.0.0.1:$VC_ETCD_PORT" --immediate_commit "$VC_IC" "$@" \
 			>>"$VC_DIR/osd$_i.log" 2>&1 </dev/null &
