@@ -251,10 +251,15 @@ static int run_list(struct ringloop_defer **head, struct ringloop_defer **tail)
 	return n;
 }
 
+/* Deferred callbacks queued by earlier ones in the same call run too (a
+ * bounded number of rounds, so a callback that keeps re-queueing itself
+ * cannot starve the ring), then the due timers. */
 static int run_deferred_and_timers(struct ringloop *rl)
 {
-	int n = run_list(&rl->def_head, &rl->def_tail);
+	int n = 0;
 
+	for (int round = 0; rl->def_head && round < 8; round++)
+		n += run_list(&rl->def_head, &rl->def_tail);
 	if (rl->nheap) {
 		uint64_t now = ringloop_now_ns();
 
@@ -269,22 +274,25 @@ static int run_deferred_and_timers(struct ringloop *rl)
 	return n;
 }
 
+/* Callbacks run only after this call's one enter, never before it: a
+ * callback may change what the caller's loop waits for, and the caller
+ * sees that before the next call can block. What they submit goes out
+ * with the next call's wait, in the same io_uring_enter. */
 int ringloop_run_once(struct ringloop *rl, int64_t timeout_ns)
 {
 	struct io_uring_cqe *cqe = NULL;
 	struct __kernel_timespec ts, *tsp = NULL;
 	int64_t wait = timeout_ns;
 	unsigned head, seen = 0;
-	int n, r;
+	int r;
 
 	rl->st.iterations++;
-	n = run_deferred_and_timers(rl);
 	run_list(&rl->pre_head, &rl->pre_tail);
-	/* callbacks that ran may have changed what the caller waits for:
-	 * do not block in this iteration then (prewait flushes only submit) */
-	if (rl->def_head || rl->pre_head || n)
+	/* runnable work (queued by the caller, or beyond the rounds of the
+	 * last call): do not block */
+	if (rl->def_head || rl->pre_head)
 		wait = 0;
-	if (rl->nheap) {
+	if (rl->nheap && wait != 0) {
 		uint64_t now = ringloop_now_ns();
 		int64_t till = rl->heap[0]->deadline_ns > now ?
 			(int64_t)(rl->heap[0]->deadline_ns - now) : 0;
@@ -321,7 +329,7 @@ int ringloop_run_once(struct ringloop *rl, int64_t timeout_ns)
 		while (read(rl->efd, &v, sizeof(v)) < 0 && errno == EINTR)
 			;
 	}
-	return n + (int)seen;
+	return run_deferred_and_timers(rl) + (int)seen;
 }
 
 int ringloop_event_fd(struct ringloop *rl)

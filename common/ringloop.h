@@ -3,11 +3,17 @@
  * One ring, run to completion. Every SQE's user_data is a pointer to a
  * caller-owned struct ringloop_op whose callback receives the CQE result, so
  * no allocation happens per operation. Per iteration ringloop_run_once():
- *   1. runs deferred callbacks queued before this iteration and due timers,
+ *   1. runs the prewait callbacks (flushes that only prepare SQEs),
  *   2. submits everything prepared and waits (one io_uring_enter) with a
- *      timeout of 0 when work is runnable, else the nearest timer or the
- *      caller's timeout,
- *   3. reaps all available CQEs in one batch and dispatches them.
+ *      timeout of 0 when deferred callbacks are queued, else the nearest
+ *      timer or the caller's timeout,
+ *   3. reaps all available CQEs in one batch and dispatches them,
+ *   4. runs the deferred callbacks (also those the CQE callbacks queued)
+ *      and the due timers.
+ * So no callback runs before the wait of the same call (the caller's loop
+ * sees what they changed before it can block again), and what the CQE and
+ * deferred callbacks submit goes out with the next wait: one
+ * io_uring_enter per wake-up.
  */
 #ifndef VSTOR_RINGLOOP_H
 #define VSTOR_RINGLOOP_H
@@ -55,8 +61,7 @@ static inline void ringloop_sqe_set_op(struct io_uring_sqe *sqe, struct ringloop
 }
 
 void ringloop_defer(struct ringloop *rl, struct ringloop_defer *d);
-/* "Run right before this iteration waits" (or the next one, when queued
- * while it waits or reaps): for flushes that only submit I/O, e.g. one
+/* "Run right before the next wait": for flushes that only submit I/O, e.g. one
  * sendmsg per connection for everything queued in the iteration. Unlike a
  * deferred callback, running one does not make the iteration skip its
  * wait. */

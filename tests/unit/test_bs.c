@@ -95,7 +95,10 @@ static void ringloop_basics(void)
 	ringloop_defer(T_rl, &d);
 	ringloop_defer(T_rl, &d); /* queued once */
 	ringloop_run_once(T_rl, 0);
-	CHECK_EQ(tcount, 10);
+	/* the deferred callback, once; t2 may be due by the end of that call
+	 * already (timers run after its enter) on a loaded machine */
+	CHECK_EQ(tcount - tcount % 10, 10);
+	CHECK(tcount % 10 <= 1);
 	end = now + 2000000000ull;
 	while (tcount < 12 && ringloop_now_ns() < end)
 		ringloop_run_once(T_rl, -1);
