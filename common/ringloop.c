@@ -17,6 +17,7 @@ struct ringloop {
 	size_t nheap, capheap;
 	struct ringloop_stats st;
 	int efd;			/* ringloop_event_fd(), or -1 */
+	unsigned quiet;			/* ringloop_sqe_quiet() since the last wait */
 };
 
 #ifndef IORING_SETUP_SINGLE_ISSUER
@@ -97,6 +98,11 @@ struct io_uring_sqe *ringloop_get_sqe(struct ringloop *rl)
 		sqe = io_uring_get_sqe(&rl->ring);
 	}
 	return sqe;
+}
+
+void ringloop_sqe_quiet(struct ringloop *rl)
+{
+	rl->quiet++;
 }
 
 static void dlist_push(struct ringloop_defer **head, struct ringloop_defer **tail,
@@ -306,7 +312,11 @@ int ringloop_run_once(struct ringloop *rl, int64_t timeout_ns)
 		tsp = &ts;
 	}
 	rl->st.enters++;
-	r = io_uring_submit_and_wait_timeout(&rl->ring, &cqe, 1, tsp, NULL);
+	/* The kernel counts the CQEs posted since our last reap, those of
+	 * SQEs completed during this submit included. A quiet CQE that
+	 * comes late only makes a later wait return early. */
+	r = io_uring_submit_and_wait_timeout(&rl->ring, &cqe, 1 + rl->quiet, tsp, NULL);
+	rl->quiet = 0;
 	if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
 		return r;
 	io_uring_for_each_cqe(&rl->ring, head, cqe) {

@@ -60,6 +60,15 @@ static inline void ringloop_sqe_set_op(struct io_uring_sqe *sqe, struct ringloop
 	io_uring_sqe_set_data(sqe, op);
 }
 
+/* Marks the SQE just prepared as one whose CQE needs no prompt handling
+ * and that usually completes at once, during the submit (a sendmsg to a
+ * socket with room): the next wait then waits for one CQE more, so it
+ * does not return just for that CQE and go straight into another enter.
+ * Only for SQEs nothing else waits behind: prepare them in a prewait
+ * callback (nothing runs between it and the wait), and not when their
+ * completion lets more work start (a queued rest, a paused receive). */
+void ringloop_sqe_quiet(struct ringloop *rl);
+
 void ringloop_defer(struct ringloop *rl, struct ringloop_defer *d);
 /* "Run right before the next wait": for flushes that only submit I/O, e.g. one
  * sendmsg per connection for everything queued in the iteration. Unlike a

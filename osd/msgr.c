@@ -360,7 +360,8 @@ static void send_cb(struct ringloop_op *rop, int res, uint32_t flags)
 			c->out_tail = NULL;
 		release_op(c, op);
 	}
-	conn_flush(c);
+	if (c->out_head)
+		ringloop_prewait(c->osd->rl, &c->flush_d);
 }
 
 static void conn_flush(struct osd_conn *c)
@@ -393,10 +394,17 @@ static void conn_flush(struct osd_conn *c)
 	io_uring_prep_sendmsg(sqe, c->fd, &c->send_msg, MSG_NOSIGNAL | MSG_WAITALL);
 	ringloop_sqe_set_op(sqe, &c->send_rop);
 	c->send_inflight = true;
+	/* Runs right before the wait (prewait): when this sendmsg carries the
+	 * whole outbox and its completion resumes nothing, the wait need not
+	 * return for it. */
+	if (!op && !c->rx_paused)
+		ringloop_sqe_quiet(c->osd->rl);
 }
 
 /* Queues op's iovecs on the connection's outbox. One sendmsg per
- * connection per loop iteration carries everything queued meanwhile. */
+ * connection per loop iteration carries everything queued meanwhile: the
+ * flush is a prewait callback, so it runs after all of the iteration's
+ * callbacks, right before the wait that submits it. */
 static void outbox_push(struct osd_conn *c, struct osd_op *op)
 {
 	op->reply_len = 0;
@@ -409,7 +417,7 @@ static void outbox_push(struct osd_conn *c, struct osd_op *op)
 		c->out_head = op;
 	c->out_tail = op;
 	if (!c->send_inflight)
-		ringloop_defer(c->osd->rl, &c->flush_d);
+		ringloop_prewait(c->osd->rl, &c->flush_d);
 }
 
 void osd_send_reply(struct osd_op *op)
@@ -542,7 +550,8 @@ static void connect_cb(struct ringloop_op *rop, int res, uint32_t flags)
 	c->last_rx_ns = ringloop_now_ns();
 	live_arm(c);
 	conn_recv(c);
-	conn_flush(c);
+	if (c->out_head)
+		ringloop_prewait(c->osd->rl, &c->flush_d);
 }
 
 struct osd_conn *osd_connect(struct osd *osd, uint64_t num, const char *addr, int port)
