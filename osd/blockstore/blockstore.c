@@ -207,6 +207,7 @@ void bs_close(struct bs *bs)
 	free(bs->dfr);
 	free(bs->tombs);
 	free(bs->fq);
+	free(bs->park);
 	free(bs->fl);
 	free(bs->fl_recs);
 	free(bs->mdirty);

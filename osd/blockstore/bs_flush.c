@@ -109,6 +109,13 @@ static void fl_copy_small(struct bs *bs, const struct flush_item *it)
 	}
 }
 
+static bool cow_pressure(struct bs *bs)
+{
+	uint32_t ring = bs->ring_end - bs->ring_start;
+
+	return bs->wq || bs->fl_force || (uint64_t)bs->used * 2 >= ring;
+}
+
 /* Adds the flushable prefix of object oi to the pass (FORMAT.md section 6,
  * step 1) and requeues the object when entries stay behind. */
 static void fl_pick(struct bs *bs, uint32_t oi)
@@ -128,10 +135,15 @@ static void fl_pick(struct bs *bs, uint32_t oi)
 	if (nent && last_big == NONE32 && (bs->objs[oi].flags & OF_FRESH)) {
 		/* The block's big write may still be replayed (CRC
 		 * checked): no in-place writes. Under journal pressure
-		 * copy the block to a new one, else wait for the trim. */
-		uint32_t ring = bs->ring_end - bs->ring_start, nb = NONE32;
+		 * copy the block to a new one, else wait for the trim
+		 * (parked: later passes need not look at it again). */
+		uint32_t nb = NONE32;
 
-		if ((bs->wq || bs->fl_force || (uint64_t)bs->used * 2 >= ring) && bs->ncow < COW_MAX)
+		if (!cow_pressure(bs)) {
+			fq_park(bs, oi);
+			return;
+		}
+		if (bs->ncow < COW_MAX)
 			nb = block_alloc(bs);
 		if (nb == NONE32) {
 			nent = 0;
@@ -157,8 +169,11 @@ static void fl_pick(struct bs *bs, uint32_t oi)
 
 static void fl_start(struct bs *bs)
 {
-	uint32_t n0 = bs->fq_count;
+	uint32_t n0;
 
+	if (bs->npark && cow_pressure(bs))
+		fq_unpark_all(bs);
+	n0 = bs->fq_count;
 	bs->fl_n = 0;
 	bs->ncow = 0;
 	bs->fl_data_written = false;
@@ -387,7 +402,7 @@ void fl_defer_cb(struct ringloop_defer *d)
 
 	if (bs->fl_active || bs->failed)
 		return;
-	if (bs->fq_count && flush_wanted(bs))
+	if ((bs->fq_count || bs->npark) && flush_wanted(bs))
 		fl_start(bs);
 	else
 		try_trim(bs);

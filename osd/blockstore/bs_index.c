@@ -318,8 +318,13 @@ void block_free_deferred(struct bs *bs, uint32_t b)
 
 void fq_push(struct bs *bs, uint32_t oi)
 {
-	if (bs->objs[oi].flags & OF_QUEUED)
+	uint32_t f = bs->objs[oi].flags;
+
+	if ((f & OF_QUEUED) && !(f & OF_PARKED))
 		return;
+	/* a parked object that gets a write: back to the queue (its entry in
+	 * bs->park goes stale) */
+	bs->objs[oi].flags &= ~(uint32_t)OF_PARKED;
 	if (bs->fq_count == bs->fq_cap) {
 		uint32_t ncap = bs->fq_cap ? bs->fq_cap * 2 : 1024;
 		uint32_t *n = malloc((size_t)ncap * sizeof(*n));
@@ -336,6 +341,42 @@ void fq_push(struct bs *bs, uint32_t oi)
 	bs->fq[(bs->fq_first + bs->fq_count) % bs->fq_cap] = oi;
 	bs->fq_count++;
 	bs->objs[oi].flags |= OF_QUEUED;
+}
+
+/* Takes a popped object out of flush passes until fq_unpark_all() (it
+ * stays OF_QUEUED, so nothing removes it meanwhile). */
+void fq_park(struct bs *bs, uint32_t oi)
+{
+	if (bs->npark == bs->park_cap) {
+		uint32_t ncap = bs->park_cap ? bs->park_cap * 2 : 1024;
+		uint32_t *n = realloc(bs->park, (size_t)ncap * sizeof(*n));
+
+		if (!n)
+			abort();
+		bs->park = n;
+		bs->park_cap = ncap;
+	}
+	bs->park[bs->npark++] = oi;
+	bs->objs[oi].flags |= OF_QUEUED | OF_PARKED;
+}
+
+/* Moves every parked object back to the flush queue; true if there were
+ * any. */
+bool fq_unpark_all(struct bs *bs)
+{
+	bool any = false;
+
+	for (uint32_t i = 0; i < bs->npark; i++) {
+		uint32_t oi = bs->park[i];
+
+		if (!(bs->objs[oi].flags & OF_PARKED))
+			continue;	/* stale: pushed again since */
+		bs->objs[oi].flags &= ~(uint32_t)(OF_PARKED | OF_QUEUED);
+		fq_push(bs, oi);
+		any = true;
+	}
+	bs->npark = 0;
+	return any;
 }
 
 uint32_t fq_pop(struct bs *bs)

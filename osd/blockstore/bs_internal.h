@@ -21,7 +21,11 @@
 /* OF_FRESH: the clean block was installed by a big write whose journal entry
  * may still be replayed (its data CRC is checked then), so the flusher must
  * not modify the block in place until the journal is trimmed past it. */
-enum { OF_QUEUED = 1, OF_FREE = 2, OF_FRESH = 4 };
+/* OF_PARKED: queued for the flusher, but in bs->park, not bs->fq: its
+ * flushable entries wait for the trim of its OF_FRESH block (FORMAT.md
+ * section 6), so flush passes do not rescan it until a trim or journal
+ * pressure (fl_start) or a new write (fq_push) moves it back. */
+enum { OF_QUEUED = 1, OF_FREE = 2, OF_FRESH = 4, OF_PARKED = 8 };
 
 /* 40 bytes; bitmaps live in obj_bmp (2 x bitmap_size per object). */
 struct obj {
@@ -128,6 +132,8 @@ struct bs {
 	/* flusher */
 	uint32_t *fq;
 	uint32_t fq_cap, fq_first, fq_count;
+	uint32_t *park;			/* OF_PARKED objects (and stale entries) */
+	uint32_t npark, park_cap;
 	struct flush_item *fl;
 	uint32_t fl_n, fl_pending, fl_state;
 	bool fl_active, fl_force, fl_data_written;
@@ -245,6 +251,8 @@ void gp_poll(struct bs *bs);
 void block_free_deferred(struct bs *bs, uint32_t b);
 void fq_push(struct bs *bs, uint32_t oi);
 uint32_t fq_pop(struct bs *bs);
+void fq_park(struct bs *bs, uint32_t oi);
+bool fq_unpark_all(struct bs *bs);
 void obj_rollback(struct bs *bs, uint32_t oi, uint64_t ver);
 void tomb_push(struct bs *bs, uint32_t oi, uint32_t blk, uint64_t seq, int kind);
 

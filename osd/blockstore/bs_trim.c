@@ -41,6 +41,8 @@ static void trim_cb(struct bs_io *io, int res)
 	}
 	gp_poll(bs);
 	kick_waitq(bs);
+	if (fq_unpark_all(bs))
+		flush_kick(bs);	/* some may be unblocked now */
 	try_trim(bs);
 }
 

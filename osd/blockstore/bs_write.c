@@ -4,7 +4,7 @@
 static bool need_wait(struct bs *bs)
 {
 	/* something can free journal space or blocks later */
-	return bs->rcount > 0 || bs->dfr_count > 0 || bs->fq_count > 0 || bs->fl_active;
+	return bs->rcount > 0 || bs->dfr_count > 0 || bs->fq_count > 0 || bs->npark > 0 || bs->fl_active;
 }
 
 /* The op's error in the order the checks must run, or 0. */

@@ -15,17 +15,19 @@
 #   --build DIR   prebuilt binaries (default: `make` into build/)
 #   --callgrind   run the OSDs under callgrind and print Ir/op as well
 #   --pg-size N   replicas (default 3)
+#   --cg-save DIR copy the callgrind profiles there (PHASE.osdN.callgrind)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/cluster.sh
 
-OPS=2000 BUILD= CG=0 PG=3
+OPS=2000 BUILD= CG=0 PG=3 CG_SAVE=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--ops) OPS=$2; shift ;;
 	--build) BUILD=$2; shift ;;
 	--callgrind) CG=1 ;;
 	--pg-size) PG=$2; shift ;;
+	--cg-save) CG_SAVE=$2; CG=1; shift ;;
 	-h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 	*) echo "osd_syscalls: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -57,7 +59,7 @@ phase() {
 	ctx)
 		for p in $(pids); do ctxsw "$p" >"$DIR/cs0.$p"; done ;;
 	cg)
-		for p in $(pids); do callgrind_control -z "$p" >/dev/null; callgrind_control -i on "$p" >/dev/null; done ;;
+		for p in $(pids); do callgrind_control -z "$p" >/dev/null 2>&1; callgrind_control -i on "$p" >/dev/null 2>&1; done ;;
 	esac
 	vc_vsctl bench img --io-type "$_type" --io-pattern rand --io-depth 1 \
 		--io-total $((OPS * 4))k --json >"$DIR/bench.$_name.$_mode" ||
@@ -70,8 +72,8 @@ phase() {
 		for p in $(pids); do ctxsw "$p" >"$DIR/cs1.$p"; done ;;
 	cg)
 		for p in $(pids); do
-			callgrind_control -i off "$p" >/dev/null
-			callgrind_control -d "$_name" "$p" >/dev/null
+			callgrind_control -i off "$p" >/dev/null 2>&1
+			callgrind_control -d "$_name" "$p" >/dev/null 2>&1
 		done ;;
 	esac
 	_i=0
@@ -90,6 +92,7 @@ phase() {
 			echo "$_name osd$_i: ctxsw/op voluntary $(echo "$v0 $v1 $OPS" | awk '{printf "%.2f", ($2-$1)/$3}') involuntary $(echo "$n0 $n1 $OPS" | awk '{printf "%.2f", ($2-$1)/$3}')" ;;
 		cg)
 			_f=$(ls -t "$DIR"/callgrind.out."$p"* 2>/dev/null | head -n 1)
+			[ -z "$CG_SAVE" ] || cp "$_f" "$CG_SAVE/$_name.osd$_i.callgrind"
 			echo "$_name osd$_i: Ir/op $(callgrind_annotate "$_f" 2>/dev/null |
 				awk -v ops="$OPS" '/PROGRAM TOTALS/ {gsub(",", "", $1); printf "%.0f", $1/ops}')" ;;
 		esac
@@ -115,7 +118,7 @@ run() {
 	vc_stop
 }
 
-echo "commit $(git rev-parse --short HEAD), kernel $(uname -r), $OPS ops per phase, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "commit $(git -C "$BUILD/.." rev-parse --short HEAD), kernel $(uname -r), $OPS ops per phase, load $(cut -d' ' -f1-3 /proc/loadavg)"
 run ctx
 run strace
 if [ "$CG" = 1 ]; then
