@@ -11,6 +11,7 @@
 #include "etcd_proc.h"
 #include "json.h"
 #include "mon_proc.h"
+#include "osd_cluster.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -69,17 +70,6 @@ static int putf(const char *key, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	return put(key, buf);
-}
-
-static json_t get_json(const char *key)
-{
-	char *v = NULL;
-	json_t j = NULL;
-
-	if (etcd_get_str_sync(cl, key, &v) == ETCD_OK && v)
-		j = json_parse(v, strlen(v), NULL, 0);
-	free(v);
-	return j;
 }
 
 /* An up OSD: osd/state under its own lease, osd/stats with size and host. */
@@ -187,7 +177,7 @@ struct pgs {
 
 static bool read_pgs(uint64_t pool, uint32_t size, struct pgs *p)
 {
-	json_t j = get_json("config/pgs"), pp;
+	json_t j = oc_get_json(cl, "config/pgs"), pp;
 	char id[32];
 
 	memset(p, 0, sizeof(*p));
@@ -295,7 +285,7 @@ MON_CASE(t_initial_placement)
 	CHECK_MSG(wait_pgs(1, 3, 32, true, &p), "no placement in config/pgs");
 	CHECK(pgs_valid(&p, 3, 0));
 	CHECK_EQ(strlen(p.hash), 40);
-	master = get_json("mon/master");
+	master = oc_get_json(cl, "mon/master");
 	CHECK(master && json_get(master, "id") && json_get(master, "hostname"));
 	json_free(master);
 	/* each host (3 TiB) is in every PG; in it a 1 TiB OSD has half the PGs of a 2 TiB one */
@@ -307,7 +297,7 @@ MON_CASE(t_initial_placement)
 		CHECK_MSG(n % 2 ? k >= 10 && k <= 11 : k >= 21 && k <= 22, "OSD %" PRIu64 ": %u", n, k);
 	}
 	for (long long end = vt_now_ms() + WAIT_MS; vt_now_ms() < end; vt_sleep_ms(50)) {
-		ps = get_json("pool/stats/1");
+		ps = oc_get_json(cl, "pool/stats/1");
 		if (ps)
 			break;
 	}
@@ -373,7 +363,7 @@ MON_CASE(t_down_then_out)
 		if (!has(&p.sets[q * 3], 3, 1))
 			continue;
 		snprintf(key, sizeof(key), "pg/history/1/%u", q + 1);
-		h = get_json(key);
+		h = oc_get_json(cl, key);
 		CHECK_MSG(h && json_len(json_get(h, "osd_sets")) == 1, "no history for PG %u", q + 1);
 		for (uint32_t s = 0; s < 3; s++) {
 			uint64_t o = 0;
@@ -426,7 +416,7 @@ MON_CASE(t_bad_pools)
 
 		snprintf(key, sizeof(key), "pool/stats/%s", want[i]);
 		for (long long end = vt_now_ms() + WAIT_MS; !ok && vt_now_ms() < end; vt_sleep_ms(50)) {
-			ps = get_json(key);
+			ps = oc_get_json(cl, key);
 			ok = ps && json_str(json_get(ps, "status")) &&
 			     !strcmp(json_str(json_get(ps, "status")), "error") &&
 			     strstr(json_str(json_get(ps, "message")), want[i + 1]);
@@ -470,19 +460,19 @@ MON_CASE(t_standby_takeover)
 	CHECK(wait_pgs(1, 3, 32, true, &p));
 	b = mon_start("600", "2");
 	CHECK(b);
-	ma = get_json("mon/master");
+	ma = oc_get_json(cl, "mon/master");
 	CHECK(ma);
 	snprintf(ida, sizeof(ida), "%s", json_str(json_get(ma, "id")));
 	json_free(ma);
 	/* b is standby: a member, not master */
 	vt_sleep_ms(500);
-	mb = get_json("mon/master");
+	mb = oc_get_json(cl, "mon/master");
 	CHECK(mb && !strcmp(json_str(json_get(mb, "id")), ida));
 	json_free(mb);
 	mon_proc_kill(a);
 	t0 = vt_now_ms();
 	for (;;) {
-		mb = get_json("mon/master");
+		mb = oc_get_json(cl, "mon/master");
 		if (mb && strcmp(json_str(json_get(mb, "id")), ida))
 			break;
 		if (mb)
@@ -531,7 +521,7 @@ MON_CASE(t_pg_count_change)
 	CHECK(pgs_valid(&p2, 3, 0));
 	/* new PG 33 takes objects of old PG 1: its history has old PG 1's set */
 	{
-		json_t h = get_json("pg/history/1/33");
+		json_t h = oc_get_json(cl, "pg/history/1/33");
 		bool found = false;
 
 		for (size_t i = 0; h && i < json_len(json_get(h, "osd_sets")); i++) {
@@ -579,7 +569,7 @@ MON_CASE(t_last_clean_and_stats)
 			  "\"degraded_count\":1,\"incomplete_count\":0}") == 0);
 	}
 	for (end = vt_now_ms() + WAIT_MS; !lc && vt_now_ms() < end; vt_sleep_ms(50))
-		lc = get_json("history/last_clean_pgs");
+		lc = oc_get_json(cl, "history/last_clean_pgs");
 	CHECK_MSG(lc, "no history/last_clean_pgs");
 	CHECK_STR(json_str(json_get(lc, "hash")), p.hash);
 	json_free(lc);
@@ -588,7 +578,7 @@ MON_CASE(t_last_clean_and_stats)
 
 		if (st)
 			json_free(st);
-		st = get_json("stats");
+		st = oc_get_json(cl, "stats");
 		if (!json_double(json_path(st, "object_counts", "object", NULL), &d) && d == 320)
 			break;
 	}
@@ -601,7 +591,7 @@ MON_CASE(t_last_clean_and_stats)
 		      d == 21);	/* 1 + 2 + ... + 6 */
 	}
 	for (end = vt_now_ms() + WAIT_MS; !is && vt_now_ms() < end; vt_sleep_ms(50))
-		is = get_json("inode/stats/1/7");
+		is = oc_get_json(cl, "inode/stats/1/7");
 	CHECK(is);
 	{
 		double d = 0;
@@ -612,7 +602,7 @@ MON_CASE(t_last_clean_and_stats)
 	}
 	json_free(is);
 	json_free(st);
-	st = get_json("pool/stats/1");
+	st = oc_get_json(cl, "pool/stats/1");
 	CHECK(st);
 	{
 		double d = 0;
@@ -680,7 +670,7 @@ MON_CASE(t_strings_in_pgs)
 		}
 		changed++;
 		snprintf(key, sizeof(key), "pg/history/1/%u", q + 1);
-		h = get_json(key);
+		h = oc_get_json(cl, key);
 		CHECK_MSG(h, "no history for changed PG %u", q + 1);
 		for (int s = 0; s < 3; s++) {
 			uint64_t o = 0;
@@ -733,7 +723,7 @@ MON_CASE(t_osd_rm)
 	CHECK_MSG(rc == 1 && strstr(out, "PG 1/3") && strstr(out, "--allow-data-loss"), "%s", out);
 	out = vsctl("osd rm 1 --force --allow-data-loss", &rc);
 	CHECK_MSG(rc == 0 && strstr(out, "dropped from 2 PG histories"), "%s", out);
-	h = get_json("pg/history/1/1");
+	h = oc_get_json(cl, "pg/history/1/1");
 	CHECK(h);
 	{
 		struct strbuf sb;
@@ -744,10 +734,10 @@ MON_CASE(t_osd_rm)
 		sb_free(&sb);
 	}
 	json_free(h);
-	h = get_json("pg/history/1/3");
+	h = oc_get_json(cl, "pg/history/1/3");
 	CHECK(h && json_len(json_at(json_get(h, "osd_sets"), 0)) == 3);
 	json_free(h);
-	h = get_json("osd/stats/1");
+	h = oc_get_json(cl, "osd/stats/1");
 	CHECK(!h);
 }
 
@@ -755,7 +745,7 @@ MON_CASE(t_osd_rm)
 static bool wait_gone(const char *key)
 {
 	for (long long end = vt_now_ms() + WAIT_MS; vt_now_ms() < end; vt_sleep_ms(50)) {
-		json_t j = get_json(key);
+		json_t j = oc_get_json(cl, key);
 
 		if (!j)
 			return true;
@@ -766,7 +756,7 @@ static bool wait_gone(const char *key)
 
 static bool exists(const char *key)
 {
-	json_t j = get_json(key);
+	json_t j = oc_get_json(cl, key);
 
 	if (j)
 		json_free(j);

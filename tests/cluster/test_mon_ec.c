@@ -69,17 +69,6 @@ static void show_logs(void)
 	if (!(cond)) { show_logs(); CHECK_MSG(cond, __VA_ARGS__); } \
 } while (0)
 
-static json_t get_json(const char *key)
-{
-	char *v = NULL;
-	json_t j = NULL;
-
-	if (etcd_get_str_sync(C.cl, key, &v) == ETCD_OK && v)
-		j = json_parse(v, strlen(v), NULL, 0);
-	free(v);
-	return j;
-}
-
 /* osd_set (role order) and primary of PG pg in config/pgs. */
 static bool pg_set(json_t pgs, int pg, uint64_t set[N], uint64_t *primary)
 {
@@ -117,7 +106,7 @@ static bool state_ok(json_t arr)
  * and active without any flag under its configured primary. */
 static bool all_clean(void)
 {
-	json_t pgs = get_json("config/pgs");
+	json_t pgs = oc_get_json(C.cl, "config/pgs");
 	bool ok = pgs != NULL, found = !need_osd;
 
 	for (int pg = 1; ok && pg <= PG_COUNT; pg++) {
@@ -135,7 +124,7 @@ static bool all_clean(void)
 			found |= set[s] == (uint64_t)need_osd;
 		}
 		snprintf(key, sizeof(key), "pg/state/1/%d", pg);
-		st = get_json(key);
+		st = oc_get_json(C.cl, key);
 		json_u64(json_get(st, "primary"), &sp);
 		if (!state_ok(json_get(st, "state")) || sp != prim) {
 			struct strbuf sb;
@@ -247,7 +236,7 @@ static bool verify_all(void)
 	uint8_t *buf = malloc((size_t)(N + N - K) * BS);
 	bool ok = buf && vcm_verify(&M) && !vstor_sync_sync(vc) && !ec_new(&ec, EC_JERASURE, K, N - K);
 
-	pgs = ok ? get_json("config/pgs") : NULL;
+	pgs = ok ? oc_get_json(C.cl, "config/pgs") : NULL;
 	ok = ok && pgs;
 	for (uint64_t s = 0; ok && s < IMG; s += STRIPE) {
 		uint64_t set[N], prim;
@@ -348,7 +337,7 @@ static void t_add_osd(void)
  * new primary the OSD at the new role 0. */
 static bool rotate_pg1(uint64_t *primary)
 {
-	json_t pgs = get_json("config/pgs");
+	json_t pgs = oc_get_json(C.cl, "config/pgs");
 	struct strbuf sb;
 	bool ok = pgs != NULL;
 

@@ -181,17 +181,6 @@ static void load(int ms, bool (*done)(void))
 
 /* ---- cluster state ---- */
 
-static json_t get_json(const char *key)
-{
-	char *v = NULL;
-	json_t j = NULL;
-
-	if (etcd_get_str_sync(C.cl, key, &v) == ETCD_OK && v)
-		j = json_parse(v, strlen(v), NULL, 0);
-	free(v);
-	return j;
-}
-
 /* osd_set of PG pg (1-based) in config/pgs; false if unknown. */
 static bool pg_set(json_t pgs, int pg, uint64_t set[3], uint64_t *primary)
 {
@@ -232,7 +221,7 @@ static bool state_ok(json_t arr)
  * somewhere. */
 static bool all_clean(void)
 {
-	json_t pgs = get_json("config/pgs");
+	json_t pgs = oc_get_json(C.cl, "config/pgs");
 	bool ok = pgs != NULL, found = !need_osd;
 
 	for (int pg = 1; ok && pg <= PG_COUNT; pg++) {
@@ -250,7 +239,7 @@ static bool all_clean(void)
 			found |= set[s] == (uint64_t)need_osd;
 		}
 		snprintf(key, sizeof(key), "pg/state/1/%d", pg);
-		st = get_json(key);
+		st = oc_get_json(C.cl, key);
 		json_u64(json_get(st, "primary"), &sp);
 		if (!state_ok(json_get(st, "state")) || sp != prim) {
 			struct strbuf sb;
@@ -310,7 +299,7 @@ static bool verify_client(void)
 static bool verify_replicas(void)
 {
 	static uint8_t out[BS];
-	json_t pgs = get_json("config/pgs");
+	json_t pgs = oc_get_json(C.cl, "config/pgs");
 	bool ok = pgs != NULL;
 	uint32_t checked = 0;
 
@@ -524,7 +513,7 @@ static void t_add_osd(void)
 
 static void t_kill_master_mon(void)
 {
-	json_t m0 = get_json("mon/master"), m1 = NULL;
+	json_t m0 = oc_get_json(C.cl, "mon/master"), m1 = NULL;
 	char id[64];
 	long long t0;
 	int master = master_index();
@@ -538,7 +527,7 @@ static void t_kill_master_mon(void)
 	 * the killed master's lease (TTL 3 s) expires */
 	while (!m1 && vt_now_ms() - t0 < 20000) {
 		load(100, NULL);
-		m1 = get_json("mon/master");
+		m1 = oc_get_json(C.cl, "mon/master");
 		if (m1 && !strcmp(json_str(json_get(m1, "id")), id)) {
 			json_free(m1);
 			m1 = NULL;
@@ -565,7 +554,7 @@ static void t_kill_master_mon(void)
 static int held_osd;
 static bool rebalance_held(void)
 {
-	json_t pgs = get_json("config/pgs");
+	json_t pgs = oc_get_json(C.cl, "config/pgs");
 	bool held = false;
 
 	for (int pg = 1; pgs && pg <= PG_COUNT && !held; pg++) {

@@ -18,6 +18,7 @@
 #include "json.h"
 #include "mon_proc.h"
 #include "osd_cluster.h"
+#include "proc.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -49,17 +50,6 @@ static const char *osd_args[] = {
 static const char *vsctl(const char *args, int *rc)
 {
 	return mon_vsctl(etcd_proc_endpoint(C.etcd), PREFIX, args, rc);
-}
-
-static json_t get_json(const char *key)
-{
-	char *v = NULL;
-	json_t j = NULL;
-
-	if (etcd_get_str_sync(C.cl, key, &v) == ETCD_OK && v)
-		j = json_parse(v, strlen(v), NULL, 0);
-	free(v);
-	return j;
 }
 
 static double jnum(json_t j, const char *a, const char *b)
@@ -103,7 +93,7 @@ static uint64_t image_id(const char *name)
 	uint64_t id = 0;
 
 	snprintf(key, sizeof(key), "index/image/%s", name);
-	j = get_json(key);
+	j = oc_get_json(C.cl, key);
 	json_u64(json_get(j, "id"), &id);
 	if (j)
 		json_free(j);
@@ -122,7 +112,7 @@ static uint64_t osd_space(int n, uint64_t ino)
 	snprintf(key, sizeof(key), "osd/space/%d", n);
 	snprintf(id, sizeof(id), "%" PRIu64, ino);
 	snprintf(pool, sizeof(pool), "%" PRIu64, cur_pool);
-	j = get_json(key);
+	j = oc_get_json(C.cl, key);
 	json_u64(json_get(json_get(j, pool), id), &v);
 	if (j)
 		json_free(j);
@@ -179,7 +169,7 @@ static bool inode_stats_until(uint64_t ino, bool (*fn)(json_t j, void *arg), voi
 	while (vt_now_ms() < end) {
 		if (j)
 			json_free(j);
-		j = get_json(key);
+		j = oc_get_json(C.cl, key);
 		if (j && fn(j, arg))
 			break;
 		vt_sleep_ms(100);
@@ -219,7 +209,7 @@ static bool pool_used_is(double bytes)
 	double d = -1;
 
 	while (vt_now_ms() < end) {
-		json_t j = get_json("pool/stats/1");
+		json_t j = oc_get_json(C.cl, "pool/stats/1");
 
 		d = jnum(j, "used_raw_tb", NULL) * 1099511627776.0;
 		if (j)
@@ -433,7 +423,7 @@ static void t_restart(void)
 	CHECK(space_matches(ino_b, 6));
 	CHECK_EQ(osd_space(2, ino_b), (uint64_t)before * BS);
 	snprintf(key, sizeof(key), "osd/inodestats/2");
-	j = get_json(key);
+	j = oc_get_json(C.cl, key);
 	CHECK(j && json_is_obj(j));
 	if (j)
 		json_free(j);
@@ -464,12 +454,7 @@ int main(void)
 	RUN(t_stop);
 	mon_proc_free(mon);
 	oc_free(&C);
-	if (tmp[0]) {
-		char cmd[PATH_MAX + 16];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
-		if (system(cmd))
-			fprintf(stderr, "could not remove %s\n", tmp);
-	}
+	if (tmp[0])
+		proc_rm_tree(tmp);
 	return vt_finish();
 }

@@ -18,6 +18,7 @@
 #include "etcd.h"
 #include "json.h"
 #include "osd_cluster.h"
+#include "proc.h"
 #include "vstor_proto.h"
 #include "vt_sh.h"
 
@@ -492,12 +493,7 @@ int main(void)
 	}
 	vt_run("help_pages", t_help);
 	oc_free(&C);
-	if (tmp[0]) {
-		char cmd[PATH_MAX + 16];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
-		if (system(cmd))
-			fprintf(stderr, "could not remove %s\n", tmp);
-	}
+	if (tmp[0])
+		proc_rm_tree(tmp);
 	return vt_finish();
 }

@@ -20,6 +20,7 @@
 #include "etcd.h"
 #include "json.h"
 #include "osd_cluster.h"
+#include "proc.h"
 #include "vc_model.h"
 #include "vstor_client.h"
 #include "vstor_proto.h"
@@ -544,12 +545,7 @@ int main(void)
 	vcm_free(&mClone);
 	vstor_client_destroy(vc);
 	oc_free(&C);
-	if (tmp[0]) {
-		char cmd[PATH_MAX + 16];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
-		if (system(cmd))
-			fprintf(stderr, "could not remove %s\n", tmp);
-	}
+	if (tmp[0])
+		proc_rm_tree(tmp);
 	return vt_finish();
 }

@@ -94,7 +94,6 @@ int mon_proc_restart(struct mon_proc *p)
 
 void mon_proc_free(struct mon_proc *p)
 {
-	char cmd[PATH_MAX + 32];
 
 	if (!p)
 		return;
@@ -102,9 +101,7 @@ void mon_proc_free(struct mon_proc *p)
 		proc_kill(&p->pid);
 	proc_untrack(&p->pid);
 	if (p->dir[0] && !getenv("VSTOR_KEEP_TMP")) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p->dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "mon_proc: cannot remove %s\n", p->dir);
+		proc_rm_tree(p->dir);
 	}
 	for (int i = 0; i < p->nextra; i++)
 		free(p->extra[i]);

@@ -539,3 +539,14 @@ void oc_free(struct osd_cluster *c)
 		etcd_proc_free(c->etcd);
 	c->etcd = NULL;
 }
+
+json_t oc_get_json(struct etcd_client *cl, const char *key)
+{
+	char *v = NULL;
+	json_t j = NULL;
+
+	if (etcd_get_str_sync(cl, key, &v) == ETCD_OK && v)
+		j = json_parse(v, strlen(v), NULL, 0);
+	free(v);
+	return j;
+}

@@ -7,6 +7,7 @@
 
 #include "etcd.h"
 #include "etcd_proc.h"
+#include "json.h"
 #include "osd_proc.h"
 #include "vstor_proto.h"
 
@@ -86,6 +87,8 @@ bool oc_put_many(struct osd_cluster *c, const char *const *kv, size_t n);
 /* Puts config/node_placement with OSDs 1..nosd each on its own host
  * h1..hN (they all run on this machine). */
 bool oc_put_hosts(struct osd_cluster *c, int nosd);
+/* The JSON value of key (json_free it), NULL when absent or not JSON. */
+json_t oc_get_json(struct etcd_client *cl, const char *key);
 /* Waits until osd/state/<n> is gone (lease expired); false on timeout. */
 bool oc_wait_osd_gone(struct osd_cluster *c, int n, int timeout_ms);
 /* SEC_LIST on OSD n of the objects of inode (all PGs): up to cap

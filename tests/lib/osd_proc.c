@@ -197,16 +197,13 @@ int osd_proc_restart(struct osd_proc *p)
 
 void osd_proc_free(struct osd_proc *p)
 {
-	char cmd[PATH_MAX + 32];
 
 	if (!p)
 		return;
 	if (p->pid > 0)
 		osd_proc_kill(p);
 	if (p->dir[0] && !getenv("VSTOR_KEEP_TMP")) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p->dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "osd_proc: cannot remove %s\n", p->dir);
+		proc_rm_tree(p->dir);
 	}
 	for (int i = 0; i < p->nextra; i++)
 		free(p->extra[i]);

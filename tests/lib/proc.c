@@ -176,3 +176,12 @@ int proc_kill(pid_t *pid)
 	*pid = 0;
 	return status_code(st);
 }
+
+void proc_rm_tree(const char *dir)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}

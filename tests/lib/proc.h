@@ -27,5 +27,7 @@ int proc_kill(pid_t *pid);
 bool proc_running(pid_t *pid);
 /* Stops tracking (call before freeing the memory *pid lives in). */
 void proc_untrack(pid_t *pid);
+/* rm -rf dir (a test's temp tree); says so on stderr when it fails. */
+void proc_rm_tree(const char *dir);
 
 #endif
