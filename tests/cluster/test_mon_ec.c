@@ -23,6 +23,7 @@
 #include "json.h"
 #include "mon_proc.h"
 #include "osd_cluster.h"
+#include "pg_check.h"
 #include "vc_model.h"
 #include "vstor_client.h"
 
@@ -48,7 +49,6 @@ static struct osd_cluster C;
 static struct mon_proc *mon;
 static struct vstor_client *vc;
 static struct vcm M;
-static char last_state[256];
 
 static const char *osd_args[] = {
 	"--etcd_address", NULL, "--etcd_prefix", PREFIX, "--etcd_report_interval", "1",
@@ -69,80 +69,16 @@ static void show_logs(void)
 	if (!(cond)) { show_logs(); CHECK_MSG(cond, __VA_ARGS__); } \
 } while (0)
 
-/* osd_set (role order) and primary of PG pg in config/pgs. */
-static bool pg_set(json_t pgs, int pg, uint64_t set[N], uint64_t *primary)
-{
-	char k[16];
-	json_t p;
+static struct pg_want W = { .pool = 1, .pg_count = PG_COUNT, .pg_size = N };
 
-	snprintf(k, sizeof(k), "%d", pg);
-	p = json_get(json_path(pgs, "items", "1", NULL), k);
-	if (!p)
-		return false;
-	for (int s = 0; s < N; s++) {
-		set[s] = 0;
-		json_u64(json_at(json_get(p, "osd_set"), (size_t)s), &set[s]);
-	}
-	*primary = 0;
-	json_u64(json_get(p, "primary"), primary);
-	return true;
-}
-
-static int no_osd, need_osd;	/* not in any set / in some set (0: none) */
-static bool allow_left_on_dead;
-
-/* "active" alone (or with left_on_dead when allowed). */
-static bool state_ok(json_t arr)
-{
-	const char *s0 = json_str(json_at(arr, 0)), *s1 = json_str(json_at(arr, 1));
-
-	if (!json_is_arr(arr) || !s0 || strcmp(s0, "active"))
-		return false;
-	return json_len(arr) == 1 ||
-	       (allow_left_on_dead && json_len(arr) == 2 && s1 && !strcmp(s1, "left_on_dead"));
-}
-
-/* Every PG placed on N live OSDs (without no_osd, need_osd in some set)
- * and active without any flag under its configured primary. */
 static bool all_clean(void)
 {
-	json_t pgs = oc_get_json(C.cl, "config/pgs");
-	bool ok = pgs != NULL, found = !need_osd;
+	return pgs_clean(C.cl, &W);
+}
 
-	for (int pg = 1; ok && pg <= PG_COUNT; pg++) {
-		uint64_t set[N], prim, sp = 0;
-		char key[64];
-		json_t st;
-
-		if (!pg_set(pgs, pg, set, &prim)) {
-			ok = false;
-			break;
-		}
-		for (int s = 0; s < N; s++) {
-			if (!set[s] || (no_osd && set[s] == (uint64_t)no_osd))
-				ok = false;
-			found |= set[s] == (uint64_t)need_osd;
-		}
-		snprintf(key, sizeof(key), "pg/state/1/%d", pg);
-		st = oc_get_json(C.cl, key);
-		json_u64(json_get(st, "primary"), &sp);
-		if (!state_ok(json_get(st, "state")) || sp != prim) {
-			struct strbuf sb;
-
-			sb_init(&sb);
-			if (st)
-				sb_json_val(&sb, st);
-			snprintf(last_state, sizeof(last_state), "PG %d: want primary %" PRIu64 ", "
-				 "pg/state %s", pg, prim, sb.buf ? sb.buf : "missing");
-			sb_free(&sb);
-			ok = false;
-		}
-		if (st)
-			json_free(st);
-	}
-	if (pgs)
-		json_free(pgs);
-	return ok && found;
+static bool pg_set(json_t pgs, int pg, uint64_t set[N], uint64_t *primary)
+{
+	return pg_set_of(pgs, 1, pg, set, N, primary);
 }
 
 /* Polls all_clean() while writing a little now and then. */
@@ -245,7 +181,7 @@ static bool verify_all(void)
 		     stripe_ok(ec, set, s, buf);
 	}
 	for (int n = 1; ok && n <= NOSD; n++)
-		if (C.osds[n] && osd_proc_running(C.osds[n]) && n != no_osd)
+		if (C.osds[n] && osd_proc_running(C.osds[n]) && n != W.no_osd)
 			ok = no_strays(pgs, n);
 	if (pgs)
 		json_free(pgs);
@@ -280,7 +216,7 @@ static void t_setup(void)
 	CHECK(vc = new_client());
 	CHECK_EQ(vcm_init(&M, vc, INODE, IMG), 0);
 	vcm_area(&M, 0, IMG, 3 * STRIPE);
-	CHECK_LOGS(wait_clean(WAIT_MS), "PGs not placed and clean: %s", last_state);
+	CHECK_LOGS(wait_clean(WAIT_MS), "PGs not placed and clean: %s", W.why);
 	CHECK_EQ(vcm_write_loop(&M, 80, NULL, 60000), 0);
 	CHECK_MSG(!M.failed, "%d writes failed, last %lld", M.failed, (long long)M.last_err);
 	CHECK(verify_all());
@@ -309,15 +245,15 @@ static void t_kill_osd(void)
 	victim = 2;
 	CHECK_EQ(vcm_write_loop(&M, 60, kill_at, 60000), 0);
 	CHECK_MSG(!M.failed, "%d writes failed, last %lld", M.failed, (long long)M.last_err);
-	no_osd = 2;
-	allow_left_on_dead = true;
-	CHECK_LOGS(wait_clean(WAIT_MS), "not re-placed and recovered: %s", last_state);
+	W.no_osd = 2;
+	W.allow_left_on_dead = true;
+	CHECK_LOGS(wait_clean(WAIT_MS), "not re-placed and recovered: %s", W.why);
 	printf("  kill -9 OSD 2: re-placed and recovered after %lld ms (osd_out_time %s s)\n",
 	       vt_now_ms() - t0, OUT_TIME);
-	allow_left_on_dead = false;
+	W.allow_left_on_dead = false;
 	out = mon_vsctl(etcd_proc_endpoint(C.etcd), PREFIX, "osd rm 2", &rc);
 	CHECK_MSG(rc == 0, "vsctl osd rm 2: %s", out);
-	CHECK_LOGS(wait_clean(WAIT_MS), "not clean after osd rm: %s", last_state);
+	CHECK_LOGS(wait_clean(WAIT_MS), "not clean after osd rm: %s", W.why);
 	CHECK(verify_all());
 }
 
@@ -327,8 +263,8 @@ static void t_add_osd(void)
 	long long t0 = vt_now_ms();
 
 	CHECK(C.osds[5] = osd_proc_start(5, osd_args));
-	need_osd = 5;
-	CHECK_LOGS(wait_clean(WAIT_MS), "not clean with OSD 5: %s", last_state);
+	W.need_osd = 5;
+	CHECK_LOGS(wait_clean(WAIT_MS), "not clean with OSD 5: %s", W.why);
 	printf("  OSD 5 added: rebalanced and clean after %lld ms\n", vt_now_ms() - t0);
 	CHECK_LOGS(verify_all(), "data or chunks wrong after the rebalance");
 }
@@ -378,7 +314,7 @@ static void t_rotate_roles(void)
 	CHECK_EQ(mon_proc_stop(mon), 0);
 	CHECK(rotate_pg1(&prim));
 	fprintf(stderr, "PG 1 rotated, primary OSD %" PRIu64 "\n", prim);
-	CHECK_LOGS(wait_clean(WAIT_MS), "not clean after the rotation: %s", last_state);
+	CHECK_LOGS(wait_clean(WAIT_MS), "not clean after the rotation: %s", W.why);
 	printf("  PG 1 roles rotated: recovered and clean after %lld ms\n", vt_now_ms() - t0);
 	CHECK_LOGS(verify_all(), "data or chunks wrong after the rotation");
 }

@@ -24,6 +24,7 @@
 #include "json.h"
 #include "mon_proc.h"
 #include "osd_cluster.h"
+#include "pg_check.h"
 #include "vc_model.h"
 #include "vstor_client.h"
 
@@ -181,83 +182,16 @@ static void load(int ms, bool (*done)(void))
 
 /* ---- cluster state ---- */
 
-/* osd_set of PG pg (1-based) in config/pgs; false if unknown. */
-static bool pg_set(json_t pgs, int pg, uint64_t set[3], uint64_t *primary)
-{
-	char k[16];
-	json_t p;
+static struct pg_want W = { .pool = 1, .pg_count = PG_COUNT, .pg_size = 3 };
 
-	snprintf(k, sizeof(k), "%d", pg);
-	p = json_get(json_path(pgs, "items", "1", NULL), k);
-	if (!p)
-		return false;
-	for (int s = 0; s < 3; s++) {
-		set[s] = 0;
-		json_u64(json_at(json_get(p, "osd_set"), (size_t)s), &set[s]);
-	}
-	*primary = 0;
-	json_u64(json_get(p, "primary"), primary);
-	return true;
-}
-
-static int no_osd = 0;		/* must not be in any set (0: none) */
-static int need_osd = 0;	/* must be in some set (0: none) */
-static bool allow_left_on_dead;	/* recovered, dead OSDs still in histories */
-static char last_state[256];
-
-/* "active" alone, or with left_on_dead when allowed. */
-static bool state_ok(json_t arr)
-{
-	const char *s0 = json_str(json_at(arr, 0)), *s1 = json_str(json_at(arr, 1));
-
-	if (!json_is_arr(arr) || !s0 || strcmp(s0, "active"))
-		return false;
-	return json_len(arr) == 1 ||
-	       (allow_left_on_dead && json_len(arr) == 2 && s1 && !strcmp(s1, "left_on_dead"));
-}
-
-/* Every PG active without degraded, misplaced or incomplete objects under
- * its configured primary, the sets without no_osd and with need_osd
- * somewhere. */
 static bool all_clean(void)
 {
-	json_t pgs = oc_get_json(C.cl, "config/pgs");
-	bool ok = pgs != NULL, found = !need_osd;
+	return pgs_clean(C.cl, &W);
+}
 
-	for (int pg = 1; ok && pg <= PG_COUNT; pg++) {
-		uint64_t set[3], prim, sp = 0;
-		char key[64];
-		json_t st;
-
-		if (!pg_set(pgs, pg, set, &prim)) {
-			ok = false;
-			break;
-		}
-		for (int s = 0; s < 3; s++) {
-			if (!set[s] || (no_osd && set[s] == (uint64_t)no_osd))
-				ok = false;
-			found |= set[s] == (uint64_t)need_osd;
-		}
-		snprintf(key, sizeof(key), "pg/state/1/%d", pg);
-		st = oc_get_json(C.cl, key);
-		json_u64(json_get(st, "primary"), &sp);
-		if (!state_ok(json_get(st, "state")) || sp != prim) {
-			struct strbuf sb;
-
-			sb_init(&sb);
-			if (st)
-				sb_json_val(&sb, st);
-			snprintf(last_state, sizeof(last_state), "PG %d: want primary %" PRIu64 ", "
-				 "pg/state %s", pg, prim, sb.buf ? sb.buf : "missing");
-			sb_free(&sb);
-			ok = false;
-		}
-		if (st)
-			json_free(st);
-	}
-	if (pgs)
-		json_free(pgs);
-	return ok && found;
+static bool pg_set(json_t pgs, int pg, uint64_t set[3], uint64_t *primary)
+{
+	return pg_set_of(pgs, 1, pg, set, 3, primary);
 }
 
 /* Every PG active (maybe degraded) under a primary that is not osd. */
@@ -412,12 +346,12 @@ static long long kill_and_recover(int n, int pre_ms, void (*after_active)(void))
 	t_active = vt_now_ms() - t0;
 	if (after_active)
 		after_active();
-	no_osd = n;
-	need_osd = 0;
-	allow_left_on_dead = true;
+	W.no_osd = n;
+	W.need_osd = 0;
+	W.allow_left_on_dead = true;
 	load(CLEAN_MS, all_clean);
 	t_rec = vt_now_ms() - t0;
-	allow_left_on_dead = false;
+	W.allow_left_on_dead = false;
 	{
 		char args[32];
 
@@ -478,9 +412,9 @@ static void t_setup(void)
 	etcd_config_free(&ec);
 	CHECK_MSG(vc, "client: %s", err);
 	CHECK_EQ(vstor_client_wait_ready(vc, 20000), 0);
-	need_osd = 4;
+	W.need_osd = 4;
 	load(CLEAN_MS, all_clean);
-	CHECK_LOGS(all_clean(), "PGs not placed and clean: %s", last_state);
+	CHECK_LOGS(all_clean(), "PGs not placed and clean: %s", W.why);
 	load(2000, NULL);
 	CHECK_MSG(!w_failed, "%" PRIu64 " writes failed (last %lld)", w_failed, (long long)w_err);
 	CHECK(verify_client());
@@ -491,7 +425,7 @@ static void t_kill_osd_under_load(void)
 {
 	long long ms = kill_and_recover(2, 1500, NULL);
 
-	CHECK_LOGS(ms > 0, "not clean after killing OSD 2: %s", last_state);
+	CHECK_LOGS(ms > 0, "not clean after killing OSD 2: %s", W.why);
 	CHECK_MSG(!w_failed, "%" PRIu64 " writes failed (last %lld)", w_failed, (long long)w_err);
 	CHECK(verify_client());
 	CHECK(verify_replicas());
@@ -502,9 +436,9 @@ static void t_add_osd(void)
 	long long t0 = vt_now_ms();
 
 	CHECK(start_osd(5) == 0);
-	need_osd = 5;
+	W.need_osd = 5;
 	load(CLEAN_MS, all_clean);
-	CHECK_LOGS(all_clean(), "not clean with OSD 5: %s", last_state);
+	CHECK_LOGS(all_clean(), "not clean with OSD 5: %s", W.why);
 	printf("  OSD 5 added: rebalanced and clean after %lld ms\n", vt_now_ms() - t0);
 	CHECK_MSG(!w_failed, "%" PRIu64 " writes failed", w_failed);
 	CHECK(verify_client());
@@ -543,7 +477,7 @@ static void t_kill_master_mon(void)
 	{
 		long long ms = kill_and_recover(3, 1500, NULL);
 
-		CHECK_LOGS(ms > 0, "not clean after killing OSD 3: %s", last_state);
+		CHECK_LOGS(ms > 0, "not clean after killing OSD 3: %s", W.why);
 	}
 	CHECK_MSG(!w_failed, "%" PRIu64 " writes failed", w_failed);
 	CHECK(verify_client());
@@ -590,7 +524,7 @@ static void t_interrupted_rebalance(void)
 	load(30000, rebalance_held);
 	CHECK_LOGS(rebalance_held(), "no PG of OSD 6 waiting for recovery");
 	ms = kill_and_recover(1, 300, release_recovery);
-	CHECK_LOGS(ms > 0, "not clean after killing OSD 1 mid-rebalance: %s", last_state);
+	CHECK_LOGS(ms > 0, "not clean after killing OSD 1 mid-rebalance: %s", W.why);
 	CHECK_MSG(!w_failed, "%" PRIu64 " writes failed", w_failed);
 	CHECK(verify_client());
 	CHECK(verify_replicas());

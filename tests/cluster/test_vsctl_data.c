@@ -25,7 +25,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,27 +44,9 @@ static const char *osd_args[] = {
 
 static struct vt_sh R;
 
-/* Runs a shell command line in which $V is vsctl with the test etcd;
- * stdout/stderr go to R. Returns the exit code (99: a sanitizer report). */
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char setup[PATH_MAX + 200];
-	va_list ap;
-
-	snprintf(setup, sizeof(setup), "V='%s --config_path /dev/null --etcd_address %s'",
-		 vsctl, etcd_proc_endpoint(C.etcd));
-	va_start(ap, fmt);
-	vt_shv(&R, setup, tmp, fmt, ap);
-	va_end(ap);
-	return R.rc;
-}
-
-#define CHECK_SH(expect_rc, ...) do { \
-	int _rc = sh(__VA_ARGS__); \
-	CHECK_MSG(_rc == (expect_rc), "rc %d != %d: %s\nstdout: %.2000s\nstderr: %.2000s", \
-		_rc, (expect_rc), #__VA_ARGS__, R.out, R.err); \
-} while (0)
+/* $V in the command line is vsctl with the test etcd; output in R. */
+#define sh(...) vt_vsctl(&R, vsctl, etcd_proc_endpoint(C.etcd), tmp, __VA_ARGS__)
+#define CHECK_SH(expect_rc, ...) VT_CHECK_SH(&R, expect_rc, sh, __VA_ARGS__)
 
 static bool out_has(const char *s)
 {

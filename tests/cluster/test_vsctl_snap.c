@@ -28,7 +28,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,25 +47,8 @@ static const char *osd_args[] = {
 	"--etcd_quick_timeout", "500", "--immediate_commit", "all", NULL,
 };
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char setup[PATH_MAX + 200];
-	va_list ap;
-
-	snprintf(setup, sizeof(setup), "V='%s --config_path /dev/null --etcd_address %s'",
-		 vsctl, etcd_proc_endpoint(C.etcd));
-	va_start(ap, fmt);
-	vt_shv(&R, setup, tmp, fmt, ap);
-	va_end(ap);
-	return R.rc;
-}
-
-#define CHECK_SH(expect_rc, ...) do { \
-	int _rc = sh(__VA_ARGS__); \
-	CHECK_MSG(_rc == (expect_rc), "rc %d != %d: %s\nstdout: %.2000s\nstderr: %.2000s", \
-		_rc, (expect_rc), #__VA_ARGS__, R.out, R.err); \
-} while (0)
+#define sh(...) vt_vsctl(&R, vsctl, etcd_proc_endpoint(C.etcd), tmp, __VA_ARGS__)
+#define CHECK_SH(expect_rc, ...) VT_CHECK_SH(&R, expect_rc, sh, __VA_ARGS__)
 
 static bool out_has(const char *s)
 {

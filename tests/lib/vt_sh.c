@@ -26,6 +26,20 @@ int vt_shv(struct vt_sh *r, const char *setup, const char *dir, const char *fmt,
 	return r->rc;
 }
 
+int vt_vsctl(struct vt_sh *r, const char *vsctl, const char *endpoint, const char *dir,
+	     const char *fmt, ...)
+{
+	char setup[PATH_MAX + 200];
+	va_list ap;
+
+	snprintf(setup, sizeof(setup), "V='%s --config_path /dev/null --etcd_address %s'",
+		 vsctl, endpoint);
+	va_start(ap, fmt);
+	vt_shv(r, setup, dir, fmt, ap);
+	va_end(ap);
+	return r->rc;
+}
+
 static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
