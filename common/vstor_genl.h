@@ -37,7 +37,8 @@ enum vs_genl_cmd {
 	 * IMMEDIATE_COMMIT, MAP_EPOCH, PG_TABLE, OSD_LIST. Optional:
 	 * DEV_INDEX (absent: first free index), DATA_CHUNKS (default 1),
 	 * FLAGS (READONLY), QUEUE_DEPTH, HW_QUEUES, CONNS_PER_OSD,
-	 * TIMEOUT_MS, FEATURES (wanted), POOL_NAME, IMAGE_NAME.
+	 * TIMEOUT_MS, FEATURES (wanted), POOL_NAME, IMAGE_NAME, LAYERS (the
+	 * image's parents; needs the LAYERS feature).
 	 * Reply: DEV_INDEX and FEATURES (granted).
 	 */
 	VS_CMD_MAP,
@@ -60,7 +61,7 @@ enum vs_genl_cmd {
 	 * Device status. With DEV_INDEX: that device; as a dump: all of them.
 	 * One message per device: DEV_INDEX, INODE, SIZE, POOL_ID,
 	 * POOL_NAME, IMAGE_NAME, DEV_STATE, INFLIGHT, MAP_EPOCH, FLAGS,
-	 * FEATURES.
+	 * FEATURES, LAYERS (when it has parents).
 	 */
 	VS_CMD_LIST,
 
@@ -80,6 +81,17 @@ enum vs_genl_cmd {
 	VS_CMD_NEED_MAP,
 	/* Requests wait longer than expected: DEV_INDEX, INFLIGHT, STUCK_MS. */
 	VS_CMD_IO_STUCK,
+
+	/*
+	 * New layer chain of a device (LAYERS feature): needs DEV_INDEX and
+	 * INODE (the new top layer, which takes all later writes); LAYERS
+	 * (its parents) absent means none. Used when a snapshot moves the
+	 * image's name to a new inode on top of the old one, or when
+	 * flatten / snap rm shorten the chain. Requests already sent keep
+	 * their inode: writes that still land on the old top stay visible
+	 * through it as a parent.
+	 */
+	VS_CMD_SET_LAYERS,
 
 	__VS_CMD_MAX,
 };
@@ -114,6 +126,7 @@ enum vs_genl_attr {
 	VS_ATTR_INFLIGHT,		/* u32: requests in flight */
 	VS_ATTR_OSD_NUM,		/* u64: OSD number (events) */
 	VS_ATTR_STUCK_MS,		/* u32: age of the oldest request */
+	VS_ATTR_LAYERS,			/* nest of VS_LAYER_ITEM */
 
 	__VS_ATTR_MAX,
 };
@@ -167,6 +180,34 @@ enum vs_genl_osd_attr {
 
 #define VS_OSD_ATTR_MAX (__VS_OSD_ATTR_MAX - 1)
 
+/*
+ * Items of VS_ATTR_LAYERS: the parents of the top layer (INODE), nearest
+ * first, each a nest of enum vs_genl_layer_attr. A read takes each
+ * bitmap granule from the first layer (INODE, then these in order) that
+ * holds it, else zeroes (spec 4.0.2). At most VS_GENL_MAX_LAYERS items,
+ * all in the pool of INODE (parents in other pools are refused), no
+ * inode twice.
+ */
+enum vs_genl_layer_list {
+	VS_LAYER_LIST_UNSPEC,
+	VS_LAYER_ITEM,
+	__VS_LAYER_LIST_MAX,
+};
+
+#define VS_LAYER_LIST_MAX (__VS_LAYER_LIST_MAX - 1)
+
+enum vs_genl_layer_attr {
+	VS_LAYER_ATTR_UNSPEC,
+	VS_LAYER_ATTR_PAD,
+	VS_LAYER_ATTR_INODE,		/* u64: pool_id << 48 | inode number */
+
+	__VS_LAYER_ATTR_MAX,
+};
+
+#define VS_LAYER_ATTR_MAX (__VS_LAYER_ATTR_MAX - 1)
+
+#define VS_GENL_MAX_LAYERS	64
+
 /* VS_ATTR_IMMEDIATE_COMMIT: the cluster's immediate_commit setting. */
 enum vs_genl_commit {
 	VS_GENL_COMMIT_NONE = 0,	/* lazy: flush sends SYNC */
@@ -201,6 +242,7 @@ enum vs_genl_dev_state {
 #define VS_FEAT_RESIZE		(1ULL << 5)	/* VS_CMD_RESIZE */
 #define VS_FEAT_EC		(1ULL << 6)	/* DATA_CHUNKS > 1 */
 #define VS_FEAT_DISCARD		(1ULL << 7)	/* discard/write-zeroes */
-#define VS_FEAT_KNOWN		((1ULL << 8) - 1)	/* all defined here */
+#define VS_FEAT_LAYERS		(1ULL << 8)	/* LAYERS, SET_LAYERS */
+#define VS_FEAT_KNOWN		((1ULL << 9) - 1)	/* all defined here */
 
 #endif /* VSTOR_GENL_H */

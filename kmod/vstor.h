@@ -89,7 +89,7 @@
 #define VS_DRV_FEATURES		(VS_FEAT_MULTI_CONN | VS_FEAT_IPV6 |	\
 				 VS_FEAT_FORCE_UNMAP | VS_FEAT_LAZY_SYNC | \
 				 VS_FEAT_REQ_TIMEOUT | VS_FEAT_RESIZE |	\
-				 VS_FEAT_DISCARD)
+				 VS_FEAT_DISCARD | VS_FEAT_LAYERS)
 
 /* Module parameters (vstor_main.c), in milliseconds unless noted. */
 extern unsigned int vs_connect_timeout_ms;
@@ -229,6 +229,7 @@ enum vs_part_state {
 #define VS_PF_FIXED	0x04	/* SYNC: bound to conn, fails with it */
 #define VS_PF_DISCARD	0x08	/* DELETE of a discard: -EBUSY is fine */
 #define VS_PF_ZEROOUT	0x10	/* DELETE of write-zeroes: -EBUSY -> WRITE */
+#define VS_PF_LAYER	0x20	/* READ of a layered read: bitmap to cmd->lr */
 
 struct vs_cmd;
 
@@ -236,6 +237,7 @@ struct vs_part {
 	struct list_head node;
 	struct vs_cmd *cmd;
 	struct vs_conn *conn;	/* WRITE_ONCE: compared without its lock */
+	u64 inode;		/* the layer it reads or writes */
 	u64 offset;		/* in the image */
 	u32 len;
 	u32 roff;		/* byte offset of the data in the request */
@@ -247,6 +249,29 @@ struct vs_part {
 	u8 state;		/* enum vs_part_state */
 };
 
+/*
+ * The chain of layers a device reads through (vstor_layer.c): inode[0]
+ * is the top, which takes the writes, then its parents, nearest first.
+ * Immutable and refcounted: layered reads keep the chain they started on.
+ */
+struct vs_layers {
+	struct kref ref;
+	u32 n;
+	u64 inode[];
+};
+
+/* A layered read in progress (vstor_layer.c). */
+struct vs_lread {
+	struct vs_layers *layers;	/* NULL: not a layered read */
+	u64 base;			/* image offset of granule 0 */
+	u32 ngran;			/* granules of the request */
+	u32 cursor;			/* first granule not in a wave yet */
+	u16 layer;			/* index in layers->inode */
+	u8 restarts;
+	atomic_t wave;			/* parts of this wave not back */
+	unsigned long *need, *got;	/* ngran bits each, in the PDU */
+};
+
 struct vs_cmd {
 	struct request *rq;
 	struct vs_dev *dev;
@@ -255,7 +280,10 @@ struct vs_cmd {
 	int abort;		/* set by the timeout: fail the parts */
 	u8 nparts;
 	bool flush_more;	/* a flush with more OSDs to SYNC */
+	u64 inode;		/* the top layer when the request started */
 	struct vs_part parts[VS_NPARTS];
+	struct vs_lread lr;
+	unsigned long lbits[];	/* lr.need and lr.got */
 };
 
 /* ---- devices (vstor_dev.c) ---- */
@@ -289,7 +317,9 @@ struct vs_dev {
 	struct vs_dev_params p;
 	u64 stripe_size;		/* block_size * data_chunks */
 	u32 bitmap_len;			/* expected READ bitmap bytes */
+	u32 lbits_longs;		/* of each vs_lread bitmap */
 	bool lazy;			/* SYNC needed for durability */
+	struct vs_layers __rcu *layers;	/* vs_ctl_mutex to replace */
 
 	struct blk_mq_tag_set tag_set;
 	struct gendisk *disk;
@@ -321,7 +351,7 @@ extern struct list_head vs_devs;
 
 /* vstor_dev.c */
 int vs_dev_create(const struct vs_dev_params *p, struct vs_map *map,
-		  struct vs_dev **out);
+		  struct vs_layers *layers, struct vs_dev **out);
 int vs_dev_remove(struct vs_dev *dev, bool force, const char **why);
 void vs_dev_remove_all(void);
 struct vs_dev *vs_dev_find(u32 index);
@@ -334,6 +364,7 @@ void vs_dev_retry_part(struct vs_dev *dev, struct vs_part *part,
 		       unsigned int delay_ms);
 void vs_dev_route_part(struct vs_dev *dev, struct vs_part *part);
 void vs_part_done(struct vs_part *part, int err);
+void vs_cmd_put(struct vs_cmd *cmd);
 void vs_dev_event(struct vs_dev *dev, int ev);
 int vs_dev_init(void);
 void vs_dev_exit(void);
@@ -364,6 +395,20 @@ void vs_route_retire(struct vs_dev *dev, struct vs_route *old,
 void vs_route_free_all(struct vs_dev *dev, struct vs_route *route);
 u32 vs_route_pg(const struct vs_dev *dev, const struct vs_map *map,
 		u64 offset);
+
+/* vstor_layer.c */
+extern const struct nla_policy vs_layer_policy[VS_LAYER_ATTR_MAX + 1];
+struct vs_layers *vs_layers_from_attrs(u64 top, struct nlattr *list,
+				       struct netlink_ext_ack *extack, int *err);
+void vs_layers_put(struct vs_layers *l);
+int vs_layers_fill(struct sk_buff *msg, const struct vs_layers *l);
+void vs_dev_set_layers(struct vs_dev *dev, struct vs_layers *l);
+u32 vs_layer_bits_longs(const struct vs_dev *dev);
+int vs_layer_start(struct vs_cmd *cmd, struct vs_layers *l);
+void vs_layer_end(struct vs_cmd *cmd);
+int vs_layer_rx_bitmap(struct vs_part *part, struct sk_buff *skb, u32 skb_off,
+		       u32 len, u32 off);
+bool vs_layer_part_done(struct vs_part *part);
 
 /* vstor_conn.c */
 struct vs_conn *vs_conn_new(struct vs_dev *dev, const struct vs_map_osd *osd,

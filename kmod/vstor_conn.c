@@ -665,7 +665,7 @@ static u32 vs_build_req(struct vs_conn *conn, struct vs_part *part,
 	vs_req_init(p, vs_part_id(part), part->op);
 	if (part->op == VS_OP_SYNC)
 		return VS_PACKET_SIZE;
-	vs_le64_set(&p->rw.inode, conn->dev->p.inode);
+	vs_le64_set(&p->rw.inode, part->inode);
 	vs_le64_set(&p->rw.offset, part->offset);
 	vs_le32_set(&p->rw.len, part->len);
 	return VS_PACKET_SIZE + (part->op == VS_OP_WRITE ? part->len : 0);
@@ -981,6 +981,9 @@ static int vs_conn_got_hdr(struct vs_conn *conn)
 
 		if (retval != part->len || blen > conn->dev->bitmap_len)
 			return -EPROTO;
+		/* a layered read needs to know every granule of the stripe */
+		if ((part->flags & VS_PF_LAYER) && blen != conn->dev->bitmap_len)
+			return -EPROTO;
 		conn->rx_data_off = 0;
 		if (blen) {
 			conn->rx_state = VS_RX_SKIP;
@@ -1054,11 +1057,22 @@ static int vs_rx_step(struct vs_conn *conn, struct sk_buff *skb, u32 off,
 		return err < 0 ? err : n;
 	case VS_RX_SKIP:
 		n = min(avail, conn->rx_left);
+		if (conn->rx_next == VS_RX_DATA && conn->rx_part &&
+		    (conn->rx_part->flags & VS_PF_LAYER)) {
+			/* the bitmap of a layered read: rx_data_off counts it */
+			err = vs_layer_rx_bitmap(conn->rx_part, skb, off, n,
+						 conn->rx_data_off);
+			if (err)
+				return err;
+			conn->rx_data_off += n;
+		}
 		conn->rx_left -= n;
 		if (!conn->rx_left) {
 			conn->rx_state = conn->rx_next;
-			if (conn->rx_state == VS_RX_DATA)
+			if (conn->rx_state == VS_RX_DATA) {
 				conn->rx_left = conn->rx_part->len;
+				conn->rx_data_off = 0;
+			}
 		}
 		return n;
 	default:

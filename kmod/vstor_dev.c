@@ -40,7 +40,7 @@ static void vs_cmd_end(struct vs_cmd *cmd);
  * control work, queue_rq), so the request ends right there: no extra
  * bounce, and a flush can go on with its next wave of SYNCs.
  */
-static void vs_cmd_put(struct vs_cmd *cmd)
+void vs_cmd_put(struct vs_cmd *cmd)
 {
 	if (atomic_dec_and_test(&cmd->pending))
 		vs_cmd_end(cmd);
@@ -67,6 +67,8 @@ void vs_part_done(struct vs_part *part, int err)
 		vs_part_finish(part, -ETIMEDOUT);
 		return;
 	}
+	if (!err && (part->flags & VS_PF_LAYER) && vs_layer_part_done(part))
+		return;
 	switch (err) {
 	case -EPIPE:
 		/* not the primary (any more) or the PG is not active */
@@ -236,6 +238,7 @@ static void vs_part_init(struct vs_cmd *cmd, u8 op, u8 flags, u64 offset,
 
 	part->op = op;
 	part->flags = flags;
+	part->inode = cmd->inode;
 	part->offset = offset;
 	part->len = len;
 	part->roff = roff;
@@ -330,14 +333,20 @@ static int vs_cmd_prep(struct vs_dev *dev, struct vs_cmd *cmd)
 	u64 pos = (u64)blk_rq_pos(rq) << SECTOR_SHIFT;
 	u32 len = blk_rq_bytes(rq);
 	u8 fua = dev->lazy && (rq->cmd_flags & REQ_FUA) ? VS_PF_FUA : 0;
+	/* the caller holds rcu_read_lock() */
+	struct vs_layers *l = rcu_dereference(dev->layers);
+	int err;
 
 	cmd->nparts = 0;
 	cmd->error = 0;
 	cmd->abort = 0;
 	cmd->flush_more = false;
+	cmd->inode = l->inode[0];
+	cmd->lr.layers = NULL;
 	switch (req_op(rq)) {
 	case REQ_OP_READ:
-		return vs_prep_rw(dev, cmd, VS_OP_READ, 0, pos, len);
+		err = vs_prep_rw(dev, cmd, VS_OP_READ, 0, pos, len);
+		return err ? err : vs_layer_start(cmd, l);
 	case REQ_OP_WRITE:
 		return vs_prep_rw(dev, cmd, VS_OP_WRITE, fua, pos, len);
 	case REQ_OP_FLUSH:
@@ -424,6 +433,7 @@ static void vs_cmd_end(struct vs_cmd *cmd)
 		}
 		rcu_read_unlock();
 	}
+	vs_layer_end(cmd);
 	blk_mq_end_request(rq, errno_to_blk_status(cmd->error));
 	if (atomic_dec_and_test(&dev->inflight))
 		wake_up_all(&dev->idle_wq);
@@ -456,6 +466,8 @@ static int vs_init_request(struct blk_mq_tag_set *set, struct request *rq,
 
 	cmd->rq = rq;
 	cmd->dev = set->driver_data;
+	cmd->lr.need = cmd->lbits;
+	cmd->lr.got = cmd->lbits + cmd->dev->lbits_longs;
 	for (i = 0; i < VS_NPARTS; i++) {
 		cmd->parts[i].cmd = cmd;
 		cmd->parts[i].idx = i;
@@ -695,7 +707,8 @@ static ssize_t image_show(struct device *d, struct device_attribute *a, char *bu
 
 static ssize_t inode_show(struct device *d, struct device_attribute *a, char *buf)
 {
-	return sysfs_emit(buf, "%llu\n", vs_inode_num(vs_sysfs_dev(d)->p.inode));
+	return sysfs_emit(buf, "%llu\n",
+			  vs_inode_num(READ_ONCE(vs_sysfs_dev(d)->p.inode)));
 }
 
 static ssize_t size_show(struct device *d, struct device_attribute *a, char *buf)
@@ -839,7 +852,7 @@ static int vs_dev_index_alloc(struct vs_dev *dev, u32 want)
  * returns even when the cluster does not answer.
  */
 int vs_dev_create(const struct vs_dev_params *p, struct vs_map *map,
-		  struct vs_dev **out)
+		  struct vs_layers *layers, struct vs_dev **out)
 {
 	struct vs_route *route;
 	struct vs_limits lim;
@@ -851,10 +864,13 @@ int vs_dev_create(const struct vs_dev_params *p, struct vs_map *map,
 	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
 	if (!dev) {
 		vs_map_put(map);
+		vs_layers_put(layers);
 		return -ENOMEM;
 	}
 	dev->p = *p;
+	RCU_INIT_POINTER(dev->layers, layers);
 	dev->stripe_size = (u64)p->block_size * p->data_chunks;
+	dev->lbits_longs = vs_layer_bits_longs(dev);
 	dev->bitmap_len = vs_bitmap_size(p->block_size, p->bitmap_granularity) *
 			  p->data_chunks;
 	dev->lazy = p->immediate_commit != VS_GENL_COMMIT_ALL;
@@ -878,7 +894,8 @@ int vs_dev_create(const struct vs_dev_params *p, struct vs_map *map,
 	dev->tag_set.nr_hw_queues = p->hw_queues;
 	dev->tag_set.queue_depth = p->queue_depth;
 	dev->tag_set.numa_node = NUMA_NO_NODE;
-	dev->tag_set.cmd_size = sizeof(struct vs_cmd);
+	dev->tag_set.cmd_size = sizeof(struct vs_cmd) +
+				2 * dev->lbits_longs * sizeof(unsigned long);
 	dev->tag_set.flags = VS_BLK_MQ_F_MERGE | VS_BLK_MQ_F_NO_SCHED |
 			     BLK_MQ_F_BLOCKING;
 	dev->tag_set.driver_data = dev;
@@ -938,6 +955,7 @@ out_idr:
 	idr_remove(&vs_idr, dev->index);
 out_free:
 	vs_map_put(map);
+	vs_layers_put(rcu_dereference_protected(dev->layers, 1));
 	kfree(dev);
 	return err;
 }
@@ -1007,6 +1025,8 @@ int vs_dev_remove(struct vs_dev *dev, bool force, const char **why)
 	vs_route_free_all(dev, rcu_dereference_protected(dev->route, 1));
 	cancel_delayed_work_sync(&dev->event_work);
 	RCU_INIT_POINTER(dev->route, NULL);
+	vs_layers_put(rcu_dereference_protected(dev->layers, 1));
+	RCU_INIT_POINTER(dev->layers, NULL);
 	blk_mq_free_tag_set(&dev->tag_set);
 	list_del(&dev->node);
 	idr_remove(&vs_idr, dev->index);

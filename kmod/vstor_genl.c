@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The "vstor" generic netlink family: MAP, UNMAP, SET_MAP, RESIZE and LIST
- * (see common/vstor_genl.h for the ABI).
+ * The "vstor" generic netlink family: MAP, UNMAP, SET_MAP, RESIZE, LIST
+ * and SET_LAYERS (see common/vstor_genl.h for the ABI).
  *
  * Validation happens in three layers, each reporting a message through
  * extack:
@@ -114,6 +114,7 @@ static const struct nla_policy vs_attr_policy[VS_ATTR_MAX + 1] = {
 	[VS_ATTR_INFLIGHT]		= { .type = NLA_U32 },
 	[VS_ATTR_OSD_NUM]		= { .type = NLA_U64 },
 	[VS_ATTR_STUCK_MS]		= { .type = NLA_U32 },
+	[VS_ATTR_LAYERS]		= NLA_POLICY_NESTED_ARRAY(vs_layer_policy),
 };
 
 /* ---- Attributes each command allows and requires ---- */
@@ -141,7 +142,7 @@ static const struct vs_cmd_attrs vs_cmd_attrs[VS_CMD_MAX + 1] = {
 			   VS_A(QUEUE_DEPTH) | VS_A(HW_QUEUES) |
 			   VS_A(CONNS_PER_OSD) | VS_A(TIMEOUT_MS) |
 			   VS_A(FEATURES) | VS_A(POOL_NAME) |
-			   VS_A(IMAGE_NAME),
+			   VS_A(IMAGE_NAME) | VS_A(LAYERS),
 	},
 	[VS_CMD_UNMAP] = {
 		.required = VS_A(DEV_INDEX),
@@ -157,6 +158,10 @@ static const struct vs_cmd_attrs vs_cmd_attrs[VS_CMD_MAX + 1] = {
 	},
 	[VS_CMD_LIST] = {
 		.allowed = VS_A(DEV_INDEX) | VS_A(FEATURES),
+	},
+	[VS_CMD_SET_LAYERS] = {
+		.required = VS_A(DEV_INDEX) | VS_A(INODE),
+		.allowed = VS_A(DEV_INDEX) | VS_A(INODE) | VS_A(LAYERS),
 	},
 };
 
@@ -347,6 +352,11 @@ static int vs_parse_map(struct genl_info *info, struct vs_dev_params *p)
 				    "CONNS_PER_OSD > 1 needs the MULTI_CONN feature");
 		return -EINVAL;
 	}
+	if (a[VS_ATTR_LAYERS] && !(p->features & VS_FEAT_LAYERS)) {
+		NL_SET_ERR_MSG_ATTR(extack, a[VS_ATTR_LAYERS],
+				    "LAYERS needs the LAYERS feature");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -354,6 +364,7 @@ static int vs_parse_map(struct genl_info *info, struct vs_dev_params *p)
 
 static int vs_cmd_map(struct sk_buff *skb, struct genl_info *info)
 {
+	struct vs_layers *layers;
 	struct vs_dev_params p;
 	struct vs_map *map;
 	struct vs_dev *dev;
@@ -364,25 +375,32 @@ static int vs_cmd_map(struct sk_buff *skb, struct genl_info *info)
 	err = vs_parse_map(info, &p);
 	if (err)
 		return err;
-	map = vs_map_from_attrs(info->attrs, info->extack, &err);
-	if (!map)
+	layers = vs_layers_from_attrs(p.inode, info->attrs[VS_ATTR_LAYERS],
+				      info->extack, &err);
+	if (!layers)
 		return err;
+	map = vs_map_from_attrs(info->attrs, info->extack, &err);
+	if (!map) {
+		vs_layers_put(layers);
+		return err;
+	}
 	msg = genlmsg_new(2 * nla_total_size_64bit(sizeof(u64)), GFP_KERNEL);
 	if (!msg) {
 		vs_map_put(map);
+		vs_layers_put(layers);
 		return -ENOMEM;
 	}
 	mutex_lock(&vs_ctl_mutex);
-	err = vs_dev_create(&p, map, &dev);
+	err = vs_dev_create(&p, map, layers, &dev);
 	if (err == -EEXIST)
 		GENL_SET_ERR_MSG(info, "DEV_INDEX is in use");
 	else if (err == -ENOSPC)
 		GENL_SET_ERR_MSG(info, "no free device index");
 	if (!err) {
 		vs_genl_event_dev(VS_CMD_DEV_ADDED, dev);
-		pr_info("vs%u: mapped pool %s image %s (inode 0x%llx, %llu bytes%s)\n",
+		pr_info("vs%u: mapped pool %s image %s (inode 0x%llx, %llu bytes%s, %u layers)\n",
 			dev->index, p.pool_name, p.image_name, p.inode, p.size,
-			dev->lazy ? ", lazy sync" : "");
+			dev->lazy ? ", lazy sync" : "", layers->n);
 		hdr = genlmsg_put_reply(msg, info, &vs_genl_family, 0, VS_CMD_MAP);
 		if (!hdr || nla_put_u32(msg, VS_ATTR_DEV_INDEX, dev->index) ||
 		    nla_put_u64_64bit(msg, VS_ATTR_FEATURES, p.features,
@@ -488,11 +506,56 @@ static int vs_cmd_resize(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
+static int vs_cmd_set_layers(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *index = info->attrs[VS_ATTR_DEV_INDEX];
+	struct nlattr *inode = info->attrs[VS_ATTR_INODE];
+	struct vs_layers *layers;
+	struct vs_dev *dev;
+	u64 top = nla_get_u64(inode);
+	int err;
+
+	if (!vs_inode_num(top)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, inode, "INODE number is 0");
+		return -EINVAL;
+	}
+	layers = vs_layers_from_attrs(top, info->attrs[VS_ATTR_LAYERS],
+				      info->extack, &err);
+	if (!layers)
+		return err;
+	mutex_lock(&vs_ctl_mutex);
+	dev = vs_dev_find(nla_get_u32(index));
+	if (!dev) {
+		NL_SET_ERR_MSG_ATTR(info->extack, index, "no such device");
+		err = -ENODEV;
+	} else if (!(dev->p.features & VS_FEAT_LAYERS)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, index,
+				    "the device was mapped without the LAYERS feature");
+		err = -EOPNOTSUPP;
+	} else if (vs_inode_pool(top) != dev->p.pool_id) {
+		NL_SET_ERR_MSG_ATTR(info->extack, inode,
+				    "INODE is not in the pool of the device");
+		err = -EINVAL;
+	} else {
+		pr_info("vs%u: layers now inode 0x%llx + %u parents (was 0x%llx)\n",
+			dev->index, top, layers->n - 1, dev->p.inode);
+		vs_dev_set_layers(dev, layers);
+		layers = NULL;
+		err = 0;
+	}
+	mutex_unlock(&vs_ctl_mutex);
+	vs_layers_put(layers);
+	return err;
+}
+
 /* ---- Device messages: LIST replies and events ---- */
 
 static int vs_fill_dev(struct sk_buff *msg, struct vs_dev *dev)
 {
 	const struct vs_dev_params *p = &dev->p;
+	const struct vs_layers *l =
+		rcu_dereference_protected(dev->layers,
+					  lockdep_is_held(&vs_ctl_mutex));
 
 	if (nla_put_u32(msg, VS_ATTR_DEV_INDEX, dev->index) ||
 	    nla_put_u64_64bit(msg, VS_ATTR_INODE, p->inode, VS_ATTR_PAD) ||
@@ -507,7 +570,8 @@ static int vs_fill_dev(struct sk_buff *msg, struct vs_dev *dev)
 	    nla_put_u32(msg, VS_ATTR_FLAGS, p->flags) ||
 	    nla_put_u64_64bit(msg, VS_ATTR_FEATURES, p->features, VS_ATTR_PAD) ||
 	    nla_put_u32(msg, VS_ATTR_TIMEOUT_MS, p->timeout_ms) ||
-	    nla_put_u8(msg, VS_ATTR_IMMEDIATE_COMMIT, p->immediate_commit))
+	    nla_put_u8(msg, VS_ATTR_IMMEDIATE_COMMIT, p->immediate_commit) ||
+	    vs_layers_fill(msg, l))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -728,6 +792,11 @@ static const struct genl_small_ops vs_genl_ops[] = {
 		.cmd = VS_CMD_LIST,
 		.doit = vs_cmd_list,
 		.dumpit = vs_dump_list,
+	},
+	{
+		.cmd = VS_CMD_SET_LAYERS,
+		.flags = GENL_ADMIN_PERM,
+		.doit = vs_cmd_set_layers,
 	},
 };
 

@@ -59,13 +59,28 @@ static int xfer(int fd, void *buf, size_t len, int tx)
 	return 0;
 }
 
+/* A reply to req; READ replies carry a random bitmap (a 128 KiB object
+ * of 4 KiB granules: 4 bytes), so layered reads take random paths. */
+static void reply_init(union vs_packet *rep, const union vs_packet *req, int64_t retval)
+{
+	vs_reply_init(rep, req, retval);
+	if (vs_packet_opcode(req) == VS_OP_READ)
+		vs_le32_set(&rep->reply_rw.bitmap_len, 4);
+}
+
 static int send_reply(int fd, union vs_packet *rep, uint64_t opcode, int64_t retval,
 		      uint32_t len)
 {
+	uint32_t bl = vs_le32_get(rep->reply_rw.bitmap_len), bits = (uint32_t)random();
+
 	if (xfer(fd, rep, sizeof(*rep), 1))
 		return -1;
-	if (opcode == VS_OP_READ && retval > 0)
+	if (opcode == VS_OP_READ && retval > 0) {
+		/* a huge bitmap_len is refused before its bytes are read */
+		if (bl <= sizeof(bits) && xfer(fd, &bits, bl, 1))
+			return -1;
 		return xfer(fd, zeros, len, 1);
+	}
 	return 0;
 }
 
@@ -91,7 +106,7 @@ static int serve(int fd, uint64_t *last_id)
 	retval = opcode == VS_OP_READ || opcode == VS_OP_WRITE ? len : 0;
 	act = random() % 2 ? OK : (int)(random() % NACTIONS);
 	counts[act]++;
-	vs_reply_init(&rep, &req, retval);
+	reply_init(&rep, &req, retval);
 	switch (act) {
 	case BAD_MAGIC:
 		vs_le64_set(&rep.reply.magic, VS_REQ_MAGIC ^ 0xff);
@@ -134,7 +149,7 @@ static int serve(int fd, uint64_t *last_id)
 		return -1;
 	if (act == DUPLICATE || act == STALE_ID || act == UNKNOWN_ID) {
 		/* and the real answer after it (if the connection still lives) */
-		vs_reply_init(&rep, &req, opcode == VS_OP_READ || opcode == VS_OP_WRITE ? len : 0);
+		reply_init(&rep, &req, opcode == VS_OP_READ || opcode == VS_OP_WRITE ? len : 0);
 		if (send_reply(fd, &rep, opcode, vs_reply_retval(&rep), len))
 			return -1;
 	}

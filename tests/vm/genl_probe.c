@@ -111,6 +111,8 @@ struct result {
 	uint64_t features;
 	int have_index;
 	uint32_t dev_index;	/* of the last reply that had one */
+	uint64_t inode;		/* INODE of the last reply that had one */
+	int layers;		/* LAYERS items of the last reply with LAYERS */
 };
 
 static int fd = -1, family_id;
@@ -165,6 +167,19 @@ static void parse_reply(const struct nlmsghdr *nh, struct result *r)
 			memcpy(&r->dev_index, p + NLA_HDRLEN, 4);
 			r->have_index = 1;
 		}
+		if ((a->nla_type & NLA_TYPE_MASK) == VS_ATTR_INODE &&
+		    a->nla_len == NLA_HDRLEN + 8)
+			memcpy(&r->inode, p + NLA_HDRLEN, 8);
+		if ((a->nla_type & NLA_TYPE_MASK) == VS_ATTR_LAYERS) {
+			const unsigned char *q = p + NLA_HDRLEN, *qe = p + a->nla_len;
+
+			r->layers = 0;
+			while (q + NLA_HDRLEN <= qe &&
+			       ((const struct nlattr *)q)->nla_len >= NLA_HDRLEN) {
+				r->layers++;
+				q += NLA_ALIGN(((const struct nlattr *)q)->nla_len);
+			}
+		}
 		p += NLA_ALIGN(a->nla_len);
 	}
 }
@@ -210,6 +225,7 @@ static void xfer(struct msg *m, struct result *r)
 	memset(r, 0, sizeof(*r));
 	r->err = 1;
 	r->miss_type = -1;
+	r->layers = -1;
 	if (send_msg(m, s)) {
 		r->err = -errno;
 		return;
@@ -294,6 +310,10 @@ struct map_cfg {
 	int ipv6;		/* second OSD by IPv6 */
 	int extra_type;		/* nonzero: also send this attribute (u32) */
 	uint64_t features;	/* 0: not sent */
+	int layers;		/* LAYERS items (inodes 100, 101, ... of pool 1) */
+	int layer_bad;		/* item 0: 1 no INODE, 2 INODE as u32, 3 inode
+				   in pool 2, 4 number 0, 5 the top inode, 6 a
+				   PG item type, 7 LAYERS without NLA_F_NESTED */
 };
 
 static void map_defaults(struct map_cfg *c)
@@ -353,6 +373,34 @@ static void put_tables(struct msg *m, const struct map_cfg *c)
 	}
 }
 
+static void put_layers(struct msg *m, const struct map_cfg *c)
+{
+	size_t t, it;
+	int i;
+
+	if (!c->layers)
+		return;
+	t = nest_start(m, VS_ATTR_LAYERS, c->layer_bad != 7);
+	for (i = 0; i < c->layers; i++) {
+		uint64_t inode = (1ULL << 48) | (uint64_t)(100 + i);
+		int bad = i ? 0 : c->layer_bad;
+
+		it = nest_start(m, bad == 6 ? VS_PG_TABLE_ITEM + 1 : VS_LAYER_ITEM, 1);
+		if (bad == 3)
+			inode = (2ULL << 48) | 100;
+		else if (bad == 4)
+			inode = 1ULL << 48;
+		else if (bad == 5)
+			inode = c->inode;
+		if (bad == 2)
+			put_u32(m, VS_LAYER_ATTR_INODE, 100);
+		else if (bad != 1)
+			put_u64(m, VS_LAYER_ATTR_INODE, inode);
+		nest_end(m, it);
+	}
+	nest_end(m, t);
+}
+
 static void build_map(struct msg *m, const struct map_cfg *c)
 {
 	msg_init(m, family_id, VS_CMD_MAP, NLM_F_REQUEST | NLM_F_ACK);
@@ -378,6 +426,7 @@ static void build_map(struct msg *m, const struct map_cfg *c)
 	put(m, VS_ATTR_POOL_NAME, "testpool", 9);
 	put(m, VS_ATTR_IMAGE_NAME, "img", 4);
 	put_tables(m, c);
+	put_layers(m, c);
 }
 
 static void build_set_map(struct msg *m)
@@ -590,6 +639,133 @@ static void test_map(void)
 	xfer(&m, &r);
 	report(r.err == 0 && r.replies == 1 && r.have_index && r.dev_index == 1,
 	       "LIST DEV_INDEX 1: err %d, replies %d", r.err, r.replies);
+}
+
+static void layer_case(const char *what, int n, int bad, int err,
+		       const char *msg)
+{
+	struct map_cfg c;
+
+	map_defaults(&c);
+	c.features = VS_FEAT_KNOWN;
+	c.layers = n;
+	c.layer_bad = bad;
+	map_case(what, &c, err, msg);
+}
+
+static void build_set_layers(struct msg *m, int index, uint64_t inode,
+			     int layers, int bad)
+{
+	struct map_cfg c;
+
+	map_defaults(&c);
+	c.layers = layers;
+	c.layer_bad = bad;
+	msg_init(m, family_id, VS_CMD_SET_LAYERS, NLM_F_REQUEST | NLM_F_ACK);
+	if (index >= 0)
+		put_u32(m, VS_ATTR_DEV_INDEX, (uint32_t)index);
+	if (inode)
+		put_u64(m, VS_ATTR_INODE, inode);
+	put_layers(m, &c);
+}
+
+/* LAYERS of MAP and SET_LAYERS (vs0: no features, vs1: all of them). */
+/* LIST of one device. */
+static void list_one(struct msg *m, uint32_t index, struct result *r)
+{
+	msg_init(m, family_id, VS_CMD_LIST, NLM_F_REQUEST | NLM_F_ACK);
+	put_u32(m, VS_ATTR_DEV_INDEX, index);
+	xfer(m, r);
+}
+
+static void test_layers(void)
+{
+	static struct msg m;
+	struct map_cfg c;
+	struct result r;
+	uint64_t top = (1ULL << 48) | 77;
+	static const struct {
+		const char *what;
+		int index;
+		uint64_t inode;
+		int layers, bad, err;
+		const char *msg;
+	} bad[] = {
+		{ "SET_LAYERS without DEV_INDEX", -1, (1ULL << 48) | 77, 0, 0,
+		  -EINVAL, "missing attribute DEV_INDEX" },
+		{ "SET_LAYERS without INODE", 1, 0, 0, 0, -EINVAL,
+		  "missing attribute INODE" },
+		{ "SET_LAYERS vs9", 9, (1ULL << 48) | 77, 0, 0, -ENODEV,
+		  "no such device" },
+		{ "SET_LAYERS vs0 (mapped without the feature)", 0,
+		  (1ULL << 48) | 77, 0, 0, -EOPNOTSUPP,
+		  "the device was mapped without the LAYERS feature" },
+		{ "SET_LAYERS INODE of pool 2", 1, (2ULL << 48) | 77, 0, 0,
+		  -EINVAL, "INODE is not in the pool of the device" },
+		{ "SET_LAYERS INODE number 0", 1, 1ULL << 48, 0, 0, -EINVAL,
+		  "INODE number is 0" },
+		{ "SET_LAYERS 65 LAYERS", 1, (1ULL << 48) | 77, 65, 0, -E2BIG,
+		  "too many LAYERS (at most 64)" },
+		{ "SET_LAYERS parent in pool 2", 1, (1ULL << 48) | 77, 2, 3,
+		  -EINVAL, "parent layers in another pool are not supported" },
+	};
+	size_t i;
+
+	map_defaults(&c);
+	c.layers = 1;
+	map_case("MAP LAYERS without the feature", &c, -EINVAL,
+		 "LAYERS needs the LAYERS feature");
+	layer_case("MAP 65 LAYERS", 65, 0, -E2BIG, "too many LAYERS (at most 64)");
+	layer_case("MAP LAYERS item without INODE", 2, 1, -EINVAL,
+		   "LAYERS item without INODE");
+	layer_case("MAP LAYERS INODE as u32", 1, 2, -EINVAL, "");
+	layer_case("MAP LAYERS parent in pool 2", 3, 3, -EINVAL,
+		   "parent layers in another pool are not supported");
+	layer_case("MAP LAYERS parent number 0", 1, 4, -EINVAL,
+		   "LAYERS item INODE number is 0");
+	layer_case("MAP LAYERS parent = top", 1, 5, -EINVAL,
+		   "LAYERS names an inode twice (a parent loop?)");
+	layer_case("MAP LAYERS wrong item type", 1, 6, -EINVAL, "");
+	layer_case("MAP LAYERS without NLA_F_NESTED", 1, 7, -EINVAL, "");
+
+	map_defaults(&c);
+	c.features = VS_FEAT_KNOWN;
+	c.layers = 64;
+	build_map(&m, &c);
+	xfer(&m, &r);
+	report(r.err == 0 && r.have_index && r.dev_index == 2,
+	       "MAP with 64 LAYERS: err %d \"%s\", /dev/vs%u", r.err, r.msg,
+	       r.dev_index);
+	list_one(&m, 2, &r);
+	report(r.err == 0 && r.layers == 64, "LIST vs2: %d LAYERS (want 64)",
+	       r.layers);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		build_set_layers(&m, bad[i].index, bad[i].inode, bad[i].layers,
+				 bad[i].bad);
+		xfer(&m, &r);
+		expect(bad[i].what, &r, bad[i].err, bad[i].msg);
+	}
+
+	build_set_layers(&m, 1, top, 3, 0);
+	xfer(&m, &r);
+	expect("SET_LAYERS vs1: inode 77 + 3 parents", &r, 0, NULL);
+	list_one(&m, 1, &r);
+	report(r.err == 0 && r.inode == top && r.layers == 3,
+	       "LIST vs1 after SET_LAYERS: inode %#llx, %d LAYERS",
+	       (unsigned long long)r.inode, r.layers);
+	build_set_layers(&m, 1, top, 0, 0);
+	xfer(&m, &r);
+	expect("SET_LAYERS vs1: no parents (flatten)", &r, 0, NULL);
+	list_one(&m, 1, &r);
+	report(r.err == 0 && r.inode == top && r.layers == -1,
+	       "LIST vs1 after flatten: inode %#llx, LAYERS %d (want none)",
+	       (unsigned long long)r.inode, r.layers);
+
+	msg_init(&m, family_id, VS_CMD_UNMAP, NLM_F_REQUEST | NLM_F_ACK);
+	put_u32(&m, VS_ATTR_DEV_INDEX, 2);
+	xfer(&m, &r);
+	expect("UNMAP vs2 (64 layers)", &r, 0, NULL);
 }
 
 static void test_other_cmds(void)
@@ -884,7 +1060,8 @@ int main(int argc, char **argv)
 	int i, err;
 
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--map-only") || !strcmp(argv[i], "--unmap-all")) {
+		if (!strcmp(argv[i], "--map-only") || !strcmp(argv[i], "--map-layers") ||
+		    !strcmp(argv[i], "--unmap-all")) {
 			/* for kmod_guest.sh: a device on the test map, or none */
 			struct map_cfg c;
 			static struct msg m;
@@ -898,6 +1075,10 @@ int main(int argc, char **argv)
 				return failures ? 1 : 0;
 			}
 			map_defaults(&c);
+			if (argv[i][6] == 'l') {	/* three parent layers */
+				c.features = VS_FEAT_KNOWN;
+				c.layers = 3;
+			}
 			build_map(&m, &c);
 			xfer(&m, &r);
 			if (r.err || !r.have_index) {
@@ -916,7 +1097,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--fuzz") && i + 1 < argc) {
 			fuzz = (uint32_t)strtoul(argv[++i], NULL, 0);
 		} else {
-			fprintf(stderr, "usage: %s [--absent | --map-only | --unmap-all] [--seed N] [--fuzz N]\n",
+			fprintf(stderr, "usage: %s [--absent | --map-only | --map-layers | --unmap-all] "
+				"[--seed N] [--fuzz N]\n",
 				argv[0]);
 			return 2;
 		}
@@ -929,6 +1111,7 @@ int main(int argc, char **argv)
 	test_list();
 	test_features();
 	test_map();
+	test_layers();
 	test_other_cmds();
 	test_unprivileged();
 	test_fuzz(fuzz, seed);
