@@ -247,3 +247,8 @@ int vstor_inode_parent(struct vstor_client *c, uint64_t inode, uint64_t *parent)
 	*parent = in->parent;
 	return 0;
 }
+
+uint64_t vstor_client_inode_gen(const struct vstor_client *c)
+{
+	return c->inode_gen;
+}

@@ -150,6 +150,8 @@ int vstor_delete_ext(struct vstor_client *c, uint64_t inode, uint64_t offset, ui
 /* The parent layer of an image (full inode id, 0: none) as config/inode
  * says; -ENOENT when the client does not know the inode. */
 int vstor_inode_parent(struct vstor_client *c, uint64_t inode, uint64_t *parent);
+/* Changes whenever some config/inode entry changed (a counter). */
+uint64_t vstor_client_inode_gen(const struct vstor_client *c);
 /* Completes once every write and delete acknowledged before the call is
  * durable: writes to be replayed first are replayed, then every OSD that
  * holds some of them gets a SYNC (primary SYNC, spec 4.0.4). With nothing

@@ -7,7 +7,15 @@
  * map current: it pushes SET_MAP whenever config/pgs, pg/state or
  * osd/state change, and answers the kernel's NEED_MAP events. map starts
  * the agent when none runs (unless --no_agent). The agent holds no device
- * state of its own: restarting it loses nothing. */
+ * state of its own: restarting it loses nothing.
+ *
+ * Layers: map hands the kernel the image's parents (config/inode
+ * parent_id, nearest first) and the kernel reads through them (spec
+ * 4.0.2). A snapshot of a mapped image moves its name to a new inode on
+ * top of the old one; the agent sees the name's inode or chain differ
+ * from the kernel's and pushes SET_LAYERS (also when flatten or snap rm
+ * shorten the chain). Until then the device writes to the old inode,
+ * which stays visible through the new top. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -30,6 +38,7 @@
 #define AGENT_LOCK AGENT_DIR "/map-agent.lock"
 #define AGENT_LOG AGENT_DIR "/map-agent.log"
 #define AGENT_RESYNC_MS 5000
+#define VS_MAX_DEV_INDEX_AGENT 65535
 
 static uint32_t vs_inode_pool(uint64_t inode)
 {
@@ -68,20 +77,32 @@ static struct vstor_client *open_client(struct vsctl *v, int wait_ms)
 
 /* ---- map ---- */
 
-/* The image has a parent layer (config/inode/<pool>/<n>.parent_id). */
-static bool is_clone(struct vsctl *v, uint64_t inode)
+/* The parents of inode, nearest first, as libvstor knows config/inode (a
+ * parent whose entry is gone ends the chain, as for libvstor's reads):
+ * their number, -EXDEV (a parent in another pool) or -ELOOP (more than
+ * VS_GENL_MAX_LAYERS). */
+static int image_chain(struct vstor_client *c, uint64_t inode,
+		       uint64_t out[VS_GENL_MAX_LAYERS])
 {
-	char key[64];
-	json_t obj = NULL;
-	bool clone;
+	uint64_t cur = inode, parent;
+	int n = 0;
 
-	snprintf(key, sizeof(key), "config/inode/%u/%" PRIu64, vs_inode_pool(inode),
-		 vs_inode_num(inode));
-	if (vs_get_json(v, key, &obj, NULL) != 1)
-		return false;
-	clone = json_get(obj, "parent_id") != NULL;
-	json_free(obj);
-	return clone;
+	while (!vstor_inode_parent(c, cur, &parent) && parent) {
+		if (vs_inode_pool(parent) != vs_inode_pool(inode))
+			return -EXDEV;
+		if (n == VS_GENL_MAX_LAYERS)
+			return -ELOOP;
+		out[n++] = parent;
+		cur = parent;
+	}
+	return n;
+}
+
+static const char *chain_error(int err)
+{
+	return err == -EXDEV ? "it has a parent layer in another pool, which vstor.ko does not "
+			       "read (flatten it, or use the userspace client)" :
+			       "its chain of parent layers is longer than 64 (or loops)";
 }
 
 /* The vsctl options of map as netlink attributes; VS_OK or VS_USAGE. */
@@ -201,9 +222,9 @@ int cmd_map(struct vsctl *v)
 	struct vstor_client *c;
 	struct nl_msg *msg = NULL;
 	struct vs_nl nl = { 0 };
-	uint64_t inode, size;
+	uint64_t inode, size, chain[VS_GENL_MAX_LAYERS];
 	bool ro;
-	int rc = VS_ERR, err;
+	int rc = VS_ERR, err, nchain;
 
 	if (vs_nl_open(&nl, false)) {
 		vs_err("%s", nl.err);
@@ -231,10 +252,9 @@ int cmd_map(struct vsctl *v)
 		}
 	}
 	pool = vs_pool_by_id(&pools, vs_inode_pool(inode));
-	if (is_clone(v, inode)) {
-		vs_err("image '%s' is a clone (it has a parent_id): vstor.ko does not read parent "
-		       "layers yet, so /dev/vsN would show zeroes where the parent has data; "
-		       "use the userspace client for it", name);
+	nchain = image_chain(c, inode, chain);
+	if (nchain < 0) {
+		vs_err("cannot map image '%s': %s", name, chain_error(nchain));
 		goto out;
 	}
 	if (!size) {
@@ -265,6 +285,7 @@ int cmd_map(struct vsctl *v)
 	if (pool)
 		nla_put_string(msg, VS_ATTR_POOL_NAME, pool->name);
 	nla_put_string(msg, VS_ATTR_IMAGE_NAME, name);
+	vs_nl_put_layers(msg, chain, (size_t)nchain);
 	rc = put_map_options(v, msg, ro || vs_opt_bool(v, "readonly"));
 	if (rc || vs_nl_put_map(msg, &m)) {
 		nlmsg_free(msg);
@@ -279,9 +300,10 @@ int cmd_map(struct vsctl *v)
 	}
 	if (v->json)
 		printf("{\"device\":\"/dev/vs%u\",\"index\":%u,\"image\":%s,\"pool_id\":%u,"
-		       "\"inode\":%" PRIu64 ",\"size\":%" PRIu64 ",\"epoch\":%" PRIu64 "}\n",
+		       "\"inode\":%" PRIu64 ",\"size\":%" PRIu64 ",\"epoch\":%" PRIu64
+		       ",\"parents\":%d}\n",
 		       rep.index, rep.index, vs_q(name), vs_inode_pool(inode),
-		       vs_inode_num(inode), size & ~(uint64_t)511, m.epoch);
+		       vs_inode_num(inode), size & ~(uint64_t)511, m.epoch, nchain);
 	else
 		printf("/dev/vs%u\n", rep.index);
 	fflush(stdout);
@@ -382,12 +404,31 @@ out:
 
 /* ---- list ---- */
 
+/* "-", "7" or "7<3<1" (nearest parent first), cut with "..." when long. */
+static const char *parents_str(const struct vs_kdev *d, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	snprintf(buf, size, "-");
+	for (uint32_t k = 0; k < d->nlayers; k++) {
+		int n = snprintf(buf + len, size - len, "%s%" PRIu64, k ? "<" : "",
+				 vs_inode_num(d->layers[k]));
+
+		if (n < 0 || (size_t)n >= size - len) {
+			snprintf(buf + (len < size - 4 ? len : size - 4), 4, "...");
+			break;
+		}
+		len += (size_t)n;
+	}
+	return buf;
+}
+
 int cmd_list(struct vsctl *v)
 {
 	struct vs_nl nl;
 	struct vs_kdevs devs;
 	struct vs_table *t;
-	char sz[32];
+	char sz[32], par[64];
 
 	if (vs_nl_open(&nl, false)) {
 		vs_err("%s", nl.err);
@@ -407,17 +448,20 @@ int cmd_list(struct vsctl *v)
 			printf("%s{\"device\":\"/dev/vs%u\",\"index\":%u,\"pool\":%s,\"pool_id\":%u,"
 			       "\"image\":%s,\"inode\":%" PRIu64 ",\"size\":%" PRIu64 ",\"state\":\"%s\","
 			       "\"epoch\":%" PRIu64 ",\"inflight\":%u,\"readonly\":%s,"
-			       "\"immediate_commit\":\"%s\",\"io_timeout_ms\":%u}",
+			       "\"immediate_commit\":\"%s\",\"io_timeout_ms\":%u,\"parents\":[",
 			       i ? "," : "", d->index, d->index, vs_q(d->pool), d->pool_id,
 			       vs_q(d->image), vs_inode_num(d->inode), d->size,
 			       vs_dev_state_name(d->state), d->epoch, d->inflight,
 			       d->flags & VS_GENL_F_READONLY ? "true" : "false",
 			       d->immediate_commit == VS_GENL_COMMIT_ALL ? "all" : "none",
 			       d->timeout_ms);
+			for (uint32_t k = 0; k < d->nlayers; k++)
+				printf("%s%" PRIu64, k ? "," : "", vs_inode_num(d->layers[k]));
+			printf("]}");
 		}
 		printf("]\n");
 	} else {
-		t = vs_table_new("device|pool|image|>inode|>size|state|>epoch|>inflight|mode");
+		t = vs_table_new("device|pool|image|>inode|parents|>size|state|>epoch|>inflight|mode");
 		for (size_t i = 0; i < devs.n; i++) {
 			const struct vs_kdev *d = &devs.devs[i];
 
@@ -426,6 +470,7 @@ int cmd_list(struct vsctl *v)
 			vs_table_cell(t, "%s", d->pool);
 			vs_table_cell(t, "%s", d->image);
 			vs_table_cell(t, "%" PRIu64, vs_inode_num(d->inode));
+			vs_table_cell(t, "%s", parents_str(d, par, sizeof(par)));
 			vs_table_cell(t, "%s", vs_fmt_size(d->size, sz, sizeof(sz)));
 			vs_table_cell(t, "%s", vs_dev_state_name(d->state));
 			vs_table_cell(t, "%" PRIu64, d->epoch);
@@ -446,7 +491,8 @@ struct agent {
 	struct vs_nl cmd, ev;
 	struct ringloop_op ev_op;
 	bool ev_armed, dirty;
-	uint64_t last_sync_ns;
+	uint64_t last_sync_ns, inode_gen;
+	uint8_t gone[(VS_MAX_DEV_INDEX_AGENT + 1) / 8];	/* logged: image gone */
 };
 
 static volatile sig_atomic_t agent_stop;
@@ -499,7 +545,66 @@ static void agent_arm(struct agent *a)
 	a->ev_armed = true;
 }
 
-/* Pushes the current map of every mapped pool whose devices lag behind. */
+/* Logs once per device that its image is gone (removed or renamed while
+ * mapped): the device keeps its layers; true if it was logged before. */
+static bool agent_gone(struct agent *a, const struct vs_kdev *d, bool gone)
+{
+	uint8_t bit = (uint8_t)(1u << (d->index % 8)), *b = &a->gone[d->index / 8];
+	bool was = *b & bit;
+
+	if (gone)
+		*b |= bit;
+	else
+		*b &= (uint8_t)~bit;
+	return was;
+}
+
+/* Pushes SET_LAYERS when the image's name now has another inode or chain
+ * than the device (snapshot, flatten, snap rm of a parent). */
+static void agent_layers(struct agent *a, const struct vs_kdev *d)
+{
+	uint64_t inode, size, chain[VS_GENL_MAX_LAYERS];
+	struct nl_msg *msg;
+	bool ro;
+	int n, err;
+
+	if (!(d->features & VS_FEAT_LAYERS) || d->index > VS_MAX_DEV_INDEX_AGENT)
+		return;
+	if (vstor_image_lookup(a->c, d->image, &inode, &size, &ro) ||
+	    vs_inode_pool(inode) != d->pool_id) {
+		if (!agent_gone(a, d, true))
+			log_warn("/dev/vs%u: no image '%s' in pool %u any more: it keeps reading "
+				 "inode %" PRIu64 " and its %u parents", d->index, d->image,
+				 d->pool_id, vs_inode_num(d->inode), d->nlayers);
+		return;
+	}
+	agent_gone(a, d, false);
+	n = image_chain(a->c, inode, chain);
+	if (n < 0) {
+		log_warn("/dev/vs%u: image '%s': %s", d->index, d->image, chain_error(n));
+		return;
+	}
+	if (inode == d->inode && (uint32_t)n == d->nlayers &&
+	    !memcmp(chain, d->layers, (size_t)n * sizeof(chain[0])))
+		return;
+	msg = vs_nl_msg(&a->cmd, VS_CMD_SET_LAYERS, 0);
+	if (!msg)
+		return;
+	nla_put_u32(msg, VS_ATTR_DEV_INDEX, d->index);
+	nla_put_u64(msg, VS_ATTR_INODE, inode);
+	vs_nl_put_layers(msg, chain, (size_t)n);
+	err = vs_nl_call(&a->cmd, msg, NULL, NULL);
+	if (err)
+		log_warn("/dev/vs%u: SET_LAYERS inode %" PRIu64 ": %s", d->index,
+			 vs_inode_num(inode), a->cmd.err);
+	else
+		log_info("/dev/vs%u (%s): layers now inode %" PRIu64 " with %d parents "
+			 "(was %" PRIu64 " with %u)", d->index, d->image, vs_inode_num(inode), n,
+			 vs_inode_num(d->inode), d->nlayers);
+}
+
+/* Pushes the current map of every mapped pool whose devices lag behind,
+ * and the current layers of every device whose image changed. */
 static void agent_sync(struct agent *a)
 {
 	struct vs_kdevs devs;
@@ -543,6 +648,8 @@ static void agent_sync(struct agent *a)
 		}
 		vstor_pool_map_free(&m);
 	}
+	for (size_t i = 0; i < devs.n; i++)
+		agent_layers(a, &devs.devs[i]);
 	vs_kdevs_free(&devs);
 }
 
@@ -583,6 +690,10 @@ int cmd_map_agent(struct vsctl *v)
 		vstor_client_run_once(a.c, 200 * 1000000ll);
 		if (!vstor_client_ready(a.c))
 			continue;
+		if (vstor_client_inode_gen(a.c) != a.inode_gen) {
+			a.inode_gen = vstor_client_inode_gen(a.c);
+			a.dirty = true;
+		}
 		if (a.dirty || ringloop_now_ns() - a.last_sync_ns > AGENT_RESYNC_MS * 1000000ull)
 			agent_sync(&a);
 	}

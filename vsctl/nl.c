@@ -228,6 +228,20 @@ static void list_cb(void *arg, int cmd, struct nlattr **tb)
 		snprintf(d->pool, sizeof(d->pool), "%s", nla_get_string(tb[VS_ATTR_POOL_NAME]));
 	if (tb[VS_ATTR_IMAGE_NAME])
 		snprintf(d->image, sizeof(d->image), "%s", nla_get_string(tb[VS_ATTR_IMAGE_NAME]));
+	if (tb[VS_ATTR_LAYERS]) {
+		struct nlattr *it;
+		int rem;
+
+		nla_for_each_nested(it, tb[VS_ATTR_LAYERS], rem) {
+			struct nlattr *lt[VS_LAYER_ATTR_MAX + 1];
+
+			if (d->nlayers == VS_GENL_MAX_LAYERS ||
+			    nla_parse_nested(lt, VS_LAYER_ATTR_MAX, it, NULL) ||
+			    !lt[VS_LAYER_ATTR_INODE])
+				continue;
+			d->layers[d->nlayers++] = nla_get_u64(lt[VS_LAYER_ATTR_INODE]);
+		}
+	}
 }
 
 int vs_nl_list(struct vs_nl *nl, struct vs_kdevs *out)
@@ -321,4 +335,19 @@ int vs_nl_put_map(struct nl_msg *msg, const struct vstor_pool_map *m)
 	nla_nest_end(msg, t);
 	free(usable);
 	return 0;
+}
+
+void vs_nl_put_layers(struct nl_msg *msg, const uint64_t *layers, size_t n)
+{
+	struct nlattr *t, *it;
+
+	if (!n)
+		return;
+	t = nla_nest_start(msg, VS_ATTR_LAYERS);
+	for (size_t i = 0; i < n; i++) {
+		it = nla_nest_start(msg, VS_LAYER_ITEM);
+		nla_put_u64(msg, VS_LAYER_ATTR_INODE, layers[i]);
+		nla_nest_end(msg, it);
+	}
+	nla_nest_end(msg, t);
 }

@@ -38,6 +38,8 @@ struct vs_kdev {
 	uint64_t inode, size, epoch, features;
 	uint8_t immediate_commit;
 	char pool[VS_GENL_NAME_MAXLEN + 1], image[VS_GENL_NAME_MAXLEN + 1];
+	uint32_t nlayers;			/* parents of inode */
+	uint64_t layers[VS_GENL_MAX_LAYERS];	/* nearest first */
 };
 
 struct vs_kdevs {
@@ -52,5 +54,8 @@ const char *vs_dev_state_name(uint32_t state);
 /* POOL_ID, PG_COUNT, PG_STRIPE_SIZE, MAP_EPOCH, OSD_LIST and PG_TABLE of
  * MAP and SET_MAP. PGs whose primary has no usable address get 0. */
 int vs_nl_put_map(struct nl_msg *msg, const struct vstor_pool_map *m);
+/* LAYERS of MAP and SET_LAYERS: n parent inodes, nearest first (none: no
+ * attribute). */
+void vs_nl_put_layers(struct nl_msg *msg, const uint64_t *layers, size_t n);
 
 #endif

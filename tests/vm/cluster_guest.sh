@@ -8,7 +8,10 @@
 #   kill -9 of an OSD during a fio verify run, then its restart; a lazy
 #   (immediate_commit=none) mapping: write cache, fsync, and EIO from the
 #   fsync after an OSD with unsynced writes died;
-#   map -> unmap -> map quickly; forced unmap with the cluster stopped and
+#   map -> unmap -> map quickly; layered images: a snapshot of a mapped
+#   image (the agent moves the device to the new inode, writes after it
+#   show over the snapshot's data), remap, the snapshot read-only, a clone
+#   of it, flatten while mapped; forced unmap with the cluster stopped and
 #   I/O in flight.
 # Every check prints PASS:/FAIL:; the host checks dmesg for splats.
 set -u
@@ -167,6 +170,71 @@ else
 	pass "write to a --readonly device refused"
 fi
 $V unmap "$d" >/dev/null || failed "unmap readonly"
+
+# ---- layers: snapshot of a mapped image, a clone of it, flatten ----
+sum_of() { sha256sum | cut -d' ' -f1; }
+dev_sum() { dd if="$1" bs=1M iflag=direct 2>/dev/null | sum_of; }	# whole device
+dev_inode() { cat "/sys/block/${1#/dev/}/vstor/inode"; }
+# B's regions (4 KiB units: offset count): one granule, a run across two
+# objects, a whole object, two runs with holes inside one object
+B_REGIONS="1:1 50:16 256:32 770:3 776:1"
+put_regions() {	# SRC DST DD-FLAG REGIONS
+	for r in $4; do
+		dd if="$1" of="$2" bs=4k skip=${r%:*} seek=${r%:*} count=${r#*:} conv=notrunc \
+			$3 2>/dev/null || return 1
+	done
+}
+parents_of() { $V list --json | grep -o "\"device\":\"$1\"[^}]*" | grep -o '"parents":\[[0-9,]*\]'; }
+lt=$(date +%s)
+$V create lay --size 8M >/dev/null || failed "create lay"
+dd if=/dev/urandom of=/tmp/A bs=1M count=8 2>/dev/null
+dd if=/dev/urandom of=/tmp/B bs=1M count=8 2>/dev/null
+cp /tmp/A /tmp/AB
+put_regions /tmp/B /tmp/AB "" "$B_REGIONS"
+sumA=$(sum_of </tmp/A)
+sumAB=$(sum_of </tmp/AB)
+d=$($V map lay --no_agent) || die "map lay"
+dd if=/tmp/A of="$d" bs=1M oflag=direct 2>/dev/null || failed "write A to $d"
+[ "$(dev_sum "$d")" = "$sumA" ] || failed "$d does not read back pattern A"
+ino=$(dev_inode "$d")
+$V snap create lay@s1 >/dev/null || failed "vsctl snap create lay@s1"
+moved() { [ "$(dev_inode "$d")" != "$ino" ]; }
+if wait_for 30 moved; then
+	pass "snapshot of a mapped image: the agent moved $d from inode $ino to $(dev_inode "$d") ($(parents_of "$d"))"
+else
+	failed "$d still on inode $ino 30 s after the snapshot"
+	tail -n 5 /tmp/agent.log | sed 's/^/# agent: /'
+fi
+put_regions /tmp/B "$d" oflag=direct "$B_REGIONS" || failed "write B to $d"
+[ "$(dev_sum "$d")" = "$sumAB" ] && pass "B over A through the same mapping" ||
+	failed "B over A through the same mapping: checksum differs"
+# small reads inside the object with holes: runs from both layers
+[ "$(dd if="$d" bs=4k skip=768 count=32 iflag=direct 2>/dev/null | sum_of)" = \
+	"$(dd if=/tmp/AB bs=4k skip=768 count=32 2>/dev/null | sum_of)" ] &&
+	pass "4 KiB reads of an object with B runs between A runs" ||
+	failed "4 KiB reads of an object with B runs between A runs"
+$V unmap "$d" >/dev/null || failed "unmap lay"
+d=$($V map lay --no_agent) || die "map lay (a clone now)"
+[ "$(dev_sum "$d")" = "$sumAB" ] && pass "unmap, map again: B over A ($(parents_of "$d"))" ||
+	failed "after remap: checksum differs from B over A"
+s=$($V map lay@s1 --no_agent) || die "map lay@s1"
+[ "$(cat "/sys/block/${s#/dev/}/ro")" = 1 ] && pass "lay@s1 maps read-only" || failed "lay@s1 is not read-only"
+[ "$(dev_sum "$s")" = "$sumA" ] && pass "lay@s1 shows A" || failed "lay@s1 does not show A"
+$V clone lay@s1 lay2 >/dev/null || failed "vsctl clone lay@s1 lay2"
+c=$($V map lay2 --no_agent) || die "map lay2"
+[ "$(dev_sum "$c")" = "$sumA" ] && pass "clone lay2 of lay@s1 shows A" || failed "clone lay2 does not show A"
+cp /tmp/A /tmp/AC
+put_regions /tmp/B /tmp/AC "" "0:2 128:16"
+put_regions /tmp/B "$c" oflag=direct "0:2 128:16" || failed "write to lay2"
+[ "$(dev_sum "$c")" = "$(sum_of </tmp/AC)" ] && [ "$(dev_sum "$s")" = "$sumA" ] &&
+	pass "writes to the clone show in it, not in lay@s1" || failed "clone writes: checksums differ"
+$V flatten lay >/dev/null || failed "vsctl flatten lay"
+flat() { parents_of "$d" | grep -q '\[\]'; }
+wait_for 30 flat && pass "flatten while mapped: $d has no parents now" ||
+	failed "$d still has parents after flatten: $(parents_of "$d")"
+[ "$(dev_sum "$d")" = "$sumAB" ] && pass "after flatten: B over A" || failed "after flatten: checksum differs"
+for x in "$c" "$s" "$d"; do $V unmap "$x" >/dev/null || failed "unmap $x"; done
+note "layer checks took $(( $(date +%s) - lt ))s"
 
 # ---- forced unmap with the cluster stopped and I/O in flight ----
 dev=$($V map img1 --no_agent) || die "map for the force test"
