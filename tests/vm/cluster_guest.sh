@@ -11,7 +11,8 @@
 #   map -> unmap -> map quickly; layered images: a snapshot of a mapped
 #   image (the agent moves the device to the new inode, writes after it
 #   show over the snapshot's data), remap, the snapshot read-only, a clone
-#   of it, flatten while mapped; forced unmap with the cluster stopped and
+#   of it, flatten while mapped, snap rm of a mapped clone's parent, a
+#   snapshot while fio verify writes; forced unmap with the cluster stopped and
 #   I/O in flight.
 # Every check prints PASS:/FAIL:; the host checks dmesg for splats.
 set -u
@@ -233,7 +234,31 @@ flat() { parents_of "$d" | grep -q '\[\]'; }
 wait_for 30 flat && pass "flatten while mapped: $d has no parents now" ||
 	failed "$d still has parents after flatten: $(parents_of "$d")"
 [ "$(dev_sum "$d")" = "$sumAB" ] && pass "after flatten: B over A" || failed "after flatten: checksum differs"
-for x in "$c" "$s" "$d"; do $V unmap "$x" >/dev/null || failed "unmap $x"; done
+$V unmap "$s" >/dev/null || failed "unmap lay@s1"
+# snap rm of the clone's parent: its data moves into lay2, the chain shrinks
+$V snap rm lay@s1 >/dev/null || failed "vsctl snap rm lay@s1"
+c_flat() { parents_of "$c" | grep -q '\[\]'; }
+wait_for 30 c_flat && [ "$(dev_sum "$c")" = "$(sum_of </tmp/AC)" ] &&
+	pass "snap rm of the parent of mapped lay2: no parents, same data" ||
+	failed "snap rm lay@s1 under mapped lay2: $(parents_of "$c")"
+# a snapshot while fio writes: writes sent before the switch land in the
+# snapshot's inode and must still verify through it
+ino=$(dev_inode "$d")
+fio --name=snapw --filename="$d" --direct=1 --ioengine=libaio --rw=randwrite --bs=4k \
+	--iodepth=8 --size=4m --rate_iops=400 --verify=crc32c --verify_fatal=1 --do_verify=1 \
+	--eta=never --output=/tmp/fio-snapw.log &
+FIO_PID=$!
+sleep 2
+$V snap create lay@s2 >/dev/null || failed "vsctl snap create lay@s2 under fio"
+wait_for 30 moved || failed "$d not moved after lay@s2"
+note "$d moved to inode $(dev_inode "$d") ($(parents_of "$d")) while fio wrote"
+if wait "$FIO_PID"; then
+	pass "fio verify across a snapshot of the mapped image: $(grep -Eo '(write|read): IOPS=[^,]*' /tmp/fio-snapw.log | tr '\n' ' ')"
+else
+	failed "fio verify across a snapshot of the mapped image"
+	sed 's/^/#   /' /tmp/fio-snapw.log | tail -n 20
+fi
+for x in "$c" "$d"; do $V unmap "$x" >/dev/null || failed "unmap $x"; done
 note "layer checks took $(( $(date +%s) - lt ))s"
 
 # ---- forced unmap with the cluster stopped and I/O in flight ----
