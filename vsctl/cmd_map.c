@@ -492,7 +492,7 @@ struct agent {
 	struct ringloop_op ev_op;
 	bool ev_armed, dirty;
 	uint64_t last_sync_ns, inode_gen;
-	uint8_t gone[(VS_MAX_DEV_INDEX_AGENT + 1) / 8];	/* logged: image gone */
+	uint8_t logged[VS_MAX_DEV_INDEX_AGENT + 1];	/* enum agent_note per device */
 };
 
 static volatile sig_atomic_t agent_stop;
@@ -545,18 +545,30 @@ static void agent_arm(struct agent *a)
 	a->ev_armed = true;
 }
 
-/* Logs once per device that its image is gone (removed or renamed while
- * mapped): the device keeps its layers; true if it was logged before. */
-static bool agent_gone(struct agent *a, const struct vs_kdev *d, bool gone)
-{
-	uint8_t bit = (uint8_t)(1u << (d->index % 8)), *b = &a->gone[d->index / 8];
-	bool was = *b & bit;
+enum agent_note { NOTE_NONE, NOTE_GONE, NOTE_UNRELATED };
 
-	if (gone)
-		*b |= bit;
-	else
-		*b &= (uint8_t)~bit;
+/* What was logged last about a device whose image is gone (removed or
+ * renamed while mapped) or whose name now has an unrelated inode (it
+ * keeps its layers then): each is logged once; true if note was. */
+static bool agent_noted(struct agent *a, const struct vs_kdev *d, enum agent_note note)
+{
+	bool was = a->logged[d->index] == note;
+
+	a->logged[d->index] = (uint8_t)note;
 	return was;
+}
+
+/* Whether a device may move to top with chain: the same top (its chain
+ * changed), or a snapshot put top over the device's inode. Any other top
+ * is another image that took the name: never write into that. */
+static bool may_move(const struct vs_kdev *d, uint64_t top, const uint64_t *chain, int n)
+{
+	if (top == d->inode)
+		return true;
+	for (int k = 0; k < n; k++)
+		if (chain[k] == d->inode)
+			return true;
+	return false;
 }
 
 /* Pushes SET_LAYERS when the image's name now has another inode or chain
@@ -572,18 +584,25 @@ static void agent_layers(struct agent *a, const struct vs_kdev *d)
 		return;
 	if (vstor_image_lookup(a->c, d->image, &inode, &size, &ro) ||
 	    vs_inode_pool(inode) != d->pool_id) {
-		if (!agent_gone(a, d, true))
+		if (!agent_noted(a, d, NOTE_GONE))
 			log_warn("/dev/vs%u: no image '%s' in pool %u any more: it keeps reading "
 				 "inode %" PRIu64 " and its %u parents", d->index, d->image,
 				 d->pool_id, vs_inode_num(d->inode), d->nlayers);
 		return;
 	}
-	agent_gone(a, d, false);
 	n = image_chain(a->c, inode, chain);
 	if (n < 0) {
 		log_warn("/dev/vs%u: image '%s': %s", d->index, d->image, chain_error(n));
 		return;
 	}
+	if (!may_move(d, inode, chain, n)) {
+		if (!agent_noted(a, d, NOTE_UNRELATED))
+			log_warn("/dev/vs%u: image '%s' is now inode %" PRIu64 ", which is not on top "
+				 "of the device's inode %" PRIu64 ": left as it is", d->index, d->image,
+				 vs_inode_num(inode), vs_inode_num(d->inode));
+		return;
+	}
+	agent_noted(a, d, NOTE_NONE);
 	if (inode == d->inode && (uint32_t)n == d->nlayers &&
 	    !memcmp(chain, d->layers, (size_t)n * sizeof(chain[0])))
 		return;

@@ -235,12 +235,23 @@ wait_for 30 flat && pass "flatten while mapped: $d has no parents now" ||
 	failed "$d still has parents after flatten: $(parents_of "$d")"
 [ "$(dev_sum "$d")" = "$sumAB" ] && pass "after flatten: B over A" || failed "after flatten: checksum differs"
 $V unmap "$s" >/dev/null || failed "unmap lay@s1"
-# snap rm of the clone's parent: its data moves into lay2, the chain shrinks
+# snap rm of the clone's parent while it is read: the data moves into lay2,
+# the chain shrinks, and every read shows the same data
+sumAC=$(sum_of </tmp/AC)
+rm -f /tmp/rd.stop /tmp/rd.bad /tmp/rd.n
+( while [ ! -e /tmp/rd.stop ]; do
+	[ "$(dev_sum "$c")" = "$sumAC" ] || echo >>/tmp/rd.bad
+	echo >>/tmp/rd.n
+done ) &
+RD_PID=$!
 $V snap rm lay@s1 >/dev/null || failed "vsctl snap rm lay@s1"
 c_flat() { parents_of "$c" | grep -q '\[\]'; }
-wait_for 30 c_flat && [ "$(dev_sum "$c")" = "$(sum_of </tmp/AC)" ] &&
-	pass "snap rm of the parent of mapped lay2: no parents, same data" ||
-	failed "snap rm lay@s1 under mapped lay2: $(parents_of "$c")"
+wait_for 30 c_flat || failed "snap rm lay@s1: lay2 still has parents $(parents_of "$c")"
+touch /tmp/rd.stop
+wait "$RD_PID"
+[ ! -e /tmp/rd.bad ] && [ "$(dev_sum "$c")" = "$sumAC" ] &&
+	pass "snap rm of the parent of mapped lay2: no parents, same data in $(wc -l </tmp/rd.n) reads during it" ||
+	failed "snap rm of lay2's parent: $(wc -l </tmp/rd.bad 2>/dev/null) of $(wc -l </tmp/rd.n) reads differ"
 # a snapshot while fio writes: writes sent before the switch land in the
 # snapshot's inode and must still verify through it
 ino=$(dev_inode "$d")
@@ -258,6 +269,14 @@ else
 	failed "fio verify across a snapshot of the mapped image"
 	sed 's/^/#   /' /tmp/fio-snapw.log | tail -n 20
 fi
+# another image taking the name is no snapshot: the device stays where it is
+ino=$(dev_inode "$d")
+$V modify lay --rename lay-old >/dev/null && $V create lay --size 8M >/dev/null ||
+	failed "rename lay, create another lay"
+unrelated() { grep -q "not on top of the device's inode $ino" /tmp/agent.log; }
+wait_for 30 unrelated && [ "$(dev_inode "$d")" = "$ino" ] &&
+	pass "a new image named lay is not followed: $d stays on inode $ino" ||
+	failed "after a new image took the name: $d on inode $(dev_inode "$d") (was $ino)"
 for x in "$c" "$d"; do $V unmap "$x" >/dev/null || failed "unmap $x"; done
 note "layer checks took $(( $(date +%s) - lt ))s"
 
