@@ -7,6 +7,8 @@
 # the guest's busy CPU ticks (/proc/stat, all CPUs: clients, OSDs, etcd,
 # softirq) so the host can report CPU per op. Results go to $OUT as
 # fio-*.json / bench-*.json and cpu.txt ("kind type qd round ticks").
+# BENCH_LAYERED=1 snapshots the written image first, so reads go through
+# a parent layer.
 . /bin/guest_lib.sh
 SECS=${BENCH_SECONDS:-3}
 ROUNDS=${BENCH_ROUNDS:-5}
@@ -18,6 +20,13 @@ dev=$($V map bench --no_agent) || die "vsctl map bench"
 fio --name=fill --filename="$dev" --direct=1 --ioengine=libaio --rw=write --bs=1m \
 	--iodepth=4 --size=64m --eta=never --output=/dev/null || die "fill the image"
 pass "image written in full"
+if [ "${BENCH_LAYERED:-0}" = 1 ]; then
+	# all the data one layer down: reads of granules not written since go
+	# to the parent (a second READ per request on /dev/vs0 and in libvstor)
+	$V unmap "$dev" >/dev/null && $V snap create bench@base >/dev/null &&
+		dev=$($V map bench --no_agent) || die "snapshot the image and map it again"
+	pass "snapshot bench@base: $dev reads through it"
+fi
 
 busy() {	# busy ticks of all CPUs so far
 	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat

@@ -9,6 +9,8 @@
 # Usage: sh tests/vm/bench_vsN.sh [BUILD_DIR] [SECONDS_PER_RUN] [ROUNDS]
 #   (defaults: build, 3, 5). BENCH_ENGINES="libaio io_uring" adds fio
 #   with io_uring (the engine vsctl bench's event loop uses).
+#   BENCH_LAYERED=1: the image is snapshotted after it was written, so
+#   reads go through a parent layer (clone/snapshot read cost).
 # The guest runs under TCG on a shared host, so single runs are noisy:
 # each case runs ROUNDS times per client, the clients alternating, and
 # the table gives medians (with the min..max of IOPS). CPU per op is the
@@ -31,7 +33,7 @@ VM_MEM=2048 VM_TIMEOUT=3000 GUEST_TIMEOUT=2900 VM_KEEP="$keep/out" \
 VM_MODS="brd" \
 VM_BINS="/usr/bin/etcd /usr/bin/fio $BUILD/vstor-osd=/usr/bin/vstor-osd
  $BUILD/vstor-disk=/usr/bin/vstor-disk $BUILD/vsctl=/usr/bin/vsctl" \
-VM_APPEND="BENCH_SECONDS=$SECS BENCH_ROUNDS=$ROUNDS BENCH_ENGINES=$(echo $ENGINES | tr " " ,)" \
+VM_APPEND="BENCH_SECONDS=$SECS BENCH_ROUNDS=$ROUNDS BENCH_ENGINES=$(echo $ENGINES | tr " " ,) BENCH_LAYERED=${BENCH_LAYERED:-0}" \
 	sh tests/vm/run-vm.sh tests/vm/bench_guest.sh tests/vm/guest_lib.sh >"$keep/log" 2>&1
 rc=$?
 echo "# host load after:  $(uptime)"
