@@ -100,6 +100,7 @@ extern unsigned int vs_idle_timeout_ms;
 extern unsigned int vs_ping_timeout_ms;
 extern unsigned int vs_stuck_ms;
 extern unsigned int vs_unmap_timeout_ms;
+extern unsigned int vs_tx_defer;
 
 extern struct workqueue_struct *vs_io_wq;	/* connection I/O */
 extern struct workqueue_struct *vs_ctl_wq;	/* connects, retries, events */
@@ -335,6 +336,8 @@ struct vs_dev {
 	bool sync_lost;			/* lazy: unsynced writes may be lost */
 	unsigned int open_count;
 	atomic_t inflight;		/* started requests */
+	atomic_t tx_waiting;		/* parts sent, reply not claimed yet */
+	atomic_t tx_deferred;		/* parts held back since the last kick */
 	wait_queue_head_t idle_wq;	/* inflight reached 0 */
 
 	unsigned long events;		/* VS_EV_* */
@@ -366,6 +369,7 @@ void vs_dev_route_part(struct vs_dev *dev, struct vs_part *part);
 void vs_part_done(struct vs_part *part, int err);
 void vs_cmd_put(struct vs_cmd *cmd);
 void vs_dev_event(struct vs_dev *dev, int ev);
+void vs_dev_kick_deferred(struct vs_dev *dev);
 int vs_dev_init(void);
 void vs_dev_exit(void);
 
@@ -424,6 +428,7 @@ void vs_conn_sweep(struct vs_conn *conn,
 		   struct list_head *out);
 bool vs_conn_ready(struct vs_conn *conn);
 void vs_conn_tick(struct vs_conn *conn);
+void vs_conn_kick_queued(struct vs_conn *conn);
 
 /* vstor_genl.c */
 int vs_genl_init(void);

@@ -101,11 +101,38 @@ static void vs_conn_kick_locked(struct vs_conn *conn)
 	}
 }
 
+static u32 vs_list_count(const struct list_head *list)
+{
+	const struct list_head *pos;
+	u32 n = 0;
+
+	list_for_each(pos, list)
+		n++;
+	return n;
+}
+
+/*
+ * Whether a part just queued on a ready connection should wait for the
+ * kick after the next reply (tx_defer, vstor_main.c). Pairs with the
+ * barrier in vs_dev_kick_deferred: either that kick sees tx_deferred, or
+ * we see the reply's claim and push ourselves.
+ */
+static bool vs_tx_hold(struct vs_dev *dev)
+{
+	if (!vs_tx_defer || atomic_read(&dev->tx_waiting) < vs_tx_defer)
+		return false;
+	atomic_inc(&dev->tx_deferred);
+	smp_mb__after_atomic();
+	return atomic_read(&dev->tx_waiting) >= vs_tx_defer;
+}
+
 /*
  * Queues part for sending. False when the connection is being removed:
  * the caller routes the part elsewhere. With push, a ready connection is
  * not kicked: *push is set and the caller sends (vs_conn_push) once it
- * holds a user reference and no RCU lock. Any context.
+ * holds a user reference and no RCU lock; unless tx_defer parts of the
+ * device await replies: then part leaves with the batch the next reply
+ * kicks (vs_dev_kick_deferred). Any context.
  */
 bool vs_conn_queue(struct vs_conn *conn, struct vs_part *part, bool *push)
 {
@@ -117,10 +144,10 @@ bool vs_conn_queue(struct vs_conn *conn, struct vs_part *part, bool *push)
 	WRITE_ONCE(part->conn, conn);
 	part->state = VS_PART_QUEUED;
 	list_add_tail(&part->node, &conn->sendq);
-	if (push && conn->state == VS_CONN_READY)
-		*push = true;
-	else
+	if (!push || conn->state != VS_CONN_READY)
 		vs_conn_kick_locked(conn);
+	else if (!vs_tx_hold(conn->dev))
+		*push = true;
 	spin_unlock_bh(&conn->lock);
 	return true;
 }
@@ -454,6 +481,7 @@ static void vs_conn_clear_cursors(struct vs_conn *conn)
 {
 	if (conn->rx_part) {
 		list_add(&conn->rx_part->node, &conn->inflight);
+		atomic_inc(&conn->dev->tx_waiting);
 		conn->rx_part = NULL;
 	}
 	conn->rx_state = VS_RX_HDR;
@@ -477,6 +505,7 @@ static void vs_conn_reset(struct vs_conn *conn, int why, struct list_head *faile
 {
 	struct vs_part *part, *tmp;
 	struct socket *sock = conn->sock;
+	int waited = 0;
 	bool lost;
 
 	/* no receive callback runs after this: the cursors are ours */
@@ -486,6 +515,7 @@ static void vs_conn_reset(struct vs_conn *conn, int why, struct list_head *faile
 	conn->sock = NULL;
 	vs_conn_clear_cursors(conn);
 	list_for_each_entry_safe(part, tmp, &conn->inflight, node) {
+		waited++;
 		if (part->flags & VS_PF_FIXED) {
 			list_move_tail(&part->node, failed);
 			continue;
@@ -493,6 +523,7 @@ static void vs_conn_reset(struct vs_conn *conn, int why, struct list_head *faile
 		part->state = VS_PART_QUEUED;
 	}
 	list_splice_init(&conn->inflight, &conn->sendq);
+	atomic_sub(waited, &conn->dev->tx_waiting);
 	lost = conn->dirty;
 	conn->dirty = false;
 	if (conn->state == VS_CONN_READY) {
@@ -503,6 +534,8 @@ static void vs_conn_reset(struct vs_conn *conn, int why, struct list_head *faile
 	spin_unlock_bh(&conn->lock);
 
 	vs_sock_close(sock);
+	/* parts held back behind the ones that will get no reply now */
+	vs_dev_kick_deferred(conn->dev);
 	if (lost)
 		WRITE_ONCE(conn->dev->sync_lost, true);
 	if (sock && why)
@@ -542,6 +575,7 @@ void vs_conn_kill(struct vs_conn *conn, struct list_head *out)
 	spin_lock_bh(&conn->lock);
 	conn->sock = NULL;
 	vs_conn_clear_cursors(conn);
+	atomic_sub(vs_list_count(&conn->inflight), &conn->dev->tx_waiting);
 	list_splice_tail_init(&conn->inflight, out);
 	list_splice_tail_init(&conn->sendq, out);
 	if (conn->dirty)
@@ -588,6 +622,7 @@ again:
 			continue;
 		}
 		list_move_tail(&part->node, out);
+		atomic_dec(&conn->dev->tx_waiting);
 	}
 	if (conn->rx_part && pred(conn->rx_part, arg)) {
 		/* read the rest of its payload into nowhere */
@@ -606,6 +641,8 @@ again:
 		goto again;
 	}
 	mutex_unlock(&conn->io_mutex);
+	/* parts held back behind the ones taken away would wait for nothing */
+	vs_dev_kick_deferred(conn->dev);
 	vs_fail_list(&failed, -EIO);
 }
 
@@ -707,6 +744,7 @@ static bool vs_batch_fill(struct vs_conn *conn)
 		vs_batch_add(conn, part, vs_build_req(conn, part,
 						      &conn->tx_hdrs[conn->tx_nops]));
 		part->tx_end = conn->tx_queued;
+		atomic_inc(&conn->dev->tx_waiting);
 	}
 	spin_unlock_bh(&conn->lock);
 	return conn->tx_nops;
@@ -918,6 +956,7 @@ static struct vs_part *vs_conn_claim(struct vs_conn *conn, u64 id, int *err)
 		} else {
 			part = p;
 			list_del_init(&part->node);
+			atomic_dec(&conn->dev->tx_waiting);
 			part->state = VS_PART_RECEIVING;
 		}
 	}
@@ -1108,8 +1147,12 @@ static void vs_conn_rx_sock(struct vs_conn *conn, struct sock *sk)
 	if (READ_ONCE(conn->err))
 		return;
 	tcp_read_sock(sk, &desc, vs_rx_actor);
-	if (desc.error)
+	if (desc.error) {
 		vs_conn_fail(conn, desc.error);
+		return;
+	}
+	/* parts queued while these replies were awaited go out now, together */
+	vs_dev_kick_deferred(conn->dev);
 }
 
 /*
@@ -1177,4 +1220,18 @@ void vs_conn_tick(struct vs_conn *conn)
 {
 	if (vs_conn_ready(conn))
 		queue_work(vs_io_wq, &conn->io_work);
+}
+
+/*
+ * Sends what a ready connection holds back (vs_dev_kick_deferred). Under
+ * conn->lock: once vs_conn_kill marked it dead, nothing queues its work.
+ */
+void vs_conn_kick_queued(struct vs_conn *conn)
+{
+	if (list_empty(&conn->sendq))
+		return;
+	spin_lock_bh(&conn->lock);
+	if (conn->state == VS_CONN_READY && !list_empty(&conn->sendq))
+		queue_work(vs_io_wq, &conn->io_work);
+	spin_unlock_bh(&conn->lock);
 }

@@ -559,6 +559,28 @@ static void vs_dev_event_work(struct work_struct *w)
 		queue_delayed_work(vs_ctl_wq, &dev->event_work, next - jiffies);
 }
 
+/*
+ * Parts that vs_conn_queue held back (tx_defer) go out: called after
+ * replies were claimed and when parts stop awaiting replies otherwise
+ * (reset, sweep, new map), never while the route's connections are freed.
+ * Any context but hard IRQ.
+ */
+void vs_dev_kick_deferred(struct vs_dev *dev)
+{
+	struct vs_route *r;
+	u32 i;
+
+	/* the claims before us, then tx_deferred: pairs with vs_tx_hold */
+	smp_mb();
+	if (!atomic_read(&dev->tx_deferred) || !atomic_xchg(&dev->tx_deferred, 0))
+		return;
+	rcu_read_lock();
+	r = rcu_dereference(dev->route);
+	for (i = 0; r && i < r->nconns; i++)
+		vs_conn_kick_queued(r->conns[i]);
+	rcu_read_unlock();
+}
+
 /* Periodic liveness check of the connections (PING, spec 4.2). */
 static void vs_dev_tick_work(struct work_struct *w)
 {
@@ -627,6 +649,8 @@ int vs_dev_set_map(struct vs_dev *dev, struct vs_map *map)
 		list_del_init(&part->node);
 		vs_dev_route_part(dev, part);
 	}
+	/* held back behind parts of connections that were killed */
+	vs_dev_kick_deferred(dev);
 	mod_delayed_work(vs_ctl_wq, &dev->retry_work, 0);
 	return 1;
 }
@@ -883,6 +907,8 @@ int vs_dev_create(const struct vs_dev_params *p, struct vs_map *map,
 	INIT_WORK(&dev->abort_work, vs_dev_abort_work);
 	init_waitqueue_head(&dev->idle_wq);
 	atomic_set(&dev->inflight, 0);
+	atomic_set(&dev->tx_waiting, 0);
+	atomic_set(&dev->tx_deferred, 0);
 	dev->last_need_map = jiffies - msecs_to_jiffies(vs_retry_interval_ms);
 
 	err = vs_dev_index_alloc(dev, p->dev_index);
