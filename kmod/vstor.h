@@ -34,6 +34,7 @@
 
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
+#include <linux/completion.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -339,6 +340,11 @@ struct vs_dev {
 	atomic_t tx_waiting;		/* parts sent, reply not claimed yet */
 	atomic_t tx_deferred;		/* parts held back since the last kick */
 	wait_queue_head_t idle_wq;	/* inflight reached 0 */
+
+	/* lazy: the flush of a normal unmap (vs_ctl_mutex, but status) */
+	bool unmap_syncing;		/* submitted, not yet completed */
+	blk_status_t unmap_sync_status;
+	struct completion unmap_sync;
 
 	unsigned long events;		/* VS_EV_* */
 	atomic64_t unreachable_osd;

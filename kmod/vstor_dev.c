@@ -13,9 +13,10 @@
  * acknowledges it, so no volatile cache is advertised and no flush ever
  * arrives. Otherwise (lazy pools) the device has a write cache: a flush
  * SYNCs every connection that acknowledged writes since its last SYNC,
- * FUA writes SYNC their OSD before completing, and if a connection that
- * held unsynced writes breaks, the next flush fails with EIO (the data may
- * be gone; we do not keep copies to replay).
+ * FUA writes SYNC their OSD before completing, a normal unmap flushes
+ * before it removes the device, and if a connection that held unsynced
+ * writes breaks, the next flush (or unmap) fails with EIO (the data may be
+ * gone; we do not keep copies to replay).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -909,6 +910,7 @@ int vs_dev_create(const struct vs_dev_params *p, struct vs_map *map,
 	atomic_set(&dev->inflight, 0);
 	atomic_set(&dev->tx_waiting, 0);
 	atomic_set(&dev->tx_deferred, 0);
+	init_completion(&dev->unmap_sync);
 	dev->last_need_map = jiffies - msecs_to_jiffies(vs_retry_interval_ms);
 
 	err = vs_dev_index_alloc(dev, p->dev_index);
@@ -1009,15 +1011,94 @@ static void vs_dev_fail_all(struct vs_dev *dev)
 	}
 }
 
+static void vs_unmap_sync_end(struct bio *bio)
+{
+	struct vs_dev *dev = bio->bi_private;
+
+	/* the writes it was to make durable may be gone: say so from now on */
+	if (bio->bi_status)
+		WRITE_ONCE(dev->sync_lost, true);
+	dev->unmap_sync_status = bio->bi_status;
+	complete(&dev->unmap_sync);
+	bio_put(bio);
+}
+
+/* Waits for the unmap flush until deadline; false if it is still running. */
+static bool vs_unmap_sync_wait(struct vs_dev *dev, unsigned long deadline)
+{
+	long left = (long)(deadline - jiffies);
+
+	if (!wait_for_completion_timeout(&dev->unmap_sync, max(left, 1L)))
+		return false;
+	dev->unmap_syncing = false;
+	return true;
+}
+
 /*
- * UNMAP (vs_ctl_mutex held). Normal: refused while the device is open, and
- * waits at most unmap_timeout_ms for requests in flight. Force: fails every
- * request in flight and every later one first, so it always completes,
- * even with the cluster gone and the device mounted.
+ * Lazy pools, normal unmap (vs_ctl_mutex held, no request in flight): a
+ * flush through the block layer, so that vs_prep_flush SYNCs every
+ * connection with acknowledged writes no SYNC covered yet. Nothing else
+ * can submit I/O meanwhile: the device is closed and refuses opens. Waits
+ * until deadline. A flush still running then is waited for by the next
+ * unmap, which flushes again (the device was open in between); one that
+ * fails marks the writes as possibly lost.
+ */
+static int vs_dev_unmap_sync(struct vs_dev *dev, unsigned long deadline,
+			     const char **why)
+{
+	struct bio *bio;
+
+	if (dev->unmap_syncing && !vs_unmap_sync_wait(dev, deadline))
+		goto busy;
+	if (READ_ONCE(dev->sync_lost)) {
+		*why = "acknowledged writes were lost before a SYNC covered them (an OSD connection broke, see dmesg): unmap with --force to remove the device anyway";
+		return -EIO;
+	}
+	bio = bio_alloc(dev->disk->part0, 0, REQ_OP_WRITE | REQ_PREFLUSH,
+			GFP_NOIO);
+	if (!bio)
+		return -ENOMEM;
+	bio->bi_end_io = vs_unmap_sync_end;
+	bio->bi_private = dev;
+	reinit_completion(&dev->unmap_sync);
+	dev->unmap_syncing = true;
+	submit_bio(bio);
+	if (!vs_unmap_sync_wait(dev, deadline))
+		goto busy;
+	if (dev->unmap_sync_status) {
+		*why = "the SYNC of acknowledged writes failed, they may be lost (see dmesg): unmap with --force to remove the device anyway";
+		return -EIO;
+	}
+	return 0;
+busy:
+	*why = "the SYNC of acknowledged writes did not finish within unmap_timeout_ms (cluster unreachable?): retry, or unmap with --force to drop them";
+	return -EBUSY;
+}
+
+/* Normal unmap: no request in flight and, lazy, the writes synced. */
+static int vs_dev_quiesce(struct vs_dev *dev, const char **why)
+{
+	unsigned long wait = msecs_to_jiffies(vs_unmap_timeout_ms);
+
+	if (!wait_event_timeout(dev->idle_wq, !atomic_read(&dev->inflight),
+				wait)) {
+		*why = "requests still in flight (cluster unreachable?): retry, or unmap with --force";
+		return -EBUSY;
+	}
+	return dev->lazy ? vs_dev_unmap_sync(dev, jiffies + wait, why) : 0;
+}
+
+/*
+ * UNMAP (vs_ctl_mutex held). Normal: refused while the device is open,
+ * waits at most unmap_timeout_ms for requests in flight and, on a lazy
+ * pool, as long again for the SYNC of the acknowledged writes. Force:
+ * fails every request in flight and every later one first, so it always
+ * completes, even with the cluster gone and the device mounted.
  */
 int vs_dev_remove(struct vs_dev *dev, bool force, const char **why)
 {
 	struct gendisk *disk = dev->disk;
+	int err;
 
 	lockdep_assert_held(&vs_ctl_mutex);
 	spin_lock_bh(&dev->lock);
@@ -1034,13 +1115,14 @@ int vs_dev_remove(struct vs_dev *dev, bool force, const char **why)
 	if (force) {
 		blk_mark_disk_dead(disk);
 		vs_dev_fail_all(dev);
-	} else if (!wait_event_timeout(dev->idle_wq, !atomic_read(&dev->inflight),
-				       msecs_to_jiffies(vs_unmap_timeout_ms))) {
-		spin_lock_bh(&dev->lock);
-		dev->removing = false;
-		spin_unlock_bh(&dev->lock);
-		*why = "requests still in flight (cluster unreachable?): retry, or unmap with --force";
-		return -EBUSY;
+	} else {
+		err = vs_dev_quiesce(dev, why);
+		if (err) {
+			spin_lock_bh(&dev->lock);
+			dev->removing = false;
+			spin_unlock_bh(&dev->lock);
+			return err;
+		}
 	}
 
 	/* no request is left after del_gendisk, so no part either */

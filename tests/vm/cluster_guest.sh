@@ -7,7 +7,9 @@
 #   sequential; ext4 with files checked by sha256 after unmount and mount;
 #   kill -9 of an OSD during a fio verify run, then its restart; a lazy
 #   (immediate_commit=none) mapping: write cache, fsync, and EIO from the
-#   fsync after an OSD with unsynced writes died;
+#   fsync after an OSD with unsynced writes died; a normal unmap SYNCs
+#   acknowledged writes (EIO once they were lost, EBUSY while the SYNC
+#   cannot finish) and the data survives kill -9 of every OSD;
 #   map -> unmap -> map quickly; layered images: a snapshot of a mapped
 #   image (the agent moves the device to the new inode, writes after it
 #   show over the snapshot's data), remap, the snapshot read-only, a clone
@@ -138,18 +140,77 @@ dd if=/dev/urandom of="$d" bs=4k count=16 oflag=direct 2>/dev/null || failed "la
 p=$(pg1_primary)
 eval "kill -9 \$OSD_PID_$p; wait \$OSD_PID_$p" 2>/dev/null
 note "killed OSD $p (primary of PG 1, with unsynced writes)"
-if flush_dev "$d"; then
-	failed "lazy: fsync after losing unsynced writes succeeded"
+# (no map again while PG 1 has no primary: its first open reads PG 1)
+if $V unmap "$d" 2>/tmp/unmap.err; then
+	failed "lazy: unmap after losing unsynced writes succeeded"
 else
-	pass "lazy: fsync after losing unsynced writes fails (EIO)"
+	grep -q "lost" /tmp/unmap.err && pass "lazy: unmap after losing unsynced writes refused: $(cat /tmp/unmap.err)" ||
+		failed "lazy: unmap after losing unsynced writes: $(cat /tmp/unmap.err)"
+	if flush_dev "$d"; then
+		failed "lazy: fsync after losing unsynced writes succeeded"
+	else
+		pass "lazy: fsync after losing unsynced writes fails (EIO)"
+	fi
+	flush_dev "$d" && pass "lazy: the next fsync succeeds again" || failed "lazy: next fsync"
+	$V unmap "$d" >/dev/null || failed "unmap lazy"
 fi
-flush_dev "$d" && pass "lazy: the next fsync succeeds again" || failed "lazy: next fsync"
-$V unmap "$d" >/dev/null || failed "unmap lazy"
-etcd_put config/global '{"immediate_commit":"all"}' || failed "config/global all"
 wait_for 60 osds_up 2 || failed "osd/state/$p did not expire"
 start_osd "$p"
 wait_for 60 osds_up 3 || failed "OSD $p did not come back"
 wait_for 120 pgs_active || failed "PGs active after OSD $p: $($V status --json)"
+
+# ---- lazy pools: a normal unmap SYNCs the acknowledged writes first ----
+# Our OSDs keep unsynced replicated writes across kill -9 (they are stable
+# versions in the page cache of the disk), so the SYNC itself is what is
+# checked: the primaries count the SYNCs they serve (osd/stats, every 5 s).
+syncs() {	# primary SYNCs served by all OSDs
+	s=0
+	for n in 1 2 3; do
+		c=$(etcd_get osd/stats/$n | grep -o '"primary_sync":{"count":[0-9]*' | grep -o '[0-9]*$')
+		s=$((s + ${c:-0}))
+	done
+	echo "$s"
+}
+stats_since() {	# T: every OSD published osd/stats after second T
+	for n in 1 2 3; do
+		t=$(etcd_get osd/stats/$n | sed -n 's/.*"time":"\([0-9]*\).*/\1/p')
+		[ -n "$t" ] && [ "$t" -gt "$1" ] || return 1
+	done
+}
+fresh_syncs() {	# primary SYNCs, from stats published after now
+	wait_for 20 stats_since "$(date +%s)" || failed "osd/stats not refreshed in 20 s"
+	syncs
+}
+dd if=/dev/urandom of=/tmp/lazy.bin bs=64k count=16 2>/dev/null
+d=$($V map img1 --no_agent) || die "map img1 (lazy unmap)"
+# 1 MiB at 100 MiB: objects 800..807, PGs 1..8
+dd if=/tmp/lazy.bin of="$d" bs=64k seek=1600 oflag=direct 2>/dev/null || failed "lazy: write before unmap"
+s0=$(fresh_syncs)
+if $V unmap "$d" 2>/tmp/unmap.err; then
+	s1=$(fresh_syncs)
+	[ "$s1" -gt "$s0" ] && pass "lazy: unmap SYNCed the acknowledged writes (primary SYNCs $s0 -> $s1)" ||
+		failed "lazy: unmap sent no SYNC for acknowledged writes (primary SYNCs $s0 -> $s1)"
+else
+	failed "lazy: unmap with unsynced writes: $(cat /tmp/unmap.err)"
+fi
+# A SYNC that cannot finish (the primary stopped): EBUSY, then a retry works.
+d=$($V map img1 --no_agent) || die "map img1 (lazy, stopped OSD)"
+dd if=/dev/urandom of="$d" bs=4k count=4 oflag=direct 2>/dev/null || failed "lazy: write to PG 1"
+p=$(pg1_primary)
+echo 2000 >/sys/module/vstor/parameters/unmap_timeout_ms
+eval "kill -STOP \$OSD_PID_$p"
+if $V unmap "$d" 2>/tmp/unmap.err; then
+	failed "lazy: unmap with the SYNC stuck (OSD $p stopped) succeeded"
+else
+	grep -q "did not finish" /tmp/unmap.err &&
+		pass "lazy: unmap with OSD $p stopped refused: $(cat /tmp/unmap.err)" ||
+		failed "lazy: unmap with OSD $p stopped: $(cat /tmp/unmap.err)"
+fi
+eval "kill -CONT \$OSD_PID_$p"
+echo 10000 >/sys/module/vstor/parameters/unmap_timeout_ms
+$V unmap "$d" 2>/tmp/unmap.err && pass "lazy: unmap after SIGCONT of OSD $p" ||
+	failed "lazy: unmap after SIGCONT of OSD $p: $(cat /tmp/unmap.err)"
+etcd_put config/global '{"immediate_commit":"all"}' || failed "config/global all"
 
 # ---- map -> unmap -> map quickly ----
 ok=1
@@ -315,7 +376,22 @@ fi
 [ -e /sys/block/vs0 ] && failed "/sys/block/vs0 still there after force unmap"
 $V list | grep -q vs0 && failed "vs0 still listed"
 
-kill "$ETCD_PID" 2>/dev/null
-wait 2>/dev/null
+# ---- what the lazy unmap synced survived kill -9 of every OSD ----
+wait_for 60 osds_up 0 || failed "osd/state of the killed OSDs did not expire"
+for n in 1 2 3; do
+	start_osd "$n"
+done
+wait_for 60 osds_up 3 || failed "OSDs did not come back"
+wait_for 120 pgs_active || failed "PGs active after restarting all OSDs: $($V status --json)"
+d=$($V map img1 --no_agent) || die "map img1 after the restart"
+if dd if="$d" of=/tmp/lazy.back bs=64k skip=1600 count=16 iflag=direct 2>/dev/null &&
+	cmp -s /tmp/lazy.bin /tmp/lazy.back; then
+	pass "lazy: data written before the unmap intact after kill -9 and restart of all OSDs"
+else
+	failed "lazy: data written before the unmap differs after the restart of all OSDs"
+fi
+$V unmap "$d" >/dev/null || failed "unmap after the restart"
+
+cluster_stop
 rmmod vstor || failed "rmmod vstor"
 exit $fail
