@@ -14,8 +14,9 @@
 #   image (the agent moves the device to the new inode, writes after it
 #   show over the snapshot's data), remap, the snapshot read-only, a clone
 #   of it, flatten while mapped, snap rm of a mapped clone's parent, a
-#   snapshot while fio verify writes; forced unmap with the cluster stopped and
-#   I/O in flight.
+#   snapshot while fio verify writes; --hw_queues 2 with --conns_per_osd 2;
+#   --io_timeout with an OSD stopped; forced unmap with the cluster stopped
+#   and I/O in flight.
 # Every check prints PASS:/FAIL:; the host checks dmesg for splats.
 set -u
 . /bin/guest_lib.sh
@@ -340,6 +341,45 @@ wait_for 30 unrelated && [ "$(dev_inode "$d")" = "$ino" ] &&
 	failed "after a new image took the name: $d on inode $(dev_inode "$d") (was $ino)"
 for x in "$c" "$d"; do $V unmap "$x" >/dev/null || failed "unmap $x"; done
 note "layer checks took $(( $(date +%s) - lt ))s"
+
+# ---- --hw_queues 2 --conns_per_osd 2: both queues, two connections per OSD ----
+osd_port() { etcd_get "osd/state/$1" | sed -n 's/.*"port":\([0-9]*\).*/\1/p'; }
+kconns() {	# PORT: established connections to PORT no process holds (the module's)
+	own=" $(ls -l /proc/[0-9]*/fd 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p' | tr '\n' ' ') "
+	awk -v p="$(printf ':%04X' "$1")" -v own="$own" '$4 == "01" &&
+		substr($3, length($3) - 4) == p && !index(own, " " $10 " ")' /proc/net/tcp | wc -l
+}
+d=$($V map img1 --no_agent --hw_queues 2 --conns_per_osd 2) || die "map --hw_queues 2 --conns_per_osd 2"
+nq=$(ls /sys/block/vs0/mq | wc -l)
+[ "$nq" = 2 ] && pass "--hw_queues 2: 2 blk-mq queues" || failed "--hw_queues 2: $nq queues in /sys/block/vs0/mq"
+# one job per CPU, so that both queues (and so both connection slots) carry I/O
+fio_verify mq2-conns2 --rw=randwrite --bs=4k --iodepth=32 --size=4m --offset=16m \
+	--offset_increment=4m --numjobs=2 --cpus_allowed=0-1 --cpus_allowed_policy=split --group_reporting
+c=""
+for n in 1 2 3; do
+	c="$c $(kconns "$(osd_port $n)")"
+done
+[ "$c" = " 2 2 2" ] && pass "--conns_per_osd 2: connections to OSDs 1 2 3:$c" ||
+	failed "--conns_per_osd 2: connections to OSDs 1 2 3:$c (want 2 each)"
+$V unmap "$d" >/dev/null || failed "unmap (hw_queues 2)"
+
+# ---- --io_timeout: a read from a stopped OSD fails in time, then I/O works ----
+d=$($V map img1 --no_agent --io_timeout 3000) || die "map --io_timeout 3000"
+dd if="$d" of=/dev/null bs=4k count=1 iflag=direct 2>/dev/null || failed "io_timeout: first read"
+p=$(pg1_primary)
+eval "kill -STOP \$OSD_PID_$p"
+t=$(date +%s)
+timeout 30 dd if="$d" of=/dev/null bs=4k count=1 iflag=direct 2>/tmp/dd.err
+rc=$?
+el=$(( $(date +%s) - t ))
+eval "kill -CONT \$OSD_PID_$p"
+if [ "$rc" -ne 0 ] && [ "$el" -le 10 ]; then
+	pass "--io_timeout 3000: read from stopped OSD $p failed after ${el}s: $(tail -n 1 /tmp/dd.err)"
+else
+	failed "--io_timeout 3000: read from stopped OSD $p: status $rc after ${el}s"
+fi
+fio_verify io-timeout-after --rw=randwrite --bs=4k --iodepth=8 --size=2m
+$V unmap "$d" >/dev/null || failed "unmap (io_timeout)"
 
 # ---- forced unmap with the cluster stopped and I/O in flight ----
 dev=$($V map img1 --no_agent) || die "map for the force test"
