@@ -8,18 +8,16 @@
 # softirq) so the host can report CPU per op. Results go to $OUT as
 # fio-*.json / bench-*.json and cpu.txt ("kind type qd round ticks").
 # BENCH_LAYERED=1 snapshots the written image first, so reads go through
-# a parent layer.
+# a parent layer. Besides fio's engines, BENCH_ENGINES may name "nullb"
+# (the same fio job on /dev/nullb0: the floor of fio and the block layer,
+# no network) and "libaio-nodefer" (libaio with the module's tx_defer=0:
+# every request sent on its own). cpu.txt also gets the TCP segments the
+# guest sent during the run.
 . /bin/guest_lib.sh
 SECS=${BENCH_SECONDS:-3}
 ROUNDS=${BENCH_ROUNDS:-5}
-ENGINES=$(echo "${BENCH_ENGINES:-libaio}" | tr , " ")
-cluster_start 192
-$V create bench --size 64M >/dev/null || die "create image"
-vstor_load
-dev=$($V map bench --no_agent) || die "vsctl map bench"
-fio --name=fill --filename="$dev" --direct=1 --ioengine=libaio --rw=write --bs=1m \
-	--iodepth=4 --size=64m --eta=never --output=/dev/null || die "fill the image"
-pass "image written in full"
+ENGINES=$(echo "${BENCH_ENGINES:-libaio nullb}" | tr , " ")
+bench_image_up
 if [ "${BENCH_LAYERED:-0}" = 1 ]; then
 	# all the data one layer down: reads of granules not written since go
 	# to the parent (a second READ per request on /dev/vs0 and in libvstor)
@@ -32,22 +30,32 @@ busy() {	# busy ticks of all CPUs so far
 	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
 }
 
+segs() {	# TCP segments sent so far (OutSegs)
+	awk '/^Tcp:/ && $2 ~ /[0-9]/ { print $12 }' /proc/net/snmp
+}
+
 run_fio() {	# ENGINE TYPE QD ROUND
-	b0=$(busy)
-	fio --name=b --filename="$dev" --direct=1 --ioengine="$1" --rw="rand$2" \
+	file=$dev engine=$1 defer=/sys/module/vstor/parameters/tx_defer
+	case $1 in
+	nullb) file=/dev/nullb0 engine=libaio ;;
+	libaio-nodefer) engine=libaio; echo 0 >$defer || failed "tx_defer=0" ;;
+	esac
+	b0=$(busy) s0=$(segs)
+	fio --name=b --filename="$file" --direct=1 --ioengine="$engine" --rw="rand$2" \
 		--bs=4k --iodepth="$3" --size=64m --runtime="$SECS" --time_based \
 		--eta=never --output-format=json \
 		--output="$OUT/fio_$1-$2-$3-$4.json" || failed "fio $1 $2 qd$3"
-	echo "fio_$1 $2 $3 $4 $(( $(busy) - b0 ))" >>"$OUT/cpu.txt"
+	echo "fio_$1 $2 $3 $4 $(( $(busy) - b0 )) $(( $(segs) - s0 ))" >>"$OUT/cpu.txt"
+	[ "$1" = libaio-nodefer ] && echo 1 >$defer
 }
 
 run_bench() {	# TYPE QD ROUND
-	b0=$(busy)
+	b0=$(busy) s0=$(segs)
 	$V bench bench --io-type "$1" --io-pattern rand --io-size 4k \
 		--io-depth "$2" --seconds "$SECS" --json \
 		>"$OUT/bench-$1-$2-$3.json" 2>"$OUT/bench.err" ||
 		failed "vsctl bench $1 qd$2: $(cat "$OUT/bench.err")"
-	echo "bench $1 $2 $3 $(( $(busy) - b0 ))" >>"$OUT/cpu.txt"
+	echo "bench $1 $2 $3 $(( $(busy) - b0 )) $(( $(segs) - s0 ))" >>"$OUT/cpu.txt"
 }
 
 : >"$OUT/cpu.txt"

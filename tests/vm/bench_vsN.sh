@@ -7,8 +7,11 @@
 # latency and CPU per op below 1 is better).
 #
 # Usage: sh tests/vm/bench_vsN.sh [BUILD_DIR] [SECONDS_PER_RUN] [ROUNDS]
-#   (defaults: build, 3, 5). BENCH_ENGINES="libaio io_uring" adds fio
-#   with io_uring (the engine vsctl bench's event loop uses).
+#   (defaults: build, 3, 5). BENCH_ENGINES (default "libaio nullb"):
+#   fio engines on /dev/vs0 ("io_uring" is the engine vsctl bench's event
+#   loop uses), "nullb" (the same fio job on /dev/nullb0: what fio and the
+#   guest's block layer cost alone, the floor of the kernel path) and
+#   "libaio-nodefer" (the module with tx_defer=0: each request sent alone).
 #   BENCH_LAYERED=1: the image is snapshotted after it was written, so
 #   reads go through a parent layer (clone/snapshot read cost).
 # The guest runs under TCG on a shared host, so single runs are noisy:
@@ -22,7 +25,7 @@ cd "$(dirname "$0")/../.." || exit 1
 BUILD=${1:-build}
 SECS=${2:-3}
 ROUNDS=${3:-5}
-ENGINES=${BENCH_ENGINES:-libaio}
+ENGINES=${BENCH_ENGINES:-libaio nullb}
 for b in vstor-osd vstor-disk vsctl; do
 	[ -x "$BUILD/$b" ] || { echo "bench_vsN: $BUILD/$b not built (run make)" >&2; exit 1; }
 done
@@ -30,7 +33,7 @@ keep=$(mktemp -d "${TMPDIR:-/tmp}/vstor-bench.XXXXXX") || exit 1
 trap 'rm -rf "$keep"' EXIT
 echo "# host load before: $(uptime)"
 VM_MEM=2048 VM_TIMEOUT=3000 GUEST_TIMEOUT=2900 VM_KEEP="$keep/out" \
-VM_MODS="brd" \
+VM_MODS="brd null_blk" \
 VM_BINS="/usr/bin/etcd /usr/bin/fio $BUILD/vstor-osd=/usr/bin/vstor-osd
  $BUILD/vstor-disk=/usr/bin/vstor-disk $BUILD/vsctl=/usr/bin/vsctl" \
 VM_APPEND="BENCH_SECONDS=$SECS BENCH_ROUNDS=$ROUNDS BENCH_ENGINES=$(echo $ENGINES | tr " " ,) BENCH_LAYERED=${BENCH_LAYERED:-0}" \
@@ -48,9 +51,11 @@ import json, os, statistics, sys
 d, secs, rounds, engines = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split()
 HZ = 100  # USER_HZ of /proc/stat
 ticks = {}
+segs = {}
 for line in open(os.path.join(d, "cpu.txt")):
-    kind, t, qd, r, n = line.split()
+    kind, t, qd, r, n, s = line.split()
     ticks[(kind, t, qd, r)] = int(n)
+    segs[(kind, t, qd, r)] = int(s)
 
 def runs(kind, t, qd):
     out = []
@@ -67,26 +72,31 @@ def runs(kind, t, qd):
             iops, lat, ops = x["iops"], x["lat_us"]["mean"], x["ops"]
         n = ticks.get((kind, t, str(qd), str(r)))
         cpu = n * 1e6 / HZ / ops if n is not None and ops else float("nan")
-        out.append((iops, lat, cpu))
+        sg = segs.get((kind, t, str(qd), str(r)))
+        sg = sg / ops if sg is not None and ops else float("nan")
+        out.append((iops, lat, cpu, sg))
     return out
 
 def med(rs, i):
     return statistics.median(r[i] for r in rs)
 
 print(f"# 4 KiB random, medians of {rounds} runs of {secs} s per client (IOPS min..max in brackets),")
-print("# replicated x3 pool on 3 OSDs (brd RAM disks) in one 2-vCPU TCG guest; CPU = whole-guest busy time per op")
-print("| case | client | IOPS | mean latency | CPU/op | IOPS ratio | latency ratio | CPU/op ratio |")
-print("|---|---|---|---|---|---|---|---|")
+print("# replicated x3 pool on 3 OSDs (brd RAM disks) in one 2-vCPU TCG guest; CPU = whole-guest busy time per op;")
+print("# segs/op = TCP segments sent in the guest per op (requests, replies, replication, ACKs)")
+print("| case | client | IOPS | mean latency | CPU/op | segs/op | IOPS ratio | latency ratio | CPU/op ratio |")
+print("|---|---|---|---|---|---|---|---|---|")
+label = {"nullb": "/dev/nullb0 fio libaio (floor)",
+         "libaio-nodefer": "/dev/vs0 fio libaio tx_defer=0"}
 for t in ("read", "write"):
     for qd in (1, 32):
         b = runs("bench", t, qd)
         bi, bl, bc = med(b, 0), med(b, 1), med(b, 2)
         name = f"T1Q{qd} {t}"
         print(f"| {name} | vsctl bench | {bi:.0f} [{min(r[0] for r in b):.0f}..{max(r[0] for r in b):.0f}]"
-              f" | {bl:.0f} us | {bc:.0f} us | 1 | 1 | 1 |")
+              f" | {bl:.0f} us | {bc:.0f} us | {med(b, 3):.2f} | 1 | 1 | 1 |")
         for e in engines:
             f = runs(f"fio_{e}", t, qd)
             fi, fl, fc = med(f, 0), med(f, 1), med(f, 2)
-            print(f"| {name} | /dev/vs0 fio {e} | {fi:.0f} [{min(r[0] for r in f):.0f}..{max(r[0] for r in f):.0f}]"
-                  f" | {fl:.0f} us | {fc:.0f} us | {fi / bi:.2f}x | {fl / bl:.2f}x | {fc / bc:.2f}x |")
+            print(f"| {name} | {label.get(e, '/dev/vs0 fio ' + e)} | {fi:.0f} [{min(r[0] for r in f):.0f}..{max(r[0] for r in f):.0f}]"
+                  f" | {fl:.0f} us | {fc:.0f} us | {med(f, 3):.2f} | {fi / bi:.2f}x | {fl / bl:.2f}x | {fc / bc:.2f}x |")
 PY

@@ -109,3 +109,15 @@ pg1_primary() {	# the OSD holding the lock of PG 1 of pool 1
 flush_dev() {	# DEV: fsync of the device (a block layer flush), its status
 	dd if=/dev/null of="$1" conv=fsync 2>/dev/null
 }
+
+# bench_image_up: the cluster, a 64 MiB image "bench" written in full and
+# mapped without the agent at $dev (the bench and profile guests).
+bench_image_up() {
+	cluster_start 192
+	$V create bench --size 64M >/dev/null || die "create image"
+	vstor_load
+	dev=$($V map bench --no_agent) || die "vsctl map bench"
+	fio --name=fill --filename="$dev" --direct=1 --ioengine=libaio --rw=write --bs=1m \
+		--iodepth=4 --size=64m --eta=never --output=/dev/null || die "fill the image"
+	pass "image written in full"
+}

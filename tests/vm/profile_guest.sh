@@ -1,0 +1,96 @@
+#!/bin/sh
+# Guest side of tests/vm/profile_vsN.sh: the bench cluster and image, then
+# per case one run for its counters (per op: whole-guest and OSD CPU,
+# context switches, TCP segments in/out, NET_RX softirqs, IPIs) and, with
+# PROF_PERF=1, one under `perf record -e cpu-clock -a -g` (the software
+# clock works under TCG), reported here against this kernel's kallsyms and
+# the module's symbols: by comm, by symbol, and inclusive per comm.
+# A case is fio_ENGINE, nullb (fio libaio on /dev/nullb0) or bench, with
+# optional +PARAM=VALUE suffixes that set vstor module parameters first
+# (fio_libaio+tx_defer=0), for A/B runs in one guest.
+. /bin/guest_lib.sh
+SECS=${PROF_SECONDS:-4}
+QD=${PROF_QD:-32}
+RW=${PROF_RW:-read}
+CASES=$(echo "${PROF_CASES:-fio_libaio bench nullb}" | tr , " ")
+echo 0 >/proc/sys/kernel/kptr_restrict
+echo -1 >/proc/sys/kernel/perf_event_paranoid
+note "clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+bench_image_up
+
+busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+
+# busy ticks, OSD ticks, etcd ticks, context switches, interrupts, TCP
+# segments in and out, NET_RX and BLOCK softirqs, LOC RES CAL TLB
+counters() {
+	osd=0
+	for n in 1 2 3; do
+		eval "p=\$OSD_PID_$n"
+		osd=$(( osd + $(awk '{ print $14 + $15 }' "/proc/$p/stat") ))
+	done
+	echo "$(busy) $osd $(awk '{ print $14 + $15 }' "/proc/$ETCD_PID/stat")" \
+		"$(awk '/^ctxt/ || /^intr/ { print $2 }' /proc/stat | tr '\n' ' ')" \
+		"$(awk '/^Tcp:/ && $2 ~ /[0-9]/ { print $11, $12 }' /proc/net/snmp)" \
+		"$(awk '/NET_RX:|BLOCK:/ { print $2 + $3 }' /proc/softirqs | tr '\n' ' ')" \
+		"$(awk '$1 ~ /^(LOC|RES|CAL|TLB):$/ { print $2 + $3 }' /proc/interrupts | tr '\n' ' ')"
+}
+
+per_op() {	# BEFORE AFTER OPS
+	echo "$1 | $2" | awk -v ops="$3" '{
+		split($0, h, "|"); split(h[1], a, " "); split(h[2], b, " ")
+		n = split("busy_ms osd_ms etcd_ms ctxt intr tcp_in tcp_out net_rx block loc res cal tlb", name, " ")
+		for (i = 1; i <= n; i++)
+			printf "%s/op=%.3f ", name[i], (b[i] - a[i]) * (i <= 3 ? 10 : 1) / ops }'
+}
+
+cmdline() {	# CASE
+	case $1 in
+	bench) echo "$V bench bench --io-type $RW --io-pattern rand --io-size 4k" \
+		"--io-depth $QD --seconds $SECS --json" ;;
+	*)	f=$dev e=${1#fio_}
+		[ "$1" = nullb ] && f=/dev/nullb0 e=libaio
+		echo "fio --name=b --filename=$f --direct=1 --ioengine=$e --rw=rand$RW" \
+			"--bs=4k --iodepth=$QD --size=64m --runtime=$SECS --time_based" \
+			"--eta=never --output-format=terse $(echo "${PROF_FIO_OPTS:-}" | tr , " ")" ;;
+	esac
+}
+
+report() {	# CASE: perf record of one run, reports in $OUT
+	d=/tmp/$1.data
+	# shellcheck disable=SC2046
+	perf record -q -e cpu-clock -F 499 -a -g -o "$d" -- $(cmdline "$1") \
+		>"$OUT/$1.perf.out" 2>&1 || failed "perf record $1"
+	perf report -i "$d" --stdio --no-children -g none -n --sort comm >"$OUT/$1.comm.txt" 2>/dev/null
+	perf report -i "$d" --stdio --no-children -g none -n --sort comm,sym >"$OUT/$1.commsym.txt" 2>/dev/null
+	perf report -i "$d" --stdio --children -g none --sort sym >"$OUT/$1.children.txt" 2>/dev/null
+	for comm in fio vsctl vstor-osd; do
+		perf report -i "$d" --stdio --children -g none --comm $comm --sort sym \
+			--percent-limit 0.5 >"$OUT/$1.children-$comm.txt" 2>/dev/null
+	done
+	rm -f "$d"
+}
+
+for cs in $CASES; do
+	c=${cs%%+*}
+	# shellcheck disable=SC2046
+	set -- $(echo "$cs" | tr + " ")
+	shift
+	for kv in "$@"; do
+		echo "${kv#*=}" >"/sys/module/vstor/parameters/${kv%%=*}" || failed "set $kv"
+	done
+	c0=$(counters)
+	# shellcheck disable=SC2091
+	$(cmdline "$c") >"$OUT/$c.out" 2>&1 || failed "$cs"
+	c1=$(counters)
+	case $c in
+	bench) iops=$(grep -o '"iops":[0-9.]*' "$OUT/$c.out" | head -n 1 | cut -d: -f2) ;;
+	*) iops=$(awk -F';' '{ print $8 + $49 }' "$OUT/$c.out") ;;
+	esac
+	ops=$(awk -v i="$iops" -v s="$SECS" 'BEGIN { printf "%d", i * s + 1 }')
+	note "$cs: iops $iops $(per_op "$c0" "$c1" "$ops")"
+	[ "${PROF_PERF:-0}" = 1 ] && report "$c"
+done
+pass "profiled: $CASES"
+$V unmap "$dev" >/dev/null || failed "unmap"
+cluster_stop
+exit $fail
