@@ -352,6 +352,7 @@ struct vs_dev {
 	struct delayed_work event_work;
 	struct work_struct abort_work;	/* fail timed-out requests */
 	struct delayed_work tick_work;	/* PING the connections */
+	struct delayed_work kick_work;	/* held parts' deadline: 1 jiffy */
 };
 
 /* vstor_main.c */

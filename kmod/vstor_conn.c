@@ -115,7 +115,9 @@ static u32 vs_list_count(const struct list_head *list)
  * Whether a part just queued on a ready connection should wait for the
  * kick after the next reply (tx_defer, vstor_main.c). Pairs with the
  * barrier in vs_dev_kick_deferred: either that kick sees tx_deferred, or
- * we see the reply's claim and push ourselves.
+ * we see the reply's claim and push ourselves. The replies awaited may
+ * be another OSD's, and that OSD may hang: kick_work kicks a jiffy later
+ * at the latest.
  */
 static bool vs_tx_hold(struct vs_dev *dev)
 {
@@ -123,7 +125,10 @@ static bool vs_tx_hold(struct vs_dev *dev)
 		return false;
 	atomic_inc(&dev->tx_deferred);
 	smp_mb__after_atomic();
-	return atomic_read(&dev->tx_waiting) >= vs_tx_defer;
+	if (atomic_read(&dev->tx_waiting) < vs_tx_defer)
+		return false;
+	queue_delayed_work(vs_io_wq, &dev->kick_work, 1);
+	return true;
 }
 
 /*

@@ -582,6 +582,12 @@ void vs_dev_kick_deferred(struct vs_dev *dev)
 	rcu_read_unlock();
 }
 
+static void vs_dev_kick_work(struct work_struct *w)
+{
+	vs_dev_kick_deferred(container_of(to_delayed_work(w), struct vs_dev,
+					  kick_work));
+}
+
 /* Periodic liveness check of the connections (PING, spec 4.2). */
 static void vs_dev_tick_work(struct work_struct *w)
 {
@@ -903,6 +909,7 @@ int vs_dev_create(const struct vs_dev_params *p, struct vs_map *map,
 	INIT_LIST_HEAD(&dev->retry);
 	INIT_DELAYED_WORK(&dev->retry_work, vs_dev_retry_work);
 	INIT_DELAYED_WORK(&dev->tick_work, vs_dev_tick_work);
+	INIT_DELAYED_WORK(&dev->kick_work, vs_dev_kick_work);
 	INIT_DELAYED_WORK(&dev->event_work, vs_dev_event_work);
 	mutex_init(&dev->route_mutex);
 	INIT_WORK(&dev->abort_work, vs_dev_abort_work);
@@ -1128,6 +1135,8 @@ int vs_dev_remove(struct vs_dev *dev, bool force, const char **why)
 	/* no request is left after del_gendisk, so no part either */
 	del_gendisk(disk);
 	cancel_delayed_work_sync(&dev->tick_work);
+	/* no request queues it after del_gendisk; it scans the route */
+	cancel_delayed_work_sync(&dev->kick_work);
 	cancel_delayed_work_sync(&dev->retry_work);
 	cancel_work_sync(&dev->abort_work);
 	vs_route_free_all(dev, rcu_dereference_protected(dev->route, 1));
