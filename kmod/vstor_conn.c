@@ -124,6 +124,7 @@ static bool vs_tx_hold(struct vs_dev *dev)
 	if (!vs_tx_defer || atomic_read(&dev->tx_waiting) < vs_tx_defer)
 		return false;
 	atomic_inc(&dev->tx_deferred);
+	/* tx_deferred before tx_waiting: pairs with vs_dev_kick_deferred */
 	smp_mb__after_atomic();
 	if (atomic_read(&dev->tx_waiting) < vs_tx_defer)
 		return false;

@@ -12,7 +12,7 @@ PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev
  libnl-3-dev libnl-genl-3-dev libibverbs-dev
  etcd-server etcd-client fio
  linux-headers-amd64 linux-image-amd64 kmod qemu-system-x86 busybox-static cpio
- valgrind python3 iproute2 procps dkms"
+ valgrind python3 iproute2 procps dkms linux-source-6.1"
 
 missing=""
 for p in $PKGS; do
