@@ -402,6 +402,24 @@ static int vs_conn_open(struct vs_conn *conn, struct sockaddr_storage *addr,
 	return 0;
 }
 
+/* Forgets the transmit batch and receive cursor (io_mutex, conn->lock). */
+static void vs_conn_clear_cursors(struct vs_conn *conn)
+{
+	if (conn->rx_part) {
+		list_add(&conn->rx_part->node, &conn->inflight);
+		atomic_inc(&conn->dev->tx_waiting);
+		conn->rx_part = NULL;
+	}
+	conn->rx_state = VS_RX_HDR;
+	conn->rx_got = 0;
+	conn->tx_nops = 0;
+	conn->tx_cur = 0;
+	conn->tx_sent = 0;
+	conn->tx_queued = 0;
+	conn->ping_due = false;
+	conn->err = 0;
+}
+
 static void vs_conn_connect_work(struct work_struct *w)
 {
 	struct vs_conn *conn = container_of(to_delayed_work(w), struct vs_conn,
@@ -459,17 +477,9 @@ static void vs_conn_connect_work(struct work_struct *w)
 	conn->sock = sock;
 	conn->state = VS_CONN_READY;
 	conn->backoff_ms = 0;
-	conn->err = 0;
-	conn->tx_nops = 0;
-	conn->tx_cur = 0;
-	conn->tx_sent = 0;
-	conn->tx_queued = 0;
-	conn->rx_state = VS_RX_HDR;
-	conn->rx_got = 0;
-	conn->rx_part = NULL;
+	vs_conn_clear_cursors(conn);
 	conn->last_rx = jiffies;
 	conn->ping_sent = false;
-	conn->ping_due = false;
 	conn->conn_gen++;
 	spin_unlock_bh(&conn->lock);
 	/* from here on the socket never blocks */
@@ -481,24 +491,6 @@ static void vs_conn_connect_work(struct work_struct *w)
 }
 
 /* ---- resetting ---- */
-
-/* Forgets the transmit batch and receive cursor (io_mutex, conn->lock). */
-static void vs_conn_clear_cursors(struct vs_conn *conn)
-{
-	if (conn->rx_part) {
-		list_add(&conn->rx_part->node, &conn->inflight);
-		atomic_inc(&conn->dev->tx_waiting);
-		conn->rx_part = NULL;
-	}
-	conn->rx_state = VS_RX_HDR;
-	conn->rx_got = 0;
-	conn->tx_nops = 0;
-	conn->tx_cur = 0;
-	conn->tx_sent = 0;
-	conn->tx_queued = 0;
-	conn->ping_due = false;
-	conn->err = 0;
-}
 
 /*
  * The socket broke or the peer spoke nonsense (io_mutex held): close it,
