@@ -208,6 +208,9 @@ enum vs_genl_layer_attr {
 
 #define VS_GENL_MAX_LAYERS	64
 
+/* Highest /dev/vsN index MAP accepts (DEV_INDEX). */
+#define VS_GENL_MAX_DEV_INDEX	65535u
+
 /* VS_ATTR_IMMEDIATE_COMMIT: the cluster's immediate_commit setting. */
 enum vs_genl_commit {
 	VS_GENL_COMMIT_NONE = 0,	/* lazy: flush sends SYNC */

@@ -50,8 +50,7 @@
 #include "vstor_genl.h"
 #include "vstor_proto.h"
 
-/* Highest /dev/vsN index MAP accepts (DEV_INDEX). */
-#define VS_MAX_DEV_INDEX	65535u
+#define VS_MAX_DEV_INDEX	VS_GENL_MAX_DEV_INDEX
 
 /* Most PGs a pool may have (PG_COUNT). */
 #define VS_MAX_PG_COUNT		65536u

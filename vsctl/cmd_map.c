@@ -38,7 +38,6 @@
 #define AGENT_LOCK AGENT_DIR "/map-agent.lock"
 #define AGENT_LOG AGENT_DIR "/map-agent.log"
 #define AGENT_RESYNC_MS 5000
-#define VS_MAX_DEV_INDEX_AGENT 65535
 
 static uint32_t vs_inode_pool(uint64_t inode)
 {
@@ -113,7 +112,7 @@ static int put_map_options(struct vsctl *v, struct nl_msg *msg, bool readonly)
 		{ "hw_queues", VS_ATTR_HW_QUEUES, 1024 },
 		{ "conns_per_osd", VS_ATTR_CONNS_PER_OSD, 64 },
 		{ "io_timeout", VS_ATTR_TIMEOUT_MS, UINT32_MAX },
-		{ "dev", VS_ATTR_DEV_INDEX, 65535 },
+		{ "dev", VS_ATTR_DEV_INDEX, VS_GENL_MAX_DEV_INDEX },
 	};
 	uint64_t n;
 
@@ -335,7 +334,7 @@ static long dev_index(const char *arg)
 	if (*arg < '0' || *arg > '9')
 		return -1;
 	n = strtol(arg, &end, 10);
-	return *end || n > 65535 ? -1 : n;
+	return *end || n > VS_GENL_MAX_DEV_INDEX ? -1 : n;
 }
 
 int cmd_unmap(struct vsctl *v)
@@ -492,7 +491,7 @@ struct agent {
 	struct ringloop_op ev_op;
 	bool ev_armed, dirty;
 	uint64_t last_sync_ns, inode_gen;
-	uint8_t logged[VS_MAX_DEV_INDEX_AGENT + 1];	/* enum agent_note per device */
+	uint8_t logged[VS_GENL_MAX_DEV_INDEX + 1];	/* enum agent_note per device */
 };
 
 static volatile sig_atomic_t agent_stop;
@@ -580,7 +579,7 @@ static void agent_layers(struct agent *a, const struct vs_kdev *d)
 	bool ro;
 	int n, err;
 
-	if (!(d->features & VS_FEAT_LAYERS) || d->index > VS_MAX_DEV_INDEX_AGENT)
+	if (!(d->features & VS_FEAT_LAYERS) || d->index > VS_GENL_MAX_DEV_INDEX)
 		return;
 	if (vstor_image_lookup(a->c, d->image, &inode, &size, &ro) ||
 	    vs_inode_pool(inode) != d->pool_id) {
