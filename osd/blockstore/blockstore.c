@@ -75,12 +75,7 @@ void bs_submit(struct bs *bs, struct bs_op *op)
 	}
 	if (!bs->wq && dispatch(bs, op))
 		return;
-	if (bs->wq_tail)
-		bs->wq_tail->next = op;
-	else
-		bs->wq = op;
-	bs->wq_tail = op;
-	op->next = NULL;
+	opq_push(&bs->wq, &bs->wq_tail, op);
 	flush_kick(bs);
 }
 

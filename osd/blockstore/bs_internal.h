@@ -174,6 +174,17 @@ struct bs {
 	struct bs_stats st;
 };
 
+/* Appends op to the singly linked FIFO head/tail (op->next). */
+static inline void opq_push(struct bs_op **head, struct bs_op **tail, struct bs_op *op)
+{
+	op->next = NULL;
+	if (*tail)
+		(*tail)->next = op;
+	else
+		*head = op;
+	*tail = op;
+}
+
 static inline void bit_set(uint8_t *bm, uint32_t i)
 {
 	bm[i >> 3] |= (uint8_t)(1u << (i & 7));

@@ -164,12 +164,7 @@ void rec_attach_op(struct bs *bs, uint32_t ri, struct bs_op *op)
 {
 	struct rec *r = &bs->recs[ri];
 
-	op->next = NULL;
-	if (r->ops_tail)
-		r->ops_tail->next = op;
-	else
-		r->ops = op;
-	r->ops_tail = op;
+	opq_push(&r->ops, &r->ops_tail, op);
 }
 
 void complete_op(struct bs_op *op)

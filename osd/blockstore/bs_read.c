@@ -160,12 +160,7 @@ void do_read_op(struct bs *bs, struct bs_op *op)
 		n = chain_collect(bs, oi);
 		t = select_version(bs, oi, n, sel);
 		if (t >= 0 && data_in_flight(bs, t)) {
-			op->next = NULL;
-			if (bs->rd_wait_tail)
-				bs->rd_wait_tail->next = op;
-			else
-				bs->rd_wait = op;
-			bs->rd_wait_tail = op;
+			opq_push(&bs->rd_wait, &bs->rd_wait_tail, op);
 			return;
 		}
 	}

@@ -68,11 +68,7 @@ void do_sync_op(struct bs *bs, struct bs_op *op)
 		finish_later(bs, op, 0);
 		return;
 	}
-	if (bs->sw_tail)
-		bs->sw_tail->next = op;
-	else
-		bs->sw = op;
-	bs->sw_tail = op;
+	opq_push(&bs->sw, &bs->sw_tail, op);
 	sync_kick(bs);
 }
 
