@@ -58,11 +58,7 @@ static const char *osd_args[] = {
 
 static void show_logs(void)
 {
-	if (mon)
-		vt_print_tail("vstor-mon", mon_proc_log(mon));
-	for (int n = 1; n <= NOSD; n++)
-		if (C.osds[n])
-			vt_print_tail("vstor-osd", osd_proc_log(C.osds[n]));
+	oc_print_logs(&C, NOSD, &mon, 1);
 }
 
 #define CHECK_LOGS(cond, ...) do { \

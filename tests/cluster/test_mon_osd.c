@@ -276,12 +276,7 @@ static bool verify_replicas(void)
 
 static void show_logs(void)
 {
-	for (int i = 0; i < 2; i++)
-		if (mons[i])
-			vt_print_tail("vstor-mon", mon_proc_log(mons[i]));
-	for (int n = 1; n <= NOSD; n++)
-		if (C.osds[n])
-			vt_print_tail("vstor-osd", osd_proc_log(C.osds[n]));
+	oc_print_logs(&C, NOSD, mons, 2);
 }
 
 #define CHECK_LOGS(cond, ...) do { \

@@ -63,11 +63,7 @@ static double jnum(json_t j, const char *a, const char *b)
 
 static void show_logs(void)
 {
-	if (mon)
-		vt_print_tail("vstor-mon", mon_proc_log(mon));
-	for (int n = 1; n <= NOSD; n++)
-		if (C.osds[n])
-			vt_print_tail("vstor-osd", osd_proc_log(C.osds[n]));
+	oc_print_logs(&C, NOSD, &mon, 1);
 }
 
 static bool write_file(const char *path, size_t len, uint64_t seed)

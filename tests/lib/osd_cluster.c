@@ -1,5 +1,6 @@
 /* See osd_cluster.h. */
 #include "osd_cluster.h"
+#include "mon_proc.h"
 
 #include "check.h"
 #include "json.h"
@@ -549,4 +550,14 @@ json_t oc_get_json(struct etcd_client *cl, const char *key)
 		j = json_parse(v, strlen(v), NULL, 0);
 	free(v);
 	return j;
+}
+
+void oc_print_logs(struct osd_cluster *c, int nosd, struct mon_proc *const *mons, int nmons)
+{
+	for (int i = 0; i < nmons; i++)
+		if (mons[i])
+			vt_print_tail("vstor-mon", mon_proc_log(mons[i]));
+	for (int n = 1; n <= nosd && n <= OC_MAX_OSD; n++)
+		if (c->osds[n])
+			vt_print_tail("vstor-osd", osd_proc_log(c->osds[n]));
 }

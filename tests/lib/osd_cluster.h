@@ -131,4 +131,9 @@ int oc_stop_all(struct osd_cluster *c);
 /* Closes connections, frees OSDs, the client and etcd. */
 void oc_free(struct osd_cluster *c);
 
+struct mon_proc;
+/* Prints the log tails of the monitors in mons (NULL entries skipped) and
+ * of OSDs 1..nosd: what a failing cluster test shows. */
+void oc_print_logs(struct osd_cluster *c, int nosd, struct mon_proc *const *mons, int nmons);
+
 #endif
