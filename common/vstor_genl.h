@@ -48,7 +48,8 @@ enum vs_genl_cmd {
 	 */
 	VS_CMD_UNMAP,
 	/*
-	 * New PG map of a pool, applied to every device of that pool. Needs
+	 * New PG map of a pool, applied to every device that routes in that
+	 * pool: its own pool or one of its POOLS. Needs
 	 * POOL_ID, MAP_EPOCH, PG_COUNT, PG_TABLE (every PG of the pool) and
 	 * OSD_LIST (addresses of at least the primaries in the table).
 	 * Optional: PG_STRIPE_SIZE. A MAP_EPOCH not newer than the current
@@ -61,7 +62,8 @@ enum vs_genl_cmd {
 	 * Device status. With DEV_INDEX: that device; as a dump: all of them.
 	 * One message per device: DEV_INDEX, INODE, SIZE, POOL_ID,
 	 * POOL_NAME, IMAGE_NAME, DEV_STATE, INFLIGHT, MAP_EPOCH, FLAGS,
-	 * FEATURES, LAYERS (when it has parents).
+	 * FEATURES, LAYERS (when it has parents), POOLS (when a parent is
+	 * in another pool: POOL_ID and MAP_EPOCH of each).
 	 */
 	VS_CMD_LIST,
 
@@ -76,7 +78,8 @@ enum vs_genl_cmd {
 	/*
 	 * The kernel needs a fresher map of a pool (it was refused with
 	 * -EPIPE or lost its primary): POOL_ID, MAP_EPOCH (the one it has).
-	 * The agent answers with SET_MAP.
+	 * The agent answers with SET_MAP. POOL_ID is the pool whose map is
+	 * stale: the device's own, or one of its POOLS.
 	 */
 	VS_CMD_NEED_MAP,
 	/* Requests wait longer than expected: DEV_INDEX, INFLIGHT, STUCK_MS. */
@@ -89,7 +92,8 @@ enum vs_genl_cmd {
 	 * image's name to a new inode on top of the old one, or when
 	 * flatten / snap rm shorten the chain. Requests already sent keep
 	 * their inode: writes that still land on the old top stay visible
-	 * through it as a parent.
+	 * through it as a parent. Every layer must be in the device's pool
+	 * or in one of the POOLS it was mapped with.
 	 */
 	VS_CMD_SET_LAYERS,
 
@@ -127,6 +131,7 @@ enum vs_genl_attr {
 	VS_ATTR_OSD_NUM,		/* u64: OSD number (events) */
 	VS_ATTR_STUCK_MS,		/* u32: age of the oldest request */
 	VS_ATTR_LAYERS,			/* nest of VS_LAYER_ITEM */
+	VS_ATTR_POOLS,			/* nest of VS_POOLS_ITEM */
 
 	__VS_ATTR_MAX,
 };
@@ -185,8 +190,8 @@ enum vs_genl_osd_attr {
  * first, each a nest of enum vs_genl_layer_attr. A read takes each
  * bitmap granule from the first layer (INODE, then these in order) that
  * holds it, else zeroes (spec 4.0.2). At most VS_GENL_MAX_LAYERS items,
- * all in the pool of INODE (parents in other pools are refused), no
- * inode twice.
+ * each in the pool of INODE or in one of the device's POOLS, no inode
+ * twice.
  */
 enum vs_genl_layer_list {
 	VS_LAYER_LIST_UNSPEC,
@@ -207,6 +212,33 @@ enum vs_genl_layer_attr {
 #define VS_LAYER_ATTR_MAX (__VS_LAYER_ATTR_MAX - 1)
 
 #define VS_GENL_MAX_LAYERS	64
+
+/*
+ * Items of VS_ATTR_POOLS (XPOOL feature): the PG maps of the pools other
+ * than POOL_ID that the layers of a device are in, one item per pool.
+ * Each item is a nest of the top-level attributes (enum vs_genl_attr) of
+ * one pool's map, as MAP carries its own pool's:
+ *   required POOL_ID, PG_COUNT, MAP_EPOCH, PG_TABLE, OSD_LIST,
+ *            BLOCK_SIZE, BITMAP_GRANULARITY
+ *   optional PG_STRIPE_SIZE (0), DATA_CHUNKS (1)
+ * and nothing else. A layer's object is read from its own pool, routed
+ * with that pool's PG table. The geometry must match the device's pool:
+ * the same BLOCK_SIZE and BITMAP_GRANULARITY, and DATA_CHUNKS 1 (EC is
+ * refused as for the device's pool), since a request is cut by the
+ * device's objects and its bitmap granules. At most VS_GENL_MAX_POOLS
+ * items, no pool twice, never the device's own pool. The set of pools
+ * is fixed at MAP; SET_MAP updates each one, SET_LAYERS may only name
+ * layers in them.
+ */
+enum vs_genl_pools_list {
+	VS_POOLS_LIST_UNSPEC,
+	VS_POOLS_ITEM,
+	__VS_POOLS_LIST_MAX,
+};
+
+#define VS_POOLS_LIST_MAX (__VS_POOLS_LIST_MAX - 1)
+
+#define VS_GENL_MAX_POOLS	8
 
 /* Highest /dev/vsN index MAP accepts (DEV_INDEX). */
 #define VS_GENL_MAX_DEV_INDEX	65535u
@@ -246,6 +278,7 @@ enum vs_genl_dev_state {
 #define VS_FEAT_EC		(1ULL << 6)	/* DATA_CHUNKS > 1 */
 #define VS_FEAT_DISCARD		(1ULL << 7)	/* discard/write-zeroes */
 #define VS_FEAT_LAYERS		(1ULL << 8)	/* LAYERS, SET_LAYERS */
-#define VS_FEAT_KNOWN		((1ULL << 9) - 1)	/* all defined here */
+#define VS_FEAT_XPOOL		(1ULL << 9)	/* POOLS: parents in other pools */
+#define VS_FEAT_KNOWN		((1ULL << 10) - 1)	/* all defined here */
 
 #endif /* VSTOR_GENL_H */

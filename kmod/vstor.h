@@ -13,6 +13,10 @@
  *  vs_route  what a device routes with: its map plus one vs_conn per
  *            (OSD, slot). Published with RCU; a new map makes a new route
  *            that keeps the connections whose OSD address did not change.
+ *            A device has one route per pool its layers are in: its own
+ *            pool's (route) and those of parents in other pools (xroute,
+ *            read only, fixed set at MAP); a part takes the route of the
+ *            pool of its inode.
  *  vs_conn   one kernel TCP connection to an OSD with a work item that does
  *            all sending and receiving (vstor_conn.c).
  *  vs_cmd    the blk-mq PDU of a request: up to VS_NPARTS parts, each one
@@ -89,7 +93,8 @@
 #define VS_DRV_FEATURES		(VS_FEAT_MULTI_CONN | VS_FEAT_IPV6 |	\
 				 VS_FEAT_FORCE_UNMAP | VS_FEAT_LAZY_SYNC | \
 				 VS_FEAT_REQ_TIMEOUT | VS_FEAT_RESIZE |	\
-				 VS_FEAT_DISCARD | VS_FEAT_LAYERS)
+				 VS_FEAT_DISCARD | VS_FEAT_LAYERS |	\
+				 VS_FEAT_XPOOL)
 
 /* Module parameters (vstor_main.c), in milliseconds unless noted. */
 extern unsigned int vs_connect_timeout_ms;
@@ -327,6 +332,10 @@ struct vs_dev {
 
 	struct vs_route __rcu *route;	/* route_mutex to replace */
 	struct mutex route_mutex;	/* after vs_ctl_mutex, before io_mutex */
+	/* the other pools of the layers (POOLS), fixed at MAP */
+	u32 n_xpools;
+	u32 xpool_id[VS_GENL_MAX_POOLS];
+	struct vs_route __rcu *xroute[VS_GENL_MAX_POOLS];
 
 	spinlock_t lock;
 	struct list_head retry;		/* parts waiting for a map or a retry */
@@ -346,6 +355,7 @@ struct vs_dev {
 	struct completion unmap_sync;
 
 	unsigned long events;		/* VS_EV_* */
+	unsigned long need_map;		/* route i (vs_dev_rslot) wants a map */
 	atomic64_t unreachable_osd;
 	unsigned long last_need_map;	/* jiffies */
 	struct delayed_work event_work;
@@ -359,25 +369,55 @@ extern struct mutex vs_ctl_mutex;
 extern struct list_head vs_devs;
 
 /* vstor_dev.c */
-int vs_dev_create(const struct vs_dev_params *p, struct vs_map *map,
-		  struct vs_layers *layers, struct vs_dev **out);
+int vs_dev_create(const struct vs_dev_params *p, struct vs_map **maps,
+		  u32 nmaps, struct vs_layers *layers, struct vs_dev **out);
 int vs_dev_remove(struct vs_dev *dev, bool force, const char **why);
 void vs_dev_remove_all(void);
 struct vs_dev *vs_dev_find(u32 index);
 struct vs_dev *vs_dev_next(u32 *index);
 int vs_dev_resize(struct vs_dev *dev, u64 size);
-int vs_dev_set_map(struct vs_dev *dev, struct vs_map *map);
+int vs_dev_set_map(struct vs_dev *dev, u32 idx, struct vs_map *map);
 int vs_dev_state(struct vs_dev *dev);
-u64 vs_dev_epoch(struct vs_dev *dev);
+u64 vs_dev_epoch(struct vs_dev *dev, u32 idx);
 void vs_dev_retry_part(struct vs_dev *dev, struct vs_part *part,
 		       unsigned int delay_ms);
 void vs_dev_route_part(struct vs_dev *dev, struct vs_part *part);
 void vs_part_done(struct vs_part *part, int err);
 void vs_cmd_put(struct vs_cmd *cmd);
 void vs_dev_event(struct vs_dev *dev, int ev);
+void vs_dev_need_map(struct vs_dev *dev, int idx);
 void vs_dev_kick_deferred(struct vs_dev *dev);
 int vs_dev_init(void);
 void vs_dev_exit(void);
+
+/* Routes of a device: 0 is its own pool's, 1 + i the one of xpool_id[i]. */
+static inline u32 vs_dev_nroutes(const struct vs_dev *dev)
+{
+	return 1 + dev->n_xpools;
+}
+
+static inline struct vs_route __rcu **vs_dev_rslot(struct vs_dev *dev, u32 i)
+{
+	return i ? &dev->xroute[i - 1] : &dev->route;
+}
+
+static inline u32 vs_dev_route_pool(const struct vs_dev *dev, u32 i)
+{
+	return i ? dev->xpool_id[i - 1] : dev->p.pool_id;
+}
+
+/* The route index of pool, or -1 when the device has no map of it. */
+static inline int vs_dev_pool_index(const struct vs_dev *dev, u32 pool)
+{
+	u32 i;
+
+	if (likely(pool == dev->p.pool_id))
+		return 0;
+	for (i = 0; i < dev->n_xpools; i++)
+		if (dev->xpool_id[i] == pool)
+			return i + 1;
+	return -1;
+}
 
 static inline u64 vs_part_id(const struct vs_part *part)
 {
@@ -409,6 +449,7 @@ u32 vs_route_pg(const struct vs_dev *dev, const struct vs_map *map,
 /* vstor_layer.c */
 extern const struct nla_policy vs_layer_policy[VS_LAYER_ATTR_MAX + 1];
 struct vs_layers *vs_layers_from_attrs(u64 top, struct nlattr *list,
+				       const u32 *xpools, u32 n_xpools,
 				       struct netlink_ext_ack *extack, int *err);
 void vs_layers_put(struct vs_layers *l);
 int vs_layers_fill(struct sk_buff *msg, const struct vs_layers *l);
@@ -441,7 +482,7 @@ int vs_genl_init(void);
 void vs_genl_exit(void);
 void vs_genl_event_dev(int cmd, struct vs_dev *dev);
 void vs_genl_event_index(int cmd, u32 index);
-void vs_genl_event_need_map(struct vs_dev *dev);
+void vs_genl_event_need_map(struct vs_dev *dev, u32 idx);
 void vs_genl_event_osd(struct vs_dev *dev, u64 osd);
 void vs_genl_event_stuck(struct vs_dev *dev, u32 inflight, u32 stuck_ms);
 

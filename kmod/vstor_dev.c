@@ -75,7 +75,8 @@ void vs_part_done(struct vs_part *part, int err)
 		/* not the primary (any more) or the PG is not active */
 		if (part->flags & VS_PF_FIXED)
 			break;
-		vs_dev_event(dev, VS_EV_NEED_MAP);
+		vs_dev_need_map(dev, vs_dev_pool_index(dev,
+						       vs_inode_pool(part->inode)));
 		vs_dev_retry_part(dev, part, vs_retry_interval_ms);
 		return;
 	case -EBUSY:
@@ -162,8 +163,9 @@ static bool vs_queue_on(struct vs_conn *conn, struct vs_part *part,
 static void vs_route_one(struct vs_dev *dev, struct vs_part *part,
 			 struct vs_push *push)
 {
+	int idx = vs_dev_pool_index(dev, vs_inode_pool(part->inode));
+	struct vs_conn *conn = NULL;
 	struct vs_route *r;
-	struct vs_conn *conn;
 	bool queued = false;
 
 	if (part->flags & VS_PF_FIXED) {
@@ -171,12 +173,13 @@ static void vs_route_one(struct vs_dev *dev, struct vs_part *part,
 		vs_part_finish(part, -EIO);
 		return;
 	}
-	if (READ_ONCE(dev->dead)) {
+	/* idx < 0: a layer in a pool without a map, which MAP and SET_LAYERS refuse */
+	if (READ_ONCE(dev->dead) || WARN_ON_ONCE(idx < 0)) {
 		vs_part_finish(part, -EIO);
 		return;
 	}
 	rcu_read_lock();
-	r = rcu_dereference(dev->route);
+	r = rcu_dereference(*vs_dev_rslot(dev, idx));
 	conn = vs_route_conn(dev, r, part);
 	if (conn)
 		queued = vs_queue_on(conn, part, push);
@@ -184,7 +187,7 @@ static void vs_route_one(struct vs_dev *dev, struct vs_part *part,
 	if (queued)
 		return;
 	if (!conn)
-		vs_dev_event(dev, VS_EV_NEED_MAP);
+		vs_dev_need_map(dev, idx);
 	/* no primary: wait for a map; a dying connection: route again soon */
 	vs_dev_retry_part(dev, part, conn ? 1 : vs_retry_interval_ms);
 }
@@ -496,13 +499,15 @@ static void vs_dev_sweep(struct vs_dev *dev,
 {
 	struct vs_part *part, *tmp;
 	struct vs_route *r;
-	u32 i;
+	u32 i, k;
 
 	mutex_lock(&dev->route_mutex);
-	r = rcu_dereference_protected(dev->route,
-				      lockdep_is_held(&dev->route_mutex));
-	for (i = 0; r && i < r->nconns; i++)
-		vs_conn_sweep(r->conns[i], pred, arg, out);
+	for (k = 0; k < vs_dev_nroutes(dev); k++) {
+		r = rcu_dereference_protected(*vs_dev_rslot(dev, k),
+					      lockdep_is_held(&dev->route_mutex));
+		for (i = 0; r && i < r->nconns; i++)
+			vs_conn_sweep(r->conns[i], pred, arg, out);
+	}
 	mutex_unlock(&dev->route_mutex);
 	spin_lock_bh(&dev->lock);
 	list_for_each_entry_safe(part, tmp, &dev->retry, node)
@@ -530,6 +535,33 @@ void vs_dev_event(struct vs_dev *dev, int ev)
 		queue_delayed_work(vs_ctl_wq, &dev->event_work, 0);
 }
 
+/*
+ * Route idx (vs_dev_rslot) needs a fresher map; idx < 0: every route. A
+ * NEED_MAP without any need_map bit (a connection dropped) asks for all.
+ */
+void vs_dev_need_map(struct vs_dev *dev, int idx)
+{
+	u32 i;
+
+	for (i = 0; i < vs_dev_nroutes(dev); i++)
+		if (idx < 0 || i == idx)
+			set_bit(i, &dev->need_map);
+	vs_dev_event(dev, VS_EV_NEED_MAP);
+}
+
+/* One NEED_MAP per route that asked (all of them if none said which). */
+static void vs_dev_send_need_map(struct vs_dev *dev)
+{
+	unsigned long mask = xchg(&dev->need_map, 0);
+	u32 i;
+
+	if (!mask)
+		mask = GENMASK(vs_dev_nroutes(dev) - 1, 0);
+	for (i = 0; i < vs_dev_nroutes(dev); i++)
+		if (mask & BIT(i))
+			vs_genl_event_need_map(dev, i);
+}
+
 static void vs_dev_event_work(struct work_struct *w)
 {
 	struct vs_dev *dev = container_of(to_delayed_work(w), struct vs_dev,
@@ -543,7 +575,7 @@ static void vs_dev_event_work(struct work_struct *w)
 		if (time_after_eq(jiffies, next)) {
 			clear_bit(VS_EV_NEED_MAP, &dev->events);
 			dev->last_need_map = jiffies;
-			vs_genl_event_need_map(dev);
+			vs_dev_send_need_map(dev);
 		} else {
 			later = true;
 		}
@@ -569,16 +601,18 @@ static void vs_dev_event_work(struct work_struct *w)
 void vs_dev_kick_deferred(struct vs_dev *dev)
 {
 	struct vs_route *r;
-	u32 i;
+	u32 i, k;
 
 	/* the claims before us, then tx_deferred: pairs with vs_tx_hold */
 	smp_mb();
 	if (!atomic_read(&dev->tx_deferred) || !atomic_xchg(&dev->tx_deferred, 0))
 		return;
 	rcu_read_lock();
-	r = rcu_dereference(dev->route);
-	for (i = 0; r && i < r->nconns; i++)
-		vs_conn_kick_queued(r->conns[i]);
+	for (k = 0; k < vs_dev_nroutes(dev); k++) {
+		r = rcu_dereference(*vs_dev_rslot(dev, k));
+		for (i = 0; r && i < r->nconns; i++)
+			vs_conn_kick_queued(r->conns[i]);
+	}
 	rcu_read_unlock();
 }
 
@@ -594,12 +628,14 @@ static void vs_dev_tick_work(struct work_struct *w)
 	struct vs_dev *dev = container_of(to_delayed_work(w), struct vs_dev,
 					  tick_work);
 	struct vs_route *r;
-	u32 i;
+	u32 i, k;
 
 	rcu_read_lock();
-	r = rcu_dereference(dev->route);
-	for (i = 0; r && i < r->nconns; i++)
-		vs_conn_tick(r->conns[i]);
+	for (k = 0; k < vs_dev_nroutes(dev); k++) {
+		r = rcu_dereference(*vs_dev_rslot(dev, k));
+		for (i = 0; r && i < r->nconns; i++)
+			vs_conn_tick(r->conns[i]);
+	}
 	rcu_read_unlock();
 	if (vs_idle_timeout_ms && !READ_ONCE(dev->removing))
 		queue_delayed_work(vs_ctl_wq, &dev->tick_work,
@@ -620,20 +656,21 @@ static bool vs_part_moved(struct vs_part *part, void *arg)
 }
 
 /*
- * A newer map for this device (vs_ctl_mutex held; takes map's reference
- * either way). Kept connections stay up; parts in flight to an OSD that
- * is no longer their primary are taken back and resent; the parts waiting
- * for a map are routed now.
+ * A newer map for route idx of this device (vs_ctl_mutex held; takes
+ * map's reference either way). Kept connections stay up; parts in flight
+ * to an OSD that is no longer their primary are taken back and resent;
+ * the parts waiting for a map are routed now.
  */
-int vs_dev_set_map(struct vs_dev *dev, struct vs_map *map)
+int vs_dev_set_map(struct vs_dev *dev, u32 idx, struct vs_map *map)
 {
+	struct vs_route __rcu **slot = vs_dev_rslot(dev, idx);
 	struct vs_route *old, *cur;
 	struct vs_part *part, *tmp;
 	LIST_HEAD(moved);
 	u32 i;
 
 	mutex_lock(&dev->route_mutex);
-	old = rcu_dereference_protected(dev->route,
+	old = rcu_dereference_protected(*slot,
 					lockdep_is_held(&dev->route_mutex));
 	if (map->epoch <= old->map->epoch) {
 		mutex_unlock(&dev->route_mutex);
@@ -646,7 +683,7 @@ int vs_dev_set_map(struct vs_dev *dev, struct vs_map *map)
 		vs_map_put(map);
 		return -ENOMEM;
 	}
-	rcu_assign_pointer(dev->route, cur);
+	rcu_assign_pointer(*slot, cur);
 	synchronize_rcu();
 	vs_route_retire(dev, old, cur);
 	for (i = 0; i < cur->nconns; i++)
@@ -668,7 +705,7 @@ int vs_dev_state(struct vs_dev *dev)
 {
 	struct vs_route *r;
 	bool ready = false, waiting;
-	u32 i;
+	u32 i, k;
 
 	if (READ_ONCE(dev->dead))
 		return VS_DEV_STATE_DEAD;
@@ -678,16 +715,18 @@ int vs_dev_state(struct vs_dev *dev)
 	waiting = !list_empty(&dev->retry);
 	spin_unlock_bh(&dev->lock);
 	rcu_read_lock();
-	r = rcu_dereference(dev->route);
-	for (i = 0; i < r->nconns; i++) {
-		struct vs_conn *c = r->conns[i];
+	for (k = 0; k < vs_dev_nroutes(dev); k++) {
+		r = rcu_dereference(*vs_dev_rslot(dev, k));
+		for (i = 0; i < r->nconns; i++) {
+			struct vs_conn *c = r->conns[i];
 
-		spin_lock_bh(&c->lock);
-		if (c->state == VS_CONN_READY)
-			ready = true;
-		else if (!list_empty(&c->sendq))
-			waiting = true;
-		spin_unlock_bh(&c->lock);
+			spin_lock_bh(&c->lock);
+			if (c->state == VS_CONN_READY)
+				ready = true;
+			else if (!list_empty(&c->sendq))
+				waiting = true;
+			spin_unlock_bh(&c->lock);
+		}
 	}
 	rcu_read_unlock();
 	if (waiting)
@@ -695,13 +734,14 @@ int vs_dev_state(struct vs_dev *dev)
 	return ready ? VS_DEV_STATE_ACTIVE : VS_DEV_STATE_CONNECTING;
 }
 
-u64 vs_dev_epoch(struct vs_dev *dev)
+/* The map epoch of route idx. */
+u64 vs_dev_epoch(struct vs_dev *dev, u32 idx)
 {
 	struct vs_route *r;
 	u64 epoch;
 
 	rcu_read_lock();
-	r = rcu_dereference(dev->route);
+	r = rcu_dereference(*vs_dev_rslot(dev, idx));
 	epoch = r ? r->map->epoch : 0;
 	rcu_read_unlock();
 	return epoch;
@@ -755,7 +795,21 @@ static ssize_t state_show(struct device *d, struct device_attribute *a, char *bu
 
 static ssize_t epoch_show(struct device *d, struct device_attribute *a, char *buf)
 {
-	return sysfs_emit(buf, "%llu\n", vs_dev_epoch(vs_sysfs_dev(d)));
+	return sysfs_emit(buf, "%llu\n", vs_dev_epoch(vs_sysfs_dev(d), 0));
+}
+
+/* "POOL_ID:EPOCH" of every pool the device routes in, its own first. */
+static ssize_t pools_show(struct device *d, struct device_attribute *a, char *buf)
+{
+	struct vs_dev *dev = vs_sysfs_dev(d);
+	ssize_t len = 0;
+	u32 i;
+
+	for (i = 0; i < vs_dev_nroutes(dev); i++)
+		len += sysfs_emit_at(buf, len, "%s%u:%llu", i ? " " : "",
+				     vs_dev_route_pool(dev, i),
+				     vs_dev_epoch(dev, i));
+	return len + sysfs_emit_at(buf, len, "\n");
 }
 
 static DEVICE_ATTR_RO(pool);
@@ -765,6 +819,7 @@ static DEVICE_ATTR_RO(inode);
 static DEVICE_ATTR_RO(size);
 static DEVICE_ATTR_RO(state);
 static DEVICE_ATTR_RO(epoch);
+static DEVICE_ATTR_RO(pools);
 
 static struct attribute *vs_attrs[] = {
 	&dev_attr_pool.attr,
@@ -774,6 +829,7 @@ static struct attribute *vs_attrs[] = {
 	&dev_attr_size.attr,
 	&dev_attr_state.attr,
 	&dev_attr_epoch.attr,
+	&dev_attr_pools.attr,
 	NULL,
 };
 
@@ -876,27 +932,65 @@ static int vs_dev_index_alloc(struct vs_dev *dev, u32 want)
 	return id;
 }
 
+/* Teardown: every route, NULL afterwards (the event work reads them). */
+static void vs_dev_free_routes(struct vs_dev *dev)
+{
+	u32 k;
+
+	for (k = 0; k < vs_dev_nroutes(dev); k++) {
+		struct vs_route __rcu **slot = vs_dev_rslot(dev, k);
+
+		vs_route_free_all(dev, rcu_dereference_protected(*slot, 1));
+		RCU_INIT_POINTER(*slot, NULL);
+	}
+}
+
+/* The routes of maps (maps[0]: the device's own pool), taking the maps. */
+static int vs_dev_build_routes(struct vs_dev *dev, struct vs_map **maps,
+			       u32 nmaps)
+{
+	struct vs_route *route;
+	u32 k;
+
+	dev->n_xpools = nmaps - 1;
+	for (k = 1; k < nmaps; k++)
+		dev->xpool_id[k - 1] = maps[k]->pool_id;
+	for (k = 0; k < nmaps; k++) {
+		route = vs_route_build(dev, maps[k], NULL);
+		if (!route)
+			break;
+		maps[k] = NULL;	/* the route owns it */
+		RCU_INIT_POINTER(*vs_dev_rslot(dev, k), route);
+	}
+	if (k == nmaps)
+		return 0;
+	dev->n_xpools = k ? k - 1 : 0;
+	if (k)
+		vs_dev_free_routes(dev);
+	return -ENOMEM;
+}
+
 /*
- * MAP (vs_ctl_mutex held; takes map's reference). The sysfs attributes
+ * MAP (vs_ctl_mutex held; takes the references of the maps, maps[0] the
+ * device's own pool's, the rest POOLS). The sysfs attributes
  * exist before the disk is announced, so udev rules never race them. The
  * partition scan is left to the first open, so MAP itself does no I/O and
  * returns even when the cluster does not answer.
  */
-int vs_dev_create(const struct vs_dev_params *p, struct vs_map *map,
-		  struct vs_layers *layers, struct vs_dev **out)
+int vs_dev_create(const struct vs_dev_params *p, struct vs_map **maps,
+		  u32 nmaps, struct vs_layers *layers, struct vs_dev **out)
 {
-	struct vs_route *route;
 	struct vs_limits lim;
 	struct gendisk *disk;
 	struct vs_dev *dev;
+	u32 k;
 	int err;
 
 	lockdep_assert_held(&vs_ctl_mutex);
 	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
 	if (!dev) {
-		vs_map_put(map);
-		vs_layers_put(layers);
-		return -ENOMEM;
+		err = -ENOMEM;
+		goto out_maps;
 	}
 	dev->p = *p;
 	RCU_INIT_POINTER(dev->layers, layers);
@@ -940,13 +1034,9 @@ int vs_dev_create(const struct vs_dev_params *p, struct vs_map *map,
 	if (err)
 		goto out_idr;
 
-	route = vs_route_build(dev, map, NULL);
-	if (!route) {
-		err = -ENOMEM;
+	err = vs_dev_build_routes(dev, maps, nmaps);
+	if (err)
 		goto out_tags;
-	}
-	map = NULL;	/* the route owns it */
-	RCU_INIT_POINTER(dev->route, route);
 
 	vs_dev_limits(dev, &lim);
 	disk = vs_alloc_disk(&dev->tag_set, &lim, dev);
@@ -983,15 +1073,17 @@ out_disk:
 	disk->private_data = NULL;
 	put_disk(disk);
 out_route:
-	vs_route_free_all(dev, rcu_dereference_protected(dev->route, 1));
+	vs_dev_free_routes(dev);
 out_tags:
 	blk_mq_free_tag_set(&dev->tag_set);
 out_idr:
 	idr_remove(&vs_idr, dev->index);
 out_free:
-	vs_map_put(map);
-	vs_layers_put(rcu_dereference_protected(dev->layers, 1));
 	kfree(dev);
+out_maps:
+	for (k = 0; k < nmaps; k++)
+		vs_map_put(maps[k]);
+	vs_layers_put(layers);
 	return err;
 }
 
@@ -1001,13 +1093,15 @@ static void vs_dev_fail_all(struct vs_dev *dev)
 	struct vs_part *part, *tmp;
 	struct vs_route *r;
 	LIST_HEAD(list);
-	u32 i;
+	u32 i, k;
 
 	mutex_lock(&dev->route_mutex);
-	r = rcu_dereference_protected(dev->route,
-				      lockdep_is_held(&dev->route_mutex));
-	for (i = 0; i < r->nconns; i++)
-		vs_conn_kill(r->conns[i], &list);
+	for (k = 0; k < vs_dev_nroutes(dev); k++) {
+		r = rcu_dereference_protected(*vs_dev_rslot(dev, k),
+					      lockdep_is_held(&dev->route_mutex));
+		for (i = 0; i < r->nconns; i++)
+			vs_conn_kill(r->conns[i], &list);
+	}
 	mutex_unlock(&dev->route_mutex);
 	spin_lock_bh(&dev->lock);
 	list_splice_tail_init(&dev->retry, &list);
@@ -1139,9 +1233,8 @@ int vs_dev_remove(struct vs_dev *dev, bool force, const char **why)
 	cancel_delayed_work_sync(&dev->kick_work);
 	cancel_delayed_work_sync(&dev->retry_work);
 	cancel_work_sync(&dev->abort_work);
-	vs_route_free_all(dev, rcu_dereference_protected(dev->route, 1));
+	vs_dev_free_routes(dev);
 	cancel_delayed_work_sync(&dev->event_work);
-	RCU_INIT_POINTER(dev->route, NULL);
 	vs_layers_put(rcu_dereference_protected(dev->layers, 1));
 	RCU_INIT_POINTER(dev->layers, NULL);
 	blk_mq_free_tag_set(&dev->tag_set);

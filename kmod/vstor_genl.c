@@ -77,28 +77,40 @@ static struct netlink_range_validation vs_pg_count_range = {
 	.max = VS_MAX_PG_COUNT,
 };
 
+/*
+ * The attributes of one pool's map and geometry: in MAP and SET_MAP at
+ * the top level, and all a POOLS item may hold (the strict parse refuses
+ * any other attribute in an item).
+ */
+#define VS_POOL_MAP_POLICY						\
+	[VS_ATTR_PAD]			= { .type = NLA_REJECT,		\
+					    .reject_message = "PAD is output only" }, \
+	[VS_ATTR_BLOCK_SIZE]		= NLA_POLICY_FULL_RANGE(NLA_U32,	\
+							&vs_block_size_range), \
+	[VS_ATTR_BITMAP_GRANULARITY]	= NLA_POLICY_FULL_RANGE(NLA_U32,	\
+							&vs_granularity_range), \
+	[VS_ATTR_POOL_ID]		= NLA_POLICY_FULL_RANGE(NLA_U32,	\
+							&vs_pool_id_range), \
+	[VS_ATTR_PG_COUNT]		= NLA_POLICY_FULL_RANGE(NLA_U32,	\
+							&vs_pg_count_range), \
+	[VS_ATTR_PG_STRIPE_SIZE]	= { .type = NLA_U64 },		\
+	[VS_ATTR_DATA_CHUNKS]		= NLA_POLICY_RANGE(NLA_U32, 1, 256), \
+	[VS_ATTR_PG_TABLE]		= NLA_POLICY_NESTED_ARRAY(vs_pg_policy), \
+	[VS_ATTR_OSD_LIST]		= NLA_POLICY_NESTED_ARRAY(vs_osd_policy), \
+	[VS_ATTR_MAP_EPOCH]		= NLA_POLICY_MIN(NLA_U64, 1)
+
+static const struct nla_policy vs_pool_policy[VS_ATTR_MAX + 1] = {
+	VS_POOL_MAP_POLICY,
+};
+
 static const struct nla_policy vs_attr_policy[VS_ATTR_MAX + 1] = {
-	[VS_ATTR_PAD]			= { .type = NLA_REJECT,
-					    .reject_message = "PAD is output only" },
+	VS_POOL_MAP_POLICY,
 	[VS_ATTR_DEV_INDEX]		= NLA_POLICY_FULL_RANGE(NLA_U32,
 							&vs_dev_index_range),
 	[VS_ATTR_INODE]			= { .type = NLA_U64 },
 	[VS_ATTR_SIZE]			= NLA_POLICY_FULL_RANGE(NLA_U64,
 							&vs_size_range),
-	[VS_ATTR_BLOCK_SIZE]		= NLA_POLICY_FULL_RANGE(NLA_U32,
-							&vs_block_size_range),
-	[VS_ATTR_BITMAP_GRANULARITY]	= NLA_POLICY_FULL_RANGE(NLA_U32,
-							&vs_granularity_range),
-	[VS_ATTR_POOL_ID]		= NLA_POLICY_FULL_RANGE(NLA_U32,
-							&vs_pool_id_range),
-	[VS_ATTR_PG_COUNT]		= NLA_POLICY_FULL_RANGE(NLA_U32,
-							&vs_pg_count_range),
-	[VS_ATTR_PG_STRIPE_SIZE]	= { .type = NLA_U64 },
-	[VS_ATTR_DATA_CHUNKS]		= NLA_POLICY_RANGE(NLA_U32, 1, 256),
 	[VS_ATTR_IMMEDIATE_COMMIT]	= NLA_POLICY_MAX(NLA_U8, VS_GENL_COMMIT_ALL),
-	[VS_ATTR_PG_TABLE]		= NLA_POLICY_NESTED_ARRAY(vs_pg_policy),
-	[VS_ATTR_OSD_LIST]		= NLA_POLICY_NESTED_ARRAY(vs_osd_policy),
-	[VS_ATTR_MAP_EPOCH]		= NLA_POLICY_MIN(NLA_U64, 1),
 	[VS_ATTR_FLAGS]			= NLA_POLICY_MASK(NLA_U32, VS_GENL_F_READONLY |
 							  VS_GENL_F_FORCE),
 	[VS_ATTR_QUEUE_DEPTH]		= NLA_POLICY_RANGE(NLA_U32, 1, 4096),
@@ -115,6 +127,7 @@ static const struct nla_policy vs_attr_policy[VS_ATTR_MAX + 1] = {
 	[VS_ATTR_OSD_NUM]		= { .type = NLA_U64 },
 	[VS_ATTR_STUCK_MS]		= { .type = NLA_U32 },
 	[VS_ATTR_LAYERS]		= NLA_POLICY_NESTED_ARRAY(vs_layer_policy),
+	[VS_ATTR_POOLS]			= NLA_POLICY_NESTED_ARRAY(vs_pool_policy),
 };
 
 /* ---- Attributes each command allows and requires ---- */
@@ -142,7 +155,7 @@ static const struct vs_cmd_attrs vs_cmd_attrs[VS_CMD_MAX + 1] = {
 			   VS_A(QUEUE_DEPTH) | VS_A(HW_QUEUES) |
 			   VS_A(CONNS_PER_OSD) | VS_A(TIMEOUT_MS) |
 			   VS_A(FEATURES) | VS_A(POOL_NAME) |
-			   VS_A(IMAGE_NAME) | VS_A(LAYERS),
+			   VS_A(IMAGE_NAME) | VS_A(LAYERS) | VS_A(POOLS),
 	},
 	[VS_CMD_UNMAP] = {
 		.required = VS_A(DEV_INDEX),
@@ -357,16 +370,161 @@ static int vs_parse_map(struct genl_info *info, struct vs_dev_params *p)
 				    "LAYERS needs the LAYERS feature");
 		return -EINVAL;
 	}
+	if (a[VS_ATTR_POOLS] && !(p->features & VS_FEAT_XPOOL)) {
+		NL_SET_ERR_MSG_ATTR(extack, a[VS_ATTR_POOLS],
+				    "POOLS needs the XPOOL feature");
+		return -EINVAL;
+	}
 	return 0;
+}
+
+/* ---- POOLS: the maps of the other pools of the layers ---- */
+
+/* Required attributes of a POOLS item, each with its message. */
+static const struct {
+	int type;
+	const char *msg;
+} vs_pool_required[] = {
+	{ VS_ATTR_POOL_ID, "POOLS item without POOL_ID" },
+	{ VS_ATTR_PG_COUNT, "POOLS item without PG_COUNT" },
+	{ VS_ATTR_MAP_EPOCH, "POOLS item without MAP_EPOCH" },
+	{ VS_ATTR_PG_TABLE, "POOLS item without PG_TABLE" },
+	{ VS_ATTR_OSD_LIST, "POOLS item without OSD_LIST" },
+	{ VS_ATTR_BLOCK_SIZE, "POOLS item without BLOCK_SIZE" },
+	{ VS_ATTR_BITMAP_GRANULARITY, "POOLS item without BITMAP_GRANULARITY" },
+};
+
+/*
+ * A POOLS item parsed into tb and checked against the device (p) and the
+ * pools before it (maps[1..n-1]): the same geometry, a new pool.
+ */
+static int vs_pool_check(struct nlattr *item, struct nlattr **tb,
+			 const struct vs_dev_params *p, struct vs_map **maps,
+			 u32 n, struct netlink_ext_ack *extack)
+{
+	u64 pss;
+	u32 pool, i;
+	int err;
+
+	if (nla_type(item) != VS_POOLS_ITEM) {
+		NL_SET_ERR_MSG_ATTR(extack, item, "POOLS holds only ITEM nests");
+		return -EINVAL;
+	}
+	err = nla_parse_nested(tb, VS_ATTR_MAX, item, vs_pool_policy, extack);
+	if (err)
+		return err;
+	for (i = 0; i < ARRAY_SIZE(vs_pool_required); i++) {
+		if (!tb[vs_pool_required[i].type]) {
+			/* the messages are literals, but not to the macro */
+			if (extack) {
+				extack->_msg = vs_pool_required[i].msg;
+				extack->bad_attr = item;
+			}
+			NL_SET_ERR_ATTR_MISS(extack, item, vs_pool_required[i].type);
+			return -EINVAL;
+		}
+	}
+	pool = nla_get_u32(tb[VS_ATTR_POOL_ID]);
+	if (pool == p->pool_id) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[VS_ATTR_POOL_ID],
+				    "POOLS item is the device's own pool (POOL_ID)");
+		return -EINVAL;
+	}
+	for (i = 1; i < n; i++) {
+		if (maps[i]->pool_id == pool) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[VS_ATTR_POOL_ID],
+					    "POOLS lists a pool twice");
+			return -EINVAL;
+		}
+	}
+	/* requests are cut by the device's objects and granules */
+	if (nla_get_u32(tb[VS_ATTR_BLOCK_SIZE]) != p->block_size) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[VS_ATTR_BLOCK_SIZE],
+				    "a parent pool with another BLOCK_SIZE than the device's pool is not supported");
+		return -EOPNOTSUPP;
+	}
+	if (nla_get_u32(tb[VS_ATTR_BITMAP_GRANULARITY]) != p->bitmap_granularity) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[VS_ATTR_BITMAP_GRANULARITY],
+				    "a parent pool with another BITMAP_GRANULARITY than the device's pool is not supported");
+		return -EOPNOTSUPP;
+	}
+	if (tb[VS_ATTR_DATA_CHUNKS] && nla_get_u32(tb[VS_ATTR_DATA_CHUNKS]) > 1) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[VS_ATTR_DATA_CHUNKS],
+				    "erasure-coded parent pools (DATA_CHUNKS > 1) are not supported");
+		return -EOPNOTSUPP;
+	}
+	pss = tb[VS_ATTR_PG_STRIPE_SIZE] ? nla_get_u64(tb[VS_ATTR_PG_STRIPE_SIZE]) : 0;
+	if (pss && vs_u64_rem(pss, p->block_size)) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[VS_ATTR_PG_STRIPE_SIZE],
+				    "POOLS item PG_STRIPE_SIZE must be 0 or a multiple of BLOCK_SIZE");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * maps[0] is the device's own map; POOLS (if any) adds maps[1..]. The
+ * count of maps, or a negative errno with extack set (the maps made so
+ * far stay in maps for the caller to put).
+ */
+static int vs_parse_pools(struct genl_info *info, const struct vs_dev_params *p,
+			  struct vs_map **maps)
+{
+	struct nlattr *list = info->attrs[VS_ATTR_POOLS];
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr **tb;
+	struct nlattr *item;
+	int rem, err = 0;
+	u32 n = 1;
+
+	if (!list)
+		return n;
+	tb = kcalloc(VS_ATTR_MAX + 1, sizeof(*tb), GFP_KERNEL);
+	if (!tb)
+		return -ENOMEM;
+	nla_for_each_nested(item, list, rem) {
+		if (n > VS_GENL_MAX_POOLS) {
+			NL_SET_ERR_MSG_ATTR(extack, item,
+					    "too many POOLS (at most 8)");
+			err = -E2BIG;
+			break;
+		}
+		err = vs_pool_check(item, tb, p, maps, n, extack);
+		if (err)
+			break;
+		maps[n] = vs_map_from_attrs(tb, extack, &err);
+		if (!maps[n])
+			break;
+		n++;
+	}
+	kfree(tb);
+	if (!err && n == 1) {
+		NL_SET_ERR_MSG_ATTR(extack, list, "POOLS is empty");
+		err = -EINVAL;
+	}
+	return err ? err : n;
 }
 
 /* ---- Commands ---- */
 
+/* Puts maps[0..n-1] and layers (either may be NULL); returns err. */
+static int vs_map_fail(struct vs_map **maps, u32 n, struct vs_layers *layers,
+		       int err)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		vs_map_put(maps[i]);
+	vs_layers_put(layers);
+	return err;
+}
+
 static int vs_cmd_map(struct sk_buff *skb, struct genl_info *info)
 {
+	struct vs_map *maps[VS_GENL_MAX_POOLS + 1] = { NULL };
+	u32 xpools[VS_GENL_MAX_POOLS], nmaps, i;
 	struct vs_layers *layers;
 	struct vs_dev_params p;
-	struct vs_map *map;
 	struct vs_dev *dev;
 	struct sk_buff *msg;
 	void *hdr;
@@ -375,32 +533,33 @@ static int vs_cmd_map(struct sk_buff *skb, struct genl_info *info)
 	err = vs_parse_map(info, &p);
 	if (err)
 		return err;
+	maps[0] = vs_map_from_attrs(info->attrs, info->extack, &err);
+	if (!maps[0])
+		return err;
+	err = vs_parse_pools(info, &p, maps);
+	if (err < 0)
+		return vs_map_fail(maps, ARRAY_SIZE(maps), NULL, err);
+	nmaps = err;
+	for (i = 1; i < nmaps; i++)
+		xpools[i - 1] = maps[i]->pool_id;
 	layers = vs_layers_from_attrs(p.inode, info->attrs[VS_ATTR_LAYERS],
-				      info->extack, &err);
+				      xpools, nmaps - 1, info->extack, &err);
 	if (!layers)
-		return err;
-	map = vs_map_from_attrs(info->attrs, info->extack, &err);
-	if (!map) {
-		vs_layers_put(layers);
-		return err;
-	}
+		return vs_map_fail(maps, nmaps, NULL, err);
 	msg = genlmsg_new(2 * nla_total_size_64bit(sizeof(u64)), GFP_KERNEL);
-	if (!msg) {
-		vs_map_put(map);
-		vs_layers_put(layers);
-		return -ENOMEM;
-	}
+	if (!msg)
+		return vs_map_fail(maps, nmaps, layers, -ENOMEM);
 	mutex_lock(&vs_ctl_mutex);
-	err = vs_dev_create(&p, map, layers, &dev);
+	err = vs_dev_create(&p, maps, nmaps, layers, &dev);
 	if (err == -EEXIST)
 		GENL_SET_ERR_MSG(info, "DEV_INDEX is in use");
 	else if (err == -ENOSPC)
 		GENL_SET_ERR_MSG(info, "no free device index");
 	if (!err) {
 		vs_genl_event_dev(VS_CMD_DEV_ADDED, dev);
-		pr_info("vs%u: mapped pool %s image %s (inode 0x%llx, %llu bytes%s, %u layers)\n",
+		pr_info("vs%u: mapped pool %s image %s (inode 0x%llx, %llu bytes%s, %u layers, %u other pools)\n",
 			dev->index, p.pool_name, p.image_name, p.inode, p.size,
-			dev->lazy ? ", lazy sync" : "", layers->n);
+			dev->lazy ? ", lazy sync" : "", layers->n, nmaps - 1);
 		hdr = genlmsg_put_reply(msg, info, &vs_genl_family, 0, VS_CMD_MAP);
 		if (!hdr || nla_put_u32(msg, VS_ATTR_DEV_INDEX, dev->index) ||
 		    nla_put_u64_64bit(msg, VS_ATTR_FEATURES, p.features,
@@ -464,10 +623,12 @@ static int vs_cmd_set_map(struct sk_buff *skb, struct genl_info *info)
 		return err;
 	mutex_lock(&vs_ctl_mutex);
 	list_for_each_entry(dev, &vs_devs, node) {
-		if (dev->p.pool_id != map->pool_id)
+		int idx = vs_dev_pool_index(dev, map->pool_id);
+
+		if (idx < 0)
 			continue;
 		vs_map_get(map);
-		err = vs_dev_set_map(dev, map);
+		err = vs_dev_set_map(dev, idx, map);
 		if (err < 0)
 			break;
 		n++;
@@ -510,7 +671,7 @@ static int vs_cmd_set_layers(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *index = info->attrs[VS_ATTR_DEV_INDEX];
 	struct nlattr *inode = info->attrs[VS_ATTR_INODE];
-	struct vs_layers *layers;
+	struct vs_layers *layers = NULL;
 	struct vs_dev *dev;
 	u64 top = nla_get_u64(inode);
 	int err;
@@ -519,10 +680,6 @@ static int vs_cmd_set_layers(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG_ATTR(info->extack, inode, "INODE number is 0");
 		return -EINVAL;
 	}
-	layers = vs_layers_from_attrs(top, info->attrs[VS_ATTR_LAYERS],
-				      info->extack, &err);
-	if (!layers)
-		return err;
 	mutex_lock(&vs_ctl_mutex);
 	dev = vs_dev_find(nla_get_u32(index));
 	if (!dev) {
@@ -537,6 +694,12 @@ static int vs_cmd_set_layers(struct sk_buff *skb, struct genl_info *info)
 				    "INODE is not in the pool of the device");
 		err = -EINVAL;
 	} else {
+		/* the layers may be in the pools the device has maps of */
+		layers = vs_layers_from_attrs(top, info->attrs[VS_ATTR_LAYERS],
+					      dev->xpool_id, dev->n_xpools,
+					      info->extack, &err);
+	}
+	if (layers) {
 		pr_info("vs%u: layers now inode 0x%llx + %u parents (was 0x%llx)\n",
 			dev->index, top, layers->n - 1, dev->p.inode);
 		vs_dev_set_layers(dev, layers);
@@ -544,11 +707,34 @@ static int vs_cmd_set_layers(struct sk_buff *skb, struct genl_info *info)
 		err = 0;
 	}
 	mutex_unlock(&vs_ctl_mutex);
-	vs_layers_put(layers);
 	return err;
 }
 
 /* ---- Device messages: LIST replies and events ---- */
+
+/* POOLS of a device with parents in other pools: POOL_ID, MAP_EPOCH each. */
+static int vs_fill_pools(struct sk_buff *msg, struct vs_dev *dev)
+{
+	struct nlattr *list, *item;
+	u32 i;
+
+	if (!dev->n_xpools)
+		return 0;
+	list = nla_nest_start(msg, VS_ATTR_POOLS);
+	if (!list)
+		return -EMSGSIZE;
+	for (i = 1; i < vs_dev_nroutes(dev); i++) {
+		item = nla_nest_start(msg, VS_POOLS_ITEM);
+		if (!item ||
+		    nla_put_u32(msg, VS_ATTR_POOL_ID, vs_dev_route_pool(dev, i)) ||
+		    nla_put_u64_64bit(msg, VS_ATTR_MAP_EPOCH, vs_dev_epoch(dev, i),
+				      VS_ATTR_PAD))
+			return -EMSGSIZE;
+		nla_nest_end(msg, item);
+	}
+	nla_nest_end(msg, list);
+	return 0;
+}
 
 static int vs_fill_dev(struct sk_buff *msg, struct vs_dev *dev)
 {
@@ -565,13 +751,13 @@ static int vs_fill_dev(struct sk_buff *msg, struct vs_dev *dev)
 	    nla_put_string(msg, VS_ATTR_IMAGE_NAME, p->image_name) ||
 	    nla_put_u32(msg, VS_ATTR_DEV_STATE, vs_dev_state(dev)) ||
 	    nla_put_u32(msg, VS_ATTR_INFLIGHT, atomic_read(&dev->inflight)) ||
-	    nla_put_u64_64bit(msg, VS_ATTR_MAP_EPOCH, vs_dev_epoch(dev),
+	    nla_put_u64_64bit(msg, VS_ATTR_MAP_EPOCH, vs_dev_epoch(dev, 0),
 			      VS_ATTR_PAD) ||
 	    nla_put_u32(msg, VS_ATTR_FLAGS, p->flags) ||
 	    nla_put_u64_64bit(msg, VS_ATTR_FEATURES, p->features, VS_ATTR_PAD) ||
 	    nla_put_u32(msg, VS_ATTR_TIMEOUT_MS, p->timeout_ms) ||
 	    nla_put_u8(msg, VS_ATTR_IMMEDIATE_COMMIT, p->immediate_commit) ||
-	    vs_layers_fill(msg, l))
+	    vs_layers_fill(msg, l) || vs_fill_pools(msg, dev))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -644,7 +830,8 @@ void vs_genl_event_index(int cmd, u32 index)
 	vs_event_send(msg, hdr);
 }
 
-void vs_genl_event_need_map(struct vs_dev *dev)
+/* NEED_MAP for route idx of dev: its pool and the epoch it has. */
+void vs_genl_event_need_map(struct vs_dev *dev, u32 idx)
 {
 	struct sk_buff *msg;
 	void *hdr;
@@ -653,8 +840,8 @@ void vs_genl_event_need_map(struct vs_dev *dev)
 	if (!msg)
 		return;
 	if (nla_put_u32(msg, VS_ATTR_DEV_INDEX, dev->index) ||
-	    nla_put_u32(msg, VS_ATTR_POOL_ID, dev->p.pool_id) ||
-	    nla_put_u64_64bit(msg, VS_ATTR_MAP_EPOCH, vs_dev_epoch(dev),
+	    nla_put_u32(msg, VS_ATTR_POOL_ID, vs_dev_route_pool(dev, idx)) ||
+	    nla_put_u64_64bit(msg, VS_ATTR_MAP_EPOCH, vs_dev_epoch(dev, idx),
 			      VS_ATTR_PAD)) {
 		nlmsg_free(msg);
 		return;
@@ -673,7 +860,7 @@ void vs_genl_event_osd(struct vs_dev *dev, u64 osd)
 	if (nla_put_u32(msg, VS_ATTR_DEV_INDEX, dev->index) ||
 	    nla_put_u32(msg, VS_ATTR_POOL_ID, dev->p.pool_id) ||
 	    nla_put_u64_64bit(msg, VS_ATTR_OSD_NUM, osd, VS_ATTR_PAD) ||
-	    nla_put_u64_64bit(msg, VS_ATTR_MAP_EPOCH, vs_dev_epoch(dev),
+	    nla_put_u64_64bit(msg, VS_ATTR_MAP_EPOCH, vs_dev_epoch(dev, 0),
 			      VS_ATTR_PAD)) {
 		nlmsg_free(msg);
 		return;

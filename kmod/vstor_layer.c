@@ -64,9 +64,22 @@ void vs_layers_put(struct vs_layers *l)
 		kref_put(&l->ref, vs_layers_release);
 }
 
+/* Whether pool is top's or one of xpools. */
+static bool vs_layer_pool_ok(u32 pool, u64 top, const u32 *xpools, u32 n)
+{
+	u32 i;
+
+	if (pool == vs_inode_pool(top))
+		return true;
+	for (i = 0; i < n; i++)
+		if (xpools[i] == pool)
+			return true;
+	return false;
+}
+
 /* One LAYERS item: its inode, or 0 with extack set. */
-static u64 vs_layer_item(struct nlattr *item, u64 top,
-			 struct netlink_ext_ack *extack)
+static u64 vs_layer_item(struct nlattr *item, u64 top, const u32 *xpools,
+			 u32 n_xpools, struct netlink_ext_ack *extack)
 {
 	struct nlattr *tb[VS_LAYER_ATTR_MAX + 1];
 	u64 inode;
@@ -88,9 +101,9 @@ static u64 vs_layer_item(struct nlattr *item, u64 top,
 		NL_SET_ERR_MSG_ATTR(extack, item, "LAYERS item INODE number is 0");
 		return 0;
 	}
-	if (vs_inode_pool(inode) != vs_inode_pool(top)) {
+	if (!vs_layer_pool_ok(vs_inode_pool(inode), top, xpools, n_xpools)) {
 		NL_SET_ERR_MSG_ATTR(extack, item,
-				    "parent layers in another pool are not supported");
+				    "LAYERS item is in a pool that is neither the device's nor in POOLS");
 		return 0;
 	}
 	return inode;
@@ -98,10 +111,11 @@ static u64 vs_layer_item(struct nlattr *item, u64 top,
 
 /*
  * The chain of top and the parents in list (NULL: none), checked: items
- * of one inode each, in top's pool, no inode twice, at most
- * VS_GENL_MAX_LAYERS. NULL with *err and extack set on failure.
+ * of one inode each, in top's pool or one of xpools, no inode twice, at
+ * most VS_GENL_MAX_LAYERS. NULL with *err and extack set on failure.
  */
 struct vs_layers *vs_layers_from_attrs(u64 top, struct nlattr *list,
+				       const u32 *xpools, u32 n_xpools,
 				       struct netlink_ext_ack *extack, int *err)
 {
 	struct vs_layers *l;
@@ -129,7 +143,7 @@ struct vs_layers *vs_layers_from_attrs(u64 top, struct nlattr *list,
 	if (!list)
 		return l;
 	nla_for_each_nested(item, list, rem) {
-		u64 inode = vs_layer_item(item, top, extack);
+		u64 inode = vs_layer_item(item, top, xpools, n_xpools, extack);
 
 		if (!inode)
 			goto fail;

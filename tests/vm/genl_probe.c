@@ -113,6 +113,8 @@ struct result {
 	uint32_t dev_index;	/* of the last reply that had one */
 	uint64_t inode;		/* INODE of the last reply that had one */
 	int layers;		/* LAYERS items of the last reply with LAYERS */
+	int pools;		/* POOLS items of the last reply with POOLS */
+	uint64_t pool_epoch;	/* MAP_EPOCH of its last POOLS item */
 };
 
 static int fd = -1, family_id;
@@ -143,6 +145,31 @@ static void parse_ack(const struct nlmsghdr *nh, struct result *r)
 		    a->nla_len == NLA_HDRLEN + 4)
 			memcpy(&r->miss_type, p + NLA_HDRLEN, 4);
 		p += NLA_ALIGN(a->nla_len);
+	}
+}
+
+/* The POOLS nest at p of a reply: its items and the last one's epoch. */
+static void parse_pools(const unsigned char *p, struct result *r)
+{
+	const struct nlattr *a = (const struct nlattr *)p, *it, *x;
+	const unsigned char *q = p + NLA_HDRLEN, *qe = p + a->nla_len, *y, *ye;
+
+	r->pools = 0;
+	while (q + NLA_HDRLEN <= qe) {
+		it = (const struct nlattr *)q;
+		if (it->nla_len < NLA_HDRLEN || q + it->nla_len > qe)
+			break;
+		r->pools++;
+		for (y = q + NLA_HDRLEN, ye = q + it->nla_len; y + NLA_HDRLEN <= ye;
+		     y += NLA_ALIGN(x->nla_len)) {
+			x = (const struct nlattr *)y;
+			if (x->nla_len < NLA_HDRLEN)
+				break;
+			if ((x->nla_type & NLA_TYPE_MASK) == VS_ATTR_MAP_EPOCH &&
+			    x->nla_len == NLA_HDRLEN + 8)
+				memcpy(&r->pool_epoch, y + NLA_HDRLEN, 8);
+		}
+		q += NLA_ALIGN(it->nla_len);
 	}
 }
 
@@ -180,6 +207,8 @@ static void parse_reply(const struct nlmsghdr *nh, struct result *r)
 				q += NLA_ALIGN(((const struct nlattr *)q)->nla_len);
 			}
 		}
+		if ((a->nla_type & NLA_TYPE_MASK) == VS_ATTR_POOLS)
+			parse_pools(p, r);
 		p += NLA_ALIGN(a->nla_len);
 	}
 }
@@ -314,6 +343,17 @@ struct map_cfg {
 	int layer_bad;		/* item 0: 1 no INODE, 2 INODE as u32, 3 inode
 				   in pool 2, 4 number 0, 5 the top inode, 6 a
 				   PG item type, 7 LAYERS without NLA_F_NESTED */
+	uint32_t layer_pool;	/* nonzero: the LAYERS are in this pool */
+	int xpools;		/* POOLS items (pools 2, 3, ...); -1: empty POOLS */
+	int xpool_bad;		/* item 0 (enum xpool_bad) */
+};
+
+/* What is wrong with the first POOLS item of a map_cfg. */
+enum xpool_bad {
+	XB_NONE, XB_NO_POOL_ID, XB_NO_PG_TABLE, XB_NO_BLOCK_SIZE, XB_OWN_POOL,
+	XB_BLOCK_SIZE, XB_GRANULARITY, XB_EC, XB_STRIPE, XB_INODE, XB_ITEM_TYPE,
+	XB_NOT_NESTED, XB_PG_COUNT, XB_TWICE, XB_LIST_NOT_NESTED, XB_BAD_PRIMARY,
+	XB_NO_EPOCH,
 };
 
 static void map_defaults(struct map_cfg *c)
@@ -382,7 +422,8 @@ static void put_layers(struct msg *m, const struct map_cfg *c)
 		return;
 	t = nest_start(m, VS_ATTR_LAYERS, c->layer_bad != 7);
 	for (i = 0; i < c->layers; i++) {
-		uint64_t inode = (1ULL << 48) | (uint64_t)(100 + i);
+		uint64_t inode = ((uint64_t)(c->layer_pool ? c->layer_pool : 1) << 48) |
+				 (uint64_t)(100 + i);
 		int bad = i ? 0 : c->layer_bad;
 
 		it = nest_start(m, bad == 6 ? VS_PG_TABLE_ITEM + 1 : VS_LAYER_ITEM, 1);
@@ -396,6 +437,45 @@ static void put_layers(struct msg *m, const struct map_cfg *c)
 			put_u32(m, VS_LAYER_ATTR_INODE, 100);
 		else if (bad != 1)
 			put_u64(m, VS_LAYER_ATTR_INODE, inode);
+		nest_end(m, it);
+	}
+	nest_end(m, t);
+}
+
+/* POOLS: c->xpools maps of pools 2, 3, ..., item 0 spoilt by xpool_bad. */
+static void put_pools(struct msg *m, const struct map_cfg *c)
+{
+	struct map_cfg pc;
+	size_t t, it;
+	int i, bad;
+
+	if (!c->xpools)
+		return;
+	t = nest_start(m, VS_ATTR_POOLS, c->xpool_bad != XB_LIST_NOT_NESTED);
+	for (i = 0; i < c->xpools; i++) {
+		bad = i ? 0 : c->xpool_bad;
+		map_defaults(&pc);
+		if (bad == XB_BAD_PRIMARY)
+			pc.bad_primary = 9;
+		if (bad == XB_NO_PG_TABLE)
+			pc.omit = 1ULL << VS_ATTR_PG_TABLE;
+		it = nest_start(m, bad == XB_ITEM_TYPE ? VS_POOLS_ITEM + 1 : VS_POOLS_ITEM,
+				bad != XB_NOT_NESTED);
+		if (bad != XB_NO_POOL_ID)
+			put_u32(m, VS_ATTR_POOL_ID, bad == XB_OWN_POOL ? 1 :
+				(i == 1 && c->xpool_bad == XB_TWICE) ? 2 : 2 + (uint32_t)i);
+		put_u32(m, VS_ATTR_PG_COUNT, pc.pg_count + (bad == XB_PG_COUNT));
+		if (bad != XB_NO_EPOCH)
+			put_u64(m, VS_ATTR_MAP_EPOCH, 1);
+		if (bad != XB_NO_BLOCK_SIZE)
+			put_u32(m, VS_ATTR_BLOCK_SIZE, c->block_size << (bad == XB_BLOCK_SIZE));
+		put_u32(m, VS_ATTR_BITMAP_GRANULARITY, 4096 << (bad == XB_GRANULARITY));
+		if (bad == XB_EC)
+			put_u32(m, VS_ATTR_DATA_CHUNKS, 2);
+		put_u64(m, VS_ATTR_PG_STRIPE_SIZE, bad == XB_STRIPE ? 4096 : 0);
+		if (bad == XB_INODE)
+			put_u64(m, VS_ATTR_INODE, c->inode);
+		put_tables(m, &pc);
 		nest_end(m, it);
 	}
 	nest_end(m, t);
@@ -427,6 +507,7 @@ static void build_map(struct msg *m, const struct map_cfg *c)
 	put(m, VS_ATTR_IMAGE_NAME, "img", 4);
 	put_tables(m, c);
 	put_layers(m, c);
+	put_pools(m, c);
 }
 
 static void build_set_map(struct msg *m)
@@ -641,6 +722,8 @@ static void test_map(void)
 	       "LIST DEV_INDEX 1: err %d, replies %d", r.err, r.replies);
 }
 
+#define XPOOL_MSG "LAYERS item is in a pool that is neither the device's nor in POOLS"
+
 static void layer_case(const char *what, int n, int bad, int err,
 		       const char *msg)
 {
@@ -707,7 +790,7 @@ static void test_layers(void)
 		{ "SET_LAYERS 65 LAYERS", 1, (1ULL << 48) | 77, 65, 0, -E2BIG,
 		  "too many LAYERS (at most 64)" },
 		{ "SET_LAYERS parent in pool 2", 1, (1ULL << 48) | 77, 2, 3,
-		  -EINVAL, "parent layers in another pool are not supported" },
+		  -EINVAL, XPOOL_MSG },
 	};
 	size_t i;
 
@@ -719,8 +802,8 @@ static void test_layers(void)
 	layer_case("MAP LAYERS item without INODE", 2, 1, -EINVAL,
 		   "LAYERS item without INODE");
 	layer_case("MAP LAYERS INODE as u32", 1, 2, -EINVAL, "");
-	layer_case("MAP LAYERS parent in pool 2", 3, 3, -EINVAL,
-		   "parent layers in another pool are not supported");
+	layer_case("MAP LAYERS parent in pool 2 without POOLS", 3, 3, -EINVAL,
+		   XPOOL_MSG);
 	layer_case("MAP LAYERS parent number 0", 1, 4, -EINVAL,
 		   "LAYERS item INODE number is 0");
 	layer_case("MAP LAYERS parent = top", 1, 5, -EINVAL,
@@ -766,6 +849,140 @@ static void test_layers(void)
 	put_u32(&m, VS_ATTR_DEV_INDEX, 2);
 	xfer(&m, &r);
 	expect("UNMAP vs2 (64 layers)", &r, 0, NULL);
+}
+
+/* A MAP of top inode 5 of pool 1 with parents 100, 101 in pool 2. */
+static void xpool_cfg(struct map_cfg *c, int xpools, int bad)
+{
+	map_defaults(c);
+	c->features = VS_FEAT_KNOWN;
+	c->layers = 2;
+	c->layer_pool = 2;
+	c->xpools = xpools;
+	c->xpool_bad = bad;
+}
+
+/* SET_LAYERS of vs<index>: top 5 of pool 1, n parents in pool. */
+static void xpool_set_layers(struct msg *m, uint32_t index, int n, uint32_t pool)
+{
+	struct map_cfg c;
+
+	map_defaults(&c);
+	c.layers = n;
+	c.layer_pool = pool;
+	msg_init(m, family_id, VS_CMD_SET_LAYERS, NLM_F_REQUEST | NLM_F_ACK);
+	put_u32(m, VS_ATTR_DEV_INDEX, index);
+	put_u64(m, VS_ATTR_INODE, c.inode);
+	put_layers(m, &c);
+}
+
+/* SET_MAP of pool 2 or 3 (pg tables as in MAP). */
+static void xpool_set_map(struct msg *m, uint32_t pool, uint64_t epoch)
+{
+	struct map_cfg c;
+
+	map_defaults(&c);
+	msg_init(m, family_id, VS_CMD_SET_MAP, NLM_F_REQUEST | NLM_F_ACK);
+	put_u32(m, VS_ATTR_POOL_ID, pool);
+	put_u64(m, VS_ATTR_MAP_EPOCH, epoch);
+	put_u32(m, VS_ATTR_PG_COUNT, c.pg_count);
+	put_tables(m, &c);
+}
+
+/* POOLS of MAP (XPOOL): every refusal, then a device with a parent pool. */
+static void test_pools(void)
+{
+	static const struct {
+		const char *what;
+		int xpools, bad, err;
+		const char *msg;
+	} bad[] = {
+		{ "MAP POOLS empty", -1, XB_NONE, -EINVAL, "POOLS is empty" },
+		{ "MAP POOLS item without POOL_ID", 1, XB_NO_POOL_ID, -EINVAL,
+		  "POOLS item without POOL_ID" },
+		{ "MAP POOLS item without PG_TABLE", 1, XB_NO_PG_TABLE, -EINVAL,
+		  "POOLS item without PG_TABLE" },
+		{ "MAP POOLS item without BLOCK_SIZE", 1, XB_NO_BLOCK_SIZE, -EINVAL,
+		  "POOLS item without BLOCK_SIZE" },
+		{ "MAP POOLS item without MAP_EPOCH", 1, XB_NO_EPOCH, -EINVAL,
+		  "POOLS item without MAP_EPOCH" },
+		{ "MAP POOLS item of the device's pool", 1, XB_OWN_POOL, -EINVAL,
+		  "POOLS item is the device's own pool (POOL_ID)" },
+		{ "MAP POOLS item with another BLOCK_SIZE", 1, XB_BLOCK_SIZE, -EOPNOTSUPP,
+		  "a parent pool with another BLOCK_SIZE than the device's pool is not supported" },
+		{ "MAP POOLS item with another BITMAP_GRANULARITY", 1, XB_GRANULARITY,
+		  -EOPNOTSUPP,
+		  "a parent pool with another BITMAP_GRANULARITY than the device's pool is not supported" },
+		{ "MAP POOLS item EC", 1, XB_EC, -EOPNOTSUPP,
+		  "erasure-coded parent pools (DATA_CHUNKS > 1) are not supported" },
+		{ "MAP POOLS item PG_STRIPE_SIZE 4096", 1, XB_STRIPE, -EINVAL,
+		  "POOLS item PG_STRIPE_SIZE must be 0 or a multiple of BLOCK_SIZE" },
+		{ "MAP POOLS item with INODE", 1, XB_INODE, -EINVAL, "" },
+		{ "MAP POOLS item of another type", 1, XB_ITEM_TYPE, -EINVAL,
+		  "POOLS holds only ITEM nests" },
+		{ "MAP POOLS item without NLA_F_NESTED", 1, XB_NOT_NESTED, -EINVAL, "" },
+		{ "MAP POOLS without NLA_F_NESTED", 1, XB_LIST_NOT_NESTED, -EINVAL, "" },
+		{ "MAP POOLS item PG_COUNT above its PG_TABLE", 1, XB_PG_COUNT, -EINVAL,
+		  "PG_TABLE must list every PG up to PG_COUNT" },
+		{ "MAP POOLS item primary not in its OSD_LIST", 1, XB_BAD_PRIMARY, -EINVAL,
+		  "PG primary is not in OSD_LIST" },
+		{ "MAP POOLS lists pool 2 twice", 2, XB_TWICE, -EINVAL,
+		  "POOLS lists a pool twice" },
+		{ "MAP 9 POOLS", 9, XB_NONE, -E2BIG, "too many POOLS (at most 8)" },
+	};
+	static struct msg m;
+	struct map_cfg c;
+	struct result r;
+	uint32_t dev;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		xpool_cfg(&c, bad[i].xpools, bad[i].bad);
+		map_case(bad[i].what, &c, bad[i].err, bad[i].msg);
+	}
+	xpool_cfg(&c, 1, XB_NONE);
+	c.features = VS_FEAT_KNOWN & ~VS_FEAT_XPOOL;
+	map_case("MAP POOLS without the XPOOL feature", &c, -EINVAL,
+		 "POOLS needs the XPOOL feature");
+	xpool_cfg(&c, 1, XB_NONE);
+	c.layer_pool = 3;
+	map_case("MAP LAYERS in pool 3, POOLS has pool 2", &c, -EINVAL, XPOOL_MSG);
+
+	xpool_cfg(&c, 2, XB_NONE);
+	build_map(&m, &c);
+	xfer(&m, &r);
+	dev = r.dev_index;
+	report(r.err == 0 && r.have_index && (r.features & VS_FEAT_XPOOL),
+	       "MAP with parents in pool 2 (POOLS 2, 3): err %d \"%s\", /dev/vs%u, features %#llx",
+	       r.err, r.msg, dev, (unsigned long long)r.features);
+	if (r.err)
+		return;
+	list_one(&m, dev, &r);
+	report(r.err == 0 && r.pools == 2 && r.pool_epoch == 1,
+	       "LIST vs%u: %d POOLS, last epoch %llu (want 2, 1)", dev, r.pools,
+	       (unsigned long long)r.pool_epoch);
+	xpool_set_map(&m, 3, 5);
+	xfer(&m, &r);
+	expect("SET_MAP pool 3 (a parent pool) epoch 5", &r, 0, NULL);
+	list_one(&m, dev, &r);
+	report(r.err == 0 && r.pool_epoch == 5, "LIST after SET_MAP: pool 3 at epoch %llu",
+	       (unsigned long long)r.pool_epoch);
+	xpool_set_map(&m, 4, 2);
+	xfer(&m, &r);
+	expect("SET_MAP pool 4", &r, -ENODEV, "no device maps this pool");
+	xpool_set_layers(&m, dev, 2, 4);
+	xfer(&m, &r);
+	expect("SET_LAYERS with parents in pool 4 (not mapped)", &r, -EINVAL, XPOOL_MSG);
+	xpool_set_layers(&m, dev, 3, 3);
+	xfer(&m, &r);
+	expect("SET_LAYERS with parents in pool 3", &r, 0, NULL);
+	list_one(&m, dev, &r);
+	report(r.err == 0 && r.layers == 3, "LIST after SET_LAYERS: %d LAYERS (want 3)",
+	       r.layers);
+	msg_init(&m, family_id, VS_CMD_UNMAP, NLM_F_REQUEST | NLM_F_ACK);
+	put_u32(&m, VS_ATTR_DEV_INDEX, dev);
+	xfer(&m, &r);
+	expect("UNMAP the device with parent pools", &r, 0, NULL);
 }
 
 static void test_other_cmds(void)
@@ -966,8 +1183,10 @@ static void fuzz_one(uint32_t i, int *unexpected_ok)
 		msg_init(&m, family_id, cmd, flags);
 		put_random_attrs(&m, 0);
 		break;
-	case 3:		/* a valid MAP or SET_MAP with bytes flipped */
+	case 3:		/* a valid MAP (some with POOLS) or SET_MAP, bytes flipped */
 		map_defaults(&c);
+		if (rnd(3) == 2)
+			xpool_cfg(&c, 1 + (int)rnd(3), XB_NONE);
 		if (rnd(2))
 			build_map(&m, &c);
 		else
@@ -1112,6 +1331,7 @@ int main(int argc, char **argv)
 	test_features();
 	test_map();
 	test_layers();
+	test_pools();
 	test_other_cmds();
 	test_unprivileged();
 	test_fuzz(fuzz, seed);
