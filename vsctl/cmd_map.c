@@ -15,7 +15,16 @@
  * top of the old one; the agent sees the name's inode or chain differ
  * from the kernel's and pushes SET_LAYERS (also when flatten or snap rm
  * shorten the chain). Until then the device writes to the old inode,
- * which stays visible through the new top. */
+ * which stays visible through the new top.
+ *
+ * Parents in other pools (a clone made with --pool): map also hands the
+ * kernel the PG map of every other pool of the chain (POOLS, the XPOOL
+ * feature), and the agent keeps those current as it does the device's
+ * own. Those pools must have the image pool's block_size and
+ * bitmap_granularity and be replicated (the kernel cuts requests by the
+ * device's objects and granules); map refuses others, naming the pool.
+ * The set of pools is fixed at map: a chain that later reaches a new pool
+ * needs an unmap and map. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -78,8 +87,7 @@ static struct vstor_client *open_client(struct vsctl *v, int wait_ms)
 
 /* The parents of inode, nearest first, as libvstor knows config/inode (a
  * parent whose entry is gone ends the chain, as for libvstor's reads):
- * their number, -EXDEV (a parent in another pool) or -ELOOP (more than
- * VS_GENL_MAX_LAYERS). */
+ * their number or -ELOOP (more than VS_GENL_MAX_LAYERS). */
 static int image_chain(struct vstor_client *c, uint64_t inode,
 		       uint64_t out[VS_GENL_MAX_LAYERS])
 {
@@ -87,8 +95,6 @@ static int image_chain(struct vstor_client *c, uint64_t inode,
 	int n = 0;
 
 	while (!vstor_inode_parent(c, cur, &parent) && parent) {
-		if (vs_inode_pool(parent) != vs_inode_pool(inode))
-			return -EXDEV;
 		if (n == VS_GENL_MAX_LAYERS)
 			return -ELOOP;
 		out[n++] = parent;
@@ -99,9 +105,92 @@ static int image_chain(struct vstor_client *c, uint64_t inode,
 
 static const char *chain_error(int err)
 {
-	return err == -EXDEV ? "it has a parent layer in another pool, which vstor.ko does not "
-			       "read (flatten it, or use the userspace client)" :
+	return err == -EXDEV ? "its parent layers are in more than 8 other pools" :
 			       "its chain of parent layers is longer than 64 (or loops)";
+}
+
+/* The pools of chain other than top's, each once, in chain order: their
+ * number or -EXDEV (more than VS_GENL_MAX_POOLS). */
+static int chain_pools(uint64_t top, const uint64_t *chain, int n,
+		       uint32_t out[VS_GENL_MAX_POOLS])
+{
+	int np = 0, k;
+
+	for (int i = 0; i < n; i++) {
+		uint32_t pool = vs_inode_pool(chain[i]);
+
+		if (pool == vs_inode_pool(top))
+			continue;
+		for (k = 0; k < np && out[k] != pool; k++)
+			;
+		if (k < np)
+			continue;
+		if (np == VS_GENL_MAX_POOLS)
+			return -EXDEV;
+		out[np++] = pool;
+	}
+	return np;
+}
+
+static const char *pool_label(const struct vs_pools *pools, uint32_t id, char *buf, size_t len)
+{
+	const struct vs_pool *p = vs_pool_by_id(pools, id);
+
+	if (p)
+		snprintf(buf, len, "'%s' (id %u)", p->name, id);
+	else
+		snprintf(buf, len, "id %u", id);
+	return buf;
+}
+
+/* The maps of the other pools of image name's chain into xm[], checked
+ * against the image pool's map m (same geometry, replicated): their
+ * number, or -1 after an error message. */
+static int load_xpools(struct vstor_client *c, struct vs_nl *nl, const struct vs_pools *pools,
+		       const char *name, const struct vstor_pool_map *m, const uint32_t *ids,
+		       int n, struct vstor_pool_map *xm)
+{
+	uint64_t feat;
+	char lb[300];
+	int k, err;
+
+	if (!n)
+		return 0;
+	memset(xm, 0, (size_t)n * sizeof(*xm));
+	err = vs_nl_features(nl, &feat);
+	if (err || !(feat & VS_FEAT_XPOOL)) {
+		vs_err("cannot map image '%s': it has parent layers in pool %s, and the loaded vstor.ko "
+		       "lacks the XPOOL feature to read them (%s): load a newer vstor.ko, or flatten "
+		       "the image", name, pool_label(pools, ids[0], lb, sizeof(lb)),
+		       err ? nl->err : "not granted");
+		return -1;
+	}
+	for (k = 0; k < n; k++) {
+		struct vstor_pool_map *x = &xm[k];
+		const char *why = NULL;
+
+		err = vstor_client_pool_map(c, ids[k], x);
+		if (err)
+			why = "is not in config/pools";
+		else if (!x->pg_count)
+			why = "has no PGs yet";
+		else if (x->data_chunks > 1)
+			why = "is erasure-coded, which vstor.ko does not read";
+		else if (x->block_size != m->block_size)
+			why = "has another block_size than the image's pool";
+		else if (x->bitmap_granularity != m->bitmap_granularity)
+			why = "has another bitmap_granularity than the image's pool";
+		if (why) {
+			vs_err("cannot map image '%s': its parent layers' pool %s %s (vstor.ko reads "
+			       "parents in pools of the same geometry only: flatten the image, or use "
+			       "the userspace client)", name, pool_label(pools, ids[k], lb, sizeof(lb)),
+			       why);
+			for (int i = 0; i <= k; i++)
+				vstor_pool_map_free(&xm[i]);
+			return -1;
+		}
+	}
+	return n;
 }
 
 /* The vsctl options of map as netlink attributes; VS_OK or VS_USAGE. */
@@ -218,12 +307,14 @@ int cmd_map(struct vsctl *v)
 	struct map_reply rep = { 0 };
 	struct vs_pools pools = { 0 };
 	const struct vs_pool *pool = NULL;
+	struct vstor_pool_map xm[VS_GENL_MAX_POOLS];
+	uint32_t xids[VS_GENL_MAX_POOLS];
 	struct vstor_client *c;
 	struct nl_msg *msg = NULL;
 	struct vs_nl nl = { 0 };
 	uint64_t inode, size, chain[VS_GENL_MAX_LAYERS];
 	bool ro;
-	int rc = VS_ERR, err, nchain;
+	int rc = VS_ERR, err, nchain, nx = 0;
 
 	if (vs_nl_open(&nl, false)) {
 		vs_err("%s", nl.err);
@@ -252,6 +343,12 @@ int cmd_map(struct vsctl *v)
 	}
 	pool = vs_pool_by_id(&pools, vs_inode_pool(inode));
 	nchain = image_chain(c, inode, chain);
+	if (nchain >= 0)
+		nx = chain_pools(inode, chain, nchain, xids);
+	if (nx < 0) {
+		nchain = nx;
+		nx = 0;
+	}
 	if (nchain < 0) {
 		vs_err("cannot map image '%s': %s", name, chain_error(nchain));
 		goto out;
@@ -270,6 +367,11 @@ int cmd_map(struct vsctl *v)
 		       "has no PGs yet (place them: vsctl pg place --static, or run vstor-mon)");
 		goto out;
 	}
+	nx = load_xpools(c, &nl, &pools, name, &m, xids, nx, xm);
+	if (nx < 0) {
+		nx = 0;
+		goto out;
+	}
 	msg = vs_nl_msg(&nl, VS_CMD_MAP, 0);
 	if (!msg)
 		goto out;
@@ -286,7 +388,7 @@ int cmd_map(struct vsctl *v)
 	nla_put_string(msg, VS_ATTR_IMAGE_NAME, name);
 	vs_nl_put_layers(msg, chain, (size_t)nchain);
 	rc = put_map_options(v, msg, ro || vs_opt_bool(v, "readonly"));
-	if (rc || vs_nl_put_map(msg, &m)) {
+	if (rc || vs_nl_put_map(msg, &m) || vs_nl_put_pools(msg, xm, (size_t)nx)) {
 		nlmsg_free(msg);
 		rc = rc ? rc : VS_ERR;
 		goto out;
@@ -300,9 +402,9 @@ int cmd_map(struct vsctl *v)
 	if (v->json)
 		printf("{\"device\":\"/dev/vs%u\",\"index\":%u,\"image\":%s,\"pool_id\":%u,"
 		       "\"inode\":%" PRIu64 ",\"size\":%" PRIu64 ",\"epoch\":%" PRIu64
-		       ",\"parents\":%d}\n",
+		       ",\"parents\":%d,\"parent_pools\":%d}\n",
 		       rep.index, rep.index, vs_q(name), vs_inode_pool(inode),
-		       vs_inode_num(inode), size & ~(uint64_t)511, m.epoch, nchain);
+		       vs_inode_num(inode), size & ~(uint64_t)511, m.epoch, nchain, nx);
 	else
 		printf("/dev/vs%u\n", rep.index);
 	fflush(stdout);
@@ -310,6 +412,8 @@ int cmd_map(struct vsctl *v)
 	if (!vs_opt_bool(v, "no_agent") && !agent_running())
 		agent_spawn(v);
 out:
+	for (int k = 0; k < nx; k++)
+		vstor_pool_map_free(&xm[k]);
 	vstor_pool_map_free(&m);
 	vstor_client_destroy(c);
 out_pools:
@@ -544,7 +648,7 @@ static void agent_arm(struct agent *a)
 	a->ev_armed = true;
 }
 
-enum agent_note { NOTE_NONE, NOTE_GONE, NOTE_UNRELATED };
+enum agent_note { NOTE_NONE, NOTE_GONE, NOTE_UNRELATED, NOTE_NEWPOOL };
 
 /* What was logged last about a device whose image is gone (removed or
  * renamed while mapped) or whose name now has an unrelated inode (it
@@ -570,6 +674,20 @@ static bool may_move(const struct vs_kdev *d, uint64_t top, const uint64_t *chai
 	return false;
 }
 
+/* Whether every layer of chain is in a pool the device routes in. */
+static bool chain_pools_known(const struct vs_kdev *d, const uint64_t *chain, int n)
+{
+	for (int k = 0; k < n; k++) {
+		uint32_t pool = vs_inode_pool(chain[k]), i;
+
+		for (i = 0; pool != d->pool_id && i < d->nxpools && d->xpool[i] != pool; i++)
+			;
+		if (pool != d->pool_id && i == d->nxpools)
+			return false;
+	}
+	return true;
+}
+
 /* Pushes SET_LAYERS when the image's name now has another inode or chain
  * than the device (snapshot, flatten, snap rm of a parent). */
 static void agent_layers(struct agent *a, const struct vs_kdev *d)
@@ -592,6 +710,14 @@ static void agent_layers(struct agent *a, const struct vs_kdev *d)
 	n = image_chain(a->c, inode, chain);
 	if (n < 0) {
 		log_warn("/dev/vs%u: image '%s': %s", d->index, d->image, chain_error(n));
+		return;
+	}
+	if (!chain_pools_known(d, chain, n)) {
+		if (!agent_noted(a, d, NOTE_NEWPOOL))
+			log_warn("/dev/vs%u: image '%s' now has a parent layer in a pool the device "
+				 "has no map of: it keeps reading inode %" PRIu64 " and its %u parents "
+				 "(unmap and map it again)", d->index, d->image,
+				 vs_inode_num(d->inode), d->nlayers);
 		return;
 	}
 	if (!may_move(d, inode, chain, n)) {
@@ -621,11 +747,60 @@ static void agent_layers(struct agent *a, const struct vs_kdev *d)
 			 vs_inode_num(d->inode), d->nlayers);
 }
 
-/* Pushes the current map of every mapped pool whose devices lag behind,
- * and the current layers of every device whose image changed. */
+/* The pools the devices route in, each with the oldest epoch a device has. */
+struct agent_pool {
+	uint32_t id;
+	uint64_t oldest;
+};
+
+static void agent_pool_add(struct agent_pool *ps, size_t *n, uint32_t id, uint64_t epoch)
+{
+	for (size_t k = 0; k < *n; k++) {
+		if (ps[k].id == id) {
+			if (epoch < ps[k].oldest)
+				ps[k].oldest = epoch;
+			return;
+		}
+	}
+	ps[*n].id = id;
+	ps[*n].oldest = epoch;
+	(*n)++;
+}
+
+/* SET_MAP of pool when etcd has a newer map than some device of it. */
+static void agent_push_map(struct agent *a, uint32_t pool, uint64_t oldest)
+{
+	struct vstor_pool_map m;
+	struct nl_msg *msg;
+	int err;
+
+	err = vstor_client_pool_map(a->c, pool, &m);
+	if (err || !m.pg_count || m.epoch <= oldest) {
+		vstor_pool_map_free(&m);
+		return;
+	}
+	msg = vs_nl_msg(&a->cmd, VS_CMD_SET_MAP, 0);
+	if (msg && !vs_nl_put_map(msg, &m)) {
+		err = vs_nl_call(&a->cmd, msg, NULL, NULL);
+		if (err && err != -ENODEV)
+			log_warn("pool %u: SET_MAP epoch %" PRIu64 ": %s", pool, m.epoch,
+				 a->cmd.err);
+		else if (!err)
+			log_info("pool %u: map epoch %" PRIu64 " pushed", pool, m.epoch);
+	} else if (msg) {
+		nlmsg_free(msg);
+	}
+	vstor_pool_map_free(&m);
+}
+
+/* Pushes the current map of every pool (a device's own or one of its
+ * parents') whose devices lag behind, and the current layers of every
+ * device whose image changed. */
 static void agent_sync(struct agent *a)
 {
 	struct vs_kdevs devs;
+	struct agent_pool *ps;
+	size_t np = 0;
 
 	a->dirty = false;
 	a->last_sync_ns = ringloop_now_ns();
@@ -633,39 +808,21 @@ static void agent_sync(struct agent *a)
 		log_warn("listing devices: %s", a->cmd.err);
 		return;
 	}
-	for (size_t i = 0; i < devs.n; i++) {
-		uint32_t pool = devs.devs[i].pool_id;
-		uint64_t oldest = devs.devs[i].epoch;
-		struct vstor_pool_map m;
-		struct nl_msg *msg;
-		bool seen = false;
-		int err;
-
-		for (size_t k = 0; k < i; k++)
-			seen |= devs.devs[k].pool_id == pool;
-		if (seen)
-			continue;
-		for (size_t k = i + 1; k < devs.n; k++)
-			if (devs.devs[k].pool_id == pool && devs.devs[k].epoch < oldest)
-				oldest = devs.devs[k].epoch;
-		err = vstor_client_pool_map(a->c, pool, &m);
-		if (err || !m.pg_count || m.epoch <= oldest) {
-			vstor_pool_map_free(&m);
-			continue;
-		}
-		msg = vs_nl_msg(&a->cmd, VS_CMD_SET_MAP, 0);
-		if (msg && !vs_nl_put_map(msg, &m)) {
-			err = vs_nl_call(&a->cmd, msg, NULL, NULL);
-			if (err && err != -ENODEV)
-				log_warn("pool %u: SET_MAP epoch %" PRIu64 ": %s", pool, m.epoch,
-					 a->cmd.err);
-			else if (!err)
-				log_info("pool %u: map epoch %" PRIu64 " pushed", pool, m.epoch);
-		} else if (msg) {
-			nlmsg_free(msg);
-		}
-		vstor_pool_map_free(&m);
+	ps = calloc(devs.n * (1 + VS_GENL_MAX_POOLS) + 1, sizeof(*ps));
+	if (!ps) {
+		vs_kdevs_free(&devs);
+		return;
 	}
+	for (size_t i = 0; i < devs.n; i++) {
+		const struct vs_kdev *d = &devs.devs[i];
+
+		agent_pool_add(ps, &np, d->pool_id, d->epoch);
+		for (uint32_t k = 0; k < d->nxpools; k++)
+			agent_pool_add(ps, &np, d->xpool[k], d->xepoch[k]);
+	}
+	for (size_t k = 0; k < np; k++)
+		agent_push_map(a, ps[k].id, ps[k].oldest);
+	free(ps);
 	for (size_t i = 0; i < devs.n; i++)
 		agent_layers(a, &devs.devs[i]);
 	vs_kdevs_free(&devs);

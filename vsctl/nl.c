@@ -242,6 +242,38 @@ static void list_cb(void *arg, int cmd, struct nlattr **tb)
 			d->layers[d->nlayers++] = nla_get_u64(lt[VS_LAYER_ATTR_INODE]);
 		}
 	}
+	if (tb[VS_ATTR_POOLS]) {
+		struct nlattr *it;
+		int rem;
+
+		nla_for_each_nested(it, tb[VS_ATTR_POOLS], rem) {
+			struct nlattr *pt[VS_ATTR_MAX + 1];
+
+			if (d->nxpools == VS_GENL_MAX_POOLS ||
+			    nla_parse_nested(pt, VS_ATTR_MAX, it, NULL) ||
+			    !pt[VS_ATTR_POOL_ID] || !pt[VS_ATTR_MAP_EPOCH])
+				continue;
+			d->xpool[d->nxpools] = nla_get_u32(pt[VS_ATTR_POOL_ID]);
+			d->xepoch[d->nxpools++] = nla_get_u64(pt[VS_ATTR_MAP_EPOCH]);
+		}
+	}
+}
+
+static void features_cb(void *arg, int cmd, struct nlattr **tb)
+{
+	if (tb[VS_ATTR_FEATURES])
+		*(uint64_t *)arg = nla_get_u64(tb[VS_ATTR_FEATURES]);
+}
+
+int vs_nl_features(struct vs_nl *nl, uint64_t *out)
+{
+	struct nl_msg *msg = vs_nl_msg(nl, VS_CMD_LIST, 0);
+
+	*out = 0;
+	if (!msg)
+		return -ENOMEM;
+	nla_put_u64(msg, VS_ATTR_FEATURES, VS_FEAT_KNOWN);
+	return vs_nl_call(nl, msg, features_cb, out);
 }
 
 int vs_nl_list(struct vs_nl *nl, struct vs_kdevs *out)
@@ -334,6 +366,27 @@ int vs_nl_put_map(struct nl_msg *msg, const struct vstor_pool_map *m)
 	}
 	nla_nest_end(msg, t);
 	free(usable);
+	return 0;
+}
+
+int vs_nl_put_pools(struct nl_msg *msg, const struct vstor_pool_map *maps, size_t n)
+{
+	struct nlattr *t, *it;
+
+	if (!n)
+		return 0;
+	t = nla_nest_start(msg, VS_ATTR_POOLS);
+	for (size_t i = 0; i < n; i++) {
+		it = nla_nest_start(msg, VS_POOLS_ITEM);
+		if (vs_nl_put_map(msg, &maps[i]))
+			return -ENOMEM;
+		nla_put_u32(msg, VS_ATTR_BLOCK_SIZE, maps[i].block_size);
+		nla_put_u32(msg, VS_ATTR_BITMAP_GRANULARITY, maps[i].bitmap_granularity);
+		if (maps[i].data_chunks > 1)
+			nla_put_u32(msg, VS_ATTR_DATA_CHUNKS, maps[i].data_chunks);
+		nla_nest_end(msg, it);
+	}
+	nla_nest_end(msg, t);
 	return 0;
 }
 

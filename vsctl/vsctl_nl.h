@@ -40,6 +40,9 @@ struct vs_kdev {
 	char pool[VS_GENL_NAME_MAXLEN + 1], image[VS_GENL_NAME_MAXLEN + 1];
 	uint32_t nlayers;			/* parents of inode */
 	uint64_t layers[VS_GENL_MAX_LAYERS];	/* nearest first */
+	uint32_t nxpools;			/* POOLS: other pools of the layers */
+	uint32_t xpool[VS_GENL_MAX_POOLS];
+	uint64_t xepoch[VS_GENL_MAX_POOLS];	/* their map epochs */
 };
 
 struct vs_kdevs {
@@ -54,6 +57,10 @@ const char *vs_dev_state_name(uint32_t state);
 /* POOL_ID, PG_COUNT, PG_STRIPE_SIZE, MAP_EPOCH, OSD_LIST and PG_TABLE of
  * MAP and SET_MAP. PGs whose primary has no usable address get 0. */
 int vs_nl_put_map(struct nl_msg *msg, const struct vstor_pool_map *m);
+/* POOLS of MAP: the maps of the n other pools of the layers. */
+int vs_nl_put_pools(struct nl_msg *msg, const struct vstor_pool_map *maps, size_t n);
+/* The VS_FEAT_* bits the loaded module supports. 0 or a negative errno. */
+int vs_nl_features(struct vs_nl *nl, uint64_t *out);
 /* LAYERS of MAP and SET_LAYERS: n parent inodes, nearest first (none: no
  * attribute). */
 void vs_nl_put_layers(struct nl_msg *msg, const uint64_t *layers, size_t n);

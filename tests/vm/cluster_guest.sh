@@ -14,7 +14,9 @@
 #   image (the agent moves the device to the new inode, writes after it
 #   show over the snapshot's data), remap, the snapshot read-only, a clone
 #   of it, flatten while mapped, snap rm of a mapped clone's parent, a
-#   snapshot while fio verify writes; --hw_queues 2 with --conns_per_osd 2;
+#   snapshot while fio verify writes; a clone in a second pool of a
+#   snapshot in rep3 (parent data, writes only in the clone, reads while
+#   every rep3 PG changes primary); --hw_queues 2 with --conns_per_osd 2;
 #   --io_timeout with an OSD stopped; forced unmap with the cluster stopped
 #   and I/O in flight.
 # Every check prints PASS:/FAIL:; the host checks dmesg for splats.
@@ -247,6 +249,15 @@ put_regions() {	# SRC DST DD-FLAG REGIONS
 			$3 2>/dev/null || return 1
 	done
 }
+reads_start() {	# DEV SUM: whole-device reads in the background, counted, misreads too
+	rm -f /tmp/rd.stop /tmp/rd.bad /tmp/rd.n
+	( while [ ! -e /tmp/rd.stop ]; do
+		[ "$(dev_sum "$1")" = "$2" ] || echo >>/tmp/rd.bad
+		echo >>/tmp/rd.n
+	done ) &
+	RD_PID=$!
+}
+reads_stop() { touch /tmp/rd.stop; wait "$RD_PID"; }
 parents_of() { $V list --json | grep -o "\"device\":\"$1\"[^}]*" | grep -o '"parents":\[[0-9,]*\]'; }
 lt=$(date +%s)
 $V create lay --size 8M >/dev/null || failed "create lay"
@@ -300,17 +311,11 @@ $V unmap "$s" >/dev/null || failed "unmap lay@s1"
 # snap rm of the clone's parent while it is read: the data moves into lay2,
 # the chain shrinks, and every read shows the same data
 sumAC=$(sum_of </tmp/AC)
-rm -f /tmp/rd.stop /tmp/rd.bad /tmp/rd.n
-( while [ ! -e /tmp/rd.stop ]; do
-	[ "$(dev_sum "$c")" = "$sumAC" ] || echo >>/tmp/rd.bad
-	echo >>/tmp/rd.n
-done ) &
-RD_PID=$!
+reads_start "$c" "$sumAC"
 $V snap rm lay@s1 >/dev/null || failed "vsctl snap rm lay@s1"
 c_flat() { parents_of "$c" | grep -q '\[\]'; }
 wait_for 30 c_flat || failed "snap rm lay@s1: lay2 still has parents $(parents_of "$c")"
-touch /tmp/rd.stop
-wait "$RD_PID"
+reads_stop
 [ ! -e /tmp/rd.bad ] && [ "$(dev_sum "$c")" = "$sumAC" ] &&
 	pass "snap rm of the parent of mapped lay2: no parents, same data in $(wc -l </tmp/rd.n) reads during it" ||
 	failed "snap rm of lay2's parent: $(wc -l </tmp/rd.bad 2>/dev/null) of $(wc -l </tmp/rd.n) reads differ"
@@ -341,6 +346,55 @@ wait_for 30 unrelated && [ "$(dev_inode "$d")" = "$ino" ] &&
 	failed "after a new image took the name: $d on inode $(dev_inode "$d") (was $ino)"
 for x in "$c" "$d"; do $V unmap "$x" >/dev/null || failed "unmap $x"; done
 note "layer checks took $(( $(date +%s) - lt ))s"
+
+# ---- a clone in another pool: the parent is read through its own pool's map ----
+xt=$(date +%s)
+$V pool create xp --scheme replicated --pg_size 2 --pg_minsize 1 --pg_count 8 >/dev/null ||
+	failed "pool create xp"
+PGS_TOTAL=24
+$V pg place --static --json >/tmp/pgs.json || failed "pg place (rep3 and xp)"
+wait_for 90 pgs_active || failed "PGs of rep3 and xp active: $($V status --json)"
+$V create xa --size 8M --pool rep3 >/dev/null || failed "create xa in rep3"
+d=$($V map xa --no_agent) || die "map xa"
+dd if=/tmp/A of="$d" bs=1M oflag=direct 2>/dev/null || failed "write A to xa"
+$V unmap "$d" >/dev/null || failed "unmap xa"
+$V snap create xa@s1 >/dev/null && $V clone xa@s1 xb --pool xp >/dev/null ||
+	failed "snapshot xa@s1, clone it into pool xp as xb"
+c=$($V map xb --no_agent) || die "map xb (pool xp, parent in rep3)"
+pools_of() { cat "/sys/block/${1#/dev/}/vstor/pools"; }
+xpid=$($V pool ls --json | grep -o '"id":[0-9]*,"name":"xp"' | grep -o '[0-9]*' | head -n 1)
+note "xb: pool_id $(cat "/sys/block/${c#/dev/}/vstor/pool_id"), sysfs pools '$(pools_of "$c")' (xp is $xpid)"
+case " $(pools_of "$c")" in
+" $xpid:"*" 1:"*) pass "xb maps with the map of its parent's pool too: $(pools_of "$c")" ;;
+*) failed "sysfs pools of xb: '$(pools_of "$c")', want $xpid:E 1:E" ;;
+esac
+[ "$(dev_sum "$c")" = "$sumA" ] && pass "clone xb in pool xp shows xa@s1's data from pool rep3" ||
+	failed "clone xb in another pool does not show A"
+put_regions /tmp/B "$c" oflag=direct "0:2 128:16" || failed "write to xb"
+s=$($V map xa@s1 --no_agent) || die "map xa@s1"
+[ "$(dev_sum "$c")" = "$sumAC" ] && [ "$(dev_sum "$s")" = "$sumA" ] &&
+	pass "writes to xb (pool xp) show in it, xa@s1 (pool rep3) unchanged" ||
+	failed "cross-pool clone writes: checksums differ"
+$V unmap "$s" >/dev/null || failed "unmap xa@s1"
+# every PG of rep3 gets another primary while xb is read: the agent pushes
+# SET_MAP of pool 1 to a device of pool xp, and reads go on at the new primaries
+e1=$(pools_of "$c" | sed 's/.* 1://')
+reads_start "$c" "$sumAC"
+p0=$(pg1_primary)
+sed -E 's/"osd_set":\[([0-9]+),([0-9]+),([0-9]+)\],"primary":[0-9]+/"osd_set":[\1,\2,\3],"primary":\2/g' \
+	/tmp/pgs.json >/tmp/pgs2.json
+etcd_put config/pgs "$(cat /tmp/pgs2.json)" || failed "put config/pgs with new rep3 primaries"
+moved1() { p=$(pg1_primary); [ -n "$p" ] && [ "$p" != "$p0" ] && pgs_active; }
+wait_for 90 moved1 || failed "rep3 PG 1 still on OSD $p0: $($V status --json)"
+newer1() { [ "$(pools_of "$c" | sed 's/.* 1://')" -gt "$e1" ]; }
+wait_for 30 newer1 || failed "pool 1 map of xb still at epoch $e1"
+sleep 1
+reads_stop
+[ ! -e /tmp/rd.bad ] && [ "$(dev_sum "$c")" = "$sumAC" ] &&
+	pass "rep3 primaries moved (PG 1: OSD $p0 -> $(pg1_primary)), xb's pool 1 map $e1 -> $(pools_of "$c" | sed 's/.* 1://'): same data in $(wc -l </tmp/rd.n) reads" ||
+	failed "reads of xb across the rep3 primary change: $(wc -l </tmp/rd.bad 2>/dev/null) of $(wc -l </tmp/rd.n) differ"
+$V unmap "$c" >/dev/null || failed "unmap xb"
+note "cross-pool checks took $(( $(date +%s) - xt ))s"
 
 # ---- --hw_queues 2 --conns_per_osd 2: both queues, two connections per OSD ----
 osd_port() { etcd_get "osd/state/$1" | sed -n 's/.*"port":\([0-9]*\).*/\1/p'; }

@@ -50,8 +50,8 @@ osds_up() {	# N: exactly N OSDs up
 	[ "$($V status --json | grep -o '"osd_up":[0-9]*')" = "\"osd_up\":$1" ]
 }
 
-pgs_active() {	# all 16 PGs of the pool active (and nothing else)
-	$V status --json | grep -q '"pg_states":{"active":16}'
+pgs_active() {	# all PGS_TOTAL PGs active (and nothing else): 16 of rep3, more with other pools
+	$V status --json | grep -q "\"pg_states\":{\"active\":${PGS_TOTAL:-16}}"
 }
 
 # cluster_start OSD_MB: etcd, 3 OSDs on brd disks of OSD_MB MiB, pool rep3

@@ -2,7 +2,8 @@
 # /dev/vsN against a real cluster inside a QEMU guest (tests/vm/cluster_guest.sh):
 # Debian's etcd, three vstor-osd on RAM disks, vsctl map and the map agent,
 # fio verify runs, ext4, OSD kill -9, lazy-pool flushes and unmaps, unmap/map,
-# the map options hw_queues, conns_per_osd and io_timeout, forced unmap. Run by
+# the map options hw_queues, conns_per_osd and io_timeout, forced unmap, layered
+# images (also a clone whose parent is in another pool). Run by
 # tests/run.sh with the build directory as $1 (its vstor-osd, vstor-disk and
 # vsctl go into the guest). Skips when no kernel image/headers or qemu.
 cd "$(dirname "$0")/../.." || exit 1
