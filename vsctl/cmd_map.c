@@ -315,6 +315,7 @@ int cmd_map(struct vsctl *v)
 	uint64_t inode, size, chain[VS_GENL_MAX_LAYERS];
 	bool ro;
 	int rc = VS_ERR, err, nchain, nx = 0;
+	size_t msize;
 
 	if (vs_nl_open(&nl, false)) {
 		vs_err("%s", nl.err);
@@ -372,7 +373,10 @@ int cmd_map(struct vsctl *v)
 		nx = 0;
 		goto out;
 	}
-	msg = vs_nl_msg(&nl, VS_CMD_MAP, 0);
+	msize = vs_nl_map_size(&m);
+	for (int k = 0; k < nx; k++)
+		msize += vs_nl_map_size(&xm[k]);
+	msg = vs_nl_msg_maps(&nl, VS_CMD_MAP, msize);
 	if (!msg)
 		goto out;
 	nla_put_u64(msg, VS_ATTR_INODE, inode);
@@ -388,9 +392,14 @@ int cmd_map(struct vsctl *v)
 	nla_put_string(msg, VS_ATTR_IMAGE_NAME, name);
 	vs_nl_put_layers(msg, chain, (size_t)nchain);
 	rc = put_map_options(v, msg, ro || vs_opt_bool(v, "readonly"));
-	if (rc || vs_nl_put_map(msg, &m) || vs_nl_put_pools(msg, xm, (size_t)nx)) {
+	if (!rc && (vs_nl_put_map(msg, &m) || vs_nl_put_pools(msg, xm, (size_t)nx))) {
+		vs_err("cannot map image '%s': the PG maps of its pools do not fit a netlink "
+		       "attribute (64 KiB: at most %d PGs in a pool, and the other pools of its "
+		       "parents together as many)", name, VS_NL_MAX_PGS);
+		rc = VS_ERR;
+	}
+	if (rc) {
 		nlmsg_free(msg);
-		rc = rc ? rc : VS_ERR;
 		goto out;
 	}
 	rc = VS_ERR;
@@ -779,7 +788,7 @@ static void agent_push_map(struct agent *a, uint32_t pool, uint64_t oldest)
 		vstor_pool_map_free(&m);
 		return;
 	}
-	msg = vs_nl_msg(&a->cmd, VS_CMD_SET_MAP, 0);
+	msg = vs_nl_msg_maps(&a->cmd, VS_CMD_SET_MAP, vs_nl_map_size(&m));
 	if (msg && !vs_nl_put_map(msg, &m)) {
 		err = vs_nl_call(&a->cmd, msg, NULL, NULL);
 		if (err && err != -ENODEV)
@@ -789,6 +798,8 @@ static void agent_push_map(struct agent *a, uint32_t pool, uint64_t oldest)
 			log_info("pool %u: map epoch %" PRIu64 " pushed", pool, m.epoch);
 	} else if (msg) {
 		nlmsg_free(msg);
+		log_warn("pool %u: its %u PGs do not fit SET_MAP (at most %d)", pool, m.pg_count,
+			 VS_NL_MAX_PGS);
 	}
 	vstor_pool_map_free(&m);
 }

@@ -70,9 +70,9 @@ void vs_nl_close(struct vs_nl *nl)
 	nl->sk = NULL;
 }
 
-struct nl_msg *vs_nl_msg(struct vs_nl *nl, int cmd, int flags)
+static struct nl_msg *msg_new(struct vs_nl *nl, int cmd, int flags, size_t size)
 {
-	struct nl_msg *msg = nlmsg_alloc();
+	struct nl_msg *msg = size ? nlmsg_alloc_size(size) : nlmsg_alloc();
 
 	if (msg && !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, nl->family, 0, flags,
 				(uint8_t)cmd, VS_GENL_VERSION)) {
@@ -80,6 +80,28 @@ struct nl_msg *vs_nl_msg(struct vs_nl *nl, int cmd, int flags)
 		msg = NULL;
 	}
 	return msg;
+}
+
+struct nl_msg *vs_nl_msg(struct vs_nl *nl, int cmd, int flags)
+{
+	return msg_new(nl, cmd, flags, 0);
+}
+
+/* libnl's default message is a page, which holds the PG table of ~160 PGs
+ * only: a MAP or SET_MAP gets room for its maps, and the socket a send
+ * buffer that takes it (the kernel refuses a message above sk_sndbuf with
+ * EMSGSIZE; FORCE passes wmem_max with CAP_NET_ADMIN, which MAP needs). */
+struct nl_msg *vs_nl_msg_maps(struct vs_nl *nl, int cmd, size_t maps_size)
+{
+	size_t size = 8192 + maps_size;
+	int fd = nl_socket_get_fd(nl->sk), buf = (int)(size + 4096);
+
+	if (size > (1u << 30))
+		return NULL;
+	if (size > 128 * 1024 &&
+	    setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf)))
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	return msg_new(nl, cmd, 0, size);
 }
 
 struct call {
@@ -333,6 +355,17 @@ static bool put_osd(struct nl_msg *msg, const struct vstor_map_osd *o)
 	return any;
 }
 
+size_t vs_nl_map_size(const struct vstor_pool_map *m)
+{
+	/* per PG: item 4 + NUM 8 + PRIMARY 12; per address: item 4 + NUM 12 +
+	 * ADDR6 20 + PORT 8; the pool's other attributes and a POOLS item */
+	size_t n = 128 + (size_t)m->pg_count * 24;
+
+	for (size_t i = 0; i < m->nosds; i++)
+		n += m->osds[i].naddrs * 44;
+	return n;
+}
+
 int vs_nl_put_map(struct nl_msg *msg, const struct vstor_pool_map *m)
 {
 	struct nlattr *t;
@@ -364,9 +397,9 @@ int vs_nl_put_map(struct nl_msg *msg, const struct vstor_pool_map *m)
 		nla_put_u64(msg, VS_PG_ATTR_PRIMARY, prim);
 		nla_nest_end(msg, it);
 	}
-	nla_nest_end(msg, t);
 	free(usable);
-	return 0;
+	/* a nest is at most 64 KiB: VS_NL_MAX_PGS items (libnl drops a longer one) */
+	return nla_nest_end(msg, t) < 0 ? -E2BIG : 0;
 }
 
 int vs_nl_put_pools(struct nl_msg *msg, const struct vstor_pool_map *maps, size_t n)
@@ -379,15 +412,15 @@ int vs_nl_put_pools(struct nl_msg *msg, const struct vstor_pool_map *maps, size_
 	for (size_t i = 0; i < n; i++) {
 		it = nla_nest_start(msg, VS_POOLS_ITEM);
 		if (vs_nl_put_map(msg, &maps[i]))
-			return -ENOMEM;
+			return -E2BIG;
 		nla_put_u32(msg, VS_ATTR_BLOCK_SIZE, maps[i].block_size);
 		nla_put_u32(msg, VS_ATTR_BITMAP_GRANULARITY, maps[i].bitmap_granularity);
 		if (maps[i].data_chunks > 1)
 			nla_put_u32(msg, VS_ATTR_DATA_CHUNKS, maps[i].data_chunks);
-		nla_nest_end(msg, it);
+		if (nla_nest_end(msg, it) < 0)
+			return -E2BIG;
 	}
-	nla_nest_end(msg, t);
-	return 0;
+	return nla_nest_end(msg, t) < 0 ? -E2BIG : 0;
 }
 
 void vs_nl_put_layers(struct nl_msg *msg, const uint64_t *layers, size_t n)

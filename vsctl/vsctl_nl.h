@@ -25,6 +25,9 @@ void vs_nl_close(struct vs_nl *nl);
 
 /* A request of the family (flags: NLM_F_DUMP or 0; ACK is added). */
 struct nl_msg *vs_nl_msg(struct vs_nl *nl, int cmd, int flags);
+/* A MAP or SET_MAP request with room for maps_size bytes of maps
+ * (vs_nl_map_size of each); NULL when out of memory. */
+struct nl_msg *vs_nl_msg_maps(struct vs_nl *nl, int cmd, size_t maps_size);
 /* Called for every reply or event message, with its parsed attributes. */
 typedef void vs_nl_reply_cb(void *arg, int cmd, struct nlattr **tb);
 /* Sends msg (always freed) and waits for the ack or the end of a dump.
@@ -54,10 +57,17 @@ int vs_nl_list(struct vs_nl *nl, struct vs_kdevs *out);
 void vs_kdevs_free(struct vs_kdevs *l);
 const char *vs_dev_state_name(uint32_t state);
 
+/* PG_TABLE is one netlink attribute, at most 64 KiB: 24 bytes per PG. */
+#define VS_NL_MAX_PGS	2730
+
 /* POOL_ID, PG_COUNT, PG_STRIPE_SIZE, MAP_EPOCH, OSD_LIST and PG_TABLE of
- * MAP and SET_MAP. PGs whose primary has no usable address get 0. */
+ * MAP and SET_MAP. PGs whose primary has no usable address get 0. 0, or
+ * -E2BIG when the table does not fit (more than VS_NL_MAX_PGS PGs). */
 int vs_nl_put_map(struct nl_msg *msg, const struct vstor_pool_map *m);
-/* POOLS of MAP: the maps of the n other pools of the layers. */
+/* An upper bound of what vs_nl_put_map (or a POOLS item of m) writes. */
+size_t vs_nl_map_size(const struct vstor_pool_map *m);
+/* POOLS of MAP: the maps of the n other pools of the layers; 0 or -E2BIG
+ * (all of POOLS is one attribute too: 64 KiB). */
 int vs_nl_put_pools(struct nl_msg *msg, const struct vstor_pool_map *maps, size_t n);
 /* The VS_FEAT_* bits the loaded module supports. 0 or a negative errno. */
 int vs_nl_features(struct vs_nl *nl, uint64_t *out);
