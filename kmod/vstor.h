@@ -85,6 +85,7 @@
 #define VS_ID_PART_SHIFT	32
 #define VS_ID_PART_MASK		0xFFFu
 #define VS_ID_PART_CONN		0xFFFu
+#define VS_ID_PART_LAZY		0xFFEu	/* the device's own ops (vstor_lazy.c) */
 
 /*
  * Feature bits this driver grants (VS_ATTR_FEATURES is masked with it).
@@ -106,6 +107,8 @@ extern unsigned int vs_ping_timeout_ms;
 extern unsigned int vs_stuck_ms;
 extern unsigned int vs_unmap_timeout_ms;
 extern unsigned int vs_tx_defer;
+extern unsigned int vs_max_dirty_ops;	/* per lazy device */
+extern unsigned int vs_max_dirty_bytes;
 
 extern struct workqueue_struct *vs_io_wq;	/* connection I/O */
 extern struct workqueue_struct *vs_ctl_wq;	/* connects, retries, events */
@@ -169,7 +172,8 @@ struct vs_conn {
 	enum vs_conn_state state;
 	struct list_head sendq;		/* parts waiting to be sent */
 	struct list_head inflight;	/* parts being sent or awaiting replies */
-	bool dirty;			/* acked writes not covered by a SYNC */
+	bool lz_dirty;			/* lazy: acks no SYNC covers (lz->lock) */
+	u64 lz_seq;			/* lazy: acks counted (lz->lock) */
 	atomic_t users;			/* queue_rq pushing outside RCU */
 	int err;			/* receive error: io_work resets */
 
@@ -228,16 +232,19 @@ enum vs_part_state {
 	VS_PART_SENDING,	/* on conn->inflight: in a batch or sent */
 	VS_PART_RECEIVING,	/* conn->rx_part: reply payload being read */
 	VS_PART_RETRY,		/* on dev->retry */
+	VS_PART_HELD,		/* on lz->held: its PG replays writes */
 };
 
-#define VS_PF_FUA	0x01	/* WRITE: SYNC the same OSD once it succeeds */
 #define VS_PF_ZERO	0x02	/* WRITE: payload is zeroes, not the bio */
-#define VS_PF_FIXED	0x04	/* SYNC: bound to conn, fails with it */
+#define VS_PF_FIXED	0x04	/* lazy SYNC: bound to conn, fails with it */
 #define VS_PF_DISCARD	0x08	/* DELETE of a discard: -EBUSY is fine */
 #define VS_PF_ZEROOUT	0x10	/* DELETE of write-zeroes: -EBUSY -> WRITE */
 #define VS_PF_LAYER	0x20	/* READ of a layered read: bitmap to cmd->lr */
+#define VS_PF_LAZY	0x40	/* the device's own op (vstor_lazy.c) */
 
 struct vs_cmd;
+struct vs_dirty;
+struct vs_lazy;
 
 struct vs_part {
 	struct list_head node;
@@ -246,13 +253,14 @@ struct vs_part {
 	u64 inode;		/* the layer it reads or writes */
 	u64 offset;		/* in the image */
 	u32 len;
-	u32 roff;		/* byte offset of the data in the request */
+	u32 roff;		/* data offset in the request; or its id */
 	u64 tx_end;		/* conn stream offset past its request */
 	u32 gen;
 	u16 idx;
 	u8 op;			/* VS_OP_READ / WRITE / SYNC / DELETE */
 	u8 flags;		/* VS_PF_* */
 	u8 state;		/* enum vs_part_state */
+	struct vs_dirty *dirty;	/* lazy WRITE/DELETE: its reserved slot */
 };
 
 /*
@@ -285,7 +293,9 @@ struct vs_cmd {
 	int error;		/* first errno, 0 = success */
 	int abort;		/* set by the timeout: fail the parts */
 	u8 nparts;
-	bool flush_more;	/* a flush with more OSDs to SYNC */
+	bool lz_wait;		/* lazy flush or FUA: then wait for SYNCs */
+	u64 lz_gen;		/* lazy: the writes it waits for */
+	struct list_head lz_node;	/* lz->waiters */
 	u64 inode;		/* the top layer when the request started */
 	struct vs_part parts[VS_NPARTS];
 	struct vs_lread lr;
@@ -342,7 +352,8 @@ struct vs_dev {
 	struct delayed_work retry_work;
 	bool dead;			/* force-unmapped: fail all I/O */
 	bool removing;			/* unmap in progress: no new opens */
-	bool sync_lost;			/* lazy: unsynced writes may be lost */
+	bool sync_lost;			/* lazy: a retained write was lost */
+	struct vs_lazy *lz;		/* lazy: replay state, else NULL */
 	unsigned int open_count;
 	atomic_t inflight;		/* started requests */
 	atomic_t tx_waiting;		/* parts sent, reply not claimed yet */
@@ -419,11 +430,18 @@ static inline int vs_dev_pool_index(const struct vs_dev *dev, u32 pool)
 	return -1;
 }
 
+void vs_dev_sweep(struct vs_dev *dev,
+		  bool (*pred)(struct vs_part *part, void *arg), void *arg,
+		  struct list_head *out);
+
 static inline u64 vs_part_id(const struct vs_part *part)
 {
-	return ((u64)(part->gen & VS_ID_GEN_MASK) << VS_ID_GEN_SHIFT) |
-	       ((u64)part->idx << VS_ID_PART_SHIFT) |
-	       blk_mq_unique_tag(part->cmd->rq);
+	u64 id = ((u64)(part->gen & VS_ID_GEN_MASK) << VS_ID_GEN_SHIFT) |
+		 ((u64)part->idx << VS_ID_PART_SHIFT);
+
+	if (unlikely(part->flags & VS_PF_LAZY))
+		return id | part->roff;
+	return id | blk_mq_unique_tag(part->cmd->rq);
 }
 
 /* vstor_map.c */
@@ -485,6 +503,33 @@ void vs_genl_event_index(int cmd, u32 index);
 void vs_genl_event_need_map(struct vs_dev *dev, u32 idx);
 void vs_genl_event_osd(struct vs_dev *dev, u64 osd);
 void vs_genl_event_stuck(struct vs_dev *dev, u32 inflight, u32 stuck_ms);
+
+/* vstor_lazy.c */
+struct vs_lazy_stats {
+	u64 retained_ops, retained_bytes, replaying, replays, auto_syncs, syncs;
+};
+
+int vs_lazy_create(struct vs_dev *dev, struct vs_map *map);
+void vs_lazy_stop(struct vs_dev *dev);
+void vs_lazy_destroy(struct vs_dev *dev);
+int vs_lazy_reserve(struct vs_dev *dev, struct vs_cmd *cmd);
+void vs_lazy_unreserve(struct vs_part *part);
+void vs_lazy_acked(struct vs_conn *conn, struct vs_part *part);
+void vs_lazy_reply(struct vs_conn *conn, struct vs_part *part, s64 retval);
+void vs_lazy_lost(struct vs_part *part, int err);
+void vs_lazy_conn_lost(struct vs_conn *conn);
+void vs_lazy_remap(struct vs_dev *dev, struct vs_map *map);
+bool vs_lazy_hold(struct vs_dev *dev, struct vs_part *part);
+void vs_lazy_sweep(struct vs_dev *dev,
+		   bool (*pred)(struct vs_part *part, void *arg), void *arg,
+		   struct list_head *out);
+void vs_lazy_flush(struct vs_dev *dev, struct vs_cmd *cmd);
+void vs_lazy_abort(struct vs_dev *dev);
+void vs_lazy_fail_all(struct vs_dev *dev, struct list_head *out);
+struct vs_part *vs_lazy_part(struct vs_dev *dev, u32 id);
+u32 vs_lazy_vecs(struct vs_part *part, u32 off, u32 len, struct bio_vec *vec,
+		 u32 *nvec);
+void vs_lazy_stats(struct vs_dev *dev, struct vs_lazy_stats *st);
 
 /* vstor_check.c */
 int vs_check_proto(void);

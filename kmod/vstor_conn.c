@@ -496,15 +496,14 @@ static void vs_conn_connect_work(struct work_struct *w)
  * The socket broke or the peer spoke nonsense (io_mutex held): close it,
  * put every part it carried back at the head of the send queue (they get a
  * new generation when resent), and reconnect. SYNCs bound to this
- * connection fail instead, and so does the next flush if the OSD may have
- * lost acknowledged but unsynced writes.
+ * connection fail instead; on a lazy pool, the writes it acknowledged
+ * since their SYNC are replayed (vstor_lazy.c).
  */
 static void vs_conn_reset(struct vs_conn *conn, int why, struct list_head *failed)
 {
 	struct vs_part *part, *tmp;
 	struct socket *sock = conn->sock;
 	int waited = 0;
-	bool lost;
 
 	/* no receive callback runs after this: the cursors are ours */
 	if (sock)
@@ -522,8 +521,6 @@ static void vs_conn_reset(struct vs_conn *conn, int why, struct list_head *faile
 	}
 	list_splice_init(&conn->inflight, &conn->sendq);
 	atomic_sub(waited, &conn->dev->tx_waiting);
-	lost = conn->dirty;
-	conn->dirty = false;
 	if (conn->state == VS_CONN_READY) {
 		conn->state = VS_CONN_IDLE;
 		if (!list_empty(&conn->sendq))
@@ -534,12 +531,11 @@ static void vs_conn_reset(struct vs_conn *conn, int why, struct list_head *faile
 	vs_sock_close(sock);
 	/* parts held back behind the ones that will get no reply now */
 	vs_dev_kick_deferred(conn->dev);
-	if (lost)
-		WRITE_ONCE(conn->dev->sync_lost, true);
+	if (conn->dev->lz)
+		vs_lazy_conn_lost(conn);
 	if (sock && why)
-		pr_warn_ratelimited("vs%u: connection to OSD %llu lost (%d)%s\n",
-				    conn->dev->index, conn->osd_num, why,
-				    lost ? ", unsynced writes may be lost" : "");
+		pr_warn_ratelimited("vs%u: connection to OSD %llu lost (%d)\n",
+				    conn->dev->index, conn->osd_num, why);
 }
 
 static void vs_fail_list(struct list_head *list, int err)
@@ -576,12 +572,11 @@ void vs_conn_kill(struct vs_conn *conn, struct list_head *out)
 	atomic_sub(vs_list_count(&conn->inflight), &conn->dev->tx_waiting);
 	list_splice_tail_init(&conn->inflight, out);
 	list_splice_tail_init(&conn->sendq, out);
-	if (conn->dirty)
-		WRITE_ONCE(conn->dev->sync_lost, true);
-	conn->dirty = false;
 	spin_unlock_bh(&conn->lock);
 	vs_sock_close(sock);
 	mutex_unlock(&conn->io_mutex);
+	if (conn->dev->lz)
+		vs_lazy_conn_lost(conn);
 	/* pushers found it before it died; they may still kick io_work */
 	wait_var_event(&conn->users, !atomic_read(&conn->users));
 	cancel_work_sync(&conn->io_work);
@@ -776,6 +771,8 @@ static u32 vs_op_vecs(struct vs_conn *conn, u32 i, u32 off, u32 *nvec)
 	if (op->len == VS_PACKET_SIZE)
 		return got;
 	n = op->len - VS_PACKET_SIZE;
+	if ((part->flags & (VS_PF_LAZY | VS_PF_ZERO)) == VS_PF_LAZY)
+		return got + vs_lazy_vecs(part, off, n - off, vec, nvec);
 	if (!(part->flags & VS_PF_ZERO))
 		return got + vs_rq_vecs(part->cmd->rq, part->roff + off, n - off,
 					vec, nvec);
@@ -900,27 +897,15 @@ void vs_conn_push(struct vs_conn *conn)
 static void vs_conn_part_reply(struct vs_conn *conn, struct vs_part *part,
 			       s64 retval)
 {
-	struct vs_dev *dev = conn->dev;
-
 	conn->rx_part = NULL;
-	if (retval >= 0 && dev->lazy &&
-	    (part->op == VS_OP_WRITE || part->op == VS_OP_DELETE)) {
-		spin_lock_bh(&conn->lock);
-		conn->dirty = true;
-		if (part->flags & VS_PF_FUA) {
-			/* FUA: the same OSD makes it durable before we ack */
-			part->op = VS_OP_SYNC;
-			part->flags = (part->flags & ~VS_PF_FUA) | VS_PF_FIXED;
-			conn->dirty = false;
-			part->state = VS_PART_QUEUED;
-			list_add_tail(&part->node, &conn->sendq);
-			vs_conn_kick_locked(conn);
-			spin_unlock_bh(&conn->lock);
-			return;
-		}
-		spin_unlock_bh(&conn->lock);
-	}
 	WRITE_ONCE(part->conn, NULL);
+	if (unlikely(part->flags & VS_PF_LAZY)) {
+		vs_lazy_reply(conn, part, retval);
+		return;
+	}
+	/* lazy: kept until a SYNC covers it */
+	if (retval >= 0 && part->dirty)
+		vs_lazy_acked(conn, part);
 	vs_part_done(part, retval < 0 ? (int)retval : 0);
 }
 
@@ -936,6 +921,14 @@ static struct vs_part *vs_conn_claim(struct vs_conn *conn, u64 id, int *err)
 	struct request *rq;
 
 	*err = 0;
+	if (pidx == VS_ID_PART_LAZY) {
+		p = vs_lazy_part(conn->dev, utag);
+		if (!p) {
+			*err = -EPROTO;
+			return NULL;
+		}
+		goto found;
+	}
 	if (hwq >= set->nr_hw_queues || tag >= set->queue_depth ||
 	    pidx >= VS_NPARTS) {
 		*err = -EPROTO;
@@ -945,6 +938,7 @@ static struct vs_part *vs_conn_claim(struct vs_conn *conn, u64 id, int *err)
 	if (!rq)
 		return NULL;
 	p = &((struct vs_cmd *)blk_mq_rq_to_pdu(rq))->parts[pidx];
+found:
 	spin_lock_bh(&conn->lock);
 	if (READ_ONCE(p->conn) == conn && p->state == VS_PART_SENDING &&
 	    (p->gen & VS_ID_GEN_MASK) == gen) {

@@ -11,12 +11,13 @@
  *
  * Durability: with immediate_commit=all a write is durable when the OSD
  * acknowledges it, so no volatile cache is advertised and no flush ever
- * arrives. Otherwise (lazy pools) the device has a write cache: a flush
- * SYNCs every connection that acknowledged writes since its last SYNC,
- * FUA writes SYNC their OSD before completing, a normal unmap flushes
- * before it removes the device, and if a connection that held unsynced
- * writes breaks, the next flush (or unmap) fails with EIO (the data may be
- * gone; we do not keep copies to replay).
+ * arrives. Otherwise (lazy pools) the device has a write cache and keeps a
+ * copy of every write acknowledged since its SYNC (vstor_lazy.c): a lost
+ * connection or a new primary makes it replay them, a flush (and a FUA
+ * write) completes once the OSDs holding them synced them, and a normal
+ * unmap flushes before it removes the device. Only a retained write the
+ * OSD refuses to take again is lost: the next flush (or unmap) fails with
+ * EIO.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -51,6 +52,12 @@ static void vs_part_finish(struct vs_part *part, int err)
 {
 	struct vs_cmd *cmd = part->cmd;
 
+	if (unlikely(part->flags & VS_PF_LAZY)) {
+		vs_lazy_lost(part, err);
+		return;
+	}
+	if (unlikely(part->dirty))
+		vs_lazy_unreserve(part);
 	part->state = VS_PART_IDLE;
 	WRITE_ONCE(part->conn, NULL);
 	if (err)
@@ -64,6 +71,11 @@ void vs_part_done(struct vs_part *part, int err)
 	struct vs_cmd *cmd = part->cmd;
 	struct vs_dev *dev = cmd->dev;
 
+	/* ours end here only without a reply: vs_lazy_reply takes those */
+	if (unlikely(part->flags & VS_PF_LAZY)) {
+		vs_lazy_lost(part, err);
+		return;
+	}
 	if (READ_ONCE(cmd->abort)) {
 		vs_part_finish(part, -ETIMEDOUT);
 		return;
@@ -131,7 +143,9 @@ static struct vs_conn *vs_route_conn(struct vs_dev *dev,
 	osd = vs_map_osd_find(map, primary);
 	if (!osd)
 		return NULL;
-	slot = part->cmd->rq->mq_hctx->queue_num % r->conns_per_osd;
+	/* the device's own ops have no request, hence no queue */
+	slot = likely(part->cmd->rq) ?
+	       part->cmd->rq->mq_hctx->queue_num % r->conns_per_osd : 0;
 	return r->conns[(osd - map->osds) * r->conns_per_osd + slot];
 }
 
@@ -169,8 +183,8 @@ static void vs_route_one(struct vs_dev *dev, struct vs_part *part,
 	bool queued = false;
 
 	if (part->flags & VS_PF_FIXED) {
-		/* a SYNC whose connection is gone: its writes may be too */
-		vs_part_finish(part, -EIO);
+		/* a SYNC whose connection is gone: its writes are replayed */
+		vs_part_finish(part, -ECONNRESET);
 		return;
 	}
 	/* idx < 0: a layer in a pool without a map, which MAP and SET_LAYERS refuse */
@@ -178,6 +192,10 @@ static void vs_route_one(struct vs_dev *dev, struct vs_part *part,
 		vs_part_finish(part, -EIO);
 		return;
 	}
+	/* a PG replaying acknowledged writes takes nothing else meanwhile */
+	if (unlikely(dev->lz) && !(part->flags & VS_PF_LAZY) &&
+	    vs_lazy_hold(dev, part))
+		return;
 	rcu_read_lock();
 	r = rcu_dereference(*vs_dev_rslot(dev, idx));
 	conn = vs_route_conn(dev, r, part);
@@ -247,6 +265,7 @@ static void vs_part_init(struct vs_cmd *cmd, u8 op, u8 flags, u64 offset,
 	part->len = len;
 	part->roff = roff;
 	part->state = VS_PART_IDLE;
+	part->dirty = NULL;
 	INIT_LIST_HEAD(&part->node);
 }
 
@@ -298,37 +317,26 @@ static int vs_prep_zero(struct vs_dev *dev, struct vs_cmd *cmd, bool discard,
 	return 0;
 }
 
-/* Flush: a SYNC on every connection with writes not covered by one yet. */
+/*
+ * Flush: lazy, it ends once every write acknowledged before it is synced
+ * (vs_lazy_flush, from vs_cmd_end); EIO if one was lost since the last.
+ */
 static int vs_prep_flush(struct vs_dev *dev, struct vs_cmd *cmd)
 {
-	struct vs_route *r;
-	u32 i;
-
-	if (!dev->lazy)
+	if (!dev->lz)
 		return 0;
 	if (xchg(&dev->sync_lost, false))
 		return -EIO;
-	/* the caller holds rcu_read_lock() until the SYNCs are queued */
-	r = rcu_dereference(dev->route);
-	cmd->flush_more = false;
-	for (i = 0; i < r->nconns; i++) {
-		struct vs_conn *conn = r->conns[i];
-		bool dirty;
-
-		if (cmd->nparts == VS_NPARTS) {
-			cmd->flush_more = true;
-			break;
-		}
-		spin_lock_bh(&conn->lock);
-		dirty = conn->dirty;
-		conn->dirty = false;
-		spin_unlock_bh(&conn->lock);
-		if (!dirty)
-			continue;
-		vs_part_init(cmd, VS_OP_SYNC, VS_PF_FIXED, 0, 0, 0);
-		cmd->parts[cmd->nparts - 1].conn = conn;
-	}
+	cmd->lz_wait = true;
 	return 0;
+}
+
+/* Lazy WRITE/DELETE parts: slots to keep them until their SYNC. */
+static int vs_prep_lazy(struct vs_dev *dev, struct vs_cmd *cmd, int err)
+{
+	if (err || !cmd->nparts)
+		return err;
+	return vs_lazy_reserve(dev, cmd);
 }
 
 static int vs_cmd_prep(struct vs_dev *dev, struct vs_cmd *cmd)
@@ -336,7 +344,7 @@ static int vs_cmd_prep(struct vs_dev *dev, struct vs_cmd *cmd)
 	struct request *rq = cmd->rq;
 	u64 pos = (u64)blk_rq_pos(rq) << SECTOR_SHIFT;
 	u32 len = blk_rq_bytes(rq);
-	u8 fua = dev->lazy && (rq->cmd_flags & REQ_FUA) ? VS_PF_FUA : 0;
+	bool lazy = dev->lz;
 	/* the caller holds rcu_read_lock() */
 	struct vs_layers *l = rcu_dereference(dev->layers);
 	int err;
@@ -344,7 +352,7 @@ static int vs_cmd_prep(struct vs_dev *dev, struct vs_cmd *cmd)
 	cmd->nparts = 0;
 	cmd->error = 0;
 	cmd->abort = 0;
-	cmd->flush_more = false;
+	cmd->lz_wait = false;
 	cmd->inode = l->inode[0];
 	cmd->lr.layers = NULL;
 	switch (req_op(rq)) {
@@ -352,20 +360,27 @@ static int vs_cmd_prep(struct vs_dev *dev, struct vs_cmd *cmd)
 		err = vs_prep_rw(dev, cmd, VS_OP_READ, 0, pos, len);
 		return err ? err : vs_layer_start(cmd, l);
 	case REQ_OP_WRITE:
-		return vs_prep_rw(dev, cmd, VS_OP_WRITE, fua, pos, len);
+		err = vs_prep_rw(dev, cmd, VS_OP_WRITE, 0, pos, len);
+		if (!lazy)
+			return err;
+		/* FUA: written, then a flush of everything up to it */
+		cmd->lz_wait = rq->cmd_flags & REQ_FUA;
+		return vs_prep_lazy(dev, cmd, err);
 	case REQ_OP_FLUSH:
 		return vs_prep_flush(dev, cmd);
 	case REQ_OP_DISCARD:
-		return vs_prep_zero(dev, cmd, true, false, pos, len);
+		err = vs_prep_zero(dev, cmd, true, false, pos, len);
+		return lazy ? vs_prep_lazy(dev, cmd, err) : err;
 	case REQ_OP_WRITE_ZEROES:
-		return vs_prep_zero(dev, cmd, false,
-				    rq->cmd_flags & REQ_NOUNMAP, pos, len);
+		err = vs_prep_zero(dev, cmd, false,
+				   rq->cmd_flags & REQ_NOUNMAP, pos, len);
+		return lazy ? vs_prep_lazy(dev, cmd, err) : err;
 	default:
 		return -EOPNOTSUPP;
 	}
 }
 
-/* Sends the prepared parts (rcu_read_lock held: FIXED parts name conns). */
+/* Sends the prepared parts (rcu_read_lock held). */
 static void vs_cmd_dispatch(struct vs_dev *dev, struct vs_cmd *cmd,
 			    struct vs_push *push)
 {
@@ -373,19 +388,8 @@ static void vs_cmd_dispatch(struct vs_dev *dev, struct vs_cmd *cmd,
 
 	/* one extra count so the request cannot end while we route */
 	atomic_set(&cmd->pending, n + 1);
-	for (i = 0; i < n; i++) {
-		struct vs_part *part = &cmd->parts[i];
-
-		if (part->flags & VS_PF_FIXED) {
-			struct vs_conn *conn = part->conn;
-
-			part->conn = NULL;
-			if (!vs_queue_on(conn, part, push))
-				vs_part_finish(part, -EIO);
-		} else {
-			vs_route_one(dev, part, push);
-		}
-	}
+	for (i = 0; i < n; i++)
+		vs_route_one(dev, &cmd->parts[i], push);
 	vs_cmd_put(cmd);
 }
 
@@ -410,6 +414,9 @@ static blk_status_t vs_queue_rq(struct blk_mq_hw_ctx *hctx,
 	err = vs_cmd_prep(dev, cmd);
 	if (err) {
 		rcu_read_unlock();
+		/* lazy, no room to keep the writes: again after a SYNC */
+		if (err == -EAGAIN)
+			return BLK_STS_DEV_RESOURCE;
 		return errno_to_blk_status(err);
 	}
 	blk_mq_start_request(rq);
@@ -425,17 +432,11 @@ static void vs_cmd_end(struct vs_cmd *cmd)
 	struct request *rq = cmd->rq;
 	struct vs_dev *dev = cmd->dev;
 
-	if (cmd->flush_more && !cmd->error && !READ_ONCE(dev->dead)) {
-		/* the next wave of SYNCs */
-		cmd->nparts = 0;
-		rcu_read_lock();
-		cmd->error = vs_prep_flush(dev, cmd);
-		if (!cmd->error) {
-			vs_cmd_dispatch(dev, cmd, NULL);
-			rcu_read_unlock();
-			return;
-		}
-		rcu_read_unlock();
+	if (cmd->lz_wait && !cmd->error && !READ_ONCE(dev->dead)) {
+		/* lazy flush or FUA write: until the SYNCs cover it */
+		cmd->lz_wait = false;
+		vs_lazy_flush(dev, cmd);
+		return;
 	}
 	vs_layer_end(cmd);
 	blk_mq_end_request(rq, errno_to_blk_status(cmd->error));
@@ -472,6 +473,7 @@ static int vs_init_request(struct blk_mq_tag_set *set, struct request *rq,
 	cmd->dev = set->driver_data;
 	cmd->lr.need = cmd->lbits;
 	cmd->lr.got = cmd->lbits + cmd->dev->lbits_longs;
+	INIT_LIST_HEAD(&cmd->lz_node);
 	for (i = 0; i < VS_NPARTS; i++) {
 		cmd->parts[i].cmd = cmd;
 		cmd->parts[i].idx = i;
@@ -493,9 +495,10 @@ static bool vs_part_aborted(struct vs_part *part, void *arg)
 	return READ_ONCE(part->cmd->abort);
 }
 
-static void vs_dev_sweep(struct vs_dev *dev,
-			 bool (*pred)(struct vs_part *part, void *arg),
-			 void *arg, struct list_head *out)
+/* Takes the parts for which pred holds back from everywhere, to out. */
+void vs_dev_sweep(struct vs_dev *dev,
+		  bool (*pred)(struct vs_part *part, void *arg), void *arg,
+		  struct list_head *out)
 {
 	struct vs_part *part, *tmp;
 	struct vs_route *r;
@@ -523,10 +526,14 @@ static void vs_dev_abort_work(struct work_struct *w)
 	LIST_HEAD(list);
 
 	vs_dev_sweep(dev, vs_part_aborted, NULL, &list);
+	if (dev->lz)
+		vs_lazy_sweep(dev, vs_part_aborted, NULL, &list);
 	list_for_each_entry_safe(part, tmp, &list, node) {
 		list_del_init(&part->node);
 		vs_part_finish(part, -ETIMEDOUT);
 	}
+	if (dev->lz)
+		vs_lazy_abort(dev);
 }
 
 void vs_dev_event(struct vs_dev *dev, int ev)
@@ -683,6 +690,9 @@ int vs_dev_set_map(struct vs_dev *dev, u32 idx, struct vs_map *map)
 		vs_map_put(map);
 		return -ENOMEM;
 	}
+	/* before anything routes by it: parts of moved PGs must wait */
+	if (dev->lz && !idx)
+		vs_lazy_remap(dev, map);
 	rcu_assign_pointer(*slot, cur);
 	synchronize_rcu();
 	vs_route_retire(dev, old, cur);
@@ -812,6 +822,25 @@ static ssize_t pools_show(struct device *d, struct device_attribute *a, char *bu
 	return len + sysfs_emit_at(buf, len, "\n");
 }
 
+/* Lazy pools: what is retained for replay, and what replay and SYNC did. */
+#define VS_LAZY_ATTR(name)						\
+static ssize_t lazy_##name##_show(struct device *d,			\
+				  struct device_attribute *a, char *buf)	\
+{									\
+	struct vs_lazy_stats st;					\
+									\
+	vs_lazy_stats(vs_sysfs_dev(d), &st);				\
+	return sysfs_emit(buf, "%llu\n", st.name);			\
+}									\
+static DEVICE_ATTR_RO(lazy_##name)
+
+VS_LAZY_ATTR(retained_ops);
+VS_LAZY_ATTR(retained_bytes);
+VS_LAZY_ATTR(replaying);
+VS_LAZY_ATTR(replays);
+VS_LAZY_ATTR(auto_syncs);
+VS_LAZY_ATTR(syncs);
+
 static DEVICE_ATTR_RO(pool);
 static DEVICE_ATTR_RO(pool_id);
 static DEVICE_ATTR_RO(image);
@@ -830,6 +859,12 @@ static struct attribute *vs_attrs[] = {
 	&dev_attr_state.attr,
 	&dev_attr_epoch.attr,
 	&dev_attr_pools.attr,
+	&dev_attr_lazy_retained_ops.attr,
+	&dev_attr_lazy_retained_bytes.attr,
+	&dev_attr_lazy_replaying.attr,
+	&dev_attr_lazy_replays.attr,
+	&dev_attr_lazy_auto_syncs.attr,
+	&dev_attr_lazy_syncs.attr,
 	NULL,
 };
 
@@ -1033,10 +1068,15 @@ int vs_dev_create(const struct vs_dev_params *p, struct vs_map **maps,
 	err = blk_mq_alloc_tag_set(&dev->tag_set);
 	if (err)
 		goto out_idr;
+	if (dev->lazy) {
+		err = vs_lazy_create(dev, maps[0]);
+		if (err)
+			goto out_tags;
+	}
 
 	err = vs_dev_build_routes(dev, maps, nmaps);
 	if (err)
-		goto out_tags;
+		goto out_lazy;
 
 	vs_dev_limits(dev, &lim);
 	disk = vs_alloc_disk(&dev->tag_set, &lim, dev);
@@ -1073,7 +1113,10 @@ out_disk:
 	disk->private_data = NULL;
 	put_disk(disk);
 out_route:
+	vs_lazy_stop(dev);
 	vs_dev_free_routes(dev);
+out_lazy:
+	vs_lazy_destroy(dev);
 out_tags:
 	blk_mq_free_tag_set(&dev->tag_set);
 out_idr:
@@ -1106,6 +1149,8 @@ static void vs_dev_fail_all(struct vs_dev *dev)
 	spin_lock_bh(&dev->lock);
 	list_splice_tail_init(&dev->retry, &list);
 	spin_unlock_bh(&dev->lock);
+	if (dev->lz)
+		vs_lazy_fail_all(dev, &list);
 	list_for_each_entry_safe(part, tmp, &list, node) {
 		list_del_init(&part->node);
 		vs_part_finish(part, -EIO);
@@ -1233,7 +1278,10 @@ int vs_dev_remove(struct vs_dev *dev, bool force, const char **why)
 	cancel_delayed_work_sync(&dev->kick_work);
 	cancel_delayed_work_sync(&dev->retry_work);
 	cancel_work_sync(&dev->abort_work);
+	/* the replays of the connections about to go are dropped */
+	vs_lazy_stop(dev);
 	vs_dev_free_routes(dev);
+	vs_lazy_destroy(dev);
 	cancel_delayed_work_sync(&dev->event_work);
 	vs_layers_put(rcu_dereference_protected(dev->layers, 1));
 	RCU_INIT_POINTER(dev->layers, NULL);

@@ -69,6 +69,16 @@ unsigned int vs_tx_defer = 1;
 module_param_named(tx_defer, vs_tx_defer, uint, 0644);
 MODULE_PARM_DESC(tx_defer, "parts awaiting replies from which new requests wait for the next reply and leave together (0 = each at once)");
 
+/*
+ * Lazy pools (spec 7, client_max_dirty_ops / client_max_dirty_bytes): the
+ * writes each device keeps for replay until a SYNC, preallocated at MAP.
+ * Half of either starts an automatic SYNC; at the limit writes wait.
+ */
+module_param_named(max_dirty_ops, vs_max_dirty_ops, uint, 0644);
+MODULE_PARM_DESC(max_dirty_ops, "lazy pools: acknowledged writes kept for replay per device until a SYNC (read at map)");
+module_param_named(max_dirty_bytes, vs_max_dirty_bytes, uint, 0644);
+MODULE_PARM_DESC(max_dirty_bytes, "lazy pools: bytes of them (read at map)");
+
 struct workqueue_struct *vs_io_wq;
 struct workqueue_struct *vs_ctl_wq;
 

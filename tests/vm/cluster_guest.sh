@@ -6,10 +6,12 @@
 #   fio libaio --verify=crc32c: 4 KiB random at iodepth 1 and 32, 1 MiB
 #   sequential; ext4 with files checked by sha256 after unmount and mount;
 #   kill -9 of an OSD during a fio verify run, then its restart; a lazy
-#   (immediate_commit=none) mapping: write cache, fsync, and EIO from the
-#   fsync after an OSD with unsynced writes died; a normal unmap SYNCs
-#   acknowledged writes (EIO once they were lost, EBUSY while the SYNC
-#   cannot finish) and the data survives kill -9 of every OSD;
+#   (immediate_commit=none) mapping: write cache, writes retained until
+#   fsync, kill -9 of a primary holding unsynced writes (overlapping ones,
+#   and a fio verify run with fsyncs): they are replayed, the fsync
+#   succeeds, the data is right; a normal unmap SYNCs acknowledged writes
+#   (EBUSY while the SYNC cannot finish) and the data survives kill -9 of
+#   every OSD;
 #   map -> unmap -> map quickly; layered images: a snapshot of a mapped
 #   image (the agent moves the device to the new inode, writes after it
 #   show over the snapshot's data), remap, the snapshot read-only, a clone
@@ -132,35 +134,89 @@ grep -q "pushed" /tmp/agent.log && pass "map agent pushed new maps: $(grep -c pu
 wait_for 120 pgs_active || failed "PGs active again: $($V status --json)"
 $V unmap /dev/vs0 >/dev/null || failed "unmap after the kill test"
 
-# ---- lazy pools: flush -> SYNC; a lost connection with unsynced writes fails the next flush ----
+# ---- lazy pools: acknowledged writes are kept and replayed ----
+# kill -9 of the primary of PG 1 with unsynced writes (overlapping ones
+# whose order matters, and a fio verify run that fsyncs as it goes): the
+# device replays them to the new primary, the fsync succeeds, the data is
+# right, during and after the restart of the OSD (and at the end of the
+# suite after kill -9 of every OSD).
 etcd_put config/global '{"immediate_commit":"none"}' || failed "config/global none"
 d=$($V map img1 --no_agent) || die "map img1 (lazy)"
+lz=/sys/block/${d#/dev/}/vstor
 wc=$(cat /sys/block/${d#/dev/}/queue/write_cache)
 [ "$wc" = "write back" ] && pass "lazy pool: write cache advertised" || failed "lazy pool: write_cache '$wc'"
 dd if=/dev/urandom of="$d" bs=4k count=64 oflag=direct 2>/dev/null || failed "lazy: write"
+r0=$(cat $lz/lazy_retained_ops)
 flush_dev "$d" && pass "lazy: fsync (SYNC to the OSDs written to)" || failed "lazy: fsync"
-dd if=/dev/urandom of="$d" bs=4k count=16 oflag=direct 2>/dev/null || failed "lazy: second write"
+r1=$(cat $lz/lazy_retained_ops)
+[ "$r0" -ge 64 ] && [ "$r1" = 0 ] && pass "lazy: $r0 writes retained until the fsync freed them" ||
+	failed "lazy: retained writes $r0 before the fsync, $r1 after"
+# 1 MiB at 96 MiB (objects 768..775), then 128 KiB over its second 64 KiB
+dd if=/dev/urandom of=/tmp/lz.exp bs=64k count=16 2>/dev/null
+dd if=/dev/urandom of=/tmp/lz.over bs=4k count=32 2>/dev/null
+dd if=/tmp/lz.exp of="$d" bs=64k seek=1536 oflag=direct 2>/dev/null || failed "lazy: write 1 MiB"
+dd if=/tmp/lz.over of="$d" bs=4k seek=$(( 24576 + 16 )) oflag=direct 2>/dev/null || failed "lazy: overwrite"
+dd if=/tmp/lz.over of=/tmp/lz.exp bs=4k seek=16 conv=notrunc 2>/dev/null
+fio --name=lazykill --filename="$d" --direct=1 --ioengine=libaio --rw=randwrite --bs=4k \
+	--iodepth=8 --size=16m --offset=64m --fsync=32 --verify=crc32c --verify_fatal=1 \
+	--do_verify=1 --eta=never --output=/tmp/fio-lazy.log &
+FIO_PID=$!
+wait_for 120 busy || failed "lazy: fio did not start writing"
 p=$(pg1_primary)
 eval "kill -9 \$OSD_PID_$p; wait \$OSD_PID_$p" 2>/dev/null
-note "killed OSD $p (primary of PG 1, with unsynced writes)"
-# (no map again while PG 1 has no primary: its first open reads PG 1)
-if $V unmap "$d" 2>/tmp/unmap.err; then
-	failed "lazy: unmap after losing unsynced writes succeeded"
-else
-	grep -q "lost" /tmp/unmap.err && pass "lazy: unmap after losing unsynced writes refused: $(cat /tmp/unmap.err)" ||
-		failed "lazy: unmap after losing unsynced writes: $(cat /tmp/unmap.err)"
-	if flush_dev "$d"; then
-		failed "lazy: fsync after losing unsynced writes succeeded"
-	else
-		pass "lazy: fsync after losing unsynced writes fails (EIO)"
-	fi
-	flush_dev "$d" && pass "lazy: the next fsync succeeds again" || failed "lazy: next fsync"
-	$V unmap "$d" >/dev/null || failed "unmap lazy"
-fi
+note "killed OSD $p (primary of PG 1) with $(cat $lz/lazy_retained_ops) writes retained"
+lz_diag() {	# the device's lazy counters and the kernel's last words
+	for f in $lz/lazy_*; do note "${f##*/} $(cat "$f")"; done
+	dmesg | tail -n 20 | sed 's/^/# dmesg: /'
+}
+# PG 1 has no primary until OSD $p is back (static placement): the fsync
+# waits for the restart, the replay to the restarted OSD and its SYNC
+t0=$(date +%s)
+dd if=/dev/null of="$d" conv=fsync 2>/dev/null &
+SYNC_PID=$!
 wait_for 60 osds_up 2 || failed "osd/state/$p did not expire"
+kill -0 "$SYNC_PID" 2>/dev/null && note "lazy: the fsync waits while OSD $p is down"
 start_osd "$p"
 wait_for 60 osds_up 3 || failed "OSD $p did not come back"
+end=$(( $(date +%s) + 150 ))
+while kill -0 "$SYNC_PID" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 0.5; done
+if kill -0 "$SYNC_PID" 2>/dev/null; then
+	failed "lazy: fsync still waiting 150 s after the restart of OSD $p"
+	lz_diag
+elif wait "$SYNC_PID"; then
+	pass "lazy: fsync across kill -9 and restart of OSD $p succeeds ($(( $(date +%s) - t0 )) s, $(cat $lz/lazy_replays) writes replayed)"
+else
+	failed "lazy: fsync across kill -9 and restart of OSD $p failed"
+	lz_diag
+fi
+[ "$(cat $lz/lazy_replays)" -gt 0 ] || failed "lazy: no write was replayed"
+lz_check() {	# WHEN: the 1 MiB at 96 MiB reads back as written last
+	if dd if="$d" of=/tmp/lz.back bs=64k skip=1536 count=16 iflag=direct 2>/dev/null &&
+		cmp -s /tmp/lz.exp /tmp/lz.back; then
+		pass "lazy: overlapping unsynced writes intact $1"
+	else
+		failed "lazy: overlapping unsynced writes differ $1"
+	fi
+}
+lz_check "after the replay"
+end=$(( $(date +%s) + 240 ))
+while kill -0 "$FIO_PID" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 1; done
+if kill -0 "$FIO_PID" 2>/dev/null; then
+	kill -9 "$FIO_PID"
+	wait "$FIO_PID" 2>/dev/null
+	failed "lazy: fio with an OSD killed: still running after 240 s"
+	sed 's/^/#   /' /tmp/fio-lazy.log | tail -n 10
+	lz_diag
+elif wait "$FIO_PID"; then
+	pass "lazy: fio verify (fsync every 32) across kill -9 and restart of OSD $p: $(grep -Eo '(write|read): IOPS=[^,]*' /tmp/fio-lazy.log | tr '\n' ' ')"
+else
+	failed "lazy: fio verify across kill -9 of OSD $p"
+	sed 's/^/#   /' /tmp/fio-lazy.log | tail -n 20
+fi
 wait_for 120 pgs_active || failed "PGs active after OSD $p: $($V status --json)"
+lz_check "after the restart of OSD $p"
+note "lazy: $(cat $lz/lazy_replays) replays, $(cat $lz/lazy_syncs) SYNCs, $(cat $lz/lazy_auto_syncs) automatic"
+$V unmap "$d" >/dev/null && pass "lazy: unmap" || failed "unmap lazy"
 
 # ---- lazy pools: a normal unmap SYNCs the acknowledged writes first ----
 # Our OSDs keep unsynced replicated writes across kill -9 (they are stable
@@ -441,6 +497,37 @@ fi
 fio_verify io-timeout-after --rw=randwrite --bs=4k --iodepth=8 --size=2m
 $V unmap "$d" >/dev/null || failed "unmap (io_timeout)"
 
+# ---- lazy pools: writes the OSDs lost are replayed (power loss) ----
+# The OSDs' disks are saved with everything synced; /dev/vs5 (lazy) then
+# writes 1 MiB and overlapping 128 KiB without a SYNC; the force unmap test
+# below kills every OSD (kill -9), the disks go back to the saved state, so
+# after the restart only /dev/vs5's replay brings those writes back.
+etcd_put config/global '{"immediate_commit":"none"}' || failed "config/global none"
+pl=$($V map img1 --no_agent --dev 5) || die "map img1 --dev 5 (lazy)"
+etcd_put config/global '{"immediate_commit":"all"}' || failed "config/global all"
+flush_dev "$pl" || failed "power loss: fsync before the save"
+for n in 1 2 3; do
+	eval "kill \$OSD_PID_$n; wait \$OSD_PID_$n" 2>/dev/null
+	dd if=/dev/ram$(( n - 1 )) of=/tmp/ram$n.saved bs=1M 2>/dev/null ||
+		failed "power loss: save /dev/ram$(( n - 1 ))"
+done
+wait_for 60 osds_up 0 || failed "osd/state of the stopped OSDs did not expire"
+for n in 1 2 3; do
+	start_osd "$n"
+done
+wait_for 60 osds_up 3 || failed "OSDs did not come back after the save"
+wait_for 120 pgs_active || failed "PGs active after the save: $($V status --json)"
+dd if=/dev/urandom of=/tmp/pl.exp bs=64k count=16 2>/dev/null
+dd if=/dev/urandom of=/tmp/pl.over bs=4k count=32 2>/dev/null
+dd if=/tmp/pl.exp of="$pl" bs=64k seek=1760 oflag=direct 2>/dev/null || failed "power loss: write"
+dd if=/tmp/pl.over of="$pl" bs=4k seek=$(( 28160 + 8 )) oflag=direct 2>/dev/null ||
+	failed "power loss: overwrite"
+dd if=/tmp/pl.over of=/tmp/pl.exp bs=4k seek=8 conv=notrunc 2>/dev/null
+pl_sys=/sys/block/${pl#/dev/}/vstor
+pl_kept=$(cat $pl_sys/lazy_retained_ops)
+pl_rep=$(cat $pl_sys/lazy_replays)
+[ "$pl_kept" -ge 48 ] || failed "power loss: $pl_kept writes retained, want >= 48"
+
 # ---- forced unmap with the cluster stopped and I/O in flight ----
 dev=$($V map img1 --no_agent) || die "map for the force test"
 kill "$AGENT_PID" 2>/dev/null
@@ -475,6 +562,11 @@ else
 fi
 [ -e /sys/block/vs0 ] && failed "/sys/block/vs0 still there after force unmap"
 $V list | grep -q vs0 && failed "vs0 still listed"
+for n in 1 2 3; do	# the power loss: back to the disks saved
+	dd if=/tmp/ram$n.saved of=/dev/ram$(( n - 1 )) bs=1M 2>/dev/null ||
+		failed "power loss: restore /dev/ram$(( n - 1 ))"
+	rm -f /tmp/ram$n.saved
+done
 
 # ---- what the lazy unmap synced survived kill -9 of every OSD ----
 wait_for 60 osds_up 0 || failed "osd/state of the killed OSDs did not expire"
@@ -483,6 +575,9 @@ for n in 1 2 3; do
 done
 wait_for 60 osds_up 3 || failed "OSDs did not come back"
 wait_for 120 pgs_active || failed "PGs active after restarting all OSDs: $($V status --json)"
+# /dev/vs5 lives on: the agent again, for its maps
+$V map-agent >>/tmp/agent.log 2>&1 &
+AGENT_PID=$!
 d=$($V map img1 --no_agent) || die "map img1 after the restart"
 if dd if="$d" of=/tmp/lazy.back bs=64k skip=1600 count=16 iflag=direct 2>/dev/null &&
 	cmp -s /tmp/lazy.bin /tmp/lazy.back; then
@@ -490,8 +585,35 @@ if dd if="$d" of=/tmp/lazy.back bs=64k skip=1600 count=16 iflag=direct 2>/dev/nu
 else
 	failed "lazy: data written before the unmap differs after the restart of all OSDs"
 fi
+lz_check "after kill -9 and restart of all OSDs"
+# the power loss: /dev/vs5 replays what the restored disks lack, then syncs
+dd if=/dev/null of="$pl" conv=fsync 2>/dev/null &
+SYNC_PID=$!
+end=$(( $(date +%s) + 150 ))
+while kill -0 "$SYNC_PID" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 0.5; done
+lz=$pl_sys
+if kill -0 "$SYNC_PID" 2>/dev/null; then
+	failed "power loss: fsync still waiting 150 s after the restart"
+	lz_diag
+elif wait "$SYNC_PID"; then
+	pl_n=$(( $(cat $pl_sys/lazy_replays) - pl_rep ))
+	[ "$pl_n" -ge "$pl_kept" ] &&
+		pass "power loss: fsync succeeds after $pl_n replays of $pl_kept retained writes" ||
+		failed "power loss: $pl_n replays of $pl_kept retained writes"
+else
+	failed "power loss: fsync after the restore failed"
+	lz_diag
+fi
+if dd if="$d" of=/tmp/pl.back bs=64k skip=1760 count=16 iflag=direct 2>/dev/null &&
+	cmp -s /tmp/pl.exp /tmp/pl.back; then
+	pass "power loss: the lost unsynced writes are back (read through another mapping)"
+else
+	failed "power loss: the unsynced writes differ after the restore and replay"
+fi
+$V unmap "$pl" >/dev/null || failed "unmap $pl"
 $V unmap "$d" >/dev/null || failed "unmap after the restart"
 
+kill "$AGENT_PID" 2>/dev/null
 cluster_stop
 rmmod vstor || failed "rmmod vstor"
 exit $fail
