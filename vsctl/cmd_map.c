@@ -516,15 +516,22 @@ out:
 
 /* ---- list ---- */
 
-/* "-", "7" or "7<3<1" (nearest parent first), cut with "..." when long. */
+/* "-", "7" or "7<3<1" (nearest parent first; "POOL:N" for a parent in
+ * another pool than the device's), cut with "..." when long. */
 static const char *parents_str(const struct vs_kdev *d, char *buf, size_t size)
 {
 	size_t len = 0;
 
 	snprintf(buf, size, "-");
 	for (uint32_t k = 0; k < d->nlayers; k++) {
-		int n = snprintf(buf + len, size - len, "%s%" PRIu64, k ? "<" : "",
-				 vs_inode_num(d->layers[k]));
+		uint32_t pool = vs_inode_pool(d->layers[k]);
+		char pfx[16] = "";
+		int n;
+
+		if (pool != d->pool_id)
+			snprintf(pfx, sizeof(pfx), "%u:", pool);
+		n = snprintf(buf + len, size - len, "%s%s%" PRIu64, k ? "<" : "", pfx,
+			     vs_inode_num(d->layers[k]));
 
 		if (n < 0 || (size_t)n >= size - len) {
 			snprintf(buf + (len < size - 4 ? len : size - 4), 4, "...");
@@ -569,7 +576,13 @@ int cmd_list(struct vsctl *v)
 			       d->timeout_ms);
 			for (uint32_t k = 0; k < d->nlayers; k++)
 				printf("%s%" PRIu64, k ? "," : "", vs_inode_num(d->layers[k]));
-			printf("]}");
+			printf("],\"parent_pools\":[");
+			for (uint32_t k = 0; k < d->nlayers; k++)
+				printf("%s%u", k ? "," : "", vs_inode_pool(d->layers[k]));
+			printf("],\"pool_epochs\":{\"%u\":%" PRIu64, d->pool_id, d->epoch);
+			for (uint32_t k = 0; k < d->nxpools; k++)
+				printf(",\"%u\":%" PRIu64, d->xpool[k], d->xepoch[k]);
+			printf("}}");
 		}
 		printf("]\n");
 	} else {

@@ -444,7 +444,9 @@ static const struct command commands[] = {
 	  "    (connecting, active, degraded: some I/O waits for an OSD or a map, dead,\n"
 	  "    removing), map epoch (the etcd revision of its PG map), requests in flight\n"
 	  "    and mode; PARENTS lists the inode numbers of the parent layers it reads\n"
-	  "    through, nearest first ('7<3'; JSON: \"parents\":[7,3]). Needs no etcd.\n\n"
+	  "    through, nearest first ('7<3', '2:7' for one in pool 2 when the device is\n"
+	  "    in another; JSON: \"parents\":[7,3], \"parent_pools\":[1,1] and the map\n"
+	  "    epoch of each pool it routes in, \"pool_epochs\":{\"1\":E}). Needs no etcd.\n\n"
 	  "EXAMPLES\n"
 	  "    vsctl list\n"
 	  "    vsctl list --json\n" },

@@ -426,6 +426,9 @@ case " $(pools_of "$c")" in
 esac
 [ "$(dev_sum "$c")" = "$sumA" ] && pass "clone xb in pool xp shows xa@s1's data from pool rep3" ||
 	failed "clone xb in another pool does not show A"
+$V list | grep -q " 1:[0-9]" && $V list --json | grep -q '"parent_pools":\[1\]' &&
+	pass "vsctl list shows xb's parent in pool 1: $($V list --json | grep -o '"parent_pools[^}]*}')" ||
+	failed "vsctl list parent pools: $($V list --json)"
 put_regions /tmp/B "$c" oflag=direct "0:2 128:16" || failed "write to xb"
 s=$($V map xa@s1 --no_agent) || die "map xa@s1"
 [ "$(dev_sum "$c")" = "$sumAC" ] && [ "$(dev_sum "$s")" = "$sumA" ] &&
