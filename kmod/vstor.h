@@ -41,6 +41,7 @@
 #include <linux/completion.h>
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/llist.h>
 #include <linux/mutex.h>
 #include <linux/net.h>
 #include <linux/socket.h>
@@ -162,6 +163,8 @@ struct vs_tx_op {
 	u32 len;		/* header + payload */
 };
 
+#define VS_CONN_PUSH_PENDING	0	/* conn->push_bits: on dev->push_list */
+
 struct vs_conn {
 	struct vs_dev *dev;
 	const struct vs_map_osd *osd;	/* in the map of the route */
@@ -175,6 +178,8 @@ struct vs_conn {
 	bool lz_dirty;			/* lazy: acks no SYNC covers (lz->lock) */
 	u64 lz_seq;			/* lazy: acks counted (lz->lock) */
 	atomic_t users;			/* queue_rq pushing outside RCU */
+	unsigned long push_bits;	/* VS_CONN_PUSH_PENDING */
+	struct llist_node push_node;	/* on dev->push_list while pending */
 	int err;			/* receive error: io_work resets */
 
 	struct mutex io_mutex;
@@ -358,6 +363,8 @@ struct vs_dev {
 	atomic_t inflight;		/* started requests */
 	atomic_t tx_waiting;		/* parts sent, reply not claimed yet */
 	atomic_t tx_deferred;		/* parts held back since the last kick */
+	/* conns with parts of a batch's earlier requests, a user ref each */
+	struct llist_head push_list;
 	wait_queue_head_t idle_wq;	/* inflight reached 0 */
 
 	/* lazy: the flush of a normal unmap (vs_ctl_mutex, but status) */
@@ -482,7 +489,8 @@ bool vs_layer_part_done(struct vs_part *part);
 /* vstor_conn.c */
 struct vs_conn *vs_conn_new(struct vs_dev *dev, const struct vs_map_osd *osd,
 			    u32 slot);
-bool vs_conn_queue(struct vs_conn *conn, struct vs_part *part, bool *push);
+bool vs_conn_queue(struct vs_conn *conn, struct vs_part *part, bool *push,
+		   bool may_hold);
 void vs_conn_get_user(struct vs_conn *conn);
 void vs_conn_put_user(struct vs_conn *conn);
 void vs_conn_push(struct vs_conn *conn);

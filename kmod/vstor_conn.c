@@ -136,11 +136,12 @@ static bool vs_tx_hold(struct vs_dev *dev)
  * Queues part for sending. False when the connection is being removed:
  * the caller routes the part elsewhere. With push, a ready connection is
  * not kicked: *push is set and the caller sends (vs_conn_push) once it
- * holds a user reference and no RCU lock; unless tx_defer parts of the
- * device await replies: then part leaves with the batch the next reply
- * kicks (vs_dev_kick_deferred). Any context.
+ * holds a user reference and no RCU lock; unless may_hold and tx_defer
+ * parts of the device await replies: then part leaves with the batch the
+ * next reply kicks (vs_dev_kick_deferred). Any context.
  */
-bool vs_conn_queue(struct vs_conn *conn, struct vs_part *part, bool *push)
+bool vs_conn_queue(struct vs_conn *conn, struct vs_part *part, bool *push,
+		   bool may_hold)
 {
 	spin_lock_bh(&conn->lock);
 	if (conn->state == VS_CONN_DEAD) {
@@ -152,7 +153,7 @@ bool vs_conn_queue(struct vs_conn *conn, struct vs_part *part, bool *push)
 	list_add_tail(&part->node, &conn->sendq);
 	if (!push || conn->state != VS_CONN_READY)
 		vs_conn_kick_locked(conn);
-	else if (!vs_tx_hold(conn->dev))
+	else if (!may_hold || !vs_tx_hold(conn->dev))
 		*push = true;
 	spin_unlock_bh(&conn->lock);
 	return true;

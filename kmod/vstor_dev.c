@@ -149,9 +149,14 @@ static struct vs_conn *vs_route_conn(struct vs_dev *dev,
 	return r->conns[(osd - map->osds) * r->conns_per_osd + slot];
 }
 
-/* Connections queue_rq sends on itself once its parts are queued. */
+/*
+ * Connections queue_rq sends on itself once its parts are queued. batch:
+ * the request is one of several the submitter handed over at once, so
+ * its parts already leave together: tx_defer does not hold them.
+ */
 struct vs_push {
 	u32 n;
+	bool batch;
 	struct vs_conn *conns[VS_NPARTS];
 };
 
@@ -162,7 +167,8 @@ static bool vs_queue_on(struct vs_conn *conn, struct vs_part *part,
 	bool want = false;
 	u32 i;
 
-	if (!vs_conn_queue(conn, part, push ? &want : NULL))
+	if (!vs_conn_queue(conn, part, push ? &want : NULL,
+			   push && !push->batch))
 		return false;
 	if (!want)
 		return true;
@@ -215,21 +221,59 @@ void vs_dev_route_part(struct vs_dev *dev, struct vs_part *part)
 	vs_route_one(dev, part, NULL);
 }
 
+/* Sends on the connections queue_rq queued on, in its own context. */
+static void vs_push_all(struct vs_push *push)
+{
+	u32 i;
+
+	for (i = 0; i < push->n; i++) {
+		vs_conn_push(push->conns[i]);
+		vs_conn_put_user(push->conns[i]);
+	}
+}
+
 /*
- * Sends on the connections queue_rq queued on, in its own context when
- * this is the last request of the batch (no work item hop per request).
+ * A request that is not the last of its batch (bd->last false) leaves its
+ * connections for the batch's end: the last request or commit_rqs sends
+ * every request of the batch with one sendmsg per connection, in the
+ * submitter's context (no work item per request). Each connection is on
+ * dev->push_list at most once and holds the user reference it was found
+ * with. queue_rq may run concurrently on one hctx (direct issue and a
+ * queue run): whichever batch end comes first sends what is queued.
  */
-static void vs_push_all(struct vs_push *push, bool last)
+static void vs_push_later(struct vs_dev *dev, struct vs_push *push)
 {
 	u32 i;
 
 	for (i = 0; i < push->n; i++) {
 		struct vs_conn *conn = push->conns[i];
 
-		if (last)
-			vs_conn_push(conn);
+		if (test_and_set_bit(VS_CONN_PUSH_PENDING, &conn->push_bits))
+			vs_conn_put_user(conn);
 		else
-			queue_work(vs_io_wq, &conn->io_work);
+			llist_add(&conn->push_node, &dev->push_list);
+	}
+}
+
+/* The end of a batch: sends on the connections vs_push_later left. */
+static void vs_push_pending(struct vs_dev *dev)
+{
+	struct vs_conn *conn, *next;
+	struct llist_node *list;
+
+	if (llist_empty(&dev->push_list))
+		return;
+	list = llist_del_all(&dev->push_list);
+	llist_for_each_entry_safe(conn, next, list, push_node) {
+		/*
+		 * Cleared before the send: a part queued after it re-adds
+		 * the connection, one queued before it is in the sendq the
+		 * send takes under conn->lock.
+		 */
+		clear_bit(VS_CONN_PUSH_PENDING, &conn->push_bits);
+		/* the clear before the sendq read: pairs with vs_push_later */
+		smp_mb__after_atomic();
+		vs_conn_push(conn);
 		vs_conn_put_user(conn);
 	}
 }
@@ -410,6 +454,8 @@ static blk_status_t vs_queue_rq(struct blk_mq_hw_ctx *hctx,
 	if (READ_ONCE(dev->dead))
 		return BLK_STS_IOERR;
 	push.n = 0;
+	/* not the last, or the last after others (their conns are listed) */
+	push.batch = !bd->last || !llist_empty(&dev->push_list);
 	rcu_read_lock();
 	err = vs_cmd_prep(dev, cmd);
 	if (err) {
@@ -423,8 +469,21 @@ static blk_status_t vs_queue_rq(struct blk_mq_hw_ctx *hctx,
 	atomic_inc(&dev->inflight);
 	vs_cmd_dispatch(dev, cmd, &push);
 	rcu_read_unlock();
-	vs_push_all(&push, bd->last);
+	if (bd->last) {
+		vs_push_pending(dev);
+		vs_push_all(&push);
+	} else {
+		vs_push_later(dev, &push);
+	}
 	return BLK_STS_OK;
+}
+
+/* A batch ended without a request marked last (blk-mq's own dispatch). */
+static void vs_commit_rqs(struct blk_mq_hw_ctx *hctx)
+{
+	struct vs_dev *dev = hctx->queue->tag_set->driver_data;
+
+	vs_push_pending(dev);
 }
 
 static void vs_cmd_end(struct vs_cmd *cmd)
@@ -484,6 +543,7 @@ static int vs_init_request(struct blk_mq_tag_set *set, struct request *rq,
 
 static const struct blk_mq_ops vs_mq_ops = {
 	.queue_rq	= vs_queue_rq,
+	.commit_rqs	= vs_commit_rqs,
 	.timeout	= vs_timeout,
 	.init_request	= vs_init_request,
 };
@@ -1046,6 +1106,7 @@ int vs_dev_create(const struct vs_dev_params *p, struct vs_map **maps,
 	atomic_set(&dev->inflight, 0);
 	atomic_set(&dev->tx_waiting, 0);
 	atomic_set(&dev->tx_deferred, 0);
+	init_llist_head(&dev->push_list);
 	init_completion(&dev->unmap_sync);
 	dev->last_need_map = jiffies - msecs_to_jiffies(vs_retry_interval_ms);
 

@@ -940,7 +940,7 @@ static void vs_lazy_work(struct work_struct *w)
 
 		if (p->op != VS_OP_SYNC)
 			vs_dev_route_part(dev, p);
-		else if (!vs_conn_queue(go[i]->conn, p, NULL))
+		else if (!vs_conn_queue(go[i]->conn, p, NULL, false))
 			vs_lazy_lost(p, -ECONNRESET);
 	}
 	rcu_read_unlock();

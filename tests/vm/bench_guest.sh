@@ -8,15 +8,14 @@
 # softirq) so the host can report CPU per op. Results go to $OUT as
 # fio-*.json / bench-*.json and cpu.txt ("kind type qd round ticks").
 # BENCH_LAYERED=1 snapshots the written image first, so reads go through
-# a parent layer. Besides fio's engines, BENCH_ENGINES may name "nullb"
-# (the same fio job on /dev/nullb0: the floor of fio and the block layer,
-# no network) and "libaio-nodefer" (libaio with the module's tx_defer=0:
-# every request sent on its own). cpu.txt also gets the TCP segments the
-# guest sent during the run.
+# a parent layer. BENCH_ENGINES lists the fio cases (see run_fio): an
+# engine or "nullb" (the same fio job on /dev/nullb0: the floor of fio and
+# the block layer, no network), with -batch and -deferN suffixes. cpu.txt
+# also gets the TCP segments the guest sent during the run.
 . /bin/guest_lib.sh
 SECS=${BENCH_SECONDS:-3}
 ROUNDS=${BENCH_ROUNDS:-5}
-ENGINES=$(echo "${BENCH_ENGINES:-libaio nullb}" | tr , " ")
+ENGINES=$(echo "${BENCH_ENGINES:-libaio-batch libaio nullb-batch}" | tr , " ")
 bench_image_up
 if [ "${BENCH_LAYERED:-0}" = 1 ]; then
 	# all the data one layer down: reads of granules not written since go
@@ -34,19 +33,29 @@ segs() {	# TCP segments sent so far (OutSegs)
 	awk '/^Tcp:/ && $2 ~ /[0-9]/ { print $12 }' /proc/net/snmp
 }
 
-run_fio() {	# ENGINE TYPE QD ROUND
-	file=$dev engine=$1 defer=/sys/module/vstor/parameters/tx_defer
-	case $1 in
-	nullb) file=/dev/nullb0 engine=libaio ;;
-	libaio-nodefer) engine=libaio; echo 0 >$defer || failed "tx_defer=0" ;;
-	esac
+# run_fio CASE TYPE QD ROUND. CASE is an engine ("libaio", "io_uring") or
+# "nullb" (libaio on /dev/nullb0), then optional -WORD suffixes: -batch
+# (fio submits and reaps up to QD at once, as vsctl bench's event loop
+# does), -deferN (the module's tx_defer=N for this run).
+run_fio() {
+	file=$dev engine=${1%%-*} opts="" defer=/sys/module/vstor/parameters/tx_defer
+	was=$(cat $defer) words=$(echo "${1#"$engine"}" | tr - " ")
+	[ "$engine" = nullb ] && file=/dev/nullb0 engine=libaio
+	for w in $words; do
+		case $w in
+		batch) opts="--iodepth_batch_submit=$3 --iodepth_batch_complete_max=$3" ;;
+		defer*) echo "${w#defer}" >$defer || failed "tx_defer=${w#defer}" ;;
+		*) failed "unknown fio case $1" ;;
+		esac
+	done
 	b0=$(busy) s0=$(segs)
+	# shellcheck disable=SC2086
 	fio --name=b --filename="$file" --direct=1 --ioengine="$engine" --rw="rand$2" \
 		--bs=4k --iodepth="$3" --size=64m --runtime="$SECS" --time_based \
-		--eta=never --output-format=json \
+		$opts --eta=never --output-format=json \
 		--output="$OUT/fio_$1-$2-$3-$4.json" || failed "fio $1 $2 qd$3"
 	echo "fio_$1 $2 $3 $4 $(( $(busy) - b0 )) $(( $(segs) - s0 ))" >>"$OUT/cpu.txt"
-	[ "$1" = libaio-nodefer ] && echo 1 >$defer
+	echo "$was" >$defer
 }
 
 run_bench() {	# TYPE QD ROUND

@@ -7,11 +7,16 @@
 # latency and CPU per op below 1 is better).
 #
 # Usage: sh tests/vm/bench_vsN.sh [BUILD_DIR] [SECONDS_PER_RUN] [ROUNDS]
-#   (defaults: build, 3, 5). BENCH_ENGINES (default "libaio nullb"):
-#   fio engines on /dev/vs0 ("io_uring" is the engine vsctl bench's event
-#   loop uses), "nullb" (the same fio job on /dev/nullb0: what fio and the
-#   guest's block layer cost alone, the floor of the kernel path) and
-#   "libaio-nodefer" (the module with tx_defer=0: each request sent alone).
+#   (defaults: build, 3, 5). BENCH_ENGINES (default "libaio-batch libaio
+#   nullb-batch"): the fio cases, each an engine on /dev/vs0 ("libaio",
+#   "io_uring") or "nullb" (the same fio job on /dev/nullb0: what fio and
+#   the guest's block layer cost alone, the floor of the kernel path),
+#   with optional suffixes: -batch adds --iodepth_batch_submit=QD
+#   --iodepth_batch_complete_max=QD (fio reaps every completion there is
+#   and submits their replacements with one io_submit, as vsctl bench's
+#   event loop does with one io_uring_enter; at QD1 it changes nothing),
+#   -deferN runs with the module's tx_defer=N (libaio-batch-defer0).
+#   Plain "libaio" is fio's default: one io_submit per request.
 #   BENCH_LAYERED=1: the image is snapshotted after it was written, so
 #   reads go through a parent layer (clone/snapshot read cost).
 # The guest runs under TCG on a shared host, so single runs are noisy:
@@ -25,7 +30,7 @@ cd "$(dirname "$0")/../.." || exit 1
 BUILD=${1:-build}
 SECS=${2:-3}
 ROUNDS=${3:-5}
-ENGINES=${BENCH_ENGINES:-libaio nullb}
+ENGINES=${BENCH_ENGINES:-libaio-batch libaio nullb-batch}
 for b in vstor-osd vstor-disk vsctl; do
 	[ -x "$BUILD/$b" ] || { echo "bench_vsN: $BUILD/$b not built (run make)" >&2; exit 1; }
 done
@@ -85,8 +90,13 @@ print("# replicated x3 pool on 3 OSDs (brd RAM disks) in one 2-vCPU TCG guest; C
 print("# segs/op = TCP segments sent in the guest per op (requests, replies, replication, ACKs)")
 print("| case | client | IOPS | mean latency | CPU/op | segs/op | IOPS ratio | latency ratio | CPU/op ratio |")
 print("|---|---|---|---|---|---|---|---|---|")
-label = {"nullb": "/dev/nullb0 fio libaio (floor)",
-         "libaio-nodefer": "/dev/vs0 fio libaio tx_defer=0"}
+def label(e):
+    w = e.split("-")
+    s = "/dev/nullb0 fio libaio" if w[0] == "nullb" else "/dev/vs0 fio " + w[0]
+    for x in w[1:]:
+        s += " batched" if x == "batch" else " tx_defer=" + x[5:]
+    return s + " (floor)" if w[0] == "nullb" else s
+
 for t in ("read", "write"):
     for qd in (1, 32):
         b = runs("bench", t, qd)
@@ -97,6 +107,6 @@ for t in ("read", "write"):
         for e in engines:
             f = runs(f"fio_{e}", t, qd)
             fi, fl, fc = med(f, 0), med(f, 1), med(f, 2)
-            print(f"| {name} | {label.get(e, '/dev/vs0 fio ' + e)} | {fi:.0f} [{min(r[0] for r in f):.0f}..{max(r[0] for r in f):.0f}]"
+            print(f"| {name} | {label(e)} | {fi:.0f} [{min(r[0] for r in f):.0f}..{max(r[0] for r in f):.0f}]"
                   f" | {fl:.0f} us | {fc:.0f} us | {med(f, 3):.2f} | {fi / bi:.2f}x | {fl / bl:.2f}x | {fc / bc:.2f}x |")
 PY

@@ -3,8 +3,9 @@
 # cluster inside the guest (Debian's etcd, three vstor-osd on brd RAM disks,
 # a replicated pool), an image mapped as /dev/vs0 through vsctl map and the
 # map agent, and the data checks of issue 5 on the device:
-#   fio libaio --verify=crc32c: 4 KiB random at iodepth 1 and 32, 1 MiB
-#   sequential; ext4 with files checked by sha256 after unmount and mount;
+#   fio libaio --verify=crc32c: 4 KiB random at iodepth 1 and 32 (one
+#   request per io_submit and batches of up to 32), 1 MiB sequential;
+#   ext4 with files checked by sha256 after unmount and mount;
 #   kill -9 of an OSD during a fio verify run, then its restart; a lazy
 #   (immediate_commit=none) mapping: write cache, writes retained until
 #   fsync, kill -9 of a primary holding unsynced writes (overlapping ones,
@@ -62,6 +63,10 @@ $V list --json | grep -q '"device":"/dev/vs0"' && pass "vsctl list --json" || fa
 # ---- data ----
 fio_verify rand4k-qd1 --rw=randwrite --bs=4k --iodepth=1 --size=4m
 fio_verify rand4k-qd32 --rw=randwrite --bs=4k --iodepth=32 --size=16m --offset=16m
+# batched submissions: requests that are not their batch's last wait for
+# its end (bd->last / commit_rqs) to be sent; the same range written again
+fio_verify rand4k-qd32-batch --rw=randwrite --bs=4k --iodepth=32 --size=16m --offset=16m \
+	--iodepth_batch_submit=32 --iodepth_batch_complete_max=32
 fio_verify seq1m --rw=write --bs=1m --iodepth=4 --size=32m --offset=32m
 
 if mkfs.ext4 -q -F /dev/vs0 >/tmp/mkfs.log 2>&1; then

@@ -35,6 +35,25 @@ counters() {
 		"$(awk '$1 ~ /^(LOC|RES|CAL|TLB):$/ { print $2 + $3 }' /proc/interrupts | tr '\n' ' ')"
 }
 
+# TcpExt counters (/proc/net/netstat) that tell the segments apart: pure
+# ACKs received (all traffic is in the guest, so: sent), delayed ACKs sent,
+# data segments sent, and where incoming segments were queued
+TCPEXT="TCPPureAcks DelayedACKs TCPOrigDataSent TCPHPHits TCPBacklogCoalesce"
+tcpext() {
+	awk -v want="$TCPEXT" '/^TcpExt:/ { if (!n) { n = split($0, k); next }
+		split($0, v); for (i = 2; i <= n; i++) x[k[i]] = v[i] }
+		END { m = split(want, w, " "); for (i = 1; i <= m; i++) printf "%s ", x[w[i]] + 0 }' \
+		/proc/net/netstat
+}
+
+tcpext_per_op() {	# BEFORE AFTER OPS
+	echo "$1 | $2" | awk -v ops="$3" -v names="$TCPEXT" '{
+		split($0, h, "|"); split(h[1], a, " "); split(h[2], b, " ")
+		n = split(names, name, " ")
+		for (i = 1; i <= n; i++)
+			printf "%s/op=%.3f ", name[i], (b[i] - a[i]) / ops }'
+}
+
 per_op() {	# BEFORE AFTER OPS
 	echo "$1 | $2" | awk -v ops="$3" '{
 		split($0, h, "|"); split(h[1], a, " "); split(h[2], b, " ")
@@ -78,16 +97,17 @@ for cs in $CASES; do
 	for kv in "$@"; do
 		echo "${kv#*=}" >"/sys/module/vstor/parameters/${kv%%=*}" || failed "set $kv"
 	done
-	c0=$(counters)
+	c0=$(counters) x0=$(tcpext)
 	# shellcheck disable=SC2091
 	$(cmdline "$c") >"$OUT/$c.out" 2>&1 || failed "$cs"
-	c1=$(counters)
+	c1=$(counters) x1=$(tcpext)
 	case $c in
 	bench) iops=$(grep -o '"iops":[0-9.]*' "$OUT/$c.out" | head -n 1 | cut -d: -f2) ;;
 	*) iops=$(awk -F';' '{ print $8 + $49 }' "$OUT/$c.out") ;;
 	esac
 	ops=$(awk -v i="$iops" -v s="$SECS" 'BEGIN { printf "%d", i * s + 1 }')
 	note "$cs: iops $iops $(per_op "$c0" "$c1" "$ops")"
+	note "$cs: $(tcpext_per_op "$x0" "$x1" "$ops")"
 	[ "${PROF_PERF:-0}" = 1 ] && report "$c"
 done
 pass "profiled: $CASES"
