@@ -31,7 +31,7 @@
  * spinlocks are taken with bottom halves off.
  *
  * Lock order: vs_ctl_mutex, route_mutex, io_mutex, the socket lock,
- * sk_callback_lock, conn->lock, dev->lock.
+ * sk_callback_lock, conn->lock, dev->lock, lz->lock (lazy pools).
  */
 #ifndef VSTOR_H
 #define VSTOR_H

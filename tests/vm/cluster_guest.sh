@@ -156,6 +156,33 @@ flush_dev "$d" && pass "lazy: fsync (SYNC to the OSDs written to)" || failed "la
 r1=$(cat $lz/lazy_retained_ops)
 [ "$r0" -ge 64 ] && [ "$r1" = 0 ] && pass "lazy: $r0 writes retained until the fsync freed them" ||
 	failed "lazy: retained writes $r0 before the fsync, $r1 after"
+# max_dirty_ops 16 (read at map): fio at iodepth 32 must wait for room,
+# never fail; automatic SYNCs free it
+echo 16 >/sys/module/vstor/parameters/max_dirty_ops
+d2=$($V map img1 --no_agent --dev 6) || die "map img1 --dev 6 (lazy, 16 dirty ops)"
+echo 1024 >/sys/module/vstor/parameters/max_dirty_ops
+lz2=/sys/block/${d2#/dev/}/vstor
+fio --name=lazylim --filename="$d2" --direct=1 --ioengine=libaio --rw=randwrite --bs=4k \
+	--iodepth=32 --size=4m --offset=48m --verify=crc32c --verify_fatal=1 --do_verify=1 \
+	--eta=never --output=/tmp/fio-lazylim.log &
+FIO_PID=$!
+most=0
+while kill -0 "$FIO_PID" 2>/dev/null; do
+	n=$(cat $lz2/lazy_retained_ops)
+	[ "$n" -gt "$most" ] && most=$n
+	sleep 0.2
+done
+if wait "$FIO_PID"; then
+	pass "lazy, max_dirty_ops 16: fio verify at iodepth 32: $(grep -Eo 'write: IOPS=[^,]*' /tmp/fio-lazylim.log)"
+else
+	failed "lazy, max_dirty_ops 16: fio verify"
+	sed 's/^/#   /' /tmp/fio-lazylim.log | tail -n 20
+fi
+a=$(cat $lz2/lazy_auto_syncs)
+[ "$most" -le 16 ] && [ "$a" -gt 0 ] &&
+	pass "lazy, max_dirty_ops 16: at most $most retained, $a automatic SYNCs" ||
+	failed "lazy, max_dirty_ops 16: $most retained at most, $a automatic SYNCs"
+$V unmap "$d2" >/dev/null || failed "unmap $d2"
 # 1 MiB at 96 MiB (objects 768..775), then 128 KiB over its second 64 KiB
 dd if=/dev/urandom of=/tmp/lz.exp bs=64k count=16 2>/dev/null
 dd if=/dev/urandom of=/tmp/lz.over bs=4k count=32 2>/dev/null
