@@ -13,6 +13,19 @@ SECS=${PROF_SECONDS:-4}
 QD=${PROF_QD:-32}
 RW=${PROF_RW:-read}
 CASES=$(echo "${PROF_CASES:-fio_libaio bench nullb}" | tr , " ")
+# PROF_EVENT: what perf samples (default the software clock at 499 Hz);
+# a tracepoint (sched:sched_switch: who blocks where) records every hit
+PERF_EVENT=${PROF_EVENT:-cpu-clock} PERF_RATE="-F 499"
+case $PERF_EVENT in
+*:*)	PERF_RATE="-c 1"
+	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
+	# probe:FUNCTION: a kprobe at the kernel function's entry (call_rcu)
+	for e in $(echo "$PERF_EVENT" | tr , " "); do
+		case $e in
+		probe:*) perf probe -q -a "${e#probe:}" || failed "perf probe ${e#probe:}" ;;
+		esac
+	done ;;
+esac
 echo 0 >/proc/sys/kernel/kptr_restrict
 echo -1 >/proc/sys/kernel/perf_event_paranoid
 note "clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
@@ -76,8 +89,8 @@ cmdline() {	# CASE
 
 report() {	# CASE: perf record of one run, reports in $OUT
 	d=/tmp/$1.data
-	# shellcheck disable=SC2046
-	perf record -q -e cpu-clock -F 499 -a -g -o "$d" -- $(cmdline "$1") \
+	# shellcheck disable=SC2046,SC2086
+	perf record -q -e "$PERF_EVENT" $PERF_RATE -a -g -o "$d" -- $(cmdline "$1") \
 		>"$OUT/$1.perf.out" 2>&1 || failed "perf record $1"
 	perf report -i "$d" --stdio --no-children -g none -n --sort comm >"$OUT/$1.comm.txt" 2>/dev/null
 	perf report -i "$d" --stdio --no-children -g none -n --sort comm,sym >"$OUT/$1.commsym.txt" 2>/dev/null
@@ -86,6 +99,9 @@ report() {	# CASE: perf record of one run, reports in $OUT
 		perf report -i "$d" --stdio --children -g none --comm $comm --sort sym \
 			--percent-limit 0.5 >"$OUT/$1.children-$comm.txt" 2>/dev/null
 	done
+	# every sample with its call chain (tracepoints: the event's fields)
+	[ "${PROF_SCRIPT:-0}" = 1 ] && perf script -i "$d" -F comm,tid,event,trace,ip,sym \
+		>"$OUT/$1.script.txt" 2>/dev/null
 	rm -f "$d"
 }
 

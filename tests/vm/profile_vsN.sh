@@ -10,6 +10,9 @@
 #                fio_ENGINE, nullb, bench; +PARAM=VALUE sets a vstor
 #                module parameter first (fio_libaio+tx_defer=0)
 #   PROF_PERF=1  also record and report a perf profile per case
+#   PROF_EVENT   perf's event (default cpu-clock; sched:sched_switch
+#                records every context switch, with call chains)
+#   PROF_SCRIPT=1 also every sample with its call chain (perf script)
 #   PROF_SECONDS, PROF_QD, PROF_RW (read/write), PROF_FIO_OPTS
 # The counters go to stdout, the perf reports to OUT_DIR.
 cd "$(dirname "$0")/../.." || exit 1
@@ -21,7 +24,7 @@ done
 PERF=$(command -v perf) || { echo "profile_vsN: perf not installed (linux-perf)" >&2; exit 1; }
 echo "# host load before: $(uptime)"
 vars=""
-for v in PROF_CASES PROF_PERF PROF_SECONDS PROF_QD PROF_RW PROF_FIO_OPTS; do
+for v in PROF_CASES PROF_PERF PROF_EVENT PROF_SCRIPT PROF_SECONDS PROF_QD PROF_RW PROF_FIO_OPTS; do
 	eval "val=\${$v:-}"
 	[ -n "$val" ] && vars="$vars $v=$(echo "$val" | tr ' ' ,)"
 done
