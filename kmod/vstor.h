@@ -108,6 +108,7 @@ extern unsigned int vs_ping_timeout_ms;
 extern unsigned int vs_stuck_ms;
 extern unsigned int vs_unmap_timeout_ms;
 extern unsigned int vs_tx_defer;
+extern bool vs_tx_defer_batch;
 extern unsigned int vs_max_dirty_ops;	/* per lazy device */
 extern unsigned int vs_max_dirty_bytes;
 

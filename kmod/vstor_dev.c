@@ -152,7 +152,8 @@ static struct vs_conn *vs_route_conn(struct vs_dev *dev,
 /*
  * Connections queue_rq sends on itself once its parts are queued. batch:
  * the request is one of several the submitter handed over at once, so
- * its parts already leave together: tx_defer does not hold them.
+ * its parts already leave together: tx_defer does not hold them (unless
+ * tx_defer_batch).
  */
 struct vs_push {
 	u32 n;
@@ -455,7 +456,8 @@ static blk_status_t vs_queue_rq(struct blk_mq_hw_ctx *hctx,
 		return BLK_STS_IOERR;
 	push.n = 0;
 	/* not the last, or the last after others (their conns are listed) */
-	push.batch = !bd->last || !llist_empty(&dev->push_list);
+	push.batch = !READ_ONCE(vs_tx_defer_batch) &&
+		     (!bd->last || !llist_empty(&dev->push_list));
 	rcu_read_lock();
 	err = vs_cmd_prep(dev, cmd);
 	if (err) {

@@ -79,6 +79,15 @@ MODULE_PARM_DESC(max_dirty_ops, "lazy pools: acknowledged writes kept for replay
 module_param_named(max_dirty_bytes, vs_max_dirty_bytes, uint, 0644);
 MODULE_PARM_DESC(max_dirty_bytes, "lazy pools: bytes of them (read at map)");
 
+/*
+ * Whether tx_defer also holds the requests of a batch the submitter handed
+ * over at once (bd->last): they leave together at the batch's end anyway,
+ * but held they collect more requests behind the next reply.
+ */
+bool vs_tx_defer_batch;
+module_param_named(tx_defer_batch, vs_tx_defer_batch, bool, 0644);
+MODULE_PARM_DESC(tx_defer_batch, "tx_defer holds the requests of a submitted batch too (0 = a batch leaves at its end)");
+
 struct workqueue_struct *vs_io_wq;
 struct workqueue_struct *vs_ctl_wq;
 
