@@ -96,8 +96,13 @@ void vs_part_done(struct vs_part *part, int err)
 		if (part->flags & VS_PF_DISCARD) {
 			err = 0;
 		} else if (part->flags & VS_PF_ZEROOUT) {
+			/*
+			 * zeroes over the whole stripe instead: the DELETE
+			 * had len 0, and a WRITE of 0 bytes zeroes nothing
+			 */
 			part->op = VS_OP_WRITE;
 			part->flags = VS_PF_ZERO;
+			part->len = dev->stripe_size;
 			vs_dev_route_part(dev, part);
 			return;
 		}
