@@ -88,15 +88,12 @@
 #define VS_ID_PART_CONN		0xFFFu
 #define VS_ID_PART_LAZY		0xFFEu	/* the device's own ops (vstor_lazy.c) */
 
-/*
- * Feature bits this driver grants (VS_ATTR_FEATURES is masked with it).
- * EC pools are refused for now.
- */
+/* Feature bits this driver grants (VS_ATTR_FEATURES is masked with it). */
 #define VS_DRV_FEATURES		(VS_FEAT_MULTI_CONN | VS_FEAT_IPV6 |	\
 				 VS_FEAT_FORCE_UNMAP | VS_FEAT_LAZY_SYNC | \
 				 VS_FEAT_REQ_TIMEOUT | VS_FEAT_RESIZE |	\
-				 VS_FEAT_DISCARD | VS_FEAT_LAYERS |	\
-				 VS_FEAT_XPOOL)
+				 VS_FEAT_EC | VS_FEAT_DISCARD |		\
+				 VS_FEAT_LAYERS | VS_FEAT_XPOOL)
 
 /* Module parameters (vstor_main.c), in milliseconds unless noted. */
 extern unsigned int vs_connect_timeout_ms;
@@ -319,6 +316,7 @@ struct vs_dev_params {
 	u32 bitmap_granularity;
 	u32 pool_id;
 	u32 data_chunks;
+	u32 xdata_chunks[VS_GENL_MAX_POOLS];	/* of each POOLS item */
 	u32 flags;
 	u32 queue_depth;
 	u32 hw_queues;
@@ -337,8 +335,15 @@ struct vs_dev {
 	struct list_head node;		/* vs_devs (vs_ctl_mutex) */
 	u32 index;
 	struct vs_dev_params p;
-	u64 stripe_size;		/* block_size * data_chunks */
-	u32 bitmap_len;			/* expected READ bitmap bytes */
+	/*
+	 * Objects: stripe_size = block_size * data_chunks (EC pools have
+	 * data_chunks > 1, the primary does the coding); a READ reply has
+	 * bitmap_len bitmap bytes, one bit per granule of the stripe. Parents
+	 * in other pools may have other data_chunks: xstripe_size and
+	 * xbitmap_len of xpool_id[i] (vs_dev_route_stripe).
+	 */
+	u64 stripe_size;
+	u32 bitmap_len;
 	u32 lbits_longs;		/* of each vs_lread bitmap */
 	bool lazy;			/* SYNC needed for durability */
 	struct vs_layers __rcu *layers;	/* vs_ctl_mutex to replace */
@@ -352,6 +357,8 @@ struct vs_dev {
 	u32 n_xpools;
 	u32 xpool_id[VS_GENL_MAX_POOLS];
 	struct vs_route __rcu *xroute[VS_GENL_MAX_POOLS];
+	u64 xstripe_size[VS_GENL_MAX_POOLS];
+	u32 xbitmap_len[VS_GENL_MAX_POOLS];
 
 	spinlock_t lock;
 	struct list_head retry;		/* parts waiting for a map or a retry */
@@ -425,6 +432,17 @@ static inline u32 vs_dev_route_pool(const struct vs_dev *dev, u32 i)
 	return i ? dev->xpool_id[i - 1] : dev->p.pool_id;
 }
 
+/* Object (stripe) size and READ bitmap bytes of route i's pool. */
+static inline u64 vs_dev_route_stripe(const struct vs_dev *dev, u32 i)
+{
+	return i ? dev->xstripe_size[i - 1] : dev->stripe_size;
+}
+
+static inline u32 vs_dev_route_bitmap_len(const struct vs_dev *dev, u32 i)
+{
+	return i ? dev->xbitmap_len[i - 1] : dev->bitmap_len;
+}
+
 /* The route index of pool, or -1 when the device has no map of it. */
 static inline int vs_dev_pool_index(const struct vs_dev *dev, u32 pool)
 {
@@ -441,6 +459,26 @@ static inline int vs_dev_pool_index(const struct vs_dev *dev, u32 pool)
 void vs_dev_sweep(struct vs_dev *dev,
 		  bool (*pred)(struct vs_part *part, void *arg), void *arg,
 		  struct list_head *out);
+
+/*
+ * Stripe size of the pool of inode (a part's layer): the device's own for
+ * a pool without a map, which MAP and SET_LAYERS refuse.
+ */
+static inline u64 vs_dev_inode_stripe(const struct vs_dev *dev, u64 inode)
+{
+	int i = vs_dev_pool_index(dev, vs_inode_pool(inode));
+
+	return vs_dev_route_stripe(dev, i < 0 ? 0 : i);
+}
+
+/* READ bitmap bytes of part's pool (its layer's). */
+static inline u32 vs_part_bitmap_len(const struct vs_part *part)
+{
+	const struct vs_dev *dev = part->cmd->dev;
+	int i = vs_dev_pool_index(dev, vs_inode_pool(part->inode));
+
+	return vs_dev_route_bitmap_len(dev, i < 0 ? 0 : i);
+}
 
 static inline u64 vs_part_id(const struct vs_part *part)
 {

@@ -1010,11 +1010,12 @@ static int vs_conn_got_hdr(struct vs_conn *conn)
 	switch (part->op) {
 	case VS_OP_READ: {
 		u32 blen = vs_le32_get(h->reply_rw.bitmap_len);
+		u32 want = vs_part_bitmap_len(part);
 
-		if (retval != part->len || blen > conn->dev->bitmap_len)
+		if (retval != part->len || blen > want)
 			return -EPROTO;
 		/* a layered read needs to know every granule of the stripe */
-		if ((part->flags & VS_PF_LAYER) && blen != conn->dev->bitmap_len)
+		if ((part->flags & VS_PF_LAYER) && blen != want)
 			return -EPROTO;
 		conn->rx_data_off = 0;
 		if (blen) {

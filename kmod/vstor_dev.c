@@ -1055,8 +1055,14 @@ static int vs_dev_build_routes(struct vs_dev *dev, struct vs_map **maps,
 	u32 k;
 
 	dev->n_xpools = nmaps - 1;
-	for (k = 1; k < nmaps; k++)
+	for (k = 1; k < nmaps; k++) {
+		u32 dc = dev->p.xdata_chunks[k - 1];
+
 		dev->xpool_id[k - 1] = maps[k]->pool_id;
+		dev->xstripe_size[k - 1] = (u64)dev->p.block_size * dc;
+		dev->xbitmap_len[k - 1] = dc * vs_bitmap_size(dev->p.block_size,
+							      dev->p.bitmap_granularity);
+	}
 	for (k = 0; k < nmaps; k++) {
 		route = vs_route_build(dev, maps[k], NULL);
 		if (!route)

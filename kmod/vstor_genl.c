@@ -273,6 +273,23 @@ static u32 vs_get_u32(struct genl_info *info, int type, u32 dflt)
 	return info->attrs[type] ? nla_get_u32(info->attrs[type]) : dflt;
 }
 
+/*
+ * A pool's stripe, block_size * data_chunks: requests are cut at stripes,
+ * and one READ or zeroing WRITE may cover a whole one, which must stay
+ * within VS_MAX_OP_LEN (the io_opt and discard granularity are u32s too).
+ * Replicated pools always pass (BLOCK_SIZE < 128 MiB, a power of 2).
+ */
+static int vs_check_stripe(struct netlink_ext_ack *extack, struct nlattr *attr,
+			   u32 block_size, u32 data_chunks)
+{
+	if ((u64)block_size * data_chunks > VS_MAX_OP_LEN) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "a stripe (BLOCK_SIZE * DATA_CHUNKS) above 64 MiB is not supported");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
 static int vs_parse_map(struct genl_info *info, struct vs_dev_params *p)
 {
 	struct netlink_ext_ack *extack = info->extack;
@@ -323,6 +340,15 @@ static int vs_parse_map(struct genl_info *info, struct vs_dev_params *p)
 	err = vs_check_size(info);
 	if (err)
 		return err;
+	if (p->data_chunks > 1 && !(p->features & VS_FEAT_EC)) {
+		NL_SET_ERR_MSG_ATTR(extack, a[VS_ATTR_DATA_CHUNKS],
+				    "DATA_CHUNKS > 1 needs the EC feature");
+		return -EINVAL;
+	}
+	err = vs_check_stripe(extack, a[VS_ATTR_DATA_CHUNKS], p->block_size,
+			      p->data_chunks);
+	if (err)
+		return err;
 	stripe_unit = (u64)p->block_size * p->data_chunks;
 	if (pg_stripe_size && vs_u64_rem(pg_stripe_size, stripe_unit)) {
 		NL_SET_ERR_MSG_ATTR(extack, a[VS_ATTR_PG_STRIPE_SIZE],
@@ -350,11 +376,6 @@ static int vs_parse_map(struct genl_info *info, struct vs_dev_params *p)
 			 vs_inode_num(p->inode));
 
 	/* Valid, but beyond what this driver does. */
-	if (p->data_chunks > 1) {
-		NL_SET_ERR_MSG_ATTR(extack, a[VS_ATTR_DATA_CHUNKS],
-				    "erasure-coded pools (DATA_CHUNKS > 1) are not supported");
-		return -EOPNOTSUPP;
-	}
 	if (p->bitmap_granularity > PAGE_SIZE) {
 		NL_SET_ERR_MSG_ATTR(extack, a[VS_ATTR_BITMAP_GRANULARITY],
 				    "BITMAP_GRANULARITY above the page size is not supported");
@@ -396,14 +417,15 @@ static const struct {
 
 /*
  * A POOLS item parsed into tb and checked against the device (p) and the
- * pools before it (maps[1..n-1]): the same geometry, a new pool.
+ * pools before it (maps[1..n-1]): the same block and granule sizes, a new
+ * pool. Its DATA_CHUNKS goes to *data_chunks.
  */
 static int vs_pool_check(struct nlattr *item, struct nlattr **tb,
 			 const struct vs_dev_params *p, struct vs_map **maps,
-			 u32 n, struct netlink_ext_ack *extack)
+			 u32 n, u32 *data_chunks, struct netlink_ext_ack *extack)
 {
 	u64 pss;
-	u32 pool, i;
+	u32 pool, i, dc;
 	int err;
 
 	if (nla_type(item) != VS_POOLS_ITEM) {
@@ -448,17 +470,26 @@ static int vs_pool_check(struct nlattr *item, struct nlattr **tb,
 				    "a parent pool with another BITMAP_GRANULARITY than the device's pool is not supported");
 		return -EOPNOTSUPP;
 	}
-	if (tb[VS_ATTR_DATA_CHUNKS] && nla_get_u32(tb[VS_ATTR_DATA_CHUNKS]) > 1) {
+	/*
+	 * Other data_chunks than the device's are fine: parts of a parent
+	 * are cut and routed by its pool's stripes (vstor_layer.c).
+	 */
+	dc = tb[VS_ATTR_DATA_CHUNKS] ? nla_get_u32(tb[VS_ATTR_DATA_CHUNKS]) : 1;
+	if (dc > 1 && !(p->features & VS_FEAT_EC)) {
 		NL_SET_ERR_MSG_ATTR(extack, tb[VS_ATTR_DATA_CHUNKS],
-				    "erasure-coded parent pools (DATA_CHUNKS > 1) are not supported");
-		return -EOPNOTSUPP;
-	}
-	pss = tb[VS_ATTR_PG_STRIPE_SIZE] ? nla_get_u64(tb[VS_ATTR_PG_STRIPE_SIZE]) : 0;
-	if (pss && vs_u64_rem(pss, p->block_size)) {
-		NL_SET_ERR_MSG_ATTR(extack, tb[VS_ATTR_PG_STRIPE_SIZE],
-				    "POOLS item PG_STRIPE_SIZE must be 0 or a multiple of BLOCK_SIZE");
+				    "POOLS item DATA_CHUNKS > 1 needs the EC feature");
 		return -EINVAL;
 	}
+	err = vs_check_stripe(extack, tb[VS_ATTR_DATA_CHUNKS], p->block_size, dc);
+	if (err)
+		return err;
+	pss = tb[VS_ATTR_PG_STRIPE_SIZE] ? nla_get_u64(tb[VS_ATTR_PG_STRIPE_SIZE]) : 0;
+	if (pss && vs_u64_rem(pss, (u64)p->block_size * dc)) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[VS_ATTR_PG_STRIPE_SIZE],
+				    "POOLS item PG_STRIPE_SIZE must be 0 or a multiple of BLOCK_SIZE * DATA_CHUNKS");
+		return -EINVAL;
+	}
+	*data_chunks = dc;
 	return 0;
 }
 
@@ -467,7 +498,7 @@ static int vs_pool_check(struct nlattr *item, struct nlattr **tb,
  * count of maps, or a negative errno with extack set (the maps made so
  * far stay in maps for the caller to put).
  */
-static int vs_parse_pools(struct genl_info *info, const struct vs_dev_params *p,
+static int vs_parse_pools(struct genl_info *info, struct vs_dev_params *p,
 			  struct vs_map **maps)
 {
 	struct nlattr *list = info->attrs[VS_ATTR_POOLS];
@@ -489,7 +520,8 @@ static int vs_parse_pools(struct genl_info *info, const struct vs_dev_params *p,
 			err = -E2BIG;
 			break;
 		}
-		err = vs_pool_check(item, tb, p, maps, n, extack);
+		err = vs_pool_check(item, tb, p, maps, n,
+				    &p->xdata_chunks[n - 1], extack);
 		if (err)
 			break;
 		maps[n] = vs_map_from_attrs(tb, extack, &err);
@@ -557,9 +589,10 @@ static int vs_cmd_map(struct sk_buff *skb, struct genl_info *info)
 		GENL_SET_ERR_MSG(info, "no free device index");
 	if (!err) {
 		vs_genl_event_dev(VS_CMD_DEV_ADDED, dev);
-		pr_info("vs%u: mapped pool %s image %s (inode 0x%llx, %llu bytes%s, %u layers, %u other pools)\n",
+		pr_info("vs%u: mapped pool %s image %s (inode 0x%llx, %llu bytes, stripe %llu%s, %u layers, %u other pools)\n",
 			dev->index, p.pool_name, p.image_name, p.inode, p.size,
-			dev->lazy ? ", lazy sync" : "", layers->n, nmaps - 1);
+			dev->stripe_size, dev->lazy ? ", lazy sync" : "",
+			layers->n, nmaps - 1);
 		hdr = genlmsg_put_reply(msg, info, &vs_genl_family, 0, VS_CMD_MAP);
 		if (!hdr || nla_put_u32(msg, VS_ATTR_DEV_INDEX, dev->index) ||
 		    nla_put_u64_64bit(msg, VS_ATTR_FEATURES, p.features,

@@ -4,11 +4,13 @@
  * 4.0.2 and 9), the kernel twin of libvstor's common/client_layer.c.
  *
  * A device reads through a chain of layers: the top inode (which takes
- * every write) and its parents, nearest first, all in the device's pool.
- * For every bitmap granule a read shows the data of the first layer that
- * holds it, or zeroes. The OSD tells which granules a layer holds in the
- * bitmap before a READ reply's data (bit i = granule i of the stripe), so
- * with meta_revision 0 every READ returns one layer alone:
+ * every write) and its parents, nearest first, in the device's pool or in
+ * the other pools it has maps of (POOLS), whose stripes may differ (EC
+ * pools: block_size x data_chunks). For every bitmap granule a read shows
+ * the data of the first layer that holds it, or zeroes. The OSD tells
+ * which granules a layer holds in the bitmap before a READ reply's data
+ * (bit i = granule i of the stripe of the layer's pool), so with
+ * meta_revision 0 every READ returns one layer alone:
  *
  *   need := every granule of the request; layer L := 0 (the top)
  *   wave: one READ part per maximal run of needed granules (at most
@@ -260,7 +262,8 @@ int vs_layer_rx_bitmap(struct vs_part *part, struct sk_buff *skb, u32 skb_off,
 	struct vs_dev *dev = cmd->dev;
 	struct vs_lread *lr = &cmd->lr;
 	u32 gran = dev->p.bitmap_granularity;
-	u32 first = div_u64(vs_u64_rem(part->offset, dev->stripe_size), gran);
+	u64 stripe = vs_dev_inode_stripe(dev, part->inode);
+	u32 first = div_u64(vs_u64_rem(part->offset, stripe), gran);
 	u32 n = part->len / gran, rel = div_u64(part->offset - lr->base, gran);
 	u8 buf[64];
 	int err;
@@ -295,17 +298,25 @@ static void vs_layer_wave(struct vs_cmd *cmd, struct vs_part *done)
 	struct vs_dev *dev = cmd->dev;
 	u32 gran = dev->p.bitmap_granularity, g = lr->cursor, k = 0, i, end;
 	u64 inode = lr->layers->inode[lr->layer];
+	u64 stripe = vs_dev_inode_stripe(dev, inode), pos;
 
 	while (k < VS_NPARTS) {
 		g = find_next_bit(lr->need, lr->ngran, g);
 		if (g >= lr->ngran)
 			break;
 		end = find_next_zero_bit(lr->need, lr->ngran, g);
-		/* one op never crosses a stripe: lr covers at most one */
+		/*
+		 * One op never crosses an object of its layer's pool. lr
+		 * covers at most one of the device's; a parent pool with
+		 * other data_chunks cuts its runs at its own stripes (the
+		 * rest of the run is the next part, or the next wave's).
+		 */
+		pos = lr->base + (u64)g * gran;
+		end = min_t(u64, end, g + div_u64(stripe - vs_u64_rem(pos, stripe), gran));
 		cmd->parts[k].op = VS_OP_READ;
 		cmd->parts[k].flags = VS_PF_LAYER;
 		cmd->parts[k].inode = inode;
-		cmd->parts[k].offset = lr->base + (u64)g * gran;
+		cmd->parts[k].offset = pos;
 		cmd->parts[k].len = (end - g) * gran;
 		cmd->parts[k].roff = g * gran;
 		cmd->parts[k].state = VS_PART_IDLE;

@@ -436,13 +436,19 @@ void vs_route_free_all(struct vs_dev *dev, struct vs_route *route)
 	kvfree(route);
 }
 
-/* PG (1-based) of the object holding byte offset of the image. */
+/*
+ * PG (1-based) of the object holding byte offset of the image in map's
+ * pool, whose objects are that pool's stripes (a parent pool may have
+ * other data_chunks than the device's).
+ */
 u32 vs_route_pg(const struct vs_dev *dev, const struct vs_map *map, u64 offset)
 {
-	u64 stripe = offset - vs_u64_rem(offset, dev->stripe_size);
+	int idx = vs_dev_pool_index(dev, map->pool_id);
+	u64 size = vs_dev_route_stripe(dev, idx < 0 ? 0 : idx);
+	u64 stripe = offset - vs_u64_rem(offset, size);
 	u64 pss = map->pg_stripe_size;
 
-	if (pss < dev->stripe_size)
-		pss = dev->stripe_size;
+	if (pss < size)
+		pss = size;
 	return (u32)vs_u64_rem(div64_u64(stripe, pss), map->pg_count) + 1;
 }

@@ -21,10 +21,16 @@
  * kernel the PG map of every other pool of the chain (POOLS, the XPOOL
  * feature), and the agent keeps those current as it does the device's
  * own. Those pools must have the image pool's block_size and
- * bitmap_granularity and be replicated (the kernel cuts requests by the
- * device's objects and granules); map refuses others, naming the pool.
- * The set of pools is fixed at map: a chain that later reaches a new pool
- * needs an unmap and map. */
+ * bitmap_granularity (the kernel cuts requests by the device's granules);
+ * map refuses others, naming the pool. They may have other data_chunks
+ * (replicated under EC or the other way round): the kernel cuts a
+ * parent's reads at its own pool's stripes. The set of pools is fixed at
+ * map: a chain that later reaches a new pool needs an unmap and map.
+ *
+ * Erasure-coded pools (xor, jerasure): the kernel cuts requests at
+ * stripes (block_size x data_chunks), routes each by its stripe's PG and
+ * the primary OSD does the coding, as for libvstor. That takes the EC
+ * feature; map names it when the loaded vstor.ko lacks it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -143,8 +149,26 @@ static const char *pool_label(const struct vs_pools *pools, uint32_t id, char *b
 	return buf;
 }
 
+/* Whether the loaded vstor.ko reads EC pools; false after an error message
+ * about image name, whose pool (or a parent's) is pool id. */
+static bool kmod_has_ec(struct vs_nl *nl, const struct vs_pools *pools, const char *name,
+			uint32_t id)
+{
+	uint64_t feat;
+	char lb[300];
+	int err = vs_nl_features(nl, &feat);
+
+	if (!err && (feat & VS_FEAT_EC))
+		return true;
+	vs_err("cannot map image '%s': pool %s is erasure-coded, and the loaded vstor.ko lacks "
+	       "the EC feature to read it (%s): load a newer vstor.ko, or use the userspace "
+	       "client", name, pool_label(pools, id, lb, sizeof(lb)),
+	       err ? nl->err : "not granted");
+	return false;
+}
+
 /* The maps of the other pools of image name's chain into xm[], checked
- * against the image pool's map m (same geometry, replicated): their
+ * against the image pool's map m (same block and granule sizes): their
  * number, or -1 after an error message. */
 static int load_xpools(struct vstor_client *c, struct vs_nl *nl, const struct vs_pools *pools,
 		       const char *name, const struct vstor_pool_map *m, const uint32_t *ids,
@@ -174,17 +198,16 @@ static int load_xpools(struct vstor_client *c, struct vs_nl *nl, const struct vs
 			why = "is not in config/pools";
 		else if (!x->pg_count)
 			why = "has no PGs yet";
-		else if (x->data_chunks > 1)
-			why = "is erasure-coded, which vstor.ko does not read";
 		else if (x->block_size != m->block_size)
 			why = "has another block_size than the image's pool";
 		else if (x->bitmap_granularity != m->bitmap_granularity)
 			why = "has another bitmap_granularity than the image's pool";
-		if (why) {
+		if (why)
 			vs_err("cannot map image '%s': its parent layers' pool %s %s (vstor.ko reads "
-			       "parents in pools of the same geometry only: flatten the image, or use "
-			       "the userspace client)", name, pool_label(pools, ids[k], lb, sizeof(lb)),
-			       why);
+			       "parents in pools of the same block and granule sizes only: flatten "
+			       "the image, or use the userspace client)", name,
+			       pool_label(pools, ids[k], lb, sizeof(lb)), why);
+		if (why || (x->data_chunks > 1 && !kmod_has_ec(nl, pools, name, ids[k]))) {
 			for (int i = 0; i <= k; i++)
 				vstor_pool_map_free(&xm[i]);
 			return -1;
@@ -368,6 +391,8 @@ int cmd_map(struct vsctl *v)
 		       "has no PGs yet (place them: vsctl pg place --static, or run vstor-mon)");
 		goto out;
 	}
+	if (m.data_chunks > 1 && !kmod_has_ec(&nl, &pools, name, vs_inode_pool(inode)))
+		goto out;
 	nx = load_xpools(c, &nl, &pools, name, &m, xids, nx, xm);
 	if (nx < 0) {
 		nx = 0;

@@ -19,20 +19,34 @@
 #   of it, flatten while mapped, snap rm of a mapped clone's parent, a
 #   snapshot while fio verify writes; a clone in a second pool of a
 #   snapshot in rep3 (parent data, writes only in the clone, reads while
-#   every rep3 PG changes primary); --hw_queues 2 with --conns_per_osd 2;
+#   every rep3 PG changes primary); erasure-coded pools (xor 2+1, jerasure
+#   2+1): queue limits of the stripe, fio verify, whole-stripe discard and
+#   write-zeroes, kill -9 of an OSD during fio verify, a lazy fsync, clones
+#   with EC and replicated parents; --hw_queues 2 with --conns_per_osd 2;
 #   --io_timeout with an OSD stopped; forced unmap with the cluster stopped
 #   and I/O in flight.
 # Every check prints PASS:/FAIL:; the host checks dmesg for splats.
 set -u
 . /bin/guest_lib.sh
 
-fio_verify() {	# NAME ARGS...: a fio write+verify job on /dev/vs0
+fio_iops() { grep -Eo '(write|read): IOPS=[^,]*' "$1" | tr '\n' ' '; }	# LOG
+
+fio_wait() {	# PID LOG WHAT: waits for a fio job in the background, PASS/FAIL
+	if wait "$1"; then
+		pass "$3: $(fio_iops "$2")"
+	else
+		failed "$3"
+		sed 's/^/#   /' "$2" | tail -n 20
+	fi
+}
+
+fio_verify() {	# NAME ARGS...: a fio write+verify job on $FIO_DEV (/dev/vs0)
 	name=$1
 	shift
-	if fio --name="$name" --filename=/dev/vs0 --direct=1 --ioengine=libaio \
+	if fio --name="$name" --filename="${FIO_DEV:-/dev/vs0}" --direct=1 --ioengine=libaio \
 		--verify=crc32c --verify_fatal=1 --do_verify=1 --eta=never \
 		--output=/tmp/fio-"$name".log "$@"; then
-		pass "fio $name: $(grep -Eo '(write|read): IOPS=[^,]*' /tmp/fio-"$name".log | tr '\n' ' ')"
+		pass "fio $name: $(fio_iops /tmp/fio-"$name".log)"
 	else
 		failed "fio $name"
 		sed 's/^/#   /' /tmp/fio-"$name".log | tail -n 20
@@ -486,6 +500,99 @@ reads_stop
 	failed "reads of xb across the rep3 primary change: $(wc -l </tmp/rd.bad 2>/dev/null) of $(wc -l </tmp/rd.n) differ"
 $V unmap "$c" >/dev/null || failed "unmap xb"
 note "cross-pool checks took $(( $(date +%s) - xt ))s"
+
+# ---- erasure-coded pools: xor 2+1 and jerasure 2+1 on the three OSDs ----
+et=$(date +%s)
+$V pool create ecx --scheme xor --pg_size 3 --pg_minsize 2 --pg_count 4 >/dev/null &&
+	$V pool create ecj --scheme jerasure --pg_size 3 --parity_chunks 1 --pg_minsize 2 \
+		--pg_count 4 >/dev/null || failed "pool create ecx (xor 2+1), ecj (jerasure 2+1)"
+PGS_TOTAL=32
+$V pg place --static >/dev/null || failed "pg place (with ecx, ecj)"
+wait_for 90 pgs_active || failed "PGs of ecx and ecj active: $($V status --json)"
+$V create ec1 --size 8M --pool ecx >/dev/null || failed "create ec1 in ecx"
+d=$($V map ec1 --no_agent) || die "map ec1 (xor 2+1)"
+q=/sys/block/${d#/dev/}/queue
+[ "$(cat $q/optimal_io_size)" = 262144 ] && [ "$(cat $q/discard_granularity)" = 262144 ] &&
+	[ "$(cat $q/chunk_sectors)" = 512 ] &&
+	pass "ec1 (xor 2+1) maps as $d: io_opt, discard granularity and chunk_sectors are the 256 KiB stripe" ||
+	failed "ec1 queue limits: io_opt $(cat $q/optimal_io_size), discard $(cat $q/discard_granularity), chunk $(cat $q/chunk_sectors)"
+FIO_DEV=$d
+fio_verify ec-rand4k-qd1 --rw=randwrite --bs=4k --iodepth=1 --size=512k
+fio_verify ec-rand4k-qd16 --rw=randwrite --bs=4k --iodepth=16 --size=1m --offset=2m
+fio_verify ec-seq1m --rw=write --bs=1m --iodepth=2 --size=4m --offset=4m
+# a whole stripe discarded (DELETE), punched (write-zeroes: DELETE), zeroed
+# without unmap (write-zeroes NOUNMAP: a zero WRITE): each reads back zeroes
+dd if=/tmp/A of="$d" bs=256k count=5 oflag=direct 2>/dev/null || failed "write A to ec1"
+dd if=/tmp/A of=/tmp/ecz bs=256k count=1 2>/dev/null
+dd if=/dev/zero of=/tmp/ecz bs=256k seek=1 count=3 2>/dev/null
+dd if=/tmp/A of=/tmp/ecz bs=256k skip=4 seek=4 count=1 2>/dev/null
+blkdiscard -o 262144 -l 262144 "$d" && /usr/bin/fallocate -p -o 524288 -l 262144 "$d" &&
+	/usr/sbin/blkdiscard -z -o 786432 -l 262144 "$d" || failed "ec1: discard/punch/zeroout"
+[ "$(dd if="$d" bs=256k count=5 iflag=direct 2>/dev/null | sum_of)" = "$(sum_of </tmp/ecz)" ] &&
+	pass "ec1: discard, punch hole and zeroout of a whole stripe read back zeroes, neighbours intact" ||
+	failed "ec1: discard/write-zeroes of whole stripes: data differs"
+# kill -9 of an OSD during a fio verify run: degraded writes and reads
+fio --name=eckill --filename="$d" --direct=1 --ioengine=libaio --rw=randwrite --bs=4k \
+	--iodepth=8 --size=1m --verify=crc32c --verify_fatal=1 --do_verify=1 \
+	--eta=never --output=/tmp/fio-eckill.log &
+FIO_PID=$!
+wait_for 60 busy || failed "ec1: fio did not start writing"
+kill -9 "$OSD_PID_3"
+wait "$OSD_PID_3" 2>/dev/null
+wait_for 60 osds_up 2 || failed "osd/state/3 did not expire"
+# write-zeroes of 4 stripes (PGs 1-4) while they are degraded: the DELETE
+# is refused (EBUSY) and zeroes are written instead (those of PGs with
+# OSD 3 as primary wait for it)
+/usr/bin/fallocate -p -o 6291456 -l 1048576 "$d" &
+ZPID=$!
+start_osd 3
+wait_for 60 osds_up 3 || failed "OSD 3 did not come back"
+wait "$ZPID" || failed "ec1: punch hole while degraded"
+dd if=/dev/zero of=/tmp/ecz bs=1M count=1 2>/dev/null
+[ "$(dd if="$d" bs=1M skip=6 count=1 iflag=direct 2>/dev/null | sum_of)" = "$(sum_of </tmp/ecz)" ] &&
+	pass "ec1: punch hole of 4 stripes while degraded reads back zeroes" ||
+	failed "ec1: punch hole while degraded: not all zeroes"
+fio_wait "$FIO_PID" /tmp/fio-eckill.log "ec1: fio verify across kill -9 and restart of OSD 3"
+wait_for 120 pgs_active || failed "PGs active after OSD 3: $($V status --json)"
+# lazy: the flush SYNCs the EC primaries written to
+etcd_put config/global '{"immediate_commit":"none"}' || failed "config/global none"
+$V unmap "$d" >/dev/null || failed "unmap ec1"
+d=$($V map ec1 --no_agent) || die "map ec1 (lazy)"
+dd if=/tmp/B of="$d" bs=64k count=16 oflag=direct 2>/dev/null && flush_dev "$d" &&
+	$V unmap "$d" >/dev/null || failed "ec1 lazy: write, fsync, unmap"
+etcd_put config/global '{"immediate_commit":"all"}' || failed "config/global all"
+d=$($V map ec1 --no_agent) || die "map ec1 again"
+[ "$(dd if="$d" bs=64k count=16 iflag=direct 2>/dev/null | sum_of)" = \
+	"$(dd if=/tmp/B bs=64k count=16 2>/dev/null | sum_of)" ] &&
+	pass "ec1 lazy: write, fsync and unmap, then the data reads back" ||
+	failed "ec1 lazy: data differs after fsync and unmap"
+$V unmap "$d" >/dev/null || failed "unmap ec1"
+# jerasure 2+1
+$V create ec2 --size 4M --pool ecj >/dev/null || failed "create ec2 in ecj"
+d=$($V map ec2 --no_agent) || die "map ec2 (jerasure 2+1)"
+FIO_DEV=$d
+fio_verify ecj-rand4k-qd16 --rw=randwrite --bs=4k --iodepth=16 --size=1m
+$V unmap "$d" >/dev/null || failed "unmap ec2"
+# layers: a clone in the EC pool, an EC parent under a replicated clone,
+# a replicated parent (xa@s1, A) under an EC clone: parent reads are cut
+# and routed by the parent pool's stripes
+$V create ecl --size 8M --pool ecx >/dev/null || failed "create ecl"
+d=$($V map ecl --no_agent) || die "map ecl"
+dd if=/tmp/A of="$d" bs=1M oflag=direct 2>/dev/null || failed "write A to ecl"
+$V unmap "$d" >/dev/null || failed "unmap ecl"
+$V snap create ecl@s1 >/dev/null && $V clone ecl@s1 ecc >/dev/null &&
+	$V clone ecl@s1 ecr --pool rep3 >/dev/null && $V clone xa@s1 xe --pool ecx >/dev/null ||
+	failed "snapshot ecl@s1; clones ecc (ecx), ecr (rep3) of it, xe (ecx) of xa@s1"
+for img in ecc ecr xe; do
+	d=$($V map $img --no_agent) || die "map $img"
+	[ "$(dev_sum "$d")" = "$sumA" ] || { failed "clone $img does not show its parent's data"; continue; }
+	put_regions /tmp/B "$d" oflag=direct "0:2 128:16" || failed "write to $img"
+	[ "$(dev_sum "$d")" = "$sumAC" ] && pass "clone $img ($(pools_of "$d")): parent data, its own writes over it" ||
+		failed "clone $img: writes over the parent's data differ"
+	$V unmap "$d" >/dev/null || failed "unmap $img"
+done
+FIO_DEV=/dev/vs0
+note "EC checks took $(( $(date +%s) - et ))s"
 
 # ---- --hw_queues 2 --conns_per_osd 2: both queues, two connections per OSD ----
 osd_port() { etcd_get "osd/state/$1" | sed -n 's/.*"port":\([0-9]*\).*/\1/p'; }

@@ -335,6 +335,8 @@ struct map_cfg {
 	uint64_t bad_primary;	/* nonzero: PG 1's primary */
 	int no_nested_flag;	/* PG_TABLE without NLA_F_NESTED */
 	uint32_t data_chunks;	/* 0: not sent */
+	int dc_zero;		/* send DATA_CHUNKS 0 */
+	uint64_t pss;		/* PG_STRIPE_SIZE */
 	uint32_t flags;		/* 0: not sent */
 	int ipv6;		/* second OSD by IPv6 */
 	int extra_type;		/* nonzero: also send this attribute (u32) */
@@ -353,7 +355,7 @@ enum xpool_bad {
 	XB_NONE, XB_NO_POOL_ID, XB_NO_PG_TABLE, XB_NO_BLOCK_SIZE, XB_OWN_POOL,
 	XB_BLOCK_SIZE, XB_GRANULARITY, XB_EC, XB_STRIPE, XB_INODE, XB_ITEM_TYPE,
 	XB_NOT_NESTED, XB_PG_COUNT, XB_TWICE, XB_LIST_NOT_NESTED, XB_BAD_PRIMARY,
-	XB_NO_EPOCH,
+	XB_NO_EPOCH, XB_EC_STRIPE, XB_EC_BIG, XB_EC_ZERO,
 };
 
 static void map_defaults(struct map_cfg *c)
@@ -470,9 +472,13 @@ static void put_pools(struct msg *m, const struct map_cfg *c)
 		if (bad != XB_NO_BLOCK_SIZE)
 			put_u32(m, VS_ATTR_BLOCK_SIZE, c->block_size << (bad == XB_BLOCK_SIZE));
 		put_u32(m, VS_ATTR_BITMAP_GRANULARITY, 4096 << (bad == XB_GRANULARITY));
-		if (bad == XB_EC)
+		if (bad == XB_EC || bad == XB_EC_STRIPE)
 			put_u32(m, VS_ATTR_DATA_CHUNKS, 2);
-		put_u64(m, VS_ATTR_PG_STRIPE_SIZE, bad == XB_STRIPE ? 4096 : 0);
+		else if (bad == XB_EC_BIG || bad == XB_EC_ZERO)
+			put_u32(m, VS_ATTR_DATA_CHUNKS, bad == XB_EC_BIG ? 257 : 0);
+		/* XB_EC_STRIPE: a multiple of BLOCK_SIZE, not of the EC stripe */
+		put_u64(m, VS_ATTR_PG_STRIPE_SIZE, bad == XB_STRIPE ? 4096 :
+			bad == XB_EC_STRIPE ? 3 * c->block_size : 0);
 		if (bad == XB_INODE)
 			put_u64(m, VS_ATTR_INODE, c->inode);
 		put_tables(m, &pc);
@@ -491,11 +497,11 @@ static void build_map(struct msg *m, const struct map_cfg *c)
 	P(VS_ATTR_BITMAP_GRANULARITY, put_u32, 4096);
 	P(VS_ATTR_POOL_ID, put_u32, 1);
 	P(VS_ATTR_PG_COUNT, put_u32, c->pg_count);
-	P(VS_ATTR_PG_STRIPE_SIZE, put_u64, 0);
+	P(VS_ATTR_PG_STRIPE_SIZE, put_u64, c->pss);
 	P(VS_ATTR_IMMEDIATE_COMMIT, put_u8, VS_GENL_COMMIT_ALL);
 	P(VS_ATTR_MAP_EPOCH, put_u64, 1);
 #undef P
-	if (c->data_chunks)
+	if (c->data_chunks || c->dc_zero)
 		put_u32(m, VS_ATTR_DATA_CHUNKS, c->data_chunks);
 	if (c->flags)
 		put_u32(m, VS_ATTR_FLAGS, c->flags);
@@ -608,6 +614,91 @@ static void test_features(void)
 	       (unsigned long long)r.features);
 }
 
+/* /sys/block/vs<index>/queue/<name> as a number (0 if unreadable). */
+static unsigned long long queue_limit(uint32_t index, const char *name)
+{
+	unsigned long long v = 0;
+	char path[96];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/block/vs%u/queue/%s", index, name);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
+}
+
+static void unmap_index(const char *what, uint32_t index)
+{
+	static struct msg m;
+	struct result r;
+
+	msg_init(&m, family_id, VS_CMD_UNMAP, NLM_F_REQUEST | NLM_F_ACK);
+	put_u32(&m, VS_ATTR_DEV_INDEX, index);
+	xfer(&m, &r);
+	expect(what, &r, 0, NULL);
+}
+
+/* DATA_CHUNKS: malformed values, the EC feature, the stripe limit, a device. */
+static void test_map_ec(void)
+{
+	static struct msg m;
+	unsigned long long io_opt, gran, chunk;
+	struct map_cfg c;
+	struct result r;
+
+	map_defaults(&c);
+	c.features = VS_FEAT_KNOWN;
+	c.dc_zero = 1;
+	map_case("MAP DATA_CHUNKS 0 (policy range)", &c, -ERANGE, "integer out of range");
+	c.dc_zero = 0;
+	c.data_chunks = 257;
+	map_case("MAP DATA_CHUNKS 257 (policy range)", &c, -ERANGE, "integer out of range");
+
+	map_defaults(&c);
+	c.data_chunks = 2;
+	c.features = VS_FEAT_KNOWN & ~VS_FEAT_EC;
+	map_case("MAP EC pool without the EC feature", &c, -EINVAL,
+		 "DATA_CHUNKS > 1 needs the EC feature");
+
+	map_defaults(&c);
+	c.data_chunks = 2;
+	c.features = VS_FEAT_KNOWN;
+	c.block_size = 64 << 20;
+	map_case("MAP EC stripe 128 MiB", &c, -EOPNOTSUPP,
+		 "a stripe (BLOCK_SIZE * DATA_CHUNKS) above 64 MiB is not supported");
+
+	map_defaults(&c);
+	c.data_chunks = 2;
+	c.features = VS_FEAT_KNOWN;
+	c.pss = 3 * c.block_size;
+	map_case("MAP EC PG_STRIPE_SIZE 3 blocks", &c, -EINVAL,
+		 "PG_STRIPE_SIZE must be 0 or a multiple of BLOCK_SIZE * DATA_CHUNKS");
+
+	map_defaults(&c);
+	c.data_chunks = 2;
+	c.features = VS_FEAT_KNOWN;
+	c.pss = 4 * c.block_size;
+	build_map(&m, &c);
+	xfer(&m, &r);
+	report(r.err == 0 && r.have_index && (r.features & VS_FEAT_EC),
+	       "MAP EC pool (2 data chunks): err %d \"%s\", /dev/vs%u, features %#llx",
+	       r.err, r.msg, r.dev_index, (unsigned long long)r.features);
+	if (r.err || !r.have_index)
+		return;
+	io_opt = queue_limit(r.dev_index, "optimal_io_size");
+	gran = queue_limit(r.dev_index, "discard_granularity");
+	chunk = queue_limit(r.dev_index, "chunk_sectors");
+	report(io_opt == 2 * c.block_size && gran == 2 * c.block_size &&
+	       chunk == 2 * c.block_size / 512,
+	       "MAP EC pool: optimal_io_size %llu, discard_granularity %llu, chunk_sectors %llu (the 256 KiB stripe)",
+	       io_opt, gran, chunk);
+	unmap_index("UNMAP the EC device", r.dev_index);
+}
+
 static void test_map(void)
 {
 	static struct msg m;
@@ -676,10 +767,7 @@ static void test_map(void)
 	c.flags = VS_GENL_F_FORCE;
 	map_case("MAP with FORCE", &c, -EINVAL, "FORCE is an UNMAP flag");
 
-	map_defaults(&c);
-	c.data_chunks = 2;
-	map_case("MAP EC pool", &c, -EOPNOTSUPP,
-		 "erasure-coded pools (DATA_CHUNKS > 1) are not supported");
+	test_map_ec();
 
 	map_defaults(&c);
 	build_map(&m, &c);
@@ -913,10 +1001,14 @@ static void test_pools(void)
 		{ "MAP POOLS item with another BITMAP_GRANULARITY", 1, XB_GRANULARITY,
 		  -EOPNOTSUPP,
 		  "a parent pool with another BITMAP_GRANULARITY than the device's pool is not supported" },
-		{ "MAP POOLS item EC", 1, XB_EC, -EOPNOTSUPP,
-		  "erasure-coded parent pools (DATA_CHUNKS > 1) are not supported" },
 		{ "MAP POOLS item PG_STRIPE_SIZE 4096", 1, XB_STRIPE, -EINVAL,
-		  "POOLS item PG_STRIPE_SIZE must be 0 or a multiple of BLOCK_SIZE" },
+		  "POOLS item PG_STRIPE_SIZE must be 0 or a multiple of BLOCK_SIZE * DATA_CHUNKS" },
+		{ "MAP POOLS item EC, PG_STRIPE_SIZE 3 blocks", 1, XB_EC_STRIPE, -EINVAL,
+		  "POOLS item PG_STRIPE_SIZE must be 0 or a multiple of BLOCK_SIZE * DATA_CHUNKS" },
+		{ "MAP POOLS item DATA_CHUNKS 257", 1, XB_EC_BIG, -ERANGE,
+		  "integer out of range" },
+		{ "MAP POOLS item DATA_CHUNKS 0", 1, XB_EC_ZERO, -ERANGE,
+		  "integer out of range" },
 		{ "MAP POOLS item with INODE", 1, XB_INODE, -EINVAL, "" },
 		{ "MAP POOLS item of another type", 1, XB_ITEM_TYPE, -EINVAL,
 		  "POOLS holds only ITEM nests" },
@@ -944,6 +1036,18 @@ static void test_pools(void)
 	c.features = VS_FEAT_KNOWN & ~VS_FEAT_XPOOL;
 	map_case("MAP POOLS without the XPOOL feature", &c, -EINVAL,
 		 "POOLS needs the XPOOL feature");
+	xpool_cfg(&c, 1, XB_EC);
+	c.features = VS_FEAT_KNOWN & ~VS_FEAT_EC;
+	map_case("MAP POOLS item EC without the EC feature", &c, -EINVAL,
+		 "POOLS item DATA_CHUNKS > 1 needs the EC feature");
+	/* an EC parent under a replicated device: its parts use its stripes */
+	xpool_cfg(&c, 1, XB_EC);
+	build_map(&m, &c);
+	xfer(&m, &r);
+	report(r.err == 0 && r.have_index, "MAP with an EC parent pool: err %d \"%s\"",
+	       r.err, r.msg);
+	if (!r.err && r.have_index)
+		unmap_index("UNMAP the device with an EC parent pool", r.dev_index);
 	xpool_cfg(&c, 1, XB_NONE);
 	c.layer_pool = 3;
 	map_case("MAP LAYERS in pool 3, POOLS has pool 2", &c, -EINVAL, XPOOL_MSG);

@@ -3,7 +3,8 @@
 # Debian's etcd, three vstor-osd on RAM disks, vsctl map and the map agent,
 # fio verify runs, ext4, OSD kill -9, lazy-pool flushes and unmaps, unmap/map,
 # the map options hw_queues, conns_per_osd and io_timeout, forced unmap, layered
-# images (also a clone whose parent is in another pool). Run by
+# images (also a clone whose parent is in another pool), erasure-coded
+# pools (xor and jerasure 2+1). Run by
 # tests/run.sh with the build directory as $1 (its vstor-osd, vstor-disk and
 # vsctl go into the guest). Skips when no kernel image/headers or qemu.
 cd "$(dirname "$0")/../.." || exit 1
@@ -25,7 +26,8 @@ for b in vstor-osd vstor-disk vsctl; do
 done
 VM_MEM=${VM_MEM:-3072} VM_TIMEOUT=${VM_TIMEOUT:-900} GUEST_TIMEOUT=${GUEST_TIMEOUT:-800} \
 VM_MODS="brd crc32c_generic ext4" \
-VM_BINS="/usr/bin/etcd /usr/bin/fio /sbin/mkfs.ext4 $stage/vstor-osd=/usr/bin/vstor-osd
+VM_BINS="/usr/bin/etcd /usr/bin/fio /sbin/mkfs.ext4 /usr/sbin/blkdiscard /usr/bin/fallocate
+ $stage/vstor-osd=/usr/bin/vstor-osd
  $stage/vstor-disk=/usr/bin/vstor-disk $stage/vsctl=/usr/bin/vsctl" \
 	sh tests/vm/run-vm.sh tests/vm/cluster_guest.sh tests/vm/guest_lib.sh
 rc=$?
