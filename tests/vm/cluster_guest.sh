@@ -31,7 +31,21 @@ set -u
 
 fio_iops() { grep -Eo '(write|read): IOPS=[^,]*' "$1" | tr '\n' ' '; }	# LOG
 
-fio_wait() {	# PID LOG WHAT: waits for a fio job in the background, PASS/FAIL
+# PID LOG WHAT [SECS [DIAG]]: waits for a fio job in the background, PASS/FAIL;
+# one still running after SECS is killed, and DIAG (a command) says why
+fio_wait() {
+	if [ -n "${4:-}" ]; then
+		end=$(( $(date +%s) + $4 ))
+		while kill -0 "$1" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 1; done
+		if kill -0 "$1" 2>/dev/null; then
+			kill -9 "$1"
+			wait "$1" 2>/dev/null
+			failed "$3: still running after $4 s"
+			sed 's/^/#   /' "$2" | tail -n 10
+			${5:-true}
+			return
+		fi
+	fi
 	if wait "$1"; then
 		pass "$3: $(fio_iops "$2")"
 	else
@@ -133,21 +147,11 @@ wait_for 60 osds_up 2 || failed "osd/state/2 did not expire"
 start_osd 2
 wait_for 60 osds_up 3 || failed "OSD 2 did not come back"
 note "OSD 2 restarted"
-end=$(( $(date +%s) + 240 ))
-while kill -0 "$FIO_PID" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 1; done
-if kill -0 "$FIO_PID" 2>/dev/null; then
-	kill -9 "$FIO_PID"
-	wait "$FIO_PID" 2>/dev/null
-	failed "fio with an OSD killed: still running after 240 s"
-	sed 's/^/#   /' /tmp/fio-kill.log | tail -n 10
+kill_diag() {	# the mappings and the agent's last words
 	$V list | sed 's/^/#   /'
 	tail -n 20 /tmp/agent.log | sed 's/^/# agent: /'
-elif wait "$FIO_PID"; then
-	pass "fio verify across kill -9 and restart of OSD 2: $(grep -Eo '(write|read): IOPS=[^,]*' /tmp/fio-kill.log | tr '\n' ' ')"
-else
-	failed "fio verify across kill -9 of OSD 2"
-	sed 's/^/#   /' /tmp/fio-kill.log | tail -n 20
-fi
+}
+fio_wait "$FIO_PID" /tmp/fio-kill.log "fio verify across kill -9 and restart of OSD 2" 240 kill_diag
 grep -q "pushed" /tmp/agent.log && pass "map agent pushed new maps: $(grep -c pushed /tmp/agent.log)" ||
 	{ failed "map agent pushed no map"; tail -n 20 /tmp/agent.log | sed 's/^/# agent: /'; }
 wait_for 120 pgs_active || failed "PGs active again: $($V status --json)"
@@ -245,20 +249,8 @@ lz_check() {	# WHEN: the 1 MiB at 96 MiB reads back as written last
 	fi
 }
 lz_check "after the replay"
-end=$(( $(date +%s) + 240 ))
-while kill -0 "$FIO_PID" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 1; done
-if kill -0 "$FIO_PID" 2>/dev/null; then
-	kill -9 "$FIO_PID"
-	wait "$FIO_PID" 2>/dev/null
-	failed "lazy: fio with an OSD killed: still running after 240 s"
-	sed 's/^/#   /' /tmp/fio-lazy.log | tail -n 10
-	lz_diag
-elif wait "$FIO_PID"; then
-	pass "lazy: fio verify (fsync every 32) across kill -9 and restart of OSD $p: $(grep -Eo '(write|read): IOPS=[^,]*' /tmp/fio-lazy.log | tr '\n' ' ')"
-else
-	failed "lazy: fio verify across kill -9 of OSD $p"
-	sed 's/^/#   /' /tmp/fio-lazy.log | tail -n 20
-fi
+fio_wait "$FIO_PID" /tmp/fio-lazy.log \
+	"lazy: fio verify (fsync every 32) across kill -9 and restart of OSD $p" 240 lz_diag
 wait_for 120 pgs_active || failed "PGs active after OSD $p: $($V status --json)"
 lz_check "after the restart of OSD $p"
 note "lazy: $(cat $lz/lazy_replays) replays, $(cat $lz/lazy_syncs) SYNCs, $(cat $lz/lazy_auto_syncs) automatic"
