@@ -54,6 +54,16 @@ fio_wait() {
 	fi
 }
 
+# DEV SKIP FILE OK BAD: the 1 MiB at SKIP x 64 KiB of DEV reads back as FILE
+range_check() {
+	if dd if="$1" of=/tmp/range.back bs=64k skip="$2" count=16 iflag=direct 2>/dev/null &&
+		cmp -s "$3" /tmp/range.back; then
+		pass "$4"
+	else
+		failed "$5"
+	fi
+}
+
 fio_verify() {	# NAME ARGS...: a fio write+verify job on $FIO_DEV (/dev/vs0)
 	name=$1
 	shift
@@ -241,12 +251,8 @@ else
 fi
 [ "$(cat $lz/lazy_replays)" -gt 0 ] || failed "lazy: no write was replayed"
 lz_check() {	# WHEN: the 1 MiB at 96 MiB reads back as written last
-	if dd if="$d" of=/tmp/lz.back bs=64k skip=1536 count=16 iflag=direct 2>/dev/null &&
-		cmp -s /tmp/lz.exp /tmp/lz.back; then
-		pass "lazy: overlapping unsynced writes intact $1"
-	else
-		failed "lazy: overlapping unsynced writes differ $1"
-	fi
+	range_check "$d" 1536 /tmp/lz.exp "lazy: overlapping unsynced writes intact $1" \
+		"lazy: overlapping unsynced writes differ $1"
 }
 lz_check "after the replay"
 fio_wait "$FIO_PID" /tmp/fio-lazy.log \
@@ -713,12 +719,9 @@ wait_for 120 pgs_active || failed "PGs active after restarting all OSDs: $($V st
 $V map-agent >>/tmp/agent.log 2>&1 &
 AGENT_PID=$!
 d=$($V map img1 --no_agent) || die "map img1 after the restart"
-if dd if="$d" of=/tmp/lazy.back bs=64k skip=1600 count=16 iflag=direct 2>/dev/null &&
-	cmp -s /tmp/lazy.bin /tmp/lazy.back; then
-	pass "lazy: data written before the unmap intact after kill -9 and restart of all OSDs"
-else
-	failed "lazy: data written before the unmap differs after the restart of all OSDs"
-fi
+range_check "$d" 1600 /tmp/lazy.bin \
+	"lazy: data written before the unmap intact after kill -9 and restart of all OSDs" \
+	"lazy: data written before the unmap differs after the restart of all OSDs"
 lz_check "after kill -9 and restart of all OSDs"
 # the power loss: /dev/vs5 replays what the restored disks lack, then syncs
 dd if=/dev/null of="$pl" conv=fsync 2>/dev/null &
@@ -738,12 +741,9 @@ else
 	failed "power loss: fsync after the restore failed"
 	lz_diag
 fi
-if dd if="$d" of=/tmp/pl.back bs=64k skip=1760 count=16 iflag=direct 2>/dev/null &&
-	cmp -s /tmp/pl.exp /tmp/pl.back; then
-	pass "power loss: the lost unsynced writes are back (read through another mapping)"
-else
-	failed "power loss: the unsynced writes differ after the restore and replay"
-fi
+range_check "$d" 1760 /tmp/pl.exp \
+	"power loss: the lost unsynced writes are back (read through another mapping)" \
+	"power loss: the unsynced writes differ after the restore and replay"
 $V unmap "$pl" >/dev/null || failed "unmap $pl"
 $V unmap "$d" >/dev/null || failed "unmap after the restart"
 
