@@ -409,6 +409,7 @@ void vs_dev_retry_part(struct vs_dev *dev, struct vs_part *part,
 		       unsigned int delay_ms);
 void vs_dev_route_part(struct vs_dev *dev, struct vs_part *part);
 void vs_part_done(struct vs_part *part, int err);
+bool vs_part_resend(struct vs_dev *dev, struct vs_part *part, int err);
 void vs_cmd_put(struct vs_cmd *cmd);
 void vs_dev_event(struct vs_dev *dev, int ev);
 void vs_dev_need_map(struct vs_dev *dev, int idx);

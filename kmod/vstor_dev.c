@@ -65,6 +65,40 @@ static void vs_part_finish(struct vs_part *part, int err)
 	vs_cmd_put(cmd);
 }
 
+/*
+ * The replies after which a part is sent again, the same for user parts
+ * (vs_part_done) and the device's own replays (vs_lazy_reply), so that the
+ * two cannot drift: true if the part was taken.
+ *
+ * -EPIPE: not the primary (any more) or the PG is not active: ask for a
+ * new map and retry. -EBUSY: a whole-object DELETE refused while the PG is
+ * degraded; write-zeroes (a replayed DELETE too) writes zeroes over the
+ * whole stripe instead: the DELETE had len 0, and a WRITE of 0 bytes
+ * zeroes nothing (c7b472b).
+ */
+bool vs_part_resend(struct vs_dev *dev, struct vs_part *part, int err)
+{
+	switch (err) {
+	case -EPIPE:
+		/* a lazy SYNC is bound to its connection */
+		if (part->flags & VS_PF_FIXED)
+			return false;
+		vs_dev_need_map(dev, vs_dev_pool_index(dev,
+						       vs_inode_pool(part->inode)));
+		vs_dev_retry_part(dev, part, vs_retry_interval_ms);
+		return true;
+	case -EBUSY:
+		if (!(part->flags & VS_PF_ZEROOUT))
+			return false;
+		part->op = VS_OP_WRITE;
+		part->flags = (part->flags & VS_PF_LAZY) | VS_PF_ZERO;
+		part->len = dev->stripe_size;
+		vs_dev_route_part(dev, part);
+		return true;
+	}
+	return false;
+}
+
 /* A part is back from the cluster (or failed before reaching it). */
 void vs_part_done(struct vs_part *part, int err)
 {
@@ -82,32 +116,11 @@ void vs_part_done(struct vs_part *part, int err)
 	}
 	if (!err && (part->flags & VS_PF_LAYER) && vs_layer_part_done(part))
 		return;
-	switch (err) {
-	case -EPIPE:
-		/* not the primary (any more) or the PG is not active */
-		if (part->flags & VS_PF_FIXED)
-			break;
-		vs_dev_need_map(dev, vs_dev_pool_index(dev,
-						       vs_inode_pool(part->inode)));
-		vs_dev_retry_part(dev, part, vs_retry_interval_ms);
+	if (unlikely(err) && vs_part_resend(dev, part, err))
 		return;
-	case -EBUSY:
-		/* DELETE refused while the PG is degraded */
-		if (part->flags & VS_PF_DISCARD) {
-			err = 0;
-		} else if (part->flags & VS_PF_ZEROOUT) {
-			/*
-			 * zeroes over the whole stripe instead: the DELETE
-			 * had len 0, and a WRITE of 0 bytes zeroes nothing
-			 */
-			part->op = VS_OP_WRITE;
-			part->flags = VS_PF_ZERO;
-			part->len = dev->stripe_size;
-			vs_dev_route_part(dev, part);
-			return;
-		}
-		break;
-	}
+	/* a discard may leave an object a degraded PG cannot delete */
+	if (err == -EBUSY && (part->flags & VS_PF_DISCARD))
+		err = 0;
 	vs_part_finish(part, err);
 }
 

@@ -333,6 +333,19 @@ static void vs_lazy_mark_pgs(struct vs_lazy *lz)
 }
 
 /*
+ * What the OSD acknowledged: the part as sent, which may differ from the
+ * one built (a DELETE refused with -EBUSY is a zero WRITE, vs_part_resend).
+ */
+static void vs_dirty_set(struct vs_dirty *d, const struct vs_part *part)
+{
+	d->op = part->op;
+	d->zero = !!(part->flags & VS_PF_ZERO);
+	d->inode = part->inode;
+	d->offset = part->offset;
+	d->len = part->len;
+}
+
+/*
  * The OSD acknowledged the WRITE/DELETE part (receive side, in softirq or
  * under the socket lock): its data goes into the slot and the slot joins
  * the retained list.
@@ -344,11 +357,7 @@ void vs_lazy_acked(struct vs_conn *conn, struct vs_part *part)
 	bool moved;
 
 	part->dirty = NULL;
-	d->op = part->op;
-	d->zero = !!(part->flags & VS_PF_ZERO);
-	d->inode = part->inode;
-	d->offset = part->offset;
-	d->len = part->len;
+	vs_dirty_set(d, part);
 	if (d->npages)
 		vs_lazy_copy(lz, part, d);
 	spin_lock_bh(&lz->lock);
@@ -677,6 +686,7 @@ static void vs_lazy_replayed(struct vs_lazy *lz, struct vs_lazy_op *op,
 
 	spin_lock_bh(&lz->lock);
 	lz->replays++;
+	vs_dirty_set(d, &op->part);
 	if (vs_lazy_primary(lz, d->pg) != conn->osd_num) {
 		/* the primary changed meanwhile: again, to the new one */
 		d->state = VS_DIRTY_PENDING;
@@ -739,22 +749,7 @@ void vs_lazy_reply(struct vs_conn *conn, struct vs_part *part, s64 retval)
 			vs_lazy_sync_failed(lz, op, conn, err);
 		else
 			vs_lazy_synced(lz, op);
-	} else if (err == -EPIPE) {
-		/* not the primary (any more) or the PG is not active */
-		vs_dev_need_map(lz->dev, 0);
-		vs_dev_retry_part(lz->dev, part, vs_retry_interval_ms);
-		return;
-	} else if (err == -EBUSY && part->op == VS_OP_DELETE) {
-		/* refused while the PG is degraded: zeroes read the same */
-		spin_lock_bh(&lz->lock);
-		op->d->op = VS_OP_WRITE;
-		op->d->zero = 1;
-		op->d->len = lz->dev->stripe_size;
-		spin_unlock_bh(&lz->lock);
-		part->op = VS_OP_WRITE;
-		part->flags |= VS_PF_ZERO;
-		part->len = lz->dev->stripe_size;
-		vs_dev_route_part(lz->dev, part);
+	} else if (err && vs_part_resend(lz->dev, part, err)) {
 		return;
 	} else if (err) {
 		vs_lazy_replay_lost(lz, op, err);
@@ -801,6 +796,17 @@ static void vs_lazy_op_init(struct vs_lazy_op *op, u8 opcode, u8 flags,
 	op->busy = true;
 }
 
+/*
+ * A replayed DELETE was acknowledged once: its object must read as zeroes,
+ * so a degraded PG's -EBUSY makes it a zero WRITE like a write-zeroes'.
+ */
+static u8 vs_lazy_flags(const struct vs_dirty *d)
+{
+	if (d->zero)
+		return VS_PF_ZERO;
+	return d->op == VS_OP_DELETE ? VS_PF_ZEROOUT : 0;
+}
+
 static bool vs_lazy_obj_busy(const u64 (*objs)[2], u32 n, u64 inode, u64 obj)
 {
 	u32 i;
@@ -841,7 +847,7 @@ static u32 vs_lazy_pump(struct vs_lazy *lz, struct vs_lazy_op **go)
 		if (next == VS_LAZY_REPLAYS)
 			break;
 		op = &lz->ops[next];
-		vs_lazy_op_init(op, d->op, d->zero ? VS_PF_ZERO : 0, d->inode,
+		vs_lazy_op_init(op, d->op, vs_lazy_flags(d), d->inode,
 				d->offset, d->len);
 		op->d = d;
 		d->state = VS_DIRTY_REPLAYING;
