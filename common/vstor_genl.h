@@ -34,11 +34,13 @@ enum vs_genl_cmd {
 	/*
 	 * Create /dev/vsN for an image. Needs INODE, SIZE, BLOCK_SIZE,
 	 * BITMAP_GRANULARITY, POOL_ID, PG_COUNT, PG_STRIPE_SIZE,
-	 * IMMEDIATE_COMMIT, MAP_EPOCH, PG_TABLE, OSD_LIST. Optional:
+	 * IMMEDIATE_COMMIT, MAP_EPOCH, PG_TABLE (or PG_TABLE_PARTs),
+	 * OSD_LIST. Optional:
 	 * DEV_INDEX (absent: first free index), DATA_CHUNKS (default 1),
 	 * FLAGS (READONLY), QUEUE_DEPTH, HW_QUEUES, CONNS_PER_OSD,
 	 * TIMEOUT_MS, FEATURES (wanted), POOL_NAME, IMAGE_NAME, LAYERS (the
-	 * image's parents; needs the LAYERS feature).
+	 * image's parents; needs the LAYERS feature), PG_TABLE_PART (the
+	 * PG tables of its pool and its POOLS in parts; needs PG_PARTS).
 	 * Reply: DEV_INDEX and FEATURES (granted).
 	 */
 	VS_CMD_MAP,
@@ -50,8 +52,9 @@ enum vs_genl_cmd {
 	/*
 	 * New PG map of a pool, applied to every device that routes in that
 	 * pool: its own pool or one of its POOLS. Needs
-	 * POOL_ID, MAP_EPOCH, PG_COUNT, PG_TABLE (every PG of the pool) and
-	 * OSD_LIST (addresses of at least the primaries in the table).
+	 * POOL_ID, MAP_EPOCH, PG_COUNT, PG_TABLE or PG_TABLE_PARTs (every
+	 * PG of the pool) and OSD_LIST (addresses of at least the primaries
+	 * in the table).
 	 * Optional: PG_STRIPE_SIZE. A MAP_EPOCH not newer than the current
 	 * one is ignored. In-flight requests whose target changed are resent.
 	 */
@@ -132,6 +135,7 @@ enum vs_genl_attr {
 	VS_ATTR_STUCK_MS,		/* u32: age of the oldest request */
 	VS_ATTR_LAYERS,			/* nest of VS_LAYER_ITEM */
 	VS_ATTR_POOLS,			/* nest of VS_POOLS_ITEM */
+	VS_ATTR_PG_TABLE_PART,		/* nest of vs_genl_pg_part_attr, repeats */
 
 	__VS_ATTR_MAX,
 };
@@ -158,6 +162,47 @@ enum vs_genl_pg_attr {
 };
 
 #define VS_PG_ATTR_MAX (__VS_PG_ATTR_MAX - 1)
+
+/*
+ * VS_ATTR_PG_TABLE_PART (PG_PARTS feature): a PG table in pieces. One
+ * attribute holds at most 64 KiB (nla_len is a u16), so PG_TABLE lists at
+ * most VS_GENL_PG_TABLE_MAX_PGS PGs (24 bytes each); etcd allows pools of
+ * up to 65536 PGs. PG_TABLE_PART is a top-level attribute of MAP and
+ * SET_MAP that may repeat, each a nest of enum vs_genl_pg_part_attr with
+ * the primaries of PGs FIRST .. FIRST + n - 1 of pool POOL_ID (8 bytes a
+ * PG, at most VS_GENL_PG_PART_MAX_PGS a part). Rules:
+ *  - a map (MAP's own pool, a POOLS item, SET_MAP's pool) takes its table
+ *    from PG_TABLE or from the parts of its POOL_ID, never from both;
+ *  - the parts of a pool come in PG order and cover 1..PG_COUNT of its map
+ *    exactly: the first starts at 1, each next one where the previous one
+ *    ended, the last ends at PG_COUNT (no gap, no overlap, none beyond);
+ *  - parts of a pool the message has no map of are refused;
+ *  - parts of different pools may interleave.
+ * The whole request must fit the sending socket's sk_sndbuf (vsctl raises
+ * it with SO_SNDBUFFORCE); the kernel takes a large request in a vmalloc'ed
+ * skb. A request of 65536 PGs is ~530 KB, of 9 such pools (MAP with 8
+ * POOLS) ~4.8 MB. Send with NETLINK_CAP_ACK so that an error ack does not
+ * echo it back. OSD_LIST and POOLS stay single attributes (64 KiB each).
+ */
+enum vs_genl_pg_part_attr {
+	VS_PG_PART_ATTR_UNSPEC,
+	VS_PG_PART_ATTR_POOL_ID,	/* u32: the pool of the table */
+	VS_PG_PART_ATTR_FIRST,		/* u32: first PG of the part, 1-based */
+	/*
+	 * u64[n], n >= 1, host order: primary OSD of PG FIRST + i, 0 = none
+	 * (hold I/O). 4-byte aligned like any attribute: read with memcpy.
+	 */
+	VS_PG_PART_ATTR_PRIMARIES,
+
+	__VS_PG_PART_ATTR_MAX,
+};
+
+#define VS_PG_PART_ATTR_MAX (__VS_PG_PART_ATTR_MAX - 1)
+
+/* PGs one PG_TABLE holds: (65535 - 4) / 24; one PG_TABLE_PART: the
+ * PRIMARIES of a nest of at most 65535 bytes with POOL_ID and FIRST. */
+#define VS_GENL_PG_TABLE_MAX_PGS	2730
+#define VS_GENL_PG_PART_MAX_PGS		8188
 
 /*
  * Items of VS_ATTR_OSD_LIST: each is a nest of enum vs_genl_osd_attr with one
@@ -218,8 +263,10 @@ enum vs_genl_layer_attr {
  * than POOL_ID that the layers of a device are in, one item per pool.
  * Each item is a nest of the top-level attributes (enum vs_genl_attr) of
  * one pool's map, as MAP carries its own pool's:
- *   required POOL_ID, PG_COUNT, MAP_EPOCH, PG_TABLE, OSD_LIST,
- *            BLOCK_SIZE, BITMAP_GRANULARITY
+ *   required POOL_ID, PG_COUNT, MAP_EPOCH, OSD_LIST, BLOCK_SIZE,
+ *            BITMAP_GRANULARITY, and PG_TABLE unless the message has
+ *            PG_TABLE_PARTs of the item's POOL_ID (at its top level:
+ *            POOLS is one attribute of 64 KiB in all)
  *   optional PG_STRIPE_SIZE (0), DATA_CHUNKS (1)
  * and nothing else. A layer's object is read from its own pool, routed
  * with that pool's PG table. The geometry must match the device's pool:
@@ -279,6 +326,7 @@ enum vs_genl_dev_state {
 #define VS_FEAT_DISCARD		(1ULL << 7)	/* discard/write-zeroes */
 #define VS_FEAT_LAYERS		(1ULL << 8)	/* LAYERS, SET_LAYERS */
 #define VS_FEAT_XPOOL		(1ULL << 9)	/* POOLS: parents in other pools */
-#define VS_FEAT_KNOWN		((1ULL << 10) - 1)	/* all defined here */
+#define VS_FEAT_PG_PARTS	(1ULL << 10)	/* PG_TABLE_PART */
+#define VS_FEAT_KNOWN		((1ULL << 11) - 1)	/* all defined here */
 
 #endif /* VSTOR_GENL_H */

@@ -93,7 +93,8 @@
 				 VS_FEAT_FORCE_UNMAP | VS_FEAT_LAZY_SYNC | \
 				 VS_FEAT_REQ_TIMEOUT | VS_FEAT_RESIZE |	\
 				 VS_FEAT_EC | VS_FEAT_DISCARD |		\
-				 VS_FEAT_LAYERS | VS_FEAT_XPOOL)
+				 VS_FEAT_LAYERS | VS_FEAT_XPOOL |	\
+				 VS_FEAT_PG_PARTS)
 
 /* Module parameters (vstor_main.c), in milliseconds unless noted. */
 extern unsigned int vs_connect_timeout_ms;
@@ -494,8 +495,13 @@ static inline u64 vs_part_id(const struct vs_part *part)
 /* vstor_map.c */
 extern const struct nla_policy vs_pg_policy[VS_PG_ATTR_MAX + 1];
 extern const struct nla_policy vs_osd_policy[VS_OSD_ATTR_MAX + 1];
+extern const struct nla_policy vs_pg_part_policy[VS_PG_PART_ATTR_MAX + 1];
+struct genl_info;
 struct vs_map *vs_map_from_attrs(struct nlattr **attrs,
-				 struct netlink_ext_ack *extack, int *err);
+				 const struct nlattr *item,
+				 const struct genl_info *info, int *err);
+int vs_parts_check_pools(const struct genl_info *info, struct vs_map **maps,
+			 u32 n);
 void vs_map_put(struct vs_map *map);
 static inline void vs_map_get(struct vs_map *map)
 {

@@ -128,6 +128,7 @@ static const struct nla_policy vs_attr_policy[VS_ATTR_MAX + 1] = {
 	[VS_ATTR_STUCK_MS]		= { .type = NLA_U32 },
 	[VS_ATTR_LAYERS]		= NLA_POLICY_NESTED_ARRAY(vs_layer_policy),
 	[VS_ATTR_POOLS]			= NLA_POLICY_NESTED_ARRAY(vs_pool_policy),
+	[VS_ATTR_PG_TABLE_PART]		= NLA_POLICY_NESTED(vs_pg_part_policy),
 };
 
 /* ---- Attributes each command allows and requires ---- */
@@ -138,9 +139,11 @@ static const struct nla_policy vs_attr_policy[VS_ATTR_MAX + 1] = {
 			 VS_A(BITMAP_GRANULARITY) | VS_A(POOL_ID) |	\
 			 VS_A(PG_COUNT) | VS_A(PG_STRIPE_SIZE) |	\
 			 VS_A(IMMEDIATE_COMMIT) | VS_A(MAP_EPOCH) |	\
-			 VS_A(PG_TABLE) | VS_A(OSD_LIST))
+			 VS_A(OSD_LIST))
 #define VS_SET_MAP_REQUIRED (VS_A(POOL_ID) | VS_A(MAP_EPOCH) |		\
-			     VS_A(PG_COUNT) | VS_A(PG_TABLE) | VS_A(OSD_LIST))
+			     VS_A(PG_COUNT) | VS_A(OSD_LIST))
+/* the table of every map: PG_TABLE or parts (vs_map_from_attrs checks) */
+#define VS_PG_TABLES	(VS_A(PG_TABLE) | VS_A(PG_TABLE_PART))
 
 struct vs_cmd_attrs {
 	u64 allowed;
@@ -150,7 +153,7 @@ struct vs_cmd_attrs {
 static const struct vs_cmd_attrs vs_cmd_attrs[VS_CMD_MAX + 1] = {
 	[VS_CMD_MAP] = {
 		.required = VS_MAP_REQUIRED,
-		.allowed = VS_MAP_REQUIRED | VS_A(DEV_INDEX) |
+		.allowed = VS_MAP_REQUIRED | VS_PG_TABLES | VS_A(DEV_INDEX) |
 			   VS_A(DATA_CHUNKS) | VS_A(FLAGS) |
 			   VS_A(QUEUE_DEPTH) | VS_A(HW_QUEUES) |
 			   VS_A(CONNS_PER_OSD) | VS_A(TIMEOUT_MS) |
@@ -163,7 +166,8 @@ static const struct vs_cmd_attrs vs_cmd_attrs[VS_CMD_MAX + 1] = {
 	},
 	[VS_CMD_SET_MAP] = {
 		.required = VS_SET_MAP_REQUIRED,
-		.allowed = VS_SET_MAP_REQUIRED | VS_A(PG_STRIPE_SIZE),
+		.allowed = VS_SET_MAP_REQUIRED | VS_PG_TABLES |
+			   VS_A(PG_STRIPE_SIZE),
 	},
 	[VS_CMD_RESIZE] = {
 		.required = VS_A(DEV_INDEX) | VS_A(SIZE),
@@ -192,7 +196,6 @@ static const char *const vs_missing_msg[VS_ATTR_MAX + 1] = {
 	[VS_ATTR_PG_COUNT] = "missing attribute PG_COUNT",
 	[VS_ATTR_PG_STRIPE_SIZE] = "missing attribute PG_STRIPE_SIZE",
 	[VS_ATTR_IMMEDIATE_COMMIT] = "missing attribute IMMEDIATE_COMMIT",
-	[VS_ATTR_PG_TABLE] = "missing attribute PG_TABLE",
 	[VS_ATTR_OSD_LIST] = "missing attribute OSD_LIST",
 	[VS_ATTR_MAP_EPOCH] = "missing attribute MAP_EPOCH",
 };
@@ -396,6 +399,11 @@ static int vs_parse_map(struct genl_info *info, struct vs_dev_params *p)
 				    "POOLS needs the XPOOL feature");
 		return -EINVAL;
 	}
+	if (a[VS_ATTR_PG_TABLE_PART] && !(p->features & VS_FEAT_PG_PARTS)) {
+		NL_SET_ERR_MSG_ATTR(extack, a[VS_ATTR_PG_TABLE_PART],
+				    "PG_TABLE_PART needs the PG_PARTS feature");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -409,7 +417,6 @@ static const struct {
 	{ VS_ATTR_POOL_ID, "POOLS item without POOL_ID" },
 	{ VS_ATTR_PG_COUNT, "POOLS item without PG_COUNT" },
 	{ VS_ATTR_MAP_EPOCH, "POOLS item without MAP_EPOCH" },
-	{ VS_ATTR_PG_TABLE, "POOLS item without PG_TABLE" },
 	{ VS_ATTR_OSD_LIST, "POOLS item without OSD_LIST" },
 	{ VS_ATTR_BLOCK_SIZE, "POOLS item without BLOCK_SIZE" },
 	{ VS_ATTR_BITMAP_GRANULARITY, "POOLS item without BITMAP_GRANULARITY" },
@@ -524,7 +531,7 @@ static int vs_parse_pools(struct genl_info *info, struct vs_dev_params *p,
 				    &p->xdata_chunks[n - 1], extack);
 		if (err)
 			break;
-		maps[n] = vs_map_from_attrs(tb, extack, &err);
+		maps[n] = vs_map_from_attrs(tb, item, info, &err);
 		if (!maps[n])
 			break;
 		n++;
@@ -565,13 +572,16 @@ static int vs_cmd_map(struct sk_buff *skb, struct genl_info *info)
 	err = vs_parse_map(info, &p);
 	if (err)
 		return err;
-	maps[0] = vs_map_from_attrs(info->attrs, info->extack, &err);
+	maps[0] = vs_map_from_attrs(info->attrs, NULL, info, &err);
 	if (!maps[0])
 		return err;
 	err = vs_parse_pools(info, &p, maps);
 	if (err < 0)
 		return vs_map_fail(maps, ARRAY_SIZE(maps), NULL, err);
 	nmaps = err;
+	err = vs_parts_check_pools(info, maps, nmaps);
+	if (err)
+		return vs_map_fail(maps, nmaps, NULL, err);
 	for (i = 1; i < nmaps; i++)
 		xpools[i - 1] = maps[i]->pool_id;
 	layers = vs_layers_from_attrs(p.inode, info->attrs[VS_ATTR_LAYERS],
@@ -651,9 +661,14 @@ static int vs_cmd_set_map(struct sk_buff *skb, struct genl_info *info)
 	struct vs_dev *dev;
 	int err, n = 0;
 
-	map = vs_map_from_attrs(info->attrs, info->extack, &err);
+	map = vs_map_from_attrs(info->attrs, NULL, info, &err);
 	if (!map)
 		return err;
+	err = vs_parts_check_pools(info, &map, 1);
+	if (err) {
+		vs_map_put(map);
+		return err;
+	}
 	mutex_lock(&vs_ctl_mutex);
 	list_for_each_entry(dev, &vs_devs, node) {
 		int idx = vs_dev_pool_index(dev, map->pool_id);

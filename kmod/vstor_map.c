@@ -2,9 +2,9 @@
 /*
  * PG maps and routes.
  *
- * A map is built from the PG_TABLE and OSD_LIST attributes of MAP or
- * SET_MAP, checked completely before anything uses it, and never changed
- * afterwards. A route is a device's view of a map: the same map plus the
+ * A map is built from the OSD_LIST and PG_TABLE (or PG_TABLE_PART)
+ * attributes of MAP or SET_MAP, checked completely before anything uses
+ * it, and never changed afterwards. A route is a device's view of a map: the same map plus the
  * connections to its OSDs. Building a route from a newer map keeps the
  * connections of OSDs whose addresses did not change, so a map change
  * only disturbs the connections it must.
@@ -19,7 +19,9 @@
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
+#include <net/genetlink.h>
 #include <net/netlink.h>
+#include <asm/unaligned.h>
 
 #include "vstor.h"
 
@@ -34,6 +36,32 @@ const struct nla_policy vs_pg_policy[VS_PG_ATTR_MAX + 1] = {
 	[VS_PG_ATTR_NUM]	= NLA_POLICY_FULL_RANGE(NLA_U32, &vs_pg_num_range),
 	[VS_PG_ATTR_PRIMARY]	= { .type = NLA_U64 },
 	[VS_PG_ATTR_EPOCH]	= { .type = NLA_U64 },
+};
+
+static struct netlink_range_validation vs_part_pool_range = {
+	.min = 1,
+	.max = VS_MAX_POOL_ID,
+};
+
+static int vs_validate_primaries(const struct nlattr *attr,
+				 struct netlink_ext_ack *extack)
+{
+	if (!nla_len(attr) || nla_len(attr) % sizeof(u64)) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "PG_TABLE_PART PRIMARIES must be a non-empty array of u64");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+const struct nla_policy vs_pg_part_policy[VS_PG_PART_ATTR_MAX + 1] = {
+	[VS_PG_PART_ATTR_POOL_ID]	= NLA_POLICY_FULL_RANGE(NLA_U32,
+							&vs_part_pool_range),
+	[VS_PG_PART_ATTR_FIRST]		= NLA_POLICY_FULL_RANGE(NLA_U32,
+							&vs_pg_num_range),
+	[VS_PG_PART_ATTR_PRIMARIES]	= NLA_POLICY_VALIDATE_FN(NLA_BINARY,
+			vs_validate_primaries,
+			VS_GENL_PG_PART_MAX_PGS * sizeof(u64)),
 };
 
 const struct nla_policy vs_osd_policy[VS_OSD_ATTR_MAX + 1] = {
@@ -204,12 +232,9 @@ static int vs_parse_pgs(struct nlattr *table, struct vs_map *map,
 	u64 primary;
 	u32 num;
 
-	map->primary = kvcalloc(map->pg_count, sizeof(u64), GFP_KERNEL);
 	seen = bitmap_zalloc(map->pg_count + 1, GFP_KERNEL);
-	if (!map->primary || !seen) {
-		bitmap_free(seen);
+	if (!seen)
 		return -ENOMEM;
-	}
 	err = -EINVAL;
 	nla_for_each_nested(item, table, rem) {
 		if (nla_type(item) != VS_PG_TABLE_ITEM) {
@@ -267,14 +292,176 @@ out:
 	return err;
 }
 
-/*
- * The map of MAP or SET_MAP. The attributes POOL_ID, PG_COUNT, MAP_EPOCH,
- * PG_TABLE and OSD_LIST are present (checked by the caller); PG_STRIPE_SIZE
- * is optional. Returns NULL with *err (and extack) on failure.
- */
-struct vs_map *vs_map_from_attrs(struct nlattr **a,
-				 struct netlink_ext_ack *extack, int *err)
+/* ---- PG_TABLE_PART: tables in pieces, at the message's top level ---- */
+
+static const char *const vs_part_missing[VS_PG_PART_ATTR_MAX + 1] = {
+	[VS_PG_PART_ATTR_POOL_ID] = "PG_TABLE_PART without POOL_ID",
+	[VS_PG_PART_ATTR_FIRST] = "PG_TABLE_PART without FIRST",
+	[VS_PG_PART_ATTR_PRIMARIES] = "PG_TABLE_PART without PRIMARIES",
+};
+
+/* A part (the genl core checked its policy) into tb, with all of tb. */
+static int vs_part_get(const struct nlattr *part, struct nlattr **tb,
+		       struct netlink_ext_ack *extack)
 {
+	int err, i;
+
+	err = nla_parse_nested(tb, VS_PG_PART_ATTR_MAX, part,
+			       vs_pg_part_policy, extack);
+	if (err)
+		return err;
+	for (i = 1; i <= VS_PG_PART_ATTR_MAX; i++) {
+		if (tb[i])
+			continue;
+		/* the messages are literals, but not to the macro */
+		if (extack) {
+			extack->_msg = vs_part_missing[i];
+			extack->bad_attr = part;
+		}
+		NL_SET_ERR_ATTR_MISS(extack, part, i);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A part of map's pool, the next being PG *next: into map->primary. */
+static int vs_part_fill(struct nlattr **tb, struct vs_map *map, u32 *next,
+			struct netlink_ext_ack *extack)
+{
+	struct nlattr *prim = tb[VS_PG_PART_ATTR_PRIMARIES];
+	u32 first = nla_get_u32(tb[VS_PG_PART_ATTR_FIRST]);
+	u32 n = nla_len(prim) / sizeof(u64), i;
+	const u64 *p = nla_data(prim);
+	u64 primary;
+
+	if (first < *next) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[VS_PG_PART_ATTR_FIRST],
+				    "PG_TABLE_PART overlaps the previous part of its pool");
+		return -EINVAL;
+	}
+	if (first > *next) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[VS_PG_PART_ATTR_FIRST],
+				    "PG_TABLE_PART leaves a gap (the parts of a pool start at PG 1, in order)");
+		return -EINVAL;
+	}
+	if ((u64)first - 1 + n > map->pg_count) {
+		NL_SET_ERR_MSG_ATTR(extack, prim, "PG_TABLE_PART runs beyond PG_COUNT");
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		/* attributes are 4-byte aligned only */
+		primary = get_unaligned(p + i);
+		if (primary && !vs_map_osd_find(map, primary)) {
+			NL_SET_ERR_MSG_ATTR(extack, prim,
+					    "PG primary is not in OSD_LIST");
+			return -EINVAL;
+		}
+		map->primary[first - 1 + i] = primary;
+	}
+	*next = first + n;
+	return 0;
+}
+
+/*
+ * The PG_TABLE_PARTs of map's pool into map->primary; with table (the
+ * map's PG_TABLE), a check that there are none. item: the POOLS item of
+ * the map, NULL at the top level (for the message of a missing table).
+ */
+static int vs_parse_parts(const struct genl_info *info, struct vs_map *map,
+			  const struct nlattr *table, const struct nlattr *item)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr *tb[VS_PG_PART_ATTR_MAX + 1];
+	struct nlattr *part, *last = NULL;
+	u32 next = 1;
+	int rem, err;
+
+	nla_for_each_attr(part, genlmsg_data(info->genlhdr),
+			  genlmsg_len(info->genlhdr), rem) {
+		if (nla_type(part) != VS_ATTR_PG_TABLE_PART)
+			continue;
+		err = vs_part_get(part, tb, extack);
+		if (err)
+			return err;
+		if (nla_get_u32(tb[VS_PG_PART_ATTR_POOL_ID]) != map->pool_id)
+			continue;
+		if (table) {
+			NL_SET_ERR_MSG_ATTR(extack, part,
+					    "PG_TABLE_PART of a pool whose map has a PG_TABLE");
+			return -EINVAL;
+		}
+		err = vs_part_fill(tb, map, &next, extack);
+		if (err)
+			return err;
+		last = part;
+	}
+	if (table)
+		return 0;
+	if (!last) {
+		if (extack) {
+			extack->_msg = item ? "POOLS item without PG_TABLE" :
+				       "missing attribute PG_TABLE (or PG_TABLE_PART of POOL_ID)";
+			extack->bad_attr = item;
+		}
+		NL_SET_ERR_ATTR_MISS(extack, item, VS_ATTR_PG_TABLE);
+		return -EINVAL;
+	}
+	if (next != map->pg_count + 1) {
+		NL_SET_ERR_MSG_ATTR(extack, last,
+				    "the PG_TABLE_PARTs of a pool end before its PG_COUNT");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool vs_maps_have(struct vs_map **maps, u32 n, u32 pool)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		if (maps[i]->pool_id == pool)
+			return true;
+	return false;
+}
+
+/*
+ * After the n maps of a message: every PG_TABLE_PART must be of one of
+ * them (the parts of another pool would be ignored otherwise).
+ */
+int vs_parts_check_pools(const struct genl_info *info, struct vs_map **maps,
+			 u32 n)
+{
+	struct nlattr *tb[VS_PG_PART_ATTR_MAX + 1];
+	struct nlattr *part;
+	int rem, err;
+
+	nla_for_each_attr(part, genlmsg_data(info->genlhdr),
+			  genlmsg_len(info->genlhdr), rem) {
+		if (nla_type(part) != VS_ATTR_PG_TABLE_PART)
+			continue;
+		err = vs_part_get(part, tb, info->extack);
+		if (err)
+			return err;
+		if (!vs_maps_have(maps, n, nla_get_u32(tb[VS_PG_PART_ATTR_POOL_ID]))) {
+			NL_SET_ERR_MSG_ATTR(info->extack, tb[VS_PG_PART_ATTR_POOL_ID],
+					    "PG_TABLE_PART of a pool the message has no map of");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The map of MAP or SET_MAP, or of a POOLS item (item) of MAP, from its
+ * attributes a. POOL_ID, PG_COUNT, MAP_EPOCH and OSD_LIST are present
+ * (checked by the caller); PG_STRIPE_SIZE is optional; the PG table is
+ * PG_TABLE or the message's PG_TABLE_PARTs of POOL_ID. Returns NULL with
+ * *err (and extack) on failure.
+ */
+struct vs_map *vs_map_from_attrs(struct nlattr **a, const struct nlattr *item,
+				 const struct genl_info *info, int *err)
+{
+	struct netlink_ext_ack *extack = info->extack;
 	struct vs_map *map;
 
 	map = kzalloc(sizeof(*map), GFP_KERNEL);
@@ -289,7 +476,14 @@ struct vs_map *vs_map_from_attrs(struct nlattr **a,
 	if (a[VS_ATTR_PG_STRIPE_SIZE])
 		map->pg_stripe_size = nla_get_u64(a[VS_ATTR_PG_STRIPE_SIZE]);
 	*err = vs_parse_osds(a[VS_ATTR_OSD_LIST], map, extack);
+	if (!*err) {
+		map->primary = kvcalloc(map->pg_count, sizeof(u64), GFP_KERNEL);
+		if (!map->primary)
+			*err = -ENOMEM;
+	}
 	if (!*err)
+		*err = vs_parse_parts(info, map, a[VS_ATTR_PG_TABLE], item);
+	if (!*err && a[VS_ATTR_PG_TABLE])
 		*err = vs_parse_pgs(a[VS_ATTR_PG_TABLE], map, extack);
 	if (*err) {
 		vs_map_put(map);

@@ -167,6 +167,32 @@ static bool kmod_has_ec(struct vs_nl *nl, const struct vs_pools *pools, const ch
 	return false;
 }
 
+/* Whether the PG tables of m and xm[0..nx-1] can be sent: *parts when the
+ * module takes PG_TABLE_PARTs; otherwise each must fit one PG_TABLE. False
+ * after an error message about image name. */
+static bool map_tables_fit(struct vs_nl *nl, const char *name, const struct vstor_pool_map *m,
+			   const struct vstor_pool_map *xm, int nx, bool *parts)
+{
+	uint32_t most = m->pg_count;
+	uint64_t feat = 0;
+
+	for (int k = 0; k < nx; k++)
+		if (xm[k].pg_count > most)
+			most = xm[k].pg_count;
+	*parts = !vs_nl_features(nl, &feat) && (feat & VS_FEAT_PG_PARTS);
+	if (most > VS_NL_MAX_PGS_PARTS) {
+		vs_err("cannot map image '%s': a pool of its chain has %u PGs, more than the %d "
+		       "a pool may have", name, most, VS_NL_MAX_PGS_PARTS);
+		return false;
+	}
+	if (*parts || most <= VS_NL_MAX_PGS)
+		return true;
+	vs_err("cannot map image '%s': a pool of its chain has %u PGs, and the loaded vstor.ko "
+	       "takes at most %d in a PG table (it lacks the PG_PARTS feature): load a newer "
+	       "vstor.ko, or use the userspace client", name, most, VS_NL_MAX_PGS);
+	return false;
+}
+
 /* The maps of the other pools of image name's chain into xm[], checked
  * against the image pool's map m (same block and granule sizes): their
  * number, or -1 after an error message. */
@@ -336,7 +362,7 @@ int cmd_map(struct vsctl *v)
 	struct nl_msg *msg = NULL;
 	struct vs_nl nl = { 0 };
 	uint64_t inode, size, chain[VS_GENL_MAX_LAYERS];
-	bool ro;
+	bool ro, parts = false;
 	int rc = VS_ERR, err, nchain, nx = 0;
 	size_t msize;
 
@@ -417,10 +443,13 @@ int cmd_map(struct vsctl *v)
 	nla_put_string(msg, VS_ATTR_IMAGE_NAME, name);
 	vs_nl_put_layers(msg, chain, (size_t)nchain);
 	rc = put_map_options(v, msg, ro || vs_opt_bool(v, "readonly"));
-	if (!rc && (vs_nl_put_map(msg, &m) || vs_nl_put_pools(msg, xm, (size_t)nx))) {
+	if (!rc && !map_tables_fit(&nl, name, &m, xm, nx, &parts))
+		rc = VS_ERR;
+	if (!rc && (vs_nl_put_map(msg, &m, parts) || vs_nl_put_pools(msg, xm, (size_t)nx, parts))) {
 		vs_err("cannot map image '%s': the PG maps of its pools do not fit a netlink "
-		       "attribute (64 KiB: at most %d PGs in a pool, and the other pools of its "
-		       "parents together as many)", name, VS_NL_MAX_PGS);
+		       "attribute (64 KiB: %s)", name, parts ?
+		       "an OSD_LIST, and the OSD lists of the other pools of its parents together" :
+		       "the PG table of a pool, and those of the other pools of its parents together");
 		rc = VS_ERR;
 	}
 	if (rc) {
@@ -819,6 +848,8 @@ static void agent_push_map(struct agent *a, uint32_t pool, uint64_t oldest)
 {
 	struct vstor_pool_map m;
 	struct nl_msg *msg;
+	uint64_t feat = 0;
+	bool parts;
 	int err;
 
 	err = vstor_client_pool_map(a->c, pool, &m);
@@ -826,8 +857,10 @@ static void agent_push_map(struct agent *a, uint32_t pool, uint64_t oldest)
 		vstor_pool_map_free(&m);
 		return;
 	}
+	/* asked each time: the module may have been replaced meanwhile */
+	parts = !vs_nl_features(&a->cmd, &feat) && (feat & VS_FEAT_PG_PARTS);
 	msg = vs_nl_msg_maps(&a->cmd, VS_CMD_SET_MAP, vs_nl_map_size(&m));
-	if (msg && !vs_nl_put_map(msg, &m)) {
+	if (msg && !vs_nl_put_map(msg, &m, parts)) {
 		err = vs_nl_call(&a->cmd, msg, NULL, NULL);
 		if (err && err != -ENODEV)
 			log_warn("pool %u: SET_MAP epoch %" PRIu64 ": %s", pool, m.epoch,
@@ -836,8 +869,9 @@ static void agent_push_map(struct agent *a, uint32_t pool, uint64_t oldest)
 			log_info("pool %u: map epoch %" PRIu64 " pushed", pool, m.epoch);
 	} else if (msg) {
 		nlmsg_free(msg);
-		log_warn("pool %u: its %u PGs do not fit SET_MAP (at most %d)", pool, m.pg_count,
-			 VS_NL_MAX_PGS);
+		log_warn("pool %u: its map (%u PGs) does not fit SET_MAP (%s)", pool, m.pg_count,
+			 parts ? "its OSD_LIST is above 64 KiB" :
+			 "at most 2730 PGs without the PG_PARTS feature of a newer vstor.ko");
 	}
 	vstor_pool_map_free(&m);
 }

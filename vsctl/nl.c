@@ -327,7 +327,8 @@ const char *vs_dev_state_name(uint32_t state)
 
 /* ---- maps ---- */
 
-/* One OSD_LIST item per parseable address; false when it has none. */
+/* Whether an address of o parses (IPv4 other than 0.0.0.0, or IPv6);
+ * with msg, one OSD_LIST item per such address. */
 static bool put_osd(struct nl_msg *msg, const struct vstor_map_osd *o)
 {
 	bool any = false;
@@ -342,6 +343,9 @@ static bool put_osd(struct nl_msg *msg, const struct vstor_map_osd *o)
 			continue;
 		if (v4 && !a4.s_addr)
 			continue;
+		any = true;
+		if (!msg)
+			continue;
 		it = nla_nest_start(msg, VS_OSD_LIST_ITEM);
 		nla_put_u64(msg, VS_OSD_ATTR_NUM, o->num);
 		if (v4)
@@ -350,15 +354,42 @@ static bool put_osd(struct nl_msg *msg, const struct vstor_map_osd *o)
 			nla_put(msg, VS_OSD_ATTR_ADDR6, 16, &a6);
 		nla_put_u16(msg, VS_OSD_ATTR_PORT, (uint16_t)o->port);
 		nla_nest_end(msg, it);
-		any = true;
 	}
 	return any;
 }
 
+/* The primary of every PG as the kernel gets it: 0 where the primary has
+ * no address we can use (its I/O waits); NULL when out of memory. */
+static uint64_t *map_primaries(const struct vstor_pool_map *m)
+{
+	uint64_t *prim = calloc(m->pg_count ? m->pg_count : 1, sizeof(*prim));
+	bool *usable = calloc(m->nosds + 1, sizeof(bool));
+
+	if (!prim || !usable) {
+		free(usable);
+		free(prim);
+		return NULL;
+	}
+	for (size_t i = 0; i < m->nosds; i++)
+		usable[i] = put_osd(NULL, &m->osds[i]);
+	for (uint32_t pg = 0; pg < m->pg_count; pg++) {
+		size_t i;
+
+		for (i = 0; m->primary[pg] && i < m->nosds; i++)
+			if (m->osds[i].num == m->primary[pg])
+				break;
+		if (m->primary[pg] && i < m->nosds && usable[i])
+			prim[pg] = m->primary[pg];
+	}
+	free(usable);
+	return prim;
+}
+
 size_t vs_nl_map_size(const struct vstor_pool_map *m)
 {
-	/* per PG: item 4 + NUM 8 + PRIMARY 12; per address: item 4 + NUM 12 +
-	 * ADDR6 20 + PORT 8; the pool's other attributes and a POOLS item */
+	/* per PG: item 4 + NUM 8 + PRIMARY 12 (a part: 8 and 24 per part);
+	 * per address: item 4 + NUM 12 + ADDR6 20 + PORT 8; the pool's other
+	 * attributes and a POOLS item */
 	size_t n = 128 + (size_t)m->pg_count * 24;
 
 	for (size_t i = 0; i < m->nosds; i++)
@@ -366,43 +397,85 @@ size_t vs_nl_map_size(const struct vstor_pool_map *m)
 	return n;
 }
 
-int vs_nl_put_map(struct nl_msg *msg, const struct vstor_pool_map *m)
+static int put_pg_table(struct nl_msg *msg, const struct vstor_pool_map *m, const uint64_t *prim)
+{
+	struct nlattr *t = nla_nest_start(msg, VS_ATTR_PG_TABLE);
+
+	for (uint32_t pg = 0; pg < m->pg_count; pg++) {
+		struct nlattr *it = nla_nest_start(msg, VS_PG_TABLE_ITEM);
+
+		nla_put_u32(msg, VS_PG_ATTR_NUM, pg + 1);
+		nla_put_u64(msg, VS_PG_ATTR_PRIMARY, prim[pg]);
+		nla_nest_end(msg, it);
+	}
+	/* a nest is at most 64 KiB: VS_NL_MAX_PGS items (libnl drops a longer one) */
+	return nla_nest_end(msg, t) < 0 ? -E2BIG : 0;
+}
+
+/* The PG_TABLE_PARTs of m at the top level of msg. */
+static int put_pg_parts(struct nl_msg *msg, const struct vstor_pool_map *m, const uint64_t *prim)
+{
+	for (uint32_t first = 0; first < m->pg_count; first += VS_GENL_PG_PART_MAX_PGS) {
+		uint32_t n = m->pg_count - first;
+		struct nlattr *t = nla_nest_start(msg, VS_ATTR_PG_TABLE_PART);
+
+		if (n > VS_GENL_PG_PART_MAX_PGS)
+			n = VS_GENL_PG_PART_MAX_PGS;
+		if (!t || nla_put_u32(msg, VS_PG_PART_ATTR_POOL_ID, m->pool_id) ||
+		    nla_put_u32(msg, VS_PG_PART_ATTR_FIRST, first + 1) ||
+		    nla_put(msg, VS_PG_PART_ATTR_PRIMARIES, (int)(n * sizeof(*prim)), prim + first) ||
+		    nla_nest_end(msg, t) < 0)
+			return -E2BIG;
+	}
+	return 0;
+}
+
+/* POOL_ID .. OSD_LIST of m, and its PG_TABLE unless parts. */
+static int put_map(struct nl_msg *msg, const struct vstor_pool_map *m, bool parts)
 {
 	struct nlattr *t;
-	bool *usable = calloc(m->nosds + 1, sizeof(bool));
+	uint64_t *prim;
+	int err = 0;
 
-	if (!usable)
-		return -ENOMEM;
 	nla_put_u32(msg, VS_ATTR_POOL_ID, m->pool_id);
 	nla_put_u32(msg, VS_ATTR_PG_COUNT, m->pg_count);
 	nla_put_u64(msg, VS_ATTR_PG_STRIPE_SIZE, m->pg_stripe_size);
 	nla_put_u64(msg, VS_ATTR_MAP_EPOCH, m->epoch ? m->epoch : 1);
 	t = nla_nest_start(msg, VS_ATTR_OSD_LIST);
 	for (size_t i = 0; i < m->nosds; i++)
-		usable[i] = put_osd(msg, &m->osds[i]);
-	nla_nest_end(msg, t);
-	t = nla_nest_start(msg, VS_ATTR_PG_TABLE);
-	for (uint32_t pg = 0; pg < m->pg_count; pg++) {
-		uint64_t prim = m->primary[pg];
-		struct nlattr *it;
-		size_t i;
-
-		for (i = 0; prim && i < m->nosds; i++)
-			if (m->osds[i].num == prim)
-				break;
-		if (!prim || i == m->nosds || !usable[i])
-			prim = 0;	/* no address we can use: hold its I/O */
-		it = nla_nest_start(msg, VS_PG_TABLE_ITEM);
-		nla_put_u32(msg, VS_PG_ATTR_NUM, pg + 1);
-		nla_put_u64(msg, VS_PG_ATTR_PRIMARY, prim);
-		nla_nest_end(msg, it);
-	}
-	free(usable);
-	/* a nest is at most 64 KiB: VS_NL_MAX_PGS items (libnl drops a longer one) */
-	return nla_nest_end(msg, t) < 0 ? -E2BIG : 0;
+		put_osd(msg, &m->osds[i]);
+	if (nla_nest_end(msg, t) < 0)
+		return -E2BIG;
+	if (parts)
+		return 0;
+	prim = map_primaries(m);
+	if (!prim)
+		return -ENOMEM;
+	err = put_pg_table(msg, m, prim);
+	free(prim);
+	return err;
 }
 
-int vs_nl_put_pools(struct nl_msg *msg, const struct vstor_pool_map *maps, size_t n)
+static int put_parts(struct nl_msg *msg, const struct vstor_pool_map *m)
+{
+	uint64_t *prim = map_primaries(m);
+	int err;
+
+	if (!prim)
+		return -ENOMEM;
+	err = put_pg_parts(msg, m, prim);
+	free(prim);
+	return err;
+}
+
+int vs_nl_put_map(struct nl_msg *msg, const struct vstor_pool_map *m, bool parts)
+{
+	int err = put_map(msg, m, parts);
+
+	return err || !parts ? err : put_parts(msg, m);
+}
+
+int vs_nl_put_pools(struct nl_msg *msg, const struct vstor_pool_map *maps, size_t n, bool parts)
 {
 	struct nlattr *t, *it;
 
@@ -411,7 +484,7 @@ int vs_nl_put_pools(struct nl_msg *msg, const struct vstor_pool_map *maps, size_
 	t = nla_nest_start(msg, VS_ATTR_POOLS);
 	for (size_t i = 0; i < n; i++) {
 		it = nla_nest_start(msg, VS_POOLS_ITEM);
-		if (vs_nl_put_map(msg, &maps[i]))
+		if (put_map(msg, &maps[i], parts))
 			return -E2BIG;
 		nla_put_u32(msg, VS_ATTR_BLOCK_SIZE, maps[i].block_size);
 		nla_put_u32(msg, VS_ATTR_BITMAP_GRANULARITY, maps[i].bitmap_granularity);
@@ -420,7 +493,13 @@ int vs_nl_put_pools(struct nl_msg *msg, const struct vstor_pool_map *maps, size_
 		if (nla_nest_end(msg, it) < 0)
 			return -E2BIG;
 	}
-	return nla_nest_end(msg, t) < 0 ? -E2BIG : 0;
+	if (nla_nest_end(msg, t) < 0)
+		return -E2BIG;
+	/* the tables of the items: at the top level, POOLS is one attribute */
+	for (size_t i = 0; parts && i < n; i++)
+		if (put_parts(msg, &maps[i]))
+			return -E2BIG;
+	return 0;
 }
 
 void vs_nl_put_layers(struct nl_msg *msg, const uint64_t *layers, size_t n)

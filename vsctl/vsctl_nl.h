@@ -57,18 +57,25 @@ int vs_nl_list(struct vs_nl *nl, struct vs_kdevs *out);
 void vs_kdevs_free(struct vs_kdevs *l);
 const char *vs_dev_state_name(uint32_t state);
 
-/* PG_TABLE is one netlink attribute, at most 64 KiB: 24 bytes per PG. */
-#define VS_NL_MAX_PGS	2730
+/* PG_TABLE is one netlink attribute, at most 64 KiB: 24 bytes per PG. A
+ * module with the PG_PARTS feature takes PG_TABLE_PARTs instead, tables of
+ * up to 65536 PGs (VS_NL_MAX_PGS_PARTS, etcd's limit) in every pool. */
+#define VS_NL_MAX_PGS		VS_GENL_PG_TABLE_MAX_PGS
+#define VS_NL_MAX_PGS_PARTS	65536
 
-/* POOL_ID, PG_COUNT, PG_STRIPE_SIZE, MAP_EPOCH, OSD_LIST and PG_TABLE of
- * MAP and SET_MAP. PGs whose primary has no usable address get 0. 0, or
- * -E2BIG when the table does not fit (more than VS_NL_MAX_PGS PGs). */
-int vs_nl_put_map(struct nl_msg *msg, const struct vstor_pool_map *m);
+/* POOL_ID, PG_COUNT, PG_STRIPE_SIZE, MAP_EPOCH, OSD_LIST and the PG table
+ * of MAP and SET_MAP: PG_TABLE, or with parts PG_TABLE_PARTs (which the
+ * module must support: VS_FEAT_PG_PARTS). PGs whose primary has no usable
+ * address get 0. 0, or -E2BIG when an attribute does not fit (PG_TABLE:
+ * more than VS_NL_MAX_PGS PGs; OSD_LIST above 64 KiB), -ENOMEM. */
+int vs_nl_put_map(struct nl_msg *msg, const struct vstor_pool_map *m, bool parts);
 /* An upper bound of what vs_nl_put_map (or a POOLS item of m) writes. */
 size_t vs_nl_map_size(const struct vstor_pool_map *m);
-/* POOLS of MAP: the maps of the n other pools of the layers; 0 or -E2BIG
- * (all of POOLS is one attribute too: 64 KiB). */
-int vs_nl_put_pools(struct nl_msg *msg, const struct vstor_pool_map *maps, size_t n);
+/* POOLS of MAP: the maps of the n other pools of the layers, with parts
+ * their tables as PG_TABLE_PARTs after POOLS; 0 or -E2BIG (POOLS is one
+ * attribute of 64 KiB: without parts, all its tables and OSD lists
+ * together; with parts, its OSD lists). */
+int vs_nl_put_pools(struct nl_msg *msg, const struct vstor_pool_map *maps, size_t n, bool parts);
 /* The VS_FEAT_* bits the loaded module supports. 0 or a negative errno. */
 int vs_nl_features(struct vs_nl *nl, uint64_t *out);
 /* LAYERS of MAP and SET_LAYERS: n parent inodes, nearest first (none: no

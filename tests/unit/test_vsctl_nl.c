@@ -1,8 +1,10 @@
 /* vsctl's netlink messages (vsctl/nl.c) without a kernel: a MAP with big
  * PG tables (its own pool and POOLS) must hold every PG and OSD address,
  * where libnl's default one-page message held ~160 PGs and nla_put
- * dropped the rest; a table above one attribute's 64 KiB is an error, not
- * a truncated table; LIST replies with POOLS parse back. */
+ * dropped the rest; a PG_TABLE above one attribute's 64 KiB is an error,
+ * not a truncated table; with PG_TABLE_PARTs, 65536-PG tables of the pool
+ * and of 8 POOLS arrive whole, part by part; LIST replies with POOLS parse
+ * back. */
 #include "../../vsctl/nl.c"
 
 #include "check.h"
@@ -67,8 +69,8 @@ static void t_big_map(void)
 	size = vs_nl_map_size(&m) + vs_nl_map_size(&xm[0]) + vs_nl_map_size(&xm[1]);
 	msg = vs_nl_msg_maps(&nl, VS_CMD_MAP, size);
 	CHECK(msg);
-	CHECK_EQ(vs_nl_put_map(msg, &m), 0);
-	CHECK_EQ(vs_nl_put_pools(msg, xm, 2), 0);
+	CHECK_EQ(vs_nl_put_map(msg, &m, false), 0);
+	CHECK_EQ(vs_nl_put_pools(msg, xm, 2, false), 0);
 	/* far beyond a page: the sizing matters */
 	CHECK_MSG(nlmsg_hdr(msg)->nlmsg_len > 90000, "len %u", nlmsg_hdr(msg)->nlmsg_len);
 	CHECK_EQ(genlmsg_parse(nlmsg_hdr(msg), 0, tb, VS_ATTR_MAX, NULL), 0);
@@ -95,7 +97,7 @@ static void t_big_map(void)
 	CHECK(m.primary);
 	msg = vs_nl_msg_maps(&nl, VS_CMD_SET_MAP, vs_nl_map_size(&m));
 	CHECK(msg);
-	CHECK_EQ(vs_nl_put_map(msg, &m), -E2BIG);
+	CHECK_EQ(vs_nl_put_map(msg, &m, false), -E2BIG);
 	CHECK_EQ(genlmsg_parse(nlmsg_hdr(msg), 0, tb, VS_ATTR_MAX, NULL), 0);
 	CHECK(!tb[VS_ATTR_PG_TABLE]);
 	nlmsg_free(msg);
@@ -103,6 +105,105 @@ static void t_big_map(void)
 	free(m.primary);
 	free(xm[0].primary);
 	free(xm[1].primary);
+}
+
+/*
+ * The PG_TABLE_PARTs of pool in the message tb came from (a MAP or SET_MAP
+ * at hdr): PGs in order from 1, each part within VS_GENL_PG_PART_MAX_PGS,
+ * primaries as fake_map made them. The PGs found, -1 after a failed check.
+ */
+static int check_parts(struct nlmsghdr *hdr, uint32_t pool)
+{
+	struct nlattr *a, *pt[VS_PG_PART_ATTR_MAX + 1];
+	uint32_t next = 1;
+	int rem;
+
+	nla_for_each_attr(a, genlmsg_attrdata(nlmsg_data(hdr), 0),
+			  genlmsg_attrlen(nlmsg_data(hdr), 0), rem) {
+		const unsigned char *p;
+		uint32_t n;
+
+		if (nla_type(a) != VS_ATTR_PG_TABLE_PART)
+			continue;
+		if (nla_parse_nested(pt, VS_PG_PART_ATTR_MAX, a, NULL) ||
+		    !pt[VS_PG_PART_ATTR_POOL_ID] || !pt[VS_PG_PART_ATTR_FIRST] ||
+		    !pt[VS_PG_PART_ATTR_PRIMARIES])
+			return -1;
+		if (nla_get_u32(pt[VS_PG_PART_ATTR_POOL_ID]) != pool)
+			continue;
+		n = (uint32_t)nla_len(pt[VS_PG_PART_ATTR_PRIMARIES]) / 8;
+		if (nla_get_u32(pt[VS_PG_PART_ATTR_FIRST]) != next || !n ||
+		    n > VS_GENL_PG_PART_MAX_PGS || nla_len(pt[VS_PG_PART_ATTR_PRIMARIES]) % 8)
+			return -1;
+		p = nla_data(pt[VS_PG_PART_ATTR_PRIMARIES]);
+		for (uint32_t i = 0; i < n; i++) {
+			uint64_t prim;
+
+			memcpy(&prim, p + 8 * i, 8);
+			if (prim != 1 + (next - 1 + i) % 3)
+				return -1;
+		}
+		next += n;
+	}
+	return (int)next - 1;
+}
+
+/* A MAP of a 65536-PG pool with 8 POOLS of 65536 PGs each, as parts: the
+ * largest MAP there is (~4.8 MB), every PG in it; SET_MAP the same. */
+static void t_parts(void)
+{
+	struct vstor_pool_map m, xm[VS_GENL_MAX_POOLS];
+	struct nlattr *tb[VS_ATTR_MAX + 1];
+	struct vs_nl nl = { 0 };
+	struct nl_msg *msg;
+	size_t size;
+	int k;
+
+	nl.sk = nl_socket_alloc();
+	nl.family = 42;
+	CHECK(nl.sk);
+	fake_map(&m, 1, VS_NL_MAX_PGS_PARTS);
+	size = vs_nl_map_size(&m);
+	for (k = 0; k < VS_GENL_MAX_POOLS; k++) {
+		fake_map(&xm[k], 2 + (uint32_t)k, VS_NL_MAX_PGS_PARTS);
+		CHECK(xm[k].primary);
+		size += vs_nl_map_size(&xm[k]);
+	}
+	CHECK(m.primary);
+	msg = vs_nl_msg_maps(&nl, VS_CMD_MAP, size);
+	CHECK(msg);
+	CHECK_EQ(vs_nl_put_map(msg, &m, true), 0);
+	CHECK_EQ(vs_nl_put_pools(msg, xm, VS_GENL_MAX_POOLS, true), 0);
+	CHECK_MSG(nlmsg_hdr(msg)->nlmsg_len > 9 * 65536 * 8, "len %u", nlmsg_hdr(msg)->nlmsg_len);
+	CHECK_EQ(genlmsg_parse(nlmsg_hdr(msg), 0, tb, VS_ATTR_MAX, NULL), 0);
+	CHECK(!tb[VS_ATTR_PG_TABLE]);
+	CHECK_EQ(nla_get_u32(tb[VS_ATTR_PG_COUNT]), VS_NL_MAX_PGS_PARTS);
+	CHECK_EQ(count_items(tb, VS_ATTR_OSD_LIST), 6);
+	CHECK_EQ(count_items(tb, VS_ATTR_POOLS), VS_GENL_MAX_POOLS);
+	CHECK_EQ(check_parts(nlmsg_hdr(msg), 1), VS_NL_MAX_PGS_PARTS);
+	for (k = 0; k < VS_GENL_MAX_POOLS; k++)
+		CHECK_EQ(check_parts(nlmsg_hdr(msg), 2 + (uint32_t)k), VS_NL_MAX_PGS_PARTS);
+	nlmsg_free(msg);
+
+	/* SET_MAP of an odd count: a short last part */
+	free(m.primary);
+	fake_map(&m, 1, 3 * VS_GENL_PG_PART_MAX_PGS + 5);
+	CHECK(m.primary);
+	msg = vs_nl_msg_maps(&nl, VS_CMD_SET_MAP, vs_nl_map_size(&m));
+	CHECK(msg);
+	CHECK_EQ(vs_nl_put_map(msg, &m, true), 0);
+	CHECK_EQ(check_parts(nlmsg_hdr(msg), 1), 3 * VS_GENL_PG_PART_MAX_PGS + 5);
+	nlmsg_free(msg);
+	/* the same without parts (an old module): an error, no table */
+	msg = vs_nl_msg_maps(&nl, VS_CMD_SET_MAP, vs_nl_map_size(&m));
+	CHECK(msg);
+	CHECK_EQ(vs_nl_put_map(msg, &m, false), -E2BIG);
+	CHECK_EQ(check_parts(nlmsg_hdr(msg), 1), 0);
+	nlmsg_free(msg);
+	nl_socket_free(nl.sk);
+	free(m.primary);
+	for (k = 0; k < VS_GENL_MAX_POOLS; k++)
+		free(xm[k].primary);
 }
 
 /* A LIST reply of a device with two parent pools, through list_cb. */
@@ -141,6 +242,7 @@ static void t_list_pools(void)
 int main(void)
 {
 	RUN(t_big_map);
+	RUN(t_parts);
 	RUN(t_list_pools);
 	return vt_finish();
 }
