@@ -48,7 +48,8 @@ static void report(int ok, const char *fmt, ...)
 /* ---- message building ---- */
 
 struct msg {
-	unsigned char buf[65536];
+	/* a MAP of 65536 PGs in PG_TABLE_PARTs and a POOLS item of 4096 */
+	unsigned char buf[768 << 10];
 	size_t len;
 };
 
@@ -297,7 +298,7 @@ static int open_socket(void)
 {
 	struct nl_sock *sk;
 	struct timeval tv = { .tv_sec = 5 };
-	int one = 1, id;
+	int one = 1, id, big = 4 << 20;
 
 	sk = nl_socket_alloc();
 	if (!sk)
@@ -319,6 +320,8 @@ static int open_socket(void)
 	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* the biggest message is far above the default sk_sndbuf */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
 	return 0;
 }
 
@@ -348,6 +351,17 @@ struct map_cfg {
 	uint32_t layer_pool;	/* nonzero: the LAYERS are in this pool */
 	int xpools;		/* POOLS items (pools 2, 3, ...); -1: empty POOLS */
 	int xpool_bad;		/* item 0 (enum xpool_bad) */
+	uint32_t parts;		/* nonzero: PG tables as PG_TABLE_PARTs of this
+				   many PGs (also those of the POOLS) */
+	int part_bad;		/* the last part of pool 1 (enum part_bad) */
+};
+
+/* What is wrong with the PG_TABLE_PARTs of pool 1 of a map_cfg. */
+enum part_bad {
+	PB_NONE, PB_OVERLAP, PB_GAP, PB_SHORT, PB_BEYOND, PB_FIRST_0,
+	PB_FIRST_HUGE, PB_EMPTY, PB_ODD, PB_NO_POOL_ID, PB_NO_FIRST,
+	PB_NO_PRIMARIES, PB_BOTH, PB_ORPHAN, PB_NOT_NESTED, PB_BAD_PRIMARY,
+	PB_TOO_LONG,
 };
 
 /* What is wrong with the first POOLS item of a map_cfg. */
@@ -378,7 +392,7 @@ static void put_tables(struct msg *m, const struct map_cfg *c)
 	size_t t, it;
 	int i;
 
-	if (!OMIT(c, VS_ATTR_PG_TABLE)) {
+	if (!OMIT(c, VS_ATTR_PG_TABLE) && (!c->parts || c->part_bad == PB_BOTH)) {
 		t = nest_start(m, VS_ATTR_PG_TABLE, !c->no_nested_flag);
 		for (i = 0; i < n; i++) {
 			uint32_t num = (uint32_t)i + 1;
@@ -413,6 +427,61 @@ static void put_tables(struct msg *m, const struct map_cfg *c)
 		nest_end(m, it);
 		nest_end(m, t);
 	}
+}
+
+/* A part of pool: n PGs from first, primaries as in put_tables; bad spoils
+ * it. */
+static void put_part(struct msg *m, uint32_t pool, uint32_t first, uint32_t n, int bad)
+{
+	static const uint64_t primaries[] = { 1, 2, 1, 0 };
+	static uint64_t prim[VS_GENL_PG_PART_MAX_PGS + 1];
+	uint32_t f = first, i;
+	size_t t;
+
+	for (i = 0; i < n && i <= VS_GENL_PG_PART_MAX_PGS; i++)
+		prim[i] = primaries[(first - 1 + i) % 4];
+	if (bad == PB_BAD_PRIMARY)
+		prim[0] = 9;
+	if (bad == PB_OVERLAP)
+		f--;
+	else if (bad == PB_GAP)
+		f++;
+	else if (bad == PB_FIRST_0)
+		f = 0;
+	else if (bad == PB_FIRST_HUGE)
+		f = 65537;
+	t = nest_start(m, VS_ATTR_PG_TABLE_PART, bad != PB_NOT_NESTED);
+	if (bad != PB_NO_POOL_ID)
+		put_u32(m, VS_PG_PART_ATTR_POOL_ID, pool);
+	if (bad != PB_NO_FIRST)
+		put_u32(m, VS_PG_PART_ATTR_FIRST, f);
+	if (bad == PB_EMPTY)
+		put(m, VS_PG_PART_ATTR_PRIMARIES, NULL, 0);
+	else if (bad == PB_ODD)
+		put(m, VS_PG_PART_ATTR_PRIMARIES, prim, 12);
+	else if (bad != PB_NO_PRIMARIES)
+		put(m, VS_PG_PART_ATTR_PRIMARIES, prim, n * sizeof(prim[0]));
+	nest_end(m, t);
+}
+
+/* The table of pool (pg_count PGs) in parts of per PGs, the last one
+ * spoilt by bad (enum part_bad). */
+static void put_parts(struct msg *m, uint32_t pool, uint32_t pg_count, uint32_t per, int bad)
+{
+	uint32_t first = 1, end = pg_count + 1, n;
+
+	if (bad == PB_SHORT)
+		end--;
+	else if (bad == PB_BEYOND)
+		end++;
+	for (; first < end; first += n) {
+		n = end - first < per ? end - first : per;
+		put_part(m, pool, first, n, first + n >= end ? bad : PB_NONE);
+	}
+	if (bad == PB_ORPHAN)		/* a whole table of pool 7 */
+		put_part(m, 7, 1, pg_count, PB_NONE);
+	else if (bad == PB_TOO_LONG)	/* one PG more than a part holds */
+		put_part(m, pool, 1, VS_GENL_PG_PART_MAX_PGS + 1, PB_NO_FIRST);
 }
 
 static void put_layers(struct msg *m, const struct map_cfg *c)
@@ -457,6 +526,7 @@ static void put_pools(struct msg *m, const struct map_cfg *c)
 	for (i = 0; i < c->xpools; i++) {
 		bad = i ? 0 : c->xpool_bad;
 		map_defaults(&pc);
+		pc.parts = c->parts;
 		if (bad == XB_BAD_PRIMARY)
 			pc.bad_primary = 9;
 		if (bad == XB_NO_PG_TABLE)
@@ -485,6 +555,8 @@ static void put_pools(struct msg *m, const struct map_cfg *c)
 		nest_end(m, it);
 	}
 	nest_end(m, t);
+	for (i = 0; c->parts && i < c->xpools; i++)
+		put_parts(m, 2 + (uint32_t)i, pc.pg_count, c->parts, PB_NONE);
 }
 
 static void build_map(struct msg *m, const struct map_cfg *c)
@@ -514,18 +586,25 @@ static void build_map(struct msg *m, const struct map_cfg *c)
 	put_tables(m, c);
 	put_layers(m, c);
 	put_pools(m, c);
+	if (c->parts)
+		put_parts(m, 1, c->pg_count, c->parts, c->part_bad);
 }
 
-static void build_set_map(struct msg *m)
+/* SET_MAP of pool 1; parts: its table in PG_TABLE_PARTs of so many PGs. */
+static void build_set_map(struct msg *m, uint32_t pg_count, uint32_t parts, uint64_t epoch)
 {
 	struct map_cfg c;
 
 	map_defaults(&c);
+	c.pg_count = pg_count;
+	c.parts = parts;
 	msg_init(m, family_id, VS_CMD_SET_MAP, NLM_F_REQUEST | NLM_F_ACK);
 	put_u32(m, VS_ATTR_POOL_ID, 1);
-	put_u64(m, VS_ATTR_MAP_EPOCH, 2);
+	put_u64(m, VS_ATTR_MAP_EPOCH, epoch);
 	put_u32(m, VS_ATTR_PG_COUNT, c.pg_count);
 	put_tables(m, &c);
+	if (parts)
+		put_parts(m, 1, pg_count, parts, PB_NONE);
 }
 
 /* ---- checks ---- */
@@ -1089,6 +1168,108 @@ static void test_pools(void)
 	expect("UNMAP the device with parent pools", &r, 0, NULL);
 }
 
+/* PG_TABLE_PART (PG_PARTS): every refusal, then 65536-PG maps. */
+static void test_parts(void)
+{
+	static const struct {
+		const char *what;
+		int bad, err;
+		const char *msg;
+	} bad[] = {
+		{ "MAP parts overlapping", PB_OVERLAP, -EINVAL,
+		  "PG_TABLE_PART overlaps the previous part of its pool" },
+		{ "MAP parts with a gap", PB_GAP, -EINVAL,
+		  "PG_TABLE_PART leaves a gap (the parts of a pool start at PG 1, in order)" },
+		{ "MAP parts short of PG_COUNT", PB_SHORT, -EINVAL,
+		  "the PG_TABLE_PARTs of a pool end before its PG_COUNT" },
+		{ "MAP parts beyond PG_COUNT", PB_BEYOND, -EINVAL,
+		  "PG_TABLE_PART runs beyond PG_COUNT" },
+		{ "MAP part FIRST 0", PB_FIRST_0, -ERANGE, "integer out of range" },
+		{ "MAP part FIRST 65537", PB_FIRST_HUGE, -ERANGE, "integer out of range" },
+		{ "MAP part with no PRIMARIES bytes", PB_EMPTY, -EINVAL,
+		  "PG_TABLE_PART PRIMARIES must be a non-empty array of u64" },
+		{ "MAP part PRIMARIES 12 bytes", PB_ODD, -EINVAL,
+		  "PG_TABLE_PART PRIMARIES must be a non-empty array of u64" },
+		{ "MAP part without POOL_ID", PB_NO_POOL_ID, -EINVAL,
+		  "PG_TABLE_PART without POOL_ID" },
+		{ "MAP part without FIRST", PB_NO_FIRST, -EINVAL,
+		  "PG_TABLE_PART without FIRST" },
+		{ "MAP part without PRIMARIES", PB_NO_PRIMARIES, -EINVAL,
+		  "PG_TABLE_PART without PRIMARIES" },
+		{ "MAP PG_TABLE and parts of pool 1", PB_BOTH, -EINVAL,
+		  "PG_TABLE_PART of a pool whose map has a PG_TABLE" },
+		{ "MAP parts of pool 7 (no map of it)", PB_ORPHAN, -EINVAL,
+		  "PG_TABLE_PART of a pool the message has no map of" },
+		{ "MAP part without NLA_F_NESTED", PB_NOT_NESTED, -EINVAL, "" },
+		{ "MAP part primary not in OSD_LIST", PB_BAD_PRIMARY, -EINVAL,
+		  "PG primary is not in OSD_LIST" },
+		{ "MAP part of 8189 PGs", PB_TOO_LONG, -ERANGE, NULL },
+	};
+	static struct msg m;
+	struct map_cfg c;
+	struct result r;
+	uint32_t dev;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		map_defaults(&c);
+		c.features = VS_FEAT_KNOWN;
+		c.parts = 2;
+		c.part_bad = bad[i].bad;
+		build_map(&m, &c);
+		xfer(&m, &r);
+		if (!bad[i].msg)	/* the policy's length limit */
+			report(r.err == bad[i].err && r.msg[0], "%s: got %d \"%s\", want %d",
+			       bad[i].what, r.err, r.msg, bad[i].err);
+		else if (!*bad[i].msg)
+			expect_einval_msg(bad[i].what, &r);
+		else
+			expect(bad[i].what, &r, bad[i].err, bad[i].msg);
+	}
+	map_defaults(&c);
+	c.parts = 2;
+	c.features = VS_FEAT_KNOWN & ~VS_FEAT_PG_PARTS;
+	map_case("MAP parts without the PG_PARTS feature", &c, -EINVAL,
+		 "PG_TABLE_PART needs the PG_PARTS feature");
+	map_defaults(&c);
+	c.omit = 1ULL << VS_ATTR_PG_TABLE;
+	map_case("MAP without PG_TABLE or parts", &c, -EINVAL,
+		 "missing attribute PG_TABLE (or PG_TABLE_PART of POOL_ID)");
+	xpool_cfg(&c, 1, XB_NONE);
+	c.parts = 3;
+	c.part_bad = PB_SHORT;
+	map_case("MAP POOLS with parts, pool 1 short", &c, -EINVAL,
+		 "the PG_TABLE_PARTs of a pool end before its PG_COUNT");
+
+	/* the biggest pool: 65536 PGs in 9 parts, a parent pool of 4 in 1 */
+	xpool_cfg(&c, 1, XB_NONE);
+	c.pg_count = 65536;
+	c.parts = VS_GENL_PG_PART_MAX_PGS;
+	build_map(&m, &c);
+	xfer(&m, &r);
+	dev = r.dev_index;
+	report(r.err == 0 && r.have_index && (r.features & VS_FEAT_PG_PARTS),
+	       "MAP 65536 PGs in parts (%zu bytes) with POOLS: err %d \"%s\", features %#llx",
+	       m.len, r.err, r.msg, (unsigned long long)r.features);
+	if (r.err || !r.have_index)
+		return;
+	build_set_map(&m, 65536, 1000, 3);
+	xfer(&m, &r);
+	expect("SET_MAP 65536 PGs in 66 parts", &r, 0, NULL);
+	build_set_map(&m, 65536, 1000, 4);
+	put_part(&m, 1, 1, 1, PB_NONE);	/* one more: PG 1 twice */
+	xfer(&m, &r);
+	expect("SET_MAP 65536 PGs and PG 1 again", &r, -EINVAL,
+	       "PG_TABLE_PART overlaps the previous part of its pool");
+	xpool_set_map(&m, 2, 6);
+	xfer(&m, &r);
+	expect("SET_MAP pool 2 (a parent) with PG_TABLE", &r, 0, NULL);
+	list_one(&m, dev, &r);
+	report(r.err == 0 && r.pool_epoch == 6, "LIST after SET_MAP: pool 2 at epoch %llu",
+	       (unsigned long long)r.pool_epoch);
+	unmap_index("UNMAP the 65536-PG device", dev);
+}
+
 static void test_other_cmds(void)
 {
 	static struct msg m;
@@ -1121,7 +1302,7 @@ static void test_other_cmds(void)
 	xfer(&m, &r);
 	expect("UNMAP DEV_INDEX out of range", &r, -ERANGE, "integer out of range");
 
-	build_set_map(&m);
+	build_set_map(&m, 4, 0, 2);
 	xfer(&m, &r);
 	expect("SET_MAP valid (vs1 maps pool 1)", &r, 0, NULL);
 
@@ -1154,7 +1335,7 @@ static void test_other_cmds(void)
 	xfer(&m, &r);
 	expect("UNMAP vs1 (not open)", &r, 0, NULL);
 
-	build_set_map(&m);
+	build_set_map(&m, 4, 0, 2);
 	xfer(&m, &r);
 	expect("SET_MAP without devices", &r, -ENODEV, "no device maps this pool");
 
@@ -1291,10 +1472,14 @@ static void fuzz_one(uint32_t i, int *unexpected_ok)
 		map_defaults(&c);
 		if (rnd(3) == 2)
 			xpool_cfg(&c, 1 + (int)rnd(3), XB_NONE);
+		if (rnd(2)) {	/* parts of 1..4 PGs: the new attributes */
+			c.parts = rnd(3) ? 0 : 1 + rnd(4);
+			c.features = c.parts ? VS_FEAT_KNOWN : c.features;
+		}
 		if (rnd(2))
 			build_map(&m, &c);
 		else
-			build_set_map(&m);
+			build_set_map(&m, 4, c.parts, 2);
 		nh->nlmsg_flags = flags;
 		for (k = 1 + rnd(8); k; k--)
 			m.buf[NLMSG_HDRLEN + 1 + rnd((uint32_t)m.len - NLMSG_HDRLEN - 1)] ^=
@@ -1436,6 +1621,7 @@ int main(int argc, char **argv)
 	test_map();
 	test_layers();
 	test_pools();
+	test_parts();
 	test_other_cmds();
 	test_unprivileged();
 	test_fuzz(fuzz, seed);
