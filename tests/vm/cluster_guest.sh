@@ -592,31 +592,6 @@ done
 FIO_DEV=/dev/vs0
 note "EC checks took $(( $(date +%s) - et ))s"
 
-# ---- a pool of 4096 PGs: its table goes to the kernel in PG_TABLE_PARTs ----
-# (one PG_TABLE attribute holds at most 2730 PGs); writes at 500 MiB land
-# on PGs 4001.. (object 4000 of 128 KiB, PG = object mod 4096 + 1)
-bt=$(date +%s)
-$V pool create big --scheme replicated --pg_size 2 --pg_minsize 1 --pg_count 4096 >/dev/null ||
-	failed "pool create big (4096 PGs)"
-PGS_TOTAL=4128
-$V pg place --static >/dev/null || failed "pg place (with big)"
-wait_for 240 pgs_active || failed "PGs of big active: $($V status --json | head -c 300)"
-$V create bigimg --size 1G --pool big >/dev/null || failed "create bigimg in big"
-d=$($V map bigimg --no_agent) || die "map bigimg (4096 PGs)"
-pass "map bigimg of a 4096-PG pool as $d in $(( $(date +%s) - bt ))s"
-FIO_DEV=$d
-fio_verify big-rand4k-low --rw=randwrite --bs=4k --iodepth=16 --size=4m
-fio_verify big-rand4k-high --rw=randwrite --bs=4k --iodepth=16 --size=4m --offset=500m
-fio_verify big-seq1m-wrap --rw=write --bs=1m --iodepth=4 --size=16m --offset=504m
-$V unmap "$d" >/dev/null || failed "unmap bigimg"
-FIO_DEV=/dev/vs0
-# the later OSD restarts need not peer 4096 more PGs
-$V rm bigimg >/dev/null && $V pool rm big >/dev/null && $V pg place --static >/dev/null ||
-	failed "rm bigimg, pool rm big, pg place"
-PGS_TOTAL=32
-wait_for 120 pgs_active || failed "PGs without big: $($V status --json | head -c 300)"
-note "4096-PG checks took $(( $(date +%s) - bt ))s"
-
 # ---- --hw_queues 2 --conns_per_osd 2: both queues, two connections per OSD ----
 osd_port() { etcd_get "osd/state/$1" | sed -n 's/.*"port":\([0-9]*\).*/\1/p'; }
 kconns() {	# PORT: established connections to PORT no process holds (the module's)
