@@ -52,7 +52,7 @@ run_one() {
 	printf '%-40s %3d passed %3d failed %3d skipped %4ds\n' "$name" "$p" "$f" "$s" "$secs"
 	if [ "$f" -gt 0 ] || [ "${VERBOSE:-0}" = 1 ]; then
 		failures="$failures $name"
-		sed 's/^/    /' "$log" | tail -n 60
+		sed 's/^/    /' "$log" | tail -n 150
 	fi
 }
 

@@ -11,6 +11,16 @@ int vt_case_failed;
 static int vt_case_skipped;
 static char vt_reason[512];
 static int n_pass, n_fail, n_skip;
+static void (*fail_hooks[4])(void);
+
+void vt_on_fail(void (*fn)(void))
+{
+	for (size_t i = 0; i < sizeof(fail_hooks) / sizeof(fail_hooks[0]); i++)
+		if (!fail_hooks[i] || fail_hooks[i] == fn) {
+			fail_hooks[i] = fn;
+			return;
+		}
+}
 
 void vt_fail(const char *file, int line, const char *fmt, ...)
 {
@@ -47,6 +57,10 @@ void vt_run(const char *name, void (*fn)(void))
 	vt_reason[0] = 0;
 	fn();
 	if (vt_case_failed) {
+		for (size_t i = 0; i < sizeof(fail_hooks) / sizeof(fail_hooks[0]); i++)
+			if (fail_hooks[i])
+				fail_hooks[i]();
+		fflush(stderr);
 		printf("FAIL: %s (%s)\n", name, vt_reason);
 		n_fail++;
 	} else if (vt_case_skipped) {
@@ -93,17 +107,22 @@ void vt_sleep_ms(int ms)
 
 void vt_print_tail(const char *tag, const char *path)
 {
+	vt_print_tail_n(tag, path, 4096);
+}
+
+void vt_print_tail_n(const char *tag, const char *path, size_t max)
+{
 	FILE *f = fopen(path, "r");
-	char buf[4096];
-	long size;
+	char buf[4097];
+	long size, want = (long)(max < 4096 ? max : 4096);
 	size_t n;
 
 	if (!f)
 		return;
 	fseek(f, 0, SEEK_END);
 	size = ftell(f);
-	fseek(f, size > (long)sizeof(buf) - 1 ? size - (long)sizeof(buf) + 1 : 0, SEEK_SET);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fseek(f, size > want ? size - want : 0, SEEK_SET);
+	n = fread(buf, 1, (size_t)want, f);
 	buf[n] = 0;
 	fclose(f);
 	fprintf(stderr, "%s: --- tail of %s ---\n%s\n", tag, path, buf);

@@ -27,6 +27,12 @@ void vt_sleep_ms(int ms);
 uint64_t vt_rand(uint64_t *state);
 /* Prints the last few KiB of a log file to stderr, headed by tag. */
 void vt_print_tail(const char *tag, const char *path);
+/* The same with at most max bytes (up to 4 KiB). */
+void vt_print_tail_n(const char *tag, const char *path, size_t max);
+/* fn runs after every failed case, before its FAIL line: helpers that own
+ * processes print their logs there, so a failure that shows only in CI
+ * comes with what the daemons said. At most 4 hooks. */
+void vt_on_fail(void (*fn)(void));
 /* Reads up to len-1 bytes of a file into buf (NUL-terminated; "" if it
  * cannot be read) and removes the file. */
 void vt_slurp(const char *path, char *buf, size_t len);

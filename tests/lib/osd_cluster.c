@@ -85,11 +85,16 @@ int oc_connect_port(int port)
 	return fd;
 }
 
+/* EINTR is retried: io_uring task work of the test's own client (a
+ * completion of its ring) interrupts a blocking socket call, and one with
+ * SO_RCVTIMEO is not restarted by the kernel. */
 bool oc_send_all(int fd, const void *p, size_t len)
 {
 	while (len) {
 		ssize_t r = send(fd, p, len, MSG_NOSIGNAL);
 
+		if (r < 0 && errno == EINTR)
+			continue;
 		if (r <= 0)
 			return false;
 		p = (const uint8_t *)p + r;
@@ -103,6 +108,8 @@ bool oc_recv_all(int fd, void *p, size_t len)
 	while (len) {
 		ssize_t r = recv(fd, p, len, 0);
 
+		if (r < 0 && errno == EINTR)
+			continue;
 		if (r <= 0)
 			return false;
 		p = (uint8_t *)p + r;
@@ -118,29 +125,48 @@ void oc_close(struct osd_cluster *c, int n)
 	c->fds[n] = -1;
 }
 
+/* Why the last call_once() failed, for oc_call()'s message. */
+static char call_err[128];
+
 static int64_t call_once(struct osd_cluster *c, int n, union vs_packet *req, const void *payload,
 			 size_t plen, union vs_packet *rep, void *out, size_t outcap)
 {
 	uint64_t opcode = vs_le64_get(req->hdr.opcode);
+	const char *what;
 	int64_t pl;
 	int fd;
 
+	errno = 0;
 	if (c->fds[n] < 0 && c->osds[n])
 		c->fds[n] = oc_connect_port(osd_proc_port(c->osds[n]));
 	fd = c->fds[n];
-	if (fd < 0)
+	if (fd < 0) {
+		snprintf(call_err, sizeof(call_err), "connect: %s", strerror(errno));
 		return INT64_MIN;
+	}
+	what = "send";
 	if (!oc_send_all(fd, req, VS_PACKET_SIZE) || (plen && !oc_send_all(fd, payload, plen)))
 		goto fail;
+	what = "receive reply header";
 	if (!oc_recv_all(fd, rep, VS_PACKET_SIZE))
 		goto fail;
 	pl = vs_check_reply(rep, opcode);
-	if (pl < 0 || (size_t)pl > outcap || vs_le64_get(rep->hdr.id) != vs_le64_get(req->hdr.id))
-		goto fail;
+	if (pl < 0 || (size_t)pl > outcap || vs_le64_get(rep->hdr.id) != vs_le64_get(req->hdr.id)) {
+		snprintf(call_err, sizeof(call_err),
+			 "bad reply header (check %lld, opcode %llu, id %llu, want %llu)",
+			 (long long)pl, (unsigned long long)vs_le64_get(rep->hdr.opcode),
+			 (unsigned long long)vs_le64_get(rep->hdr.id),
+			 (unsigned long long)vs_le64_get(req->hdr.id));
+		goto close;
+	}
+	what = "receive reply payload";
 	if (pl && !oc_recv_all(fd, out, (size_t)pl))
 		goto fail;
 	return (int64_t)vs_le64_get(rep->reply.retval);
 fail:
+	snprintf(call_err, sizeof(call_err), "%s: %s", what,
+		 errno ? strerror(errno) : "connection closed by the OSD");
+close:
 	oc_close(c, n);
 	return INT64_MIN;
 }
@@ -156,6 +182,9 @@ int64_t oc_call(struct osd_cluster *c, int n, union vs_packet *req, const void *
 	 * as a client does. */
 	if (rv == INT64_MIN && cached)
 		rv = call_once(c, n, req, payload, plen, rep, out, outcap);
+	if (rv == INT64_MIN)
+		fprintf(stderr, "%s to OSD %d failed: %s\n",
+			vs_op_name(vs_le64_get(req->hdr.opcode)), n, call_err);
 	return rv;
 }
 

@@ -32,6 +32,18 @@ struct osd_proc {
 
 static struct osd_proc *procs[MAX_PROCS];
 
+/* The end of every running OSD's log, for a failed case. */
+static void print_logs(void)
+{
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (procs[i] && procs[i]->pid > 0) {
+			char tag[48];
+
+			snprintf(tag, sizeof(tag), "OSD %s", procs[i]->osd_num);
+			vt_print_tail_n(tag, procs[i]->log, 2048);
+		}
+}
+
 static int run_format(struct osd_proc *p)
 {
 	char cmd[3 * PATH_MAX + 128];
@@ -146,6 +158,7 @@ struct osd_proc *osd_proc_start(uint64_t osd_num, const char *const *extra_args)
 	for (int i = 0; extra_args && extra_args[i] && i < MAX_ARGS; i++)
 		p->extra[p->nextra++] = strdup(extra_args[i]);
 	procs[slot] = p;
+	vt_on_fail(print_logs);
 	if (run_format(p) < 0 || spawn(p) < 0) {
 		osd_proc_free(p);
 		return NULL;
