@@ -149,21 +149,20 @@ static const char *pool_label(const struct vs_pools *pools, uint32_t id, char *b
 	return buf;
 }
 
-/* Whether the loaded vstor.ko reads EC pools; false after an error message
- * about image name, whose pool (or a parent's) is pool id. */
-static bool kmod_has_ec(struct vs_nl *nl, const struct vs_pools *pools, const char *name,
-			uint32_t id)
+/* Whether the loaded vstor.ko has need (VS_FEAT_EC, VS_FEAT_XPOOL); false
+ * after an error message about image name, whose pool (or a parent's) is
+ * pool id. */
+static bool kmod_has(struct vs_nl *nl, uint64_t need, const struct vs_pools *pools,
+		     const char *name, uint32_t id)
 {
-	uint64_t feat;
-	char lb[300];
+	uint64_t feat = 0;
+	char lb[300], msg[1024];
 	int err = vs_nl_features(nl, &feat);
 
-	if (!err && (feat & VS_FEAT_EC))
+	if (!vs_kmod_lacks(need, feat, err ? nl->err : NULL, name,
+			   pool_label(pools, id, lb, sizeof(lb)), msg, sizeof(msg)))
 		return true;
-	vs_err("cannot map image '%s': pool %s is erasure-coded, and the loaded vstor.ko lacks "
-	       "the EC feature to read it (%s): load a newer vstor.ko, or use the userspace "
-	       "client", name, pool_label(pools, id, lb, sizeof(lb)),
-	       err ? nl->err : "not granted");
+	vs_err("%s", msg);
 	return false;
 }
 
@@ -200,21 +199,14 @@ static int load_xpools(struct vstor_client *c, struct vs_nl *nl, const struct vs
 		       const char *name, const struct vstor_pool_map *m, const uint32_t *ids,
 		       int n, struct vstor_pool_map *xm)
 {
-	uint64_t feat;
 	char lb[300];
 	int k, err;
 
 	if (!n)
 		return 0;
 	memset(xm, 0, (size_t)n * sizeof(*xm));
-	err = vs_nl_features(nl, &feat);
-	if (err || !(feat & VS_FEAT_XPOOL)) {
-		vs_err("cannot map image '%s': it has parent layers in pool %s, and the loaded vstor.ko "
-		       "lacks the XPOOL feature to read them (%s): load a newer vstor.ko, or flatten "
-		       "the image", name, pool_label(pools, ids[0], lb, sizeof(lb)),
-		       err ? nl->err : "not granted");
+	if (!kmod_has(nl, VS_FEAT_XPOOL, pools, name, ids[0]))
 		return -1;
-	}
 	for (k = 0; k < n; k++) {
 		struct vstor_pool_map *x = &xm[k];
 		const char *why = NULL;
@@ -233,7 +225,7 @@ static int load_xpools(struct vstor_client *c, struct vs_nl *nl, const struct vs
 			       "parents in pools of the same block and granule sizes only: flatten "
 			       "the image, or use the userspace client)", name,
 			       pool_label(pools, ids[k], lb, sizeof(lb)), why);
-		if (why || (x->data_chunks > 1 && !kmod_has_ec(nl, pools, name, ids[k]))) {
+		if (why || (x->data_chunks > 1 && !kmod_has(nl, VS_FEAT_EC, pools, name, ids[k]))) {
 			for (int i = 0; i <= k; i++)
 				vstor_pool_map_free(&xm[i]);
 			return -1;
@@ -417,7 +409,7 @@ int cmd_map(struct vsctl *v)
 		       "has no PGs yet (place them: vsctl pg place --static, or run vstor-mon)");
 		goto out;
 	}
-	if (m.data_chunks > 1 && !kmod_has_ec(&nl, &pools, name, vs_inode_pool(inode)))
+	if (m.data_chunks > 1 && !kmod_has(&nl, VS_FEAT_EC, &pools, name, vs_inode_pool(inode)))
 		goto out;
 	nx = load_xpools(c, &nl, &pools, name, &m, xids, nx, xm);
 	if (nx < 0) {

@@ -38,6 +38,13 @@ void vs_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "vsctl CMD: msg" and the --help hint; returns VS_USAGE. */
 int vs_usage(const struct vsctl *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Whether a vstor.ko with the FEATURES word feat lacks need (VS_FEAT_EC,
+ * VS_FEAT_XPOOL) to map image, whose pool (or a parent's) is pool; why:
+ * the FEATURES query failed (then feat means nothing). True with the error
+ * for vs_err in buf (kmod_feat.c). */
+bool vs_kmod_lacks(uint64_t need, uint64_t feat, const char *why, const char *image,
+		   const char *pool, char *buf, size_t len);
+
 /* s as a quoted JSON string (a static buffer; the last 4 stay valid). */
 const char *vs_q(const char *s);
 
