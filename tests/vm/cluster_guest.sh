@@ -10,7 +10,10 @@
 #   (immediate_commit=none) mapping: write cache, writes retained until
 #   fsync, kill -9 of a primary holding unsynced writes (overlapping ones,
 #   and a fio verify run with fsyncs): they are replayed, the fsync
-#   succeeds, the data is right; a normal unmap SYNCs acknowledged writes
+#   succeeds, the data is right; every primary moved to another OSD
+#   (config/pgs) with unsynced writes: replayed to the new primaries by the
+#   new map, the fsync succeeds, the data is right, also after kill -9 of
+#   the old primary; a normal unmap SYNCs acknowledged writes
 #   (EBUSY while the SYNC cannot finish) and the data survives kill -9 of
 #   every OSD;
 #   map -> unmap -> map quickly; layered images: a snapshot of a mapped
@@ -62,6 +65,31 @@ range_check() {
 	else
 		failed "$5"
 	fi
+}
+
+# DEV NAME SKIP OFF N WHAT: 1 MiB of random data at SKIP x 64 KiB of DEV,
+# then N random 4 KiB blocks over it from its block OFF (writes whose order
+# matters); /tmp/NAME.exp is what must read back
+overlap_write() {
+	dd if=/dev/urandom of=/tmp/"$2".exp bs=64k count=16 2>/dev/null
+	dd if=/dev/urandom of=/tmp/"$2".over bs=4k count="$5" 2>/dev/null
+	dd if=/tmp/"$2".exp of="$1" bs=64k seek="$3" oflag=direct 2>/dev/null ||
+		failed "$6: write 1 MiB"
+	dd if=/tmp/"$2".over of="$1" bs=4k seek=$(( $3 * 16 + $4 )) oflag=direct 2>/dev/null ||
+		failed "$6: overwrite"
+	dd if=/tmp/"$2".over of=/tmp/"$2".exp bs=4k seek="$4" conv=notrunc 2>/dev/null
+}
+
+# DEV SECS: an fsync of DEV in the background (one stuck in the kernel
+# cannot be killed); 0 when it succeeds, 1 when it fails, 2 when it still
+# waits after SECS
+fsync_wait() {
+	dd if=/dev/null of="$1" conv=fsync 2>/dev/null &
+	SYNC_PID=$!
+	end=$(( $(date +%s) + $2 ))
+	while kill -0 "$SYNC_PID" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 0.5; done
+	kill -0 "$SYNC_PID" 2>/dev/null && return 2
+	wait "$SYNC_PID" || return 1
 }
 
 fio_verify() {	# NAME ARGS...: a fio write+verify job on $FIO_DEV (/dev/vs0)
@@ -212,11 +240,7 @@ a=$(cat $lz2/lazy_auto_syncs)
 	failed "lazy, max_dirty_ops 16: $most retained at most, $a automatic SYNCs"
 $V unmap "$d2" >/dev/null || failed "unmap $d2"
 # 1 MiB at 96 MiB (objects 768..775), then 128 KiB over its second 64 KiB
-dd if=/dev/urandom of=/tmp/lz.exp bs=64k count=16 2>/dev/null
-dd if=/dev/urandom of=/tmp/lz.over bs=4k count=32 2>/dev/null
-dd if=/tmp/lz.exp of="$d" bs=64k seek=1536 oflag=direct 2>/dev/null || failed "lazy: write 1 MiB"
-dd if=/tmp/lz.over of="$d" bs=4k seek=$(( 24576 + 16 )) oflag=direct 2>/dev/null || failed "lazy: overwrite"
-dd if=/tmp/lz.over of=/tmp/lz.exp bs=4k seek=16 conv=notrunc 2>/dev/null
+overlap_write "$d" lz 1536 16 32 lazy
 fio --name=lazykill --filename="$d" --direct=1 --ioengine=libaio --rw=randwrite --bs=4k \
 	--iodepth=8 --size=16m --offset=64m --fsync=32 --verify=crc32c --verify_fatal=1 \
 	--do_verify=1 --eta=never --output=/tmp/fio-lazy.log &
@@ -259,6 +283,71 @@ fio_wait "$FIO_PID" /tmp/fio-lazy.log \
 	"lazy: fio verify (fsync every 32) across kill -9 and restart of OSD $p" 240 lz_diag
 wait_for 120 pgs_active || failed "PGs active after OSD $p: $($V status --json)"
 lz_check "after the restart of OSD $p"
+
+# ---- lazy pools: a primary moves to another OSD (SET_MAP) ----
+# The PGs of PG 1's primary (static placement: the first OSD of their
+# sets) get the second OSD of their set as primary (config/pgs) while 32
+# writes are retained: the connections stay up, so only the new map
+# (vs_lazy_remap) makes the device replay the writes of those PGs, and
+# only those, to the new primaries; the fsync that follows succeeds, the
+# data is right, also after kill -9 of the old primary, which is then
+# primary of no PG (with fio verify writing meanwhile); then the placement
+# goes back (a second move, to the restarted OSD).
+mt=$(date +%s)
+p0=$(pg1_primary)
+etcd_get config/pgs >/tmp/pgs0.json
+sed -E "s/\"osd_set\":\[$p0,([0-9]+),([0-9]+)\],\"primary\":$p0([,}])/\"osd_set\":[$p0,\1,\2],\"primary\":\1\3/g" \
+	/tmp/pgs0.json >/tmp/pgs1.json
+flush_dev "$d" || failed "lazy move: fsync before the writes"
+# 1 MiB at 104 MiB (objects 832..839, PGs 1..8), then 64 KiB over the
+# second half of object 832 (PG 1): 18 of the 32 writes are in PG 1
+overlap_write "$d" mv 1664 16 16 "lazy move"
+mv_kept=$(cat $lz/lazy_retained_ops)
+mv_rep=$(cat $lz/lazy_replays)
+mv_ep=$(cat $lz/epoch)
+mv_lost=$(dmesg | grep -c "connection to OSD .* lost")
+[ "$mv_kept" = 32 ] || failed "lazy move: $mv_kept writes retained, want 32"
+etcd_put config/pgs "$(cat /tmp/pgs1.json)" || failed "lazy move: put config/pgs with new primaries"
+moved0() { p=$(pg1_primary); [ -n "$p" ] && [ "$p" != "$p0" ] && pgs_active; }
+wait_for 90 moved0 || failed "lazy move: PG 1 still on OSD $p0: $($V status --json)"
+mv_newer() { [ "$(cat $lz/epoch)" -gt "$mv_ep" ]; }
+wait_for 30 mv_newer || failed "lazy move: $d still at epoch $mv_ep"
+p1=$(pg1_primary)
+if fsync_wait "$d" 120; then
+	n=$(( $(cat $lz/lazy_replays) - mv_rep ))
+	[ "$n" -ge 18 ] && [ "$n" -lt "$mv_kept" ] &&
+		pass "lazy: OSD $p0's PGs moved (PG 1 to OSD $p1, epoch $mv_ep -> $(cat $lz/epoch)): $n replays of $mv_kept retained writes, the fsync succeeds" ||
+		failed "lazy move: $n replays of $mv_kept retained writes, want 18 or more, not all"
+else
+	failed "lazy move: the fsync after the primary move failed or hangs"
+	lz_diag
+fi
+[ "$(dmesg | grep -c "connection to OSD .* lost")" = "$mv_lost" ] ||
+	failed "lazy move: a connection was lost: the replay was not the new map's"
+mv_check() {	# WHEN: the 1 MiB at 104 MiB reads back as written last
+	range_check "$d" 1664 /tmp/mv.exp "lazy: retained writes intact $1" \
+		"lazy: retained writes differ $1"
+}
+mv_check "after the primary move and the fsync"
+fio --name=lazymove --filename="$d" --direct=1 --ioengine=libaio --rw=randwrite --bs=4k \
+	--iodepth=8 --size=4m --offset=80m --fsync=32 --verify=crc32c --verify_fatal=1 \
+	--do_verify=1 --eta=never --output=/tmp/fio-lazymove.log &
+FIO_PID=$!
+wait_for 120 busy || failed "lazy move: fio did not start writing"
+eval "kill -9 \$OSD_PID_$p0; wait \$OSD_PID_$p0" 2>/dev/null
+wait_for 60 osds_up 2 || failed "osd/state/$p0 did not expire"
+mv_check "after kill -9 of the old primary OSD $p0"
+start_osd "$p0"
+wait_for 60 osds_up 3 || failed "OSD $p0 did not come back"
+fio_wait "$FIO_PID" /tmp/fio-lazymove.log \
+	"lazy: fio verify (fsync every 32) across kill -9 and restart of the old primary OSD $p0" 240 lz_diag
+wait_for 120 pgs_active || failed "PGs active after OSD $p0: $($V status --json)"
+etcd_put config/pgs "$(cat /tmp/pgs0.json)" || failed "lazy move: put config/pgs back"
+back0() { [ "$(pg1_primary)" = "$p0" ] && pgs_active; }
+wait_for 90 back0 || failed "lazy move: PG 1 not back on OSD $p0: $($V status --json)"
+fsync_wait "$d" 120 || failed "lazy move: fsync after the move back"
+mv_check "after the move back to OSD $p0"
+note "lazy move checks took $(( $(date +%s) - mt ))s"
 note "lazy: $(cat $lz/lazy_replays) replays, $(cat $lz/lazy_syncs) SYNCs, $(cat $lz/lazy_auto_syncs) automatic"
 $V unmap "$d" >/dev/null && pass "lazy: unmap" || failed "unmap lazy"
 
@@ -509,11 +598,15 @@ $V pg place --static >/dev/null || failed "pg place (with ecx, ecj)"
 wait_for 90 pgs_active || failed "PGs of ecx and ecj active: $($V status --json)"
 $V create ec1 --size 8M --pool ecx >/dev/null || failed "create ec1 in ecx"
 d=$($V map ec1 --no_agent) || die "map ec1 (xor 2+1)"
-q=/sys/block/${d#/dev/}/queue
-[ "$(cat $q/optimal_io_size)" = 262144 ] && [ "$(cat $q/discard_granularity)" = 262144 ] &&
-	[ "$(cat $q/chunk_sectors)" = 512 ] &&
-	pass "ec1 (xor 2+1) maps as $d: io_opt, discard granularity and chunk_sectors are the 256 KiB stripe" ||
-	failed "ec1 queue limits: io_opt $(cat $q/optimal_io_size), discard $(cat $q/discard_granularity), chunk $(cat $q/chunk_sectors)"
+ec_limits() {	# NAME DEV KIB: io_opt, discard granularity and chunk_sectors are the stripe
+	q=/sys/block/${2#/dev/}/queue
+	[ "$(cat $q/optimal_io_size)" = $(( $3 << 10 )) ] &&
+		[ "$(cat $q/discard_granularity)" = $(( $3 << 10 )) ] &&
+		[ "$(cat $q/chunk_sectors)" = $(( $3 * 2 )) ] &&
+		pass "$1 maps as $2: io_opt, discard granularity and chunk_sectors are the $3 KiB stripe" ||
+		failed "$1 queue limits: io_opt $(cat $q/optimal_io_size), discard $(cat $q/discard_granularity), chunk $(cat $q/chunk_sectors)"
+}
+ec_limits "ec1 (xor 2+1)" "$d" 256
 FIO_DEV=$d
 fio_verify ec-rand4k-qd1 --rw=randwrite --bs=4k --iodepth=1 --size=512k
 fio_verify ec-rand4k-qd16 --rw=randwrite --bs=4k --iodepth=16 --size=1m --offset=2m
@@ -657,12 +750,7 @@ for n in 1 2 3; do
 done
 wait_for 60 osds_up 3 || failed "OSDs did not come back after the save"
 wait_for 120 pgs_active || failed "PGs active after the save: $($V status --json)"
-dd if=/dev/urandom of=/tmp/pl.exp bs=64k count=16 2>/dev/null
-dd if=/dev/urandom of=/tmp/pl.over bs=4k count=32 2>/dev/null
-dd if=/tmp/pl.exp of="$pl" bs=64k seek=1760 oflag=direct 2>/dev/null || failed "power loss: write"
-dd if=/tmp/pl.over of="$pl" bs=4k seek=$(( 28160 + 8 )) oflag=direct 2>/dev/null ||
-	failed "power loss: overwrite"
-dd if=/tmp/pl.over of=/tmp/pl.exp bs=4k seek=8 conv=notrunc 2>/dev/null
+overlap_write "$pl" pl 1760 8 32 "power loss"
 pl_sys=/sys/block/${pl#/dev/}/vstor
 pl_kept=$(cat $pl_sys/lazy_retained_ops)
 pl_rep=$(cat $pl_sys/lazy_replays)
@@ -724,15 +812,13 @@ range_check "$d" 1600 /tmp/lazy.bin \
 	"lazy: data written before the unmap differs after the restart of all OSDs"
 lz_check "after kill -9 and restart of all OSDs"
 # the power loss: /dev/vs5 replays what the restored disks lack, then syncs
-dd if=/dev/null of="$pl" conv=fsync 2>/dev/null &
-SYNC_PID=$!
-end=$(( $(date +%s) + 150 ))
-while kill -0 "$SYNC_PID" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 0.5; done
+fsync_wait "$pl" 150
+rc=$?
 lz=$pl_sys
-if kill -0 "$SYNC_PID" 2>/dev/null; then
+if [ $rc = 2 ]; then
 	failed "power loss: fsync still waiting 150 s after the restart"
 	lz_diag
-elif wait "$SYNC_PID"; then
+elif [ $rc = 0 ]; then
 	pl_n=$(( $(cat $pl_sys/lazy_replays) - pl_rep ))
 	[ "$pl_n" -ge "$pl_kept" ] &&
 		pass "power loss: fsync succeeds after $pl_n replays of $pl_kept retained writes" ||
