@@ -25,7 +25,9 @@
 #   every rep3 PG changes primary); erasure-coded pools (xor 2+1, jerasure
 #   2+1): queue limits of the stripe, fio verify, whole-stripe discard and
 #   write-zeroes, kill -9 of an OSD during fio verify, a lazy fsync, clones
-#   with EC and replicated parents; --hw_queues 2 with --conns_per_osd 2;
+#   with EC and replicated parents; and at the end, with a fourth OSD, xor
+#   3+1 (a 384 KiB stripe, no power of two): fio verify, discard and
+#   write-zeroes of whole and partial stripes; --hw_queues 2 with --conns_per_osd 2;
 #   --io_timeout with an OSD stopped; forced unmap with the cluster stopped
 #   and I/O in flight.
 # Every check prints PASS:/FAIL:; the host checks dmesg for splats.
@@ -106,7 +108,7 @@ fio_verify() {	# NAME ARGS...: a fio write+verify job on $FIO_DEV (/dev/vs0)
 }
 
 # ---- the cluster ----
-cluster_start 320
+cluster_start 320 4
 $V create img1 --size 128M >/dev/null || die "create image"
 
 # ---- map ----
@@ -832,6 +834,57 @@ range_check "$d" 1760 /tmp/pl.exp \
 	"power loss: the unsynced writes differ after the restore and replay"
 $V unmap "$pl" >/dev/null || failed "unmap $pl"
 $V unmap "$d" >/dev/null || failed "unmap after the restart"
+
+# ---- an erasure-coded pool with k=3: xor 3+1, stripes of 384 KiB ----
+# Stripes that are not a power of two: offsets are divided, never shifted
+# or masked. A fourth OSD joins for the pool; last, since the sections
+# above count three OSDs.
+e3t=$(date +%s)
+vstor-disk format --data_path /dev/ram3 --osd_num 4 >/tmp/format4.log 2>&1 ||
+	failed "vstor-disk format osd 4: $(tail -n 3 /tmp/format4.log)"
+start_osd 4
+wait_for 60 osds_up 4 || failed "OSD 4 did not come up"
+$V pool create ec3 --scheme xor --pg_size 4 --pg_minsize 3 --pg_count 4 >/dev/null ||
+	failed "pool create ec3 (xor 3+1)"
+PGS_TOTAL=36
+$V pg place --static --pool ec3 >/dev/null || failed "pg place --pool ec3"
+wait_for 90 pgs_active || failed "PGs of ec3 active: $($V status --json)"
+$V create e3 --size 6M --pool ec3 >/dev/null || failed "create e3 in ec3"
+d=$($V map e3 --no_agent) || die "map e3 (xor 3+1)"
+ec_limits "e3 (xor 3+1)" "$d" 384
+FIO_DEV=$d
+fio_verify ec3-rand4k-qd1 --rw=randwrite --bs=4k --iodepth=1 --size=768k
+fio_verify ec3-rand4k-qd16 --rw=randwrite --bs=4k --iodepth=16 --size=1536k --offset=768k
+# 256 KiB writes: every other one crosses a stripe boundary
+fio_verify ec3-seq256k --rw=write --bs=256k --iodepth=4 --size=3m --offset=3m
+# stripes 0..7 (3 MiB) written; stripe 1 punched (write-zeroes: DELETE),
+# stripe 2 discarded (DELETE; its start, sector 1536, is no multiple of a
+# power-of-two granularity), stripe 3 zeroed without unmap (a zero WRITE),
+# and a punch over stripes 4.5..6.5 (zero WRITEs at both ends, stripe 5
+# deleted): each reads back zeroes, stripes 0, 7 and the halves outside
+# the last range intact
+dd if=/dev/urandom of=/tmp/e3 bs=384k count=8 2>/dev/null
+dd if=/tmp/e3 of="$d" bs=384k oflag=direct 2>/dev/null || failed "write 3 MiB to e3"
+cp /tmp/e3 /tmp/e3.exp
+dd if=/dev/zero of=/tmp/e3.exp bs=64k seek=6 count=18 conv=notrunc 2>/dev/null
+dd if=/dev/zero of=/tmp/e3.exp bs=64k seek=27 count=12 conv=notrunc 2>/dev/null
+/usr/bin/fallocate -p -o 393216 -l 393216 "$d" && blkdiscard -o 786432 -l 393216 "$d" &&
+	/usr/sbin/blkdiscard -z -o 1179648 -l 393216 "$d" &&
+	/usr/bin/fallocate -p -o $(( 393216 * 9 / 2 )) -l $(( 393216 * 2 )) "$d" ||
+	failed "e3: punch/discard/zeroout"
+[ "$(dd if="$d" bs=384k count=8 iflag=direct 2>/dev/null | sum_of)" = "$(sum_of </tmp/e3.exp)" ] &&
+	pass "e3: punch hole, discard and zeroout of 384 KiB stripes, a punch over 1.5 stripes: zeroes, neighbours intact" ||
+	{
+		failed "e3: discard/write-zeroes of 384 KiB stripes: data differs"
+		dd if="$d" of=/tmp/e3.back bs=384k count=8 iflag=direct 2>/dev/null
+		cmp -l /tmp/e3.exp /tmp/e3.back | awk 'NR == 1 { print "# first differing byte " $1 - 1 }
+			END { print "# " NR " bytes differ" }'
+	}
+$V unmap "$d" >/dev/null || failed "unmap e3"
+FIO_DEV=/dev/vs0
+kill "$OSD_PID_4"
+wait "$OSD_PID_4" 2>/dev/null
+note "k=3 EC checks took $(( $(date +%s) - e3t ))s"
 
 kill "$AGENT_PID" 2>/dev/null
 cluster_stop

@@ -54,12 +54,13 @@ pgs_active() {	# all PGS_TOTAL PGs active (and nothing else): 16 of rep3, more w
 	$V status --json | grep -q "\"pg_states\":{\"active\":${PGS_TOTAL:-16}}"
 }
 
-# cluster_start OSD_MB: etcd, 3 OSDs on brd disks of OSD_MB MiB, pool rep3
+# cluster_start OSD_MB [DISKS]: etcd, 3 OSDs on brd disks of OSD_MB MiB
+# (DISKS of them, default 3: more for OSDs a test starts later), pool rep3
 # (replicated, size 3, min 2, 16 PGs, static placement), immediate_commit
 # all. Dies when something does not come up.
 cluster_start() {
 	rmmod brd 2>/dev/null
-	insmod /mod/brd.ko rd_nr=3 rd_size=$(( $1 * 1024 )) || die "insmod brd"
+	insmod /mod/brd.ko rd_nr="${2:-3}" rd_size=$(( $1 * 1024 )) || die "insmod brd"
 	mkdir -p /tmp/etcd
 	etcd --data-dir /tmp/etcd --name default \
 		--listen-client-urls "http://$ETCD" --advertise-client-urls "http://$ETCD" \
