@@ -861,9 +861,13 @@ static void agent_push_map(struct agent *a, uint32_t pool, uint64_t oldest)
 			log_info("pool %u: map epoch %" PRIu64 " pushed", pool, m.epoch);
 	} else if (msg) {
 		nlmsg_free(msg);
-		log_warn("pool %u: its map (%u PGs) does not fit SET_MAP (%s)", pool, m.pg_count,
-			 parts ? "its OSD_LIST is above 64 KiB" :
-			 "at most 2730 PGs without the PG_PARTS feature of a newer vstor.ko");
+		if (parts)
+			log_warn("pool %u: its map (%u PGs) does not fit SET_MAP (its OSD_LIST is "
+				 "above 64 KiB)", pool, m.pg_count);
+		else
+			log_warn("pool %u: its map (%u PGs) does not fit SET_MAP (at most %d PGs "
+				 "without the PG_PARTS feature of a newer vstor.ko)", pool,
+				 m.pg_count, VS_NL_MAX_PGS);
 	}
 	vstor_pool_map_free(&m);
 }

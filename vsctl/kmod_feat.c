@@ -28,7 +28,8 @@ bool vs_kmod_lacks(uint64_t need, uint64_t feat, const char *why, const char *im
 			return false;
 		snprintf(buf, len, "cannot map image '%s': %s%s%s, and the loaded vstor.ko lacks "
 			 "the %s feature to read %s (%s): load a newer vstor.ko, or %s", image,
-			 needs[i].pre, pool, needs[i].post, needs[i].name, needs[i].them, why ? why : "not granted", needs[i].fix);
+			 needs[i].pre, pool, needs[i].post, needs[i].name, needs[i].them,
+			 why ? why : "not granted", needs[i].fix);
 		return true;
 	}
 	snprintf(buf, len, "cannot map image '%s': vsctl has no check for vstor.ko feature "

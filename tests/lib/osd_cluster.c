@@ -125,11 +125,12 @@ void oc_close(struct osd_cluster *c, int n)
 	c->fds[n] = -1;
 }
 
-/* Why the last call_once() failed, for oc_call()'s message. */
-static char call_err[128];
+/* Why a call failed, for oc_call()'s message. */
+#define CALL_ERR_LEN 128
 
 static int64_t call_once(struct osd_cluster *c, int n, union vs_packet *req, const void *payload,
-			 size_t plen, union vs_packet *rep, void *out, size_t outcap)
+			 size_t plen, union vs_packet *rep, void *out, size_t outcap,
+			 char *call_err)
 {
 	uint64_t opcode = vs_le64_get(req->hdr.opcode);
 	const char *what;
@@ -141,7 +142,7 @@ static int64_t call_once(struct osd_cluster *c, int n, union vs_packet *req, con
 		c->fds[n] = oc_connect_port(osd_proc_port(c->osds[n]));
 	fd = c->fds[n];
 	if (fd < 0) {
-		snprintf(call_err, sizeof(call_err), "connect: %s", strerror(errno));
+		snprintf(call_err, CALL_ERR_LEN, "connect: %s", strerror(errno));
 		return INT64_MIN;
 	}
 	what = "send";
@@ -152,7 +153,7 @@ static int64_t call_once(struct osd_cluster *c, int n, union vs_packet *req, con
 		goto fail;
 	pl = vs_check_reply(rep, opcode);
 	if (pl < 0 || (size_t)pl > outcap || vs_le64_get(rep->hdr.id) != vs_le64_get(req->hdr.id)) {
-		snprintf(call_err, sizeof(call_err),
+		snprintf(call_err, CALL_ERR_LEN,
 			 "bad reply header (check %lld, opcode %llu, id %llu, want %llu)",
 			 (long long)pl, (unsigned long long)vs_le64_get(rep->hdr.opcode),
 			 (unsigned long long)vs_le64_get(rep->hdr.id),
@@ -164,7 +165,7 @@ static int64_t call_once(struct osd_cluster *c, int n, union vs_packet *req, con
 		goto fail;
 	return (int64_t)vs_le64_get(rep->reply.retval);
 fail:
-	snprintf(call_err, sizeof(call_err), "%s: %s", what,
+	snprintf(call_err, CALL_ERR_LEN, "%s: %s", what,
 		 errno ? strerror(errno) : "connection closed by the OSD");
 close:
 	oc_close(c, n);
@@ -175,16 +176,17 @@ int64_t oc_call(struct osd_cluster *c, int n, union vs_packet *req, const void *
 		size_t plen, union vs_packet *rep, void *out, size_t outcap)
 {
 	bool cached = c->fds[n] >= 0;
-	int64_t rv = call_once(c, n, req, payload, plen, rep, out, outcap);
+	char err[CALL_ERR_LEN];
+	int64_t rv = call_once(c, n, req, payload, plen, rep, out, outcap, err);
 
 	/* A cached connection the OSD closed meanwhile (a re-peer drops
 	 * clients with unsynced writes, spec §7): reconnect and resend once,
 	 * as a client does. */
 	if (rv == INT64_MIN && cached)
-		rv = call_once(c, n, req, payload, plen, rep, out, outcap);
+		rv = call_once(c, n, req, payload, plen, rep, out, outcap, err);
 	if (rv == INT64_MIN)
 		fprintf(stderr, "%s to OSD %d failed: %s\n",
-			vs_op_name(vs_le64_get(req->hdr.opcode)), n, call_err);
+			vs_op_name(vs_le64_get(req->hdr.opcode)), n, err);
 	return rv;
 }
 
