@@ -409,6 +409,10 @@ int cmd_map(struct vsctl *v)
 		       "has no PGs yet (place them: vsctl pg place --static, or run vstor-mon)");
 		goto out;
 	}
+	if (!vs_nl_map_reachable(&m))
+		vs_warn("no primary OSD of pool %u is up: I/O on the device waits until OSDs "
+			"start and the map agent sends their addresses (vsctl status)",
+			vs_inode_pool(inode));
 	if (m.data_chunks > 1 && !kmod_has(&nl, VS_FEAT_EC, &pools, name, vs_inode_pool(inode)))
 		goto out;
 	nx = load_xpools(c, &nl, &pools, name, &m, xids, nx, xm);

@@ -385,6 +385,19 @@ static uint64_t *map_primaries(const struct vstor_pool_map *m)
 	return prim;
 }
 
+uint32_t vs_nl_map_reachable(const struct vstor_pool_map *m)
+{
+	uint64_t *prim = map_primaries(m);
+	uint32_t n = 0;
+
+	if (!prim)
+		return m->pg_count;	/* out of memory: no warning */
+	for (uint32_t pg = 0; pg < m->pg_count; pg++)
+		n += prim[pg] != 0;
+	free(prim);
+	return n;
+}
+
 size_t vs_nl_map_size(const struct vstor_pool_map *m)
 {
 	/* per PG: item 4 + NUM 8 + PRIMARY 12 (a part: 8 and 24 per part);
@@ -444,7 +457,9 @@ static int put_map(struct nl_msg *msg, const struct vstor_pool_map *m, bool part
 	t = nla_nest_start(msg, VS_ATTR_OSD_LIST);
 	for (size_t i = 0; i < m->nosds; i++)
 		put_osd(msg, &m->osds[i]);
-	if (nla_nest_end(msg, t) < 0)
+	/* with every OSD down the list is empty, and the kernel requires it:
+	 * plain nla_nest_end would drop an empty nest */
+	if (nla_nest_end_keep_empty(msg, t) < 0)
 		return -E2BIG;
 	if (parts)
 		return 0;

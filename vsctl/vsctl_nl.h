@@ -69,6 +69,8 @@ const char *vs_dev_state_name(uint32_t state);
  * address get 0. 0, or -E2BIG when an attribute does not fit (PG_TABLE:
  * more than VS_NL_MAX_PGS PGs; OSD_LIST above 64 KiB), -ENOMEM. */
 int vs_nl_put_map(struct nl_msg *msg, const struct vstor_pool_map *m, bool parts);
+/* The PGs of m whose primary has a usable address (the others get 0). */
+uint32_t vs_nl_map_reachable(const struct vstor_pool_map *m);
 /* An upper bound of what vs_nl_put_map (or a POOLS item of m) writes. */
 size_t vs_nl_map_size(const struct vstor_pool_map *m);
 /* POOLS of MAP: the maps of the n other pools of the layers, with parts

@@ -3,8 +3,8 @@
  * where libnl's default one-page message held ~160 PGs and nla_put
  * dropped the rest; a PG_TABLE above one attribute's 64 KiB is an error,
  * not a truncated table; with PG_TABLE_PARTs, 65536-PG tables of the pool
- * and of 8 POOLS arrive whole, part by part; LIST replies with POOLS parse
- * back. */
+ * and of 8 POOLS arrive whole, part by part; an OSD_LIST with every OSD
+ * down is sent empty; LIST replies with POOLS parse back. */
 #include "../../vsctl/nl.c"
 
 #include "check.h"
@@ -206,6 +206,44 @@ static void t_parts(void)
 		free(xm[k].primary);
 }
 
+/* Every OSD down (no usable address): OSD_LIST is sent empty, not left
+ * out (the kernel requires it), and every primary is 0. */
+static void t_no_osds(void)
+{
+	static char *none[1] = { "0.0.0.0" };
+	struct nlattr *tb[VS_ATTR_MAX + 1], *it, *pg[VS_PG_ATTR_MAX + 1];
+	struct vstor_pool_map m;
+	struct vs_nl nl = { 0 };
+	struct nl_msg *msg;
+	int rem, n = 0;
+
+	fake_map(&m, 1, 64);
+	CHECK(m.primary);
+	CHECK_EQ(vs_nl_map_reachable(&m), 64);
+	for (size_t i = 0; i < m.nosds; i++) {
+		m.osds[i].addrs = none;
+		m.osds[i].naddrs = 1;
+	}
+	CHECK_EQ(vs_nl_map_reachable(&m), 0);
+	nl.sk = nl_socket_alloc();
+	nl.family = 42;
+	CHECK(nl.sk);
+	msg = vs_nl_msg_maps(&nl, VS_CMD_SET_MAP, vs_nl_map_size(&m));
+	CHECK(msg);
+	CHECK_EQ(vs_nl_put_map(msg, &m, false), 0);
+	CHECK_EQ(genlmsg_parse(nlmsg_hdr(msg), 0, tb, VS_ATTR_MAX, NULL), 0);
+	CHECK_EQ(count_items(tb, VS_ATTR_OSD_LIST), 0);
+	nla_for_each_nested(it, tb[VS_ATTR_PG_TABLE], rem) {
+		CHECK_EQ(nla_parse_nested(pg, VS_PG_ATTR_MAX, it, NULL), 0);
+		CHECK_EQ(nla_get_u64(pg[VS_PG_ATTR_PRIMARY]), 0);
+		n++;
+	}
+	CHECK_EQ(n, 64);
+	nlmsg_free(msg);
+	nl_socket_free(nl.sk);
+	free(m.primary);
+}
+
 /* A LIST reply of a device with two parent pools, through list_cb. */
 static void t_list_pools(void)
 {
@@ -243,6 +281,7 @@ int main(void)
 {
 	RUN(t_big_map);
 	RUN(t_parts);
+	RUN(t_no_osds);
 	RUN(t_list_pools);
 	return vt_finish();
 }

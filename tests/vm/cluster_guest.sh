@@ -800,6 +800,15 @@ done
 
 # ---- what the lazy unmap synced survived kill -9 of every OSD ----
 wait_for 60 osds_up 0 || failed "osd/state of the killed OSDs did not expire"
+# mapping with every OSD down: an empty OSD_LIST, a warning, a device
+if d=$($V map img1 --no_agent 2>/tmp/map-down.err); then
+	grep -q "no primary OSD" /tmp/map-down.err &&
+		pass "map with every OSD down: $d, warned: $(cat /tmp/map-down.err)" ||
+		failed "map with every OSD down gave no warning: $(cat /tmp/map-down.err)"
+	$V unmap "$d" || failed "unmap of $d mapped with every OSD down"
+else
+	failed "map with every OSD down: $(cat /tmp/map-down.err)"
+fi
 for n in 1 2 3; do
 	start_osd "$n"
 done

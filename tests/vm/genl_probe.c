@@ -218,10 +218,14 @@ static void parse_reply(const struct nlmsghdr *nh, struct result *r)
 static int parse_datagram(ssize_t n, uint32_t want_seq, struct result *r)
 {
 	struct nlmsghdr *nh;
-	int len = (int)n, done = 0;
+	size_t len = (size_t)n, off;
+	int done = 0;
 
-	for (nh = (struct nlmsghdr *)rxbuf; NLMSG_OK(nh, len);
-	     nh = NLMSG_NEXT(nh, len)) {
+	/* NLMSG_OK wants an int length and mixes signs (clang warns) */
+	for (off = 0; off + sizeof(*nh) <= len; off += NLMSG_ALIGN(nh->nlmsg_len)) {
+		nh = (struct nlmsghdr *)(rxbuf + off);
+		if (nh->nlmsg_len < sizeof(*nh) || nh->nlmsg_len > len - off)
+			break;
 		if (want_seq && nh->nlmsg_seq != want_seq)
 			continue;
 		if (nh->nlmsg_type == NLMSG_ERROR) {
