@@ -26,7 +26,9 @@
  * pg_clean() clears the history (all_peers = osd_set).
  *
  * One peering runs at a time; a request while one runs (pg->repeer)
- * starts another when the current one's outstanding steps are back. */
+ * starts another when the current one's outstanding steps are back. The
+ * lists of step 2 wait for the ops still running on the PG's objects
+ * (pg->busy_objs, pg_obj_next). */
 #include "osd_pg.h"
 #include "config.h"
 #include "etcd.h"
@@ -886,6 +888,17 @@ void pg_peer(struct pgrun *pg)
 	pg->pending = 1;
 	pg_rec_reset(pg);
 	pg_sync_drop_dirty(pg);
+	/* Writes and recoveries still in flight go on to the old set; the
+	 * lists must see what they wrote, or a version written after a peer
+	 * listed is unknown to this peering: recovery rebuilds the new set
+	 * from the older target, the next SYNC stabilizes the newer version
+	 * where it landed, an extra copy's deletion at target + 1 fails with
+	 * EEXIST for ever. So the lists wait until they are done
+	 * ("repeering": draining, spec §8.1); new ops get -EPIPE meanwhile. */
+	if (pg->busy_objs) {
+		pg->draining = true;
+		pg->pending++;
+	}
 	for (uint32_t i = 0; i < pg->npeers; i++)
 		pg->peers[i].ok = false;
 	pg_publish(pg);

@@ -216,6 +216,8 @@ void pg_publish(struct pgrun *pg)
 
 	if (!ec)
 		return;
+	if (pg->st == PG_OFF && pg->busy_objs)
+		return;		/* the next primary must list what they write: pg_obj_next */
 	if (pg->etcd_inflight) {
 		pg->etcd_again = true;
 		return;

@@ -58,6 +58,7 @@ struct obj {
 	struct obj_st *st;
 	struct osd_op *wq_head, *wq_tail;	/* ops waiting for this object */
 	struct obj *next;		/* hash chain */
+	struct pgrun *busy_pg;		/* busy with an op of this PG (busy_objs) */
 	bool busy, deleted;
 };
 
@@ -105,6 +106,11 @@ struct pgrun {
 	uint64_t fix_epoch;		/* highest epoch seen, kept over PH_FIX */
 	uint32_t round;
 	int pending;
+	/* objects running an op of this PG (write, recovery, queued read):
+	 * a peering lists only once they are done (draining), a release
+	 * deletes pg/state only then (pg_obj_next) */
+	uint32_t busy_objs;
+	bool draining;
 	struct ringloop_timer peer_timer;	/* retry after an etcd error */
 	struct ringloop_timer probe_timer;	/* PING peers that failed */
 	struct pg_peer peers[MAX_PEERS];	/* set + history + all_peers */
@@ -263,6 +269,10 @@ void pg_hist_event(struct pgrun *pg, const char *value, size_t len, int64_t mod_
 /* ---- osd_primary.c ---- */
 void pg_reply_rw(struct osd_op *op, int64_t retval, uint64_t version);
 void pg_reply_err(struct osd_op *op, int64_t err);
+/* o (not busy) runs an op of pg from now on, until pg_obj_next finds its
+ * queue empty. */
+void pg_obj_busy(struct obj *o, struct pgrun *pg);
+/* The op running on o is done: starts the next one queued, or o is idle. */
 void pg_obj_next(struct osd *osd, struct obj *o);
 void pg_rw_start(struct osd *osd, struct osd_op *op);
 void pg_read_submit(struct osd *osd, struct osd_op *op);

@@ -31,18 +31,44 @@ void pg_reply_err(struct osd_op *op, int64_t err)
 	osd_send_reply(op);
 }
 
+void pg_obj_busy(struct obj *o, struct pgrun *pg)
+{
+	o->busy = true;
+	o->busy_pg = pg;
+	pg->busy_objs++;
+}
+
+/* The last op in flight on pg is done: a peering that waits for it lists
+ * now, a release waiting for it deletes pg/state (pg_publish). */
+static void pg_obj_idle(struct pgrun *pg)
+{
+	if (--pg->busy_objs)
+		return;
+	if (pg->draining) {
+		pg->draining = false;
+		pg_peer_put(pg);
+	}
+	if (pg->st == PG_OFF && pg->locked)
+		pg_publish(pg);
+}
+
 void pg_obj_next(struct osd *osd, struct obj *o)
 {
 	struct osd_op *op = o->wq_head;
+	struct pgrun *was = o->busy_pg;
 
 	o->busy = false;
-	if (!op)
-		return;
-	o->wq_head = op->wnext;
-	if (!o->wq_head)
-		o->wq_tail = NULL;
-	o->busy = true;
-	pg_rw_start(osd, op);
+	o->busy_pg = NULL;
+	if (op) {
+		o->wq_head = op->wnext;
+		if (!o->wq_head)
+			o->wq_tail = NULL;
+		pg_obj_busy(o, op->pg);	/* before the idle check: pg stays busy */
+	}
+	if (was)
+		pg_obj_idle(was);
+	if (op)
+		pg_rw_start(osd, op);
 }
 
 static void rw_put(struct osd_op *op)
@@ -314,7 +340,7 @@ static void obj_enqueue(struct osd *osd, struct obj *o, struct osd_op *op)
 		o->wq_tail = op;
 		return;
 	}
-	o->busy = true;
+	pg_obj_busy(o, op->pg);
 	pg_rw_start(osd, op);
 }
 

@@ -203,7 +203,7 @@ void pg_rec_kick(struct osd_pgs *P)
 				o->wq_tail = op;
 				continue;
 			}
-			o->busy = true;
+			pg_obj_busy(o, pg);
 			pg_rec_start(op);
 		}
 		rec_check_done(pg);

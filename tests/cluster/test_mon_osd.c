@@ -289,25 +289,12 @@ static int start_osd(int n)
 	return C.osds[n] ? 0 : -1;
 }
 
-static bool log_has(const char *path, const char *needle)
-{
-	FILE *f = fopen(path, "r");
-	char line[1024];
-	bool found = false;
-
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = strstr(line, needle) != NULL;
-	if (f)
-		fclose(f);
-	return found;
-}
-
 /* Which monitor is master: the running one whose log says so. */
 static int master_index(void)
 {
 	for (int i = 0; i < 2; i++)
 		if (mons[i] && mon_proc_running(mons[i]) &&
-		    log_has(mon_proc_log(mons[i]), "master monitor now"))
+		    oc_log_has(mon_proc_log(mons[i]), "master monitor now"))
 			return i;
 	return -1;
 }

@@ -428,6 +428,19 @@ int64_t oc_sec_list(struct osd_cluster *c, int n, uint64_t inode, struct vs_obj_
 	return rv;
 }
 
+bool oc_log_has(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
 int64_t oc_sync(struct osd_cluster *c, int n)
 {
 	union vs_packet req, rep;

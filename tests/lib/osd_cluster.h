@@ -95,6 +95,8 @@ bool oc_wait_osd_gone(struct osd_cluster *c, int n, int timeout_ms);
  * entries (native byte order) into out. The entry count or < 0. */
 int64_t oc_sec_list(struct osd_cluster *c, int n, uint64_t inode, struct vs_obj_ver_id *out,
 		    size_t cap);
+/* Some line (up to 1 KiB) of the file at path contains needle. */
+bool oc_log_has(const char *path, const char *needle);
 /* SYNC (primary) on OSD n: its retval. */
 int64_t oc_sync(struct osd_cluster *c, int n);
 
