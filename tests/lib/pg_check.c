@@ -35,10 +35,11 @@ static bool state_ok(const struct pg_want *w, json_t arr)
 		!strcmp(s1, "left_on_dead"));
 }
 
-/* PG pg's set in pgs is acceptable; *found |= it holds need_osd. */
-static bool set_ok(struct pg_want *w, json_t pgs, int pg, uint64_t *prim, bool *found)
+/* PG pg's set in pgs is acceptable (to set[0..pg_size)); *found |= it
+ * holds need_osd. */
+static bool set_ok(struct pg_want *w, json_t pgs, int pg, uint64_t set[16], uint64_t *prim,
+		   bool *found)
 {
-	uint64_t set[16];
 	int n = w->pg_size < 16 ? w->pg_size : 16;
 
 	if (!pg_set_of(pgs, w->pool, pg, set, n, prim)) {
@@ -56,7 +57,27 @@ static bool set_ok(struct pg_want *w, json_t pgs, int pg, uint64_t *prim, bool *
 	return true;
 }
 
-static bool state_clean(struct etcd_client *cl, struct pg_want *w, int pg, uint64_t prim)
+/* Every OSD of set[0..n) is among pg/state's peers: the state is of a
+ * peering with this set, not an earlier one still shown for a moment
+ * after config/pgs changed. */
+static bool peers_cover(json_t peers, const uint64_t *set, int n)
+{
+	for (int s = 0; s < n; s++) {
+		bool in = false;
+
+		for (size_t i = 0; i < json_len(peers) && !in; i++) {
+			uint64_t p = 0;
+
+			in = json_u64(json_at(peers, i), &p) == 0 && p == set[s];
+		}
+		if (!in)
+			return false;
+	}
+	return true;
+}
+
+static bool state_clean(struct etcd_client *cl, struct pg_want *w, int pg, const uint64_t *set,
+			uint64_t prim)
 {
 	char key[64];
 	uint64_t sp = 0;
@@ -66,7 +87,8 @@ static bool state_clean(struct etcd_client *cl, struct pg_want *w, int pg, uint6
 	snprintf(key, sizeof(key), "pg/state/%" PRIu64 "/%d", w->pool, pg);
 	st = oc_get_json(cl, key);
 	json_u64(json_get(st, "primary"), &sp);
-	ok = state_ok(w, json_get(st, "state")) && sp == prim;
+	ok = state_ok(w, json_get(st, "state")) && sp == prim &&
+	     peers_cover(json_get(st, "peers"), set, w->pg_size < 16 ? w->pg_size : 16);
 	if (!ok) {
 		struct strbuf sb;
 
@@ -90,9 +112,9 @@ bool pgs_clean(struct etcd_client *cl, struct pg_want *w)
 	if (!pgs)
 		snprintf(w->why, sizeof(w->why), "no config/pgs");
 	for (int pg = 1; ok && pg <= w->pg_count; pg++) {
-		uint64_t prim;
+		uint64_t set[16], prim;
 
-		ok = set_ok(w, pgs, pg, &prim, &found) && state_clean(cl, w, pg, prim);
+		ok = set_ok(w, pgs, pg, set, &prim, &found) && state_clean(cl, w, pg, set, prim);
 	}
 	if (ok && !found)
 		snprintf(w->why, sizeof(w->why), "OSD %d in no PG", w->need_osd);

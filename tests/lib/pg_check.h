@@ -24,7 +24,8 @@ bool pg_set_of(json_t pgs, uint64_t pool, int pg, uint64_t *set, int n, uint64_t
 
 /* Every PG placed on pg_size OSDs (none of them no_osd, need_osd in one of
  * the sets) and "active" alone (or with left_on_dead when allowed) under
- * its configured primary. */
+ * its configured primary, with every OSD of its set among the peers of
+ * pg/state (a state of the peering with that set). */
 bool pgs_clean(struct etcd_client *cl, struct pg_want *w);
 
 #endif
