@@ -173,6 +173,7 @@ struct osd {
 	/* etcd (osd_etcd.c); NULL when no etcd_address is configured */
 	struct cfg *cfg;
 	struct osd_etcd *etcd;
+	struct osd_etcd_batch *ebatch;	/* osd_etcd_batch.c, made on first use */
 	unsigned lease_ttl;		/* seconds */
 	const char *bind_address;
 	int port;
@@ -267,6 +268,27 @@ int64_t osd_etcd_lease(struct osd *osd);
 const struct osd_pgmap *osd_etcd_pgmap(struct osd *osd);
 /* Address and port of OSD num from osd/state (false: not up). */
 bool osd_etcd_peer(struct osd *osd, uint64_t num, const char **addr, int *port);
+
+/* ---- osd_etcd_batch.c ---- */
+struct etcd_compare;
+struct etcd_txn_op;
+struct etcd_result;
+/* Queues one step on one key: op (a put, delete or range of a single key,
+ * no prev_kv), guarded by cmp (on the same key, not VALUE) or not (NULL);
+ * both are copied. It is sent in one etcd txn with other steps, and cb
+ * gets the answer a txn of its own would have given (osd_etcd_batch.c):
+ * status, revision, succeeded and, when its guard failed, responses[0] =
+ * the key as read; a range's kvs. The result belongs to the caller of cb
+ * (never move or clear it). 0, or ETCD_E_* when not queued (no cb). */
+int osd_etcd_step(struct osd *osd, const struct etcd_compare *cmp, const struct etcd_txn_op *op,
+		  void (*cb)(void *arg, struct etcd_result *res), void *arg);
+/* Steps queued so far, txns sent, steps waiting now. */
+void osd_etcd_batch_counts(struct osd *osd, uint64_t *steps, uint64_t *txns, uint64_t *queued);
+/* Shutdown: queued steps complete with ETCD_E_CANCELED, no new ones are
+ * taken; the txns in flight complete when the client is freed. */
+void osd_etcd_batch_cancel(struct osd *osd);
+/* Cancels, then frees the batcher (after the etcd client is freed). */
+void osd_etcd_batch_free(struct osd *osd);
 
 /* ---- pool.c ---- */
 struct osd_op *osd_op_alloc(struct osd *osd);

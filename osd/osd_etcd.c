@@ -769,7 +769,9 @@ void osd_etcd_stop(struct osd *osd)
 	}
 	oe->closing = true;
 	watches_cancel(oe);
+	osd_etcd_batch_cancel(osd);
 	etcd_client_free(oe->ec);
+	osd_etcd_batch_free(osd);	/* its txns in flight are cancelled now */
 	etcd_ringloop_free(oe->glue);	/* withdraws the polls still in flight */
 	osd_pgmap_free(&oe->pgmap);
 	free(oe->peers);

@@ -137,10 +137,10 @@ static void hist_read_cb(void *arg, struct etcd_result *res)
 
 static bool hist_read(struct pgrun *pg)
 {
-	struct etcd_client *ec = osd_etcd_client(pg->osd);
-	struct etcd_range_req req = { .key = pg->hkey };
+	struct etcd_txn_op op = { .type = ETCD_OP_RANGE };
 
-	return ec && etcd_range(ec, &req, hist_read_cb, pg) == 0;
+	op.range.key = pg->hkey;
+	return osd_etcd_step(pg->osd, NULL, &op, hist_read_cb, pg) == 0;
 }
 
 /* ---- step 2: lists ---- */
@@ -620,20 +620,15 @@ static int hist_make_clean(const struct pgrun *pg, struct pg_hist *h)
 /* Writes pg->hist_new guarded by "not changed since we read it". */
 static bool hist_write(struct pgrun *pg, etcd_cb *cb)
 {
-	struct etcd_client *ec = osd_etcd_client(pg->osd);
 	struct etcd_compare cmp = {
 		.key = pg->hkey, .target = ETCD_CMP_MOD, .op = ETCD_CMP_LESS,
 		.number = pg->hist_rev + 1,
 	};
-	struct etcd_txn_op ok = { .type = ETCD_OP_PUT }, fail = { .type = ETCD_OP_RANGE };
-	struct etcd_txn_req req = {
-		.compare = &cmp, .n_compare = 1, .success = &ok, .n_success = 1,
-		.failure = &fail, .n_failure = 1,
-	};
+	struct etcd_txn_op ok = { .type = ETCD_OP_PUT };
 	struct strbuf sb;
 	bool started;
 
-	if (!ec)
+	if (!osd_etcd_client(pg->osd))
 		return false;
 	sb_init(&sb);
 	if (pg_hist_format(&pg->hist_new, &sb)) {
@@ -643,8 +638,7 @@ static bool hist_write(struct pgrun *pg, etcd_cb *cb)
 	ok.put.key = pg->hkey;
 	ok.put.value = sb.buf;
 	ok.put.value_len = sb.len;
-	fail.range.key = pg->hkey;
-	started = etcd_txn(ec, &req, cb, pg) == 0;
+	started = osd_etcd_step(pg->osd, &cmp, &ok, cb, pg) == 0;
 	sb_free(&sb);
 	if (started) {
 		pg->hist_writing = true;

@@ -204,17 +204,12 @@ static void publish_cb(void *arg, struct etcd_result *res)
 void pg_publish(struct pgrun *pg)
 {
 	struct osd *osd = pg->osd;
-	struct etcd_client *ec = osd_etcd_client(osd);
 	struct etcd_compare cmp = { .key = pg->key };
-	struct etcd_txn_op ok = { .type = ETCD_OP_PUT }, fail = { .type = ETCD_OP_RANGE };
-	struct etcd_txn_req req = {
-		.compare = &cmp, .n_compare = 1, .success = &ok, .n_success = 1,
-		.failure = &fail, .n_failure = 1,
-	};
+	struct etcd_txn_op ok = { .type = ETCD_OP_PUT };
 	struct strbuf sb;
 	int n = 0;
 
-	if (!ec)
+	if (!osd_etcd_client(osd))
 		return;
 	if (pg->st == PG_OFF && pg->busy_objs)
 		return;		/* the next primary must list what they write: pg_obj_next */
@@ -275,8 +270,7 @@ void pg_publish(struct pgrun *pg)
 		ok.put.value_len = sb.len;
 		ok.put.lease = osd_etcd_lease(osd);
 	}
-	fail.range.key = pg->key;
-	if (etcd_txn(ec, &req, publish_cb, pg) == 0)
+	if (osd_etcd_step(osd, &cmp, &ok, publish_cb, pg) == 0)
 		pg->etcd_inflight = true;
 	else
 		log_warn("PG %" PRIu64 "/%u: cannot start an etcd request", pg->pool_id, pg->num);
@@ -580,13 +574,12 @@ static void pg_stats_cb(void *arg, struct etcd_result *res)
 
 void pg_stats_publish(struct pgrun *pg)
 {
-	struct etcd_client *ec = osd_etcd_client(pg->osd);
 	uint64_t unclean = pg->n_degraded + pg->n_misplaced + pg->n_incomplete;
-	struct etcd_put_req req;
+	struct etcd_txn_op op = { .type = ETCD_OP_PUT };
 	struct strbuf sb;
 	char key[64];
 
-	if (!ec || pg->st != PG_ACTIVE)
+	if (!osd_etcd_client(pg->osd) || pg->st != PG_ACTIVE)
 		return;
 	sb_init(&sb);
 	sb_printf(&sb, "{\"object_count\":%" PRIu64 ",\"clean_count\":%" PRIu64
@@ -599,11 +592,10 @@ void pg_stats_publish(struct pgrun *pg)
 	sb_puts(&sb, "]}");
 	if (!sb.oom) {
 		snprintf(key, sizeof(key), "pg/stats/%" PRIu64 "/%u", pg->pool_id, pg->num);
-		memset(&req, 0, sizeof(req));
-		req.key = key;
-		req.value = sb.buf;
-		req.value_len = sb.len;
-		etcd_put(ec, &req, pg_stats_cb, NULL);
+		op.put.key = key;
+		op.put.value = sb.buf;
+		op.put.value_len = sb.len;
+		osd_etcd_step(pg->osd, NULL, &op, pg_stats_cb, NULL);
 	}
 	sb_free(&sb);
 }

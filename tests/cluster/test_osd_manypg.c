@@ -1,0 +1,242 @@
+/* A pool of many PGs on 3 real vstor-osd processes + a real etcd, with the
+ * default lease timing (etcd_report_interval 5 s, TTL 15 s): every PG must
+ * reach "active" under its configured primary while every OSD keeps its
+ * lease (osd/state/<n> stays under the lease it registered with, no
+ * "expired" in the logs), and the number of etcd revisions the OSDs
+ * cause stays well below one per PG (pg/state and pg/history writes are
+ * batched into transactions). Then the pool's primaries rotate (every PG
+ * moves to the next OSD): released and re-locked, all active again.
+ *
+ * VSTOR_MANYPG_COUNT overrides the PG count (default 2048) to measure
+ * bigger pools by hand; the times and etcd request counts are printed. */
+#include "check.h"
+#include "etcd.h"
+#include "osd_cluster.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PREFIX "/vmpg"
+#define NOSD 3
+#define WAIT_MS 120000
+
+static struct osd_cluster C;
+static int pg_count = 2048;
+static int64_t leases[NOSD + 1];
+
+static const char *osd_args[] = {
+	"--etcd_address", NULL, "--etcd_prefix", PREFIX, "--immediate_commit", "all", NULL,
+};
+
+static uint64_t primary_of(int pg, int shift)
+{
+	return (uint64_t)((pg + shift) % NOSD) + 1;
+}
+
+/* config/pgs with every PG on OSDs 1..3, primaries rotated by shift. */
+static char *pgs_doc(int shift)
+{
+	struct strbuf sb;
+
+	sb_init(&sb);
+	sb_puts(&sb, "{\"hash\":\"h\",\"items\":{\"1\":{");
+	for (int pg = 1; pg <= pg_count; pg++) {
+		uint64_t p = primary_of(pg, shift);
+
+		sb_printf(&sb, "%s\"%d\":{\"osd_set\":[%" PRIu64 ",%" PRIu64 ",%" PRIu64
+			  "],\"primary\":%" PRIu64 "}", pg > 1 ? "," : "", pg, p, p % NOSD + 1,
+			  (p + 1) % NOSD + 1, p);
+	}
+	sb_puts(&sb, "}}}");
+	if (sb.oom) {
+		sb_free(&sb);
+		return NULL;
+	}
+	return sb.buf;
+}
+
+static int64_t revision(void)
+{
+	struct etcd_range_req req = { .key = "config/pools" };
+	struct etcd_result r;
+	int64_t rev = etcd_range_sync(C.cl, &req, &r) == ETCD_OK ? r.revision : -1;
+
+	etcd_result_clear(&r);
+	return rev;
+}
+
+/* How many PGs are "active" alone under their configured primary; -1 on
+ * an etcd error. */
+static int count_active(int shift)
+{
+	struct etcd_range_req req = { .key = "pg/state/1/", .prefix = true, .timeout_ms = 10000 };
+	struct etcd_result r;
+	int n = 0;
+
+	if (etcd_range_sync(C.cl, &req, &r) != ETCD_OK) {
+		etcd_result_clear(&r);
+		return -1;
+	}
+	for (size_t i = 0; i < r.n_kvs; i++) {
+		const struct etcd_kv *kv = &r.kvs[i];
+		json_t j = json_parse(kv->value, kv->value_len, NULL, 0);
+		json_t st = json_get(j, "state");
+		uint64_t prim = 0;
+		int pg = atoi(kv->key + strlen("pg/state/1/"));
+
+		if (!json_u64(json_get(j, "primary"), &prim) && pg >= 1 && pg <= pg_count &&
+		    prim == primary_of(pg, shift) && json_len(st) == 1 &&
+		    !strcmp(json_str(json_at(st, 0)) ? json_str(json_at(st, 0)) : "", "active"))
+			n++;
+		json_free(j);
+	}
+	etcd_result_clear(&r);
+	return n;
+}
+
+/* The lease each OSD registered osd/state/<n> with (0: key missing). */
+static int64_t state_lease(int n)
+{
+	char key[32];
+	struct etcd_range_req req = { .key = key };
+	struct etcd_result r;
+	int64_t lease = 0;
+
+	snprintf(key, sizeof(key), "osd/state/%d", n);
+	if (etcd_range_sync(C.cl, &req, &r) == ETCD_OK && r.n_kvs)
+		lease = r.kvs[0].lease;
+	etcd_result_clear(&r);
+	return lease;
+}
+
+static bool log_has(int n, const char *needle)
+{
+	FILE *f = fopen(osd_proc_log(C.osds[n]), "r");
+	char line[1024];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* Waits until all PGs are active under the primaries of shift; the time
+ * in ms, or -1. */
+static long long wait_active(int shift, int *last)
+{
+	long long t0 = vt_now_ms();
+
+	while (vt_now_ms() - t0 < WAIT_MS) {
+		*last = count_active(shift);
+		if (*last == pg_count)
+			return vt_now_ms() - t0;
+		for (int n = 1; n <= NOSD; n++)
+			if (!osd_proc_running(C.osds[n]))
+				return -1;
+		vt_sleep_ms(250);
+	}
+	return -1;
+}
+
+/* Every OSD still runs with the lease it started with. */
+static bool leases_kept(void)
+{
+	for (int n = 1; n <= NOSD; n++) {
+		if (!osd_proc_running(C.osds[n]) || state_lease(n) != leases[n] ||
+		    log_has(n, "expired")) {
+			fprintf(stderr, "OSD %d: lost its lease (running %d, lease %" PRIx64
+				" -> %" PRIx64 ")\n", n, osd_proc_running(C.osds[n]),
+				(uint64_t)leases[n], (uint64_t)state_lease(n));
+			return false;
+		}
+	}
+	return true;
+}
+
+static void t_start_all_active(void)
+{
+	char pools[256];
+	char *pgs = pgs_doc(0);
+	int64_t rev0, rev1;
+	long long ms;
+	int last = 0;
+
+	CHECK(pgs);
+	snprintf(pools, sizeof(pools), "{\"1\":{\"name\":\"many\",\"scheme\":\"replicated\","
+		 "\"pg_size\":3,\"pg_minsize\":2,\"pg_count\":%d}}", pg_count);
+	if (!oc_start(&C, PREFIX, osd_args, NOSD, pools, pgs)) {
+		free(pgs);
+		CHECK(!"cluster started");
+	}
+	free(pgs);
+	rev0 = revision();
+	ms = wait_active(0, &last);
+	CHECK_MSG(ms >= 0, "%d of %d PGs active", last, pg_count);
+	rev1 = revision();
+	for (int n = 1; n <= NOSD; n++) {
+		leases[n] = state_lease(n);
+		CHECK(leases[n]);
+	}
+	printf("start: %d PGs active in %lld ms, %" PRId64 " etcd revisions\n", pg_count, ms,
+	       rev1 - rev0);
+	/* per PG: the lock, "peering", pg/history, "active" and pg/stats
+	 * would be 5 revisions each unbatched */
+	CHECK_MSG(rev1 - rev0 < pg_count, "%" PRId64 " revisions for %d PGs", rev1 - rev0,
+		  pg_count);
+	CHECK(leases_kept());
+}
+
+static void t_rotate_primaries(void)
+{
+	char *pgs = pgs_doc(1);
+	int64_t rev0, rev1;
+	long long ms;
+	int last = 0;
+
+	CHECK(pgs);
+	rev0 = revision();
+	CHECK(etcd_put_str_sync(C.cl, "config/pgs", pgs) == ETCD_OK);
+	free(pgs);
+	ms = wait_active(1, &last);
+	CHECK_MSG(ms >= 0, "%d of %d PGs active", last, pg_count);
+	rev1 = revision();
+	printf("rotate: %d PGs moved and active in %lld ms, %" PRId64 " etcd revisions\n",
+	       pg_count, ms, rev1 - rev0);
+	CHECK(leases_kept());
+}
+
+/* A whole lease TTL later the leases are still the same (keepalives on
+ * time once the PG work is done). */
+static void t_leases_kept(void)
+{
+	vt_sleep_ms(16000);
+	CHECK(leases_kept());
+	CHECK_EQ(count_active(1), pg_count);
+}
+
+static void t_shutdown(void)
+{
+	CHECK_EQ(oc_stop_all(&C), 0);
+}
+
+int main(void)
+{
+	const char *env = getenv("VSTOR_MANYPG_COUNT");
+
+	if (env && atoi(env) > 0)
+		pg_count = atoi(env);
+	oc_init(&C);
+	vt_run("start_all_active", t_start_all_active);
+	if (!vt_case_failed) {
+		vt_run("rotate_primaries", t_rotate_primaries);
+		vt_run("leases_kept", t_leases_kept);
+		vt_run("clean_shutdown", t_shutdown);
+	}
+	oc_free(&C);
+	return vt_finish();
+}
