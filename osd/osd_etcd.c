@@ -15,7 +15,9 @@
  * Life cycle: grant the lease -> register osd/state/<n> (txn: only if the
  * key does not exist) -> load config/global, config/pools, config/pgs and
  * osd/state/ in one txn -> watch config/ and osd/state/ from the next
- * revision. Every etcd_report_interval: keep the lease alive and publish
+ * revision. Every etcd_report_interval: keep the lease alive (again a
+ * second after a failed keepalive; a late report timer is logged, it
+ * means the loop was busy) and publish
  * osd/stats/<n>, with osd/inodestats/<n> and osd/space/<n> (osd_inostats.c)
  * in the same txn when they changed. Losing the lease is fatal (it will guard PG locks). A
  * compacted watch reloads everything and watches again. */
@@ -56,6 +58,10 @@ struct osd_etcd {
 	struct etcd_ringloop *glue;	/* drives ec from the ring loop */
 	struct ringloop_timer retry;	/* next step after a failure */
 	struct ringloop_timer report;	/* keepalive + stats */
+	struct ringloop_timer ka_retry;	/* keepalive again soon after a failure */
+	uint64_t report_due_ns;		/* when report should have run */
+	uint64_t ka_sent_ns, ka_ok_ns;	/* last keepalive sent, last one answered */
+	uint64_t logged_steps;		/* PG steps at the last batch log line */
 	enum oe_state state;
 	bool step_inflight, keepalive_inflight, stats_inflight, closing;
 	int64_t lease_id;
@@ -300,6 +306,7 @@ static void lease_cb(void *arg, struct etcd_result *res)
 		return;
 	}
 	oe->lease_id = res->lease_id;
+	oe->ka_ok_ns = ringloop_now_ns();
 	log_info("etcd: lease %" PRIx64 " granted (TTL %" PRId64 " s)", (uint64_t)res->lease_id,
 		 res->ttl);
 	oe->state = OE_REGISTER;
@@ -508,6 +515,7 @@ static void on_watch(void *arg, struct etcd_watch *w, const struct etcd_watch_up
 static void keepalive_cb(void *arg, struct etcd_result *res)
 {
 	struct osd_etcd *oe = arg;
+	uint64_t now = ringloop_now_ns(), rtt = (now - oe->ka_sent_ns) / 1000000;
 
 	oe->keepalive_inflight = false;
 	if (gone(oe, res))
@@ -518,9 +526,33 @@ static void keepalive_cb(void *arg, struct etcd_result *res)
 		oe->lease_id = 0;
 		fatal(oe);
 	} else if (res->status) {
-		log_warn("etcd: lease keepalive failed: %s %s", etcd_strerror(res->status),
-			 res->errmsg);
+		/* again in a second, not a report interval later: the TTL
+		 * leaves room for a few attempts, not for two intervals */
+		log_warn("etcd: lease keepalive failed: %s %s; %" PRIu64 " ms since the last one "
+			 "answered, retrying", etcd_strerror(res->status), res->errmsg,
+			 (now - oe->ka_ok_ns) / 1000000);
+		ringloop_timer_del(oe->osd->rl, &oe->ka_retry);
+		ringloop_timer_add(oe->osd->rl, &oe->ka_retry, now + RETRY_MS * 1000000ull);
+	} else {
+		if (rtt >= 1000)
+			log_warn("etcd: lease keepalive answered after %" PRIu64 " ms", rtt);
+		oe->ka_ok_ns = now;
 	}
+}
+
+static void keepalive_send(struct osd_etcd *oe)
+{
+	if (oe->closing || !oe->lease_id || oe->state < OE_LOAD || oe->keepalive_inflight)
+		return;
+	if (!etcd_lease_keepalive(oe->ec, oe->lease_id, keepalive_cb, oe)) {
+		oe->keepalive_inflight = true;
+		oe->ka_sent_ns = ringloop_now_ns();
+	}
+}
+
+static void ka_retry_cb(struct ringloop_timer *t)
+{
+	keepalive_send((struct osd_etcd *)(void *)((char *)t - offsetof(struct osd_etcd, ka_retry)));
 }
 
 /* The pending per-inode texts become the published ones, or are dropped
@@ -641,19 +673,34 @@ static void publish_stats(struct osd_etcd *oe)
 	sb_free(&sb);
 }
 
+static void report_arm(struct osd_etcd *oe, uint64_t now)
+{
+	oe->report_due_ns = now + report_interval_ms(oe) * 1000000ull;
+	ringloop_timer_add(oe->osd->rl, &oe->report, oe->report_due_ns);
+}
+
 static void report_cb(struct ringloop_timer *t)
 {
 	struct osd_etcd *oe = (struct osd_etcd *)(void *)((char *)t - offsetof(struct osd_etcd, report));
 
+	uint64_t now = ringloop_now_ns(), steps, txns, queued;
+
 	if (oe->closing)
 		return;
-	if (oe->lease_id && oe->state >= OE_LOAD && !oe->keepalive_inflight &&
-	    !etcd_lease_keepalive(oe->ec, oe->lease_id, keepalive_cb, oe))
-		oe->keepalive_inflight = true;
+	/* a late timer means the loop was busy that long: the keepalive
+	 * is late by as much */
+	if (now > oe->report_due_ns + 1000000000ull)
+		log_warn("etcd: event loop busy, lease keepalive %" PRIu64 " ms late",
+			 (now - oe->report_due_ns) / 1000000);
+	keepalive_send(oe);
 	if (oe->state >= OE_LOAD && !oe->stats_inflight)
 		publish_stats(oe);
-	ringloop_timer_add(oe->osd->rl, &oe->report,
-			   ringloop_now_ns() + report_interval_ms(oe) * 1000000ull);
+	osd_etcd_batch_counts(oe->osd, &steps, &txns, &queued);
+	if (steps != oe->logged_steps)
+		log_info("etcd: %" PRIu64 " PG updates sent in %" PRIu64 " txns so far, %" PRIu64
+			 " queued", steps - queued, txns, queued);
+	oe->logged_steps = steps;
+	report_arm(oe, now);
 }
 
 /* ---- start / stop ---- */
@@ -681,6 +728,7 @@ int osd_etcd_start(struct osd *osd)
 	oe->osd = osd;
 	ringloop_timer_init(&oe->retry, retry_cb);
 	ringloop_timer_init(&oe->report, report_cb);
+	ringloop_timer_init(&oe->ka_retry, ka_retry_cb);
 	snprintf(oe->key_state, sizeof(oe->key_state), "osd/state/%" PRIu64, osd->osd_num);
 	snprintf(oe->key_stats, sizeof(oe->key_stats), "osd/stats/%" PRIu64, osd->osd_num);
 	snprintf(oe->key_inodestats, sizeof(oe->key_inodestats), "osd/inodestats/%" PRIu64,
@@ -728,8 +776,7 @@ int osd_etcd_start(struct osd *osd)
 		 report_interval_ms(oe));
 	oe->state = OE_LEASE;
 	step(oe);
-	ringloop_timer_add(osd->rl, &oe->report,
-			   ringloop_now_ns() + report_interval_ms(oe) * 1000000ull);
+	report_arm(oe, ringloop_now_ns());
 	return osd->exit_code ? -1 : 0;
 fail:
 	etcd_config_free(&ecfg);
@@ -762,6 +809,7 @@ void osd_etcd_stop(struct osd *osd)
 		return;
 	ringloop_timer_del(osd->rl, &oe->retry);
 	ringloop_timer_del(osd->rl, &oe->report);
+	ringloop_timer_del(osd->rl, &oe->ka_retry);
 	if (oe->lease_id && !etcd_lease_revoke(oe->ec, oe->lease_id, revoke_cb, oe)) {
 		deadline = ringloop_now_ns() + 3000000000ull;
 		while (!oe->revoked && ringloop_now_ns() < deadline)

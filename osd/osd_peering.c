@@ -617,6 +617,21 @@ static int hist_make_clean(const struct pgrun *pg, struct pg_hist *h)
 }
 
 
+/* pg->hist is what hist_make_clean() makes of it: no sets, all_peers =
+ * the OSDs of osd_set. */
+static bool hist_is_clean(const struct pgrun *pg)
+{
+	if (pg->hist.nsets)
+		return false;
+	for (uint32_t i = 0; i < pg->size; i++)
+		if (pg->set[i] && !pg_hist_has_peer(&pg->hist, pg->set[i]))
+			return false;
+	for (uint32_t i = 0; i < pg->hist.nall; i++)
+		if (!is_member(pg, pg->hist.all[i]))
+			return false;
+	return true;
+}
+
 /* Writes pg->hist_new guarded by "not changed since we read it". */
 static bool hist_write(struct pgrun *pg, etcd_cb *cb)
 {
@@ -943,6 +958,10 @@ static void hist_sync(struct pgrun *pg)
 	bool clean = pg_is_clean(pg);
 
 	if (pg->st != PG_ACTIVE || pg->hist_writing || pg->peering)
+		return;
+	/* nothing to write, known without building it (recovery checks
+	 * every active PG each pass) */
+	if (!pg->bump_wanted && (!clean || hist_is_clean(pg)))
 		return;
 	if (pg_hist_copy(&pg->hist_new, &pg->hist))
 		return;

@@ -59,6 +59,7 @@ static struct osd_pgs *pgs_get(struct osd *osd)
 			return NULL;
 		}
 		osd->pgs->objs.nb = OBJ_MIN_BUCKETS;
+		idmap_init(&osd->pgs->by_id);
 		ec_fault_init(osd->pgs);
 		pg_sync_init(osd);
 	}
@@ -352,12 +353,36 @@ static bool self_in_set(const struct osd_pg *cp, uint64_t self, uint32_t *pos)
 	return false;
 }
 
+/* PGs by (pool, num) in P->by_id: config/pgs and pg/history events look
+ * their PG up once each, and a search of the list made that quadratic in
+ * the PG count. Pool ids past 32 bits (meaningless: a pool id is the top
+ * 16 bits of an inode) stay in the list only. */
+static uint64_t pg_id(uint64_t pool, uint32_t num)
+{
+	return pool >> 32 ? 0 : pool << 32 | num;
+}
+
+static struct pgrun *pg_lookup(struct osd_pgs *P, uint64_t pool, uint32_t num)
+{
+	uint64_t id = pg_id(pool, num);
+
+	if (id)
+		return idmap_get(&P->by_id, id);
+	for (struct pgrun *pg = P->pgs; pg; pg = pg->next)
+		if (pg->pool_id == pool && pg->num == num)
+			return pg;
+	return NULL;
+}
+
 static struct pgrun *pg_new(struct osd_pgs *P, struct osd *osd, uint64_t pool, uint32_t num)
 {
 	struct pgrun *pg = calloc(1, sizeof(*pg));
+	uint64_t id = pg_id(pool, num);
 
-	if (!pg)
+	if (!pg || (id && idmap_put(&P->by_id, id, pg))) {
+		free(pg);
 		return NULL;
+	}
 	pg->osd = osd;
 	pg->pool_id = pool;
 	pg->num = num;
@@ -372,14 +397,6 @@ static struct pgrun *pg_new(struct osd_pgs *P, struct osd *osd, uint64_t pool, u
 	pg->next = P->pgs;
 	P->pgs = pg;
 	return pg;
-}
-
-static struct pgrun *pg_lookup(struct osd_pgs *P, uint64_t pool, uint32_t num)
-{
-	for (struct pgrun *pg = P->pgs; pg; pg = pg->next)
-		if (pg->pool_id == pool && pg->num == num)
-			return pg;
-	return NULL;
 }
 
 /* Applies one config/pgs entry to pg; true when it must re-peer. */
@@ -521,6 +538,7 @@ void osd_pg_stop(struct osd *osd)
 		return;
 	P->stopping = true;
 	ringloop_defer_cancel(osd->rl, &P->changed);
+	ringloop_defer_cancel(osd->rl, &P->rec_kick);
 	pg_sync_stop(osd);
 	for (struct pgrun *pg = P->pgs; pg; pg = pg->next) {
 		ringloop_timer_del(osd->rl, &pg->retry);
@@ -559,6 +577,7 @@ void osd_pg_free(struct osd *osd)
 			free(o);
 		}
 	free(P->objs.b);
+	idmap_free(&P->by_id);
 	pg_ec_codes_free(P);
 	pools_free(P);
 	free(P->peers);

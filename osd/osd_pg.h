@@ -205,11 +205,13 @@ struct osd_pgs {
 	int ec_fault;
 	uint64_t ec_fault_at, ec_writes;
 	struct pgrun *pgs;
+	struct idmap by_id;		/* pool << 32 | num -> pgrun (osd_pg.c) */
 	struct pool_pgs *pools;
 	size_t npools;
 	struct peer_slot *peers;
 	size_t npeers;
 	struct ringloop_defer changed;
+	struct ringloop_defer rec_kick;		/* osd_recovery.c */
 	uint32_t gen;
 	unsigned rec_inflight;
 	struct pg_syncer sync;

@@ -100,8 +100,9 @@ static bool rec_live(const struct obj *o, const struct pgrun *pg, enum obj_kind 
 	return o->pg == pg && o->st && o->st->kind == kind;
 }
 
-/* The next object to work on: degraded ones, then misplaced ones. */
-static struct obj *rec_pick(struct pgrun *pg)
+/* The next object to work on: degraded ones, then misplaced ones (not
+ * with no_rebalance). */
+static struct obj *rec_pick(struct pgrun *pg, bool no_rebal)
 {
 	while (pg->deg_pos < pg->ndeg) {
 		struct obj *o = pg->deg[pg->deg_pos++];
@@ -109,7 +110,7 @@ static struct obj *rec_pick(struct pgrun *pg)
 		if (rec_live(o, pg, OBJ_DEGRADED))
 			return o;
 	}
-	if (pg->degraded || no_rebalance(pg->osd))
+	if (pg->degraded || no_rebal)
 		return NULL;
 	while (pg->mis_pos < pg->nmis) {
 		struct obj *o = pg->mis[pg->mis_pos++];
@@ -162,21 +163,26 @@ void pg_rec_forget(struct pgrun *pg, struct obj *o)
 	rec_check_done(pg);
 }
 
-void pg_rec_kick(struct osd_pgs *P)
+/* One pass over the PGs: starts recovery ops up to recovery_queue_depth
+ * and checks which PGs are done. */
+static void rec_kick_cb(struct ringloop_defer *d)
 {
+	struct osd_pgs *P = (struct osd_pgs *)(void *)((char *)d - offsetof(struct osd_pgs, rec_kick));
 	struct osd *osd = P->pgs_owner;
 	uint64_t depth;
+	bool no_rebal;
 
 	if (!osd || P->stopping || !osd->cfg || cfg_bool(osd->cfg, "no_recovery"))
 		return;
 	depth = cfg_u64(osd->cfg, "recovery_queue_depth");
 	if (!depth)
 		depth = 1;
+	no_rebal = no_rebalance(osd);
 	for (struct pgrun *pg = P->pgs; pg; pg = pg->next) {
 		if (pg->st != PG_ACTIVE || pg->peering)
 			continue;
 		while (P->rec_inflight < depth) {
-			struct obj *o = rec_pick(pg);
+			struct obj *o = rec_pick(pg, no_rebal);
 			struct osd_op *op;
 
 			if (!o)
@@ -208,6 +214,19 @@ void pg_rec_kick(struct osd_pgs *P)
 		}
 		rec_check_done(pg);
 	}
+}
+
+/* Deferred: a pass per loop iteration however many PGs activated or
+ * finished an object in it (one pass per PG was quadratic in the PG
+ * count when thousands activate together). */
+void pg_rec_kick(struct osd_pgs *P)
+{
+	struct osd *osd = P->pgs_owner;
+
+	if (!osd || P->stopping)
+		return;
+	P->rec_kick.cb = rec_kick_cb;
+	ringloop_defer(osd->rl, &P->rec_kick);
 }
 
 /* The object no longer lacks a chunk on the set: clean, or misplaced
