@@ -25,6 +25,13 @@
 
 struct ringloop;
 
+/* The struct that embeds member at p: callbacks get their ringloop_op,
+ * timer or defer and find their owner. */
+#ifndef container_of
+#define container_of(p, type, member) \
+	((type *)(void *)((char *)(p) - offsetof(type, member)))
+#endif
+
 /* Put a pointer to this (embedded in your own struct) into user_data. */
 struct ringloop_op {
 	void (*cb)(struct ringloop_op *op, int res, uint32_t cqe_flags);

@@ -14,9 +14,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
-
 static void conn_recv(struct osd_conn *c);
 static void conn_flush(struct osd_conn *c);
 static void live_arm(struct osd_conn *c);

@@ -552,7 +552,7 @@ static void keepalive_send(struct osd_etcd *oe)
 
 static void ka_retry_cb(struct ringloop_timer *t)
 {
-	keepalive_send((struct osd_etcd *)(void *)((char *)t - offsetof(struct osd_etcd, ka_retry)));
+	keepalive_send(container_of(t, struct osd_etcd, ka_retry));
 }
 
 /* The pending per-inode texts become the published ones, or are dropped
@@ -681,8 +681,7 @@ static void report_arm(struct osd_etcd *oe, uint64_t now)
 
 static void report_cb(struct ringloop_timer *t)
 {
-	struct osd_etcd *oe = (struct osd_etcd *)(void *)((char *)t - offsetof(struct osd_etcd, report));
-
+	struct osd_etcd *oe = container_of(t, struct osd_etcd, report);
 	uint64_t now = ringloop_now_ns(), steps, txns, queued;
 
 	if (oe->closing)

@@ -342,8 +342,7 @@ static int batch_send(struct osd_etcd_batch *b, struct batch *t)
 
 static void flush_cb(struct ringloop_defer *d)
 {
-	struct osd_etcd_batch *b = (struct osd_etcd_batch *)(void *)((char *)d -
-		offsetof(struct osd_etcd_batch, flush));
+	struct osd_etcd_batch *b = container_of(d, struct osd_etcd_batch, flush);
 
 	while (b->head && b->inflight < INFLIGHT && !b->stopping) {
 		struct batch *t = calloc(1, sizeof(*t));

@@ -167,7 +167,7 @@ void pg_rec_forget(struct pgrun *pg, struct obj *o)
  * and checks which PGs are done. */
 static void rec_kick_cb(struct ringloop_defer *d)
 {
-	struct osd_pgs *P = (struct osd_pgs *)(void *)((char *)d - offsetof(struct osd_pgs, rec_kick));
+	struct osd_pgs *P = container_of(d, struct osd_pgs, rec_kick);
 	struct osd *osd = P->pgs_owner;
 	uint64_t depth;
 	bool no_rebal;
