@@ -50,9 +50,10 @@ TESTLIB_SRC := $(wildcard tests/lib/*.c)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
 
 # tests/bench/*_compare.c are tools that print tables, raw_floor.c measures
-# the disk and network floor for cluster_bench.sh (not run as tests).
+# the disk and network floor for cluster_bench.sh, blk_bench.c is the light
+# block device client of tests/vm/bench_vsN.sh (not run as tests).
 TEST_SRC := $(wildcard tests/unit/*.c tests/cluster/*.c tests/bench/*_compare.c \
-	tests/bench/raw_floor.c)
+	tests/bench/raw_floor.c tests/bench/blk_bench.c)
 TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%)
 
 # Programs: each directory with sources becomes one binary. A program named

@@ -10,12 +10,27 @@
 # BENCH_LAYERED=1 snapshots the written image first, so reads go through
 # a parent layer. BENCH_ENGINES lists the fio cases (see run_fio): an
 # engine or "nullb" (the same fio job on /dev/nullb0: the floor of fio and
-# the block layer, no network), with -batch and -deferN suffixes. cpu.txt
-# also gets the TCP segments the guest sent during the run.
+# the block layer, no network), with -batch and -deferN suffixes, or "blk"
+# (tests/bench/blk_bench: libaio with vsctl bench's event loop). cpu.txt
+# also gets the TCP segments the guest sent during the run, the OSD
+# processes' CPU ticks, context switches and interrupts.
+# BENCH_CASES (default all): the TYPE-QD cases to run ("write-1,read-32").
+# BENCH_PIN: 0 (default) leaves the scheduler alone; 1 pins etcd and the
+# OSDs (every thread) to vCPU 1 and the client (fio or vsctl bench) to vCPU
+# 0, as on a client host separate from the OSD hosts; "both" runs every
+# case both ways, alternating (the results of pinned runs are named
+# KIND+pin).
 . /bin/guest_lib.sh
 SECS=${BENCH_SECONDS:-3}
 ROUNDS=${BENCH_ROUNDS:-5}
 ENGINES=$(echo "${BENCH_ENGINES:-libaio-batch libaio nullb-batch}" | tr , " ")
+CASES=$(echo "${BENCH_CASES:-read-1 read-32 write-1 write-32}" | tr , " ")
+case ${BENCH_PIN:-0} in
+0) PINS=0 ;;
+1) PINS=1 ;;
+both) PINS="0 1" ;;
+*) die "BENCH_PIN=${BENCH_PIN}: 0, 1 or both" ;;
+esac
 bench_image_up
 if [ "${BENCH_LAYERED:-0}" = 1 ]; then
 	# all the data one layer down: reads of granules not written since go
@@ -29,8 +44,33 @@ busy() {	# busy ticks of all CPUs so far
 	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
 }
 
-segs() {	# TCP segments sent so far (OutSegs)
-	awk '/^Tcp:/ && $2 ~ /[0-9]/ { print $12 }' /proc/net/snmp
+# TCP segments sent (OutSegs), the OSDs' CPU ticks (utime + stime, with
+# the softirq work done in their context), context switches, interrupts
+counters() {
+	osd=0
+	for n in 1 2 3; do
+		eval "pid=\$OSD_PID_$n"
+		osd=$(( osd + $(awk '{ print $14 + $15 }' "/proc/$pid/stat") ))
+	done
+	echo "$(awk '/^Tcp:/ && $2 ~ /[0-9]/ { print $12 }' /proc/net/snmp) $osd" \
+		"$(awk '/^ctxt/ || /^intr/ { print $2 }' /proc/stat | tr '\n' ' ')"
+}
+
+delta() {	# BEFORE AFTER: the differences, field by field
+	echo "$1 | $2" | awk '{ split($0, h, "|"); n = split(h[1], a, " "); split(h[2], b, " ")
+		for (i = 1; i <= n; i++) printf "%d ", b[i] - a[i] }'
+}
+
+# pin 0|1: etcd and every OSD thread on vCPU 1 (1), or on both (0); sets
+# $TS, the client's command prefix, and $SFX, the suffix of the run names
+pin() {
+	mask=3 TS="" SFX=""
+	[ "$1" = 1 ] && mask=2 TS="taskset 1" SFX="+pin"
+	for pid in $ETCD_PID $OSD_PID_1 $OSD_PID_2 $OSD_PID_3; do
+		for task in /proc/"$pid"/task/*; do
+			taskset -p $mask "${task##*/}" >/dev/null || failed "taskset $mask ${task##*/}"
+		done
+	done
 }
 
 # run_fio CASE TYPE QD ROUND. CASE is an engine ("libaio", "io_uring") or
@@ -41,45 +81,65 @@ run_fio() {
 	file=$dev engine=${1%%-*} opts="" defer=/sys/module/vstor/parameters/tx_defer
 	was=$(cat $defer) words=$(echo "${1#"$engine"}" | tr - " ")
 	[ "$engine" = nullb ] && file=/dev/nullb0 engine=libaio
+	q=/sys/block/${file#/dev/}/queue stats=$(cat $q/iostats) wbt=$(cat $q/wbt_lat_usec)
 	for w in $words; do
 		case $w in
-		batch) opts="--iodepth_batch_submit=$3 --iodepth_batch_complete_max=$3" ;;
+		batch) opts="$opts --iodepth_batch_submit=$3 --iodepth_batch_complete_max=$3" ;;
 		defer*) echo "${w#defer}" >$defer || failed "tx_defer=${w#defer}" ;;
+		lite) opts="$opts --disk_util=0 --disable_slat=1" ;;
+		nostats) { echo 0 >$q/iostats && echo 0 >$q/wbt_lat_usec; } || failed "nostats" ;;
 		*) failed "unknown fio case $1" ;;
 		esac
 	done
-	b0=$(busy) s0=$(segs)
+	b0=$(busy) c0=$(counters)
 	# shellcheck disable=SC2086
-	fio --name=b --filename="$file" --direct=1 --ioengine="$engine" --rw="rand$2" \
+	$TS fio --name=b --filename="$file" --direct=1 --ioengine="$engine" --rw="rand$2" \
 		--bs=4k --iodepth="$3" --size=64m --runtime="$SECS" --time_based \
 		$opts --eta=never --output-format=json \
-		--output="$OUT/fio_$1-$2-$3-$4.json" || failed "fio $1 $2 qd$3"
-	echo "fio_$1 $2 $3 $4 $(( $(busy) - b0 )) $(( $(segs) - s0 ))" >>"$OUT/cpu.txt"
+		--output="$OUT/fio_$1$SFX-$2-$3-$4.json" || failed "fio $1 $2 qd$3"
+	echo "fio_$1$SFX $2 $3 $4 $(( $(busy) - b0 )) $(delta "$c0" "$(counters)")" >>"$OUT/cpu.txt"
 	echo "$was" >$defer
+	echo "$stats" >$q/iostats
+	echo "$wbt" >$q/wbt_lat_usec
+}
+
+run_blk() {	# TYPE QD ROUND: blk_bench, the light libaio client, on $dev
+	b0=$(busy) c0=$(counters)
+	$TS blk_bench "$dev" "$1" "$2" "$SECS" >"$OUT/blk$SFX-$1-$2-$3.json" ||
+		failed "blk_bench $1 qd$2"
+	echo "blk$SFX $1 $2 $3 $(( $(busy) - b0 )) $(delta "$c0" "$(counters)")" >>"$OUT/cpu.txt"
+}
+
+# run_client CASE TYPE QD ROUND: CASE "blk" is blk_bench, the rest are fio's
+run_client() {
+	if [ "$1" = blk ]; then run_blk "$2" "$3" "$4"; else run_fio "$@"; fi
 }
 
 run_bench() {	# TYPE QD ROUND
-	b0=$(busy) s0=$(segs)
-	$V bench bench --io-type "$1" --io-pattern rand --io-size 4k \
+	b0=$(busy) c0=$(counters)
+	$TS $V bench bench --io-type "$1" --io-pattern rand --io-size 4k \
 		--io-depth "$2" --seconds "$SECS" --json \
-		>"$OUT/bench-$1-$2-$3.json" 2>"$OUT/bench.err" ||
+		>"$OUT/bench$SFX-$1-$2-$3.json" 2>"$OUT/bench.err" ||
 		failed "vsctl bench $1 qd$2: $(cat "$OUT/bench.err")"
-	echo "bench $1 $2 $3 $(( $(busy) - b0 )) $(( $(segs) - s0 ))" >>"$OUT/cpu.txt"
+	echo "bench$SFX $1 $2 $3 $(( $(busy) - b0 )) $(delta "$c0" "$(counters)")" >>"$OUT/cpu.txt"
 }
 
 : >"$OUT/cpu.txt"
 round=1
 while [ $round -le "$ROUNDS" ]; do
-	for t in read write; do
-		for qd in 1 32; do
+	for c in $CASES; do
+		t=${c%-*} qd=${c#*-}
+		for pm in $PINS; do
+			pin "$pm"
 			if [ $((round % 2)) = 1 ]; then
-				for e in $ENGINES; do run_fio "$e" $t $qd $round; done
+				for e in $ENGINES; do run_client "$e" $t $qd $round; done
 				run_bench $t $qd $round
 			else
 				run_bench $t $qd $round
-				for e in $ENGINES; do run_fio "$e" $t $qd $round; done
+				for e in $ENGINES; do run_client "$e" $t $qd $round; done
 			fi
 		done
+		PINS=$(echo $PINS | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
 	done
 	pass "round $round"
 	round=$((round + 1))

@@ -16,9 +16,20 @@
 #   and submits their replacements with one io_submit, as vsctl bench's
 #   event loop does with one io_uring_enter; at QD1 it changes nothing),
 #   -deferN runs with the module's tx_defer=N (libaio-batch-defer0).
-#   Plain "libaio" is fio's default: one io_submit per request.
+#   Plain "libaio" is fio's default: one io_submit per request. "blk" is
+#   not fio but tests/bench/blk_bench: Linux AIO on /dev/vs0 with vsctl
+#   bench's event loop and nothing else (a client as light as vsctl
+#   bench, to tell fio's own cost from the kernel path's). -lite: fio
+#   with --disk_util=0 --disable_slat=1; -nostats: the queue's iostats
+#   and wbt off for the run.
 #   BENCH_LAYERED=1: the image is snapshotted after it was written, so
 #   reads go through a parent layer (clone/snapshot read cost).
+#   BENCH_CASES (default "read-1 read-32 write-1 write-32"): TYPE-QD cases.
+#   BENCH_PIN=1: etcd and the OSDs pinned to vCPU 1, the client (fio or
+#   vsctl bench alike) to vCPU 0, as with a client host apart from the OSD
+#   hosts; BENCH_PIN=both runs every case both ways, alternating, and
+#   prints both (default 0: no pinning, the client and the OSDs share both
+#   vCPUs).
 # The guest runs under TCG on a shared host, so single runs are noisy:
 # each case runs ROUNDS times per client, the clients alternating, and
 # the table gives medians (with the min..max of IOPS). CPU per op is the
@@ -31,7 +42,7 @@ BUILD=${1:-build}
 SECS=${2:-3}
 ROUNDS=${3:-5}
 ENGINES=${BENCH_ENGINES:-libaio-batch libaio nullb-batch}
-for b in vstor-osd vstor-disk vsctl; do
+for b in vstor-osd vstor-disk vsctl tests/bench/blk_bench; do
 	[ -x "$BUILD/$b" ] || { echo "bench_vsN: $BUILD/$b not built (run make)" >&2; exit 1; }
 done
 keep=$(mktemp -d "${TMPDIR:-/tmp}/vstor-bench.XXXXXX") || exit 1
@@ -40,8 +51,9 @@ echo "# host load before: $(uptime)"
 VM_MEM=2048 VM_TIMEOUT=3000 GUEST_TIMEOUT=2900 VM_KEEP="$keep/out" \
 VM_MODS="brd null_blk" \
 VM_BINS="/usr/bin/etcd /usr/bin/fio $BUILD/vstor-osd=/usr/bin/vstor-osd
- $BUILD/vstor-disk=/usr/bin/vstor-disk $BUILD/vsctl=/usr/bin/vsctl" \
-VM_APPEND="BENCH_SECONDS=$SECS BENCH_ROUNDS=$ROUNDS BENCH_ENGINES=$(echo $ENGINES | tr " " ,) BENCH_LAYERED=${BENCH_LAYERED:-0}" \
+ $BUILD/vstor-disk=/usr/bin/vstor-disk $BUILD/vsctl=/usr/bin/vsctl
+ $BUILD/tests/bench/blk_bench=/usr/bin/blk_bench" \
+VM_APPEND="BENCH_SECONDS=$SECS BENCH_ROUNDS=$ROUNDS BENCH_ENGINES=$(echo $ENGINES | tr " " ,) BENCH_LAYERED=${BENCH_LAYERED:-0} BENCH_PIN=${BENCH_PIN:-0} BENCH_CASES=$(echo ${BENCH_CASES:-read-1 read-32 write-1 write-32} | tr " " ,)" \
 	sh tests/vm/run-vm.sh tests/vm/bench_guest.sh tests/vm/guest_lib.sh >"$keep/log" 2>&1
 rc=$?
 echo "# host load after:  $(uptime)"
@@ -57,10 +69,12 @@ d, secs, rounds, engines = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[
 HZ = 100  # USER_HZ of /proc/stat
 ticks = {}
 segs = {}
+extra = {}  # OSD ticks, context switches, interrupts
 for line in open(os.path.join(d, "cpu.txt")):
-    kind, t, qd, r, n, s = line.split()
+    kind, t, qd, r, n, s, *x = line.split()
     ticks[(kind, t, qd, r)] = int(n)
     segs[(kind, t, qd, r)] = int(s)
+    extra[(kind, t, qd, r)] = [int(v) for v in x]
 
 def runs(kind, t, qd):
     out = []
@@ -79,7 +93,9 @@ def runs(kind, t, qd):
         cpu = n * 1e6 / HZ / ops if n is not None and ops else float("nan")
         sg = segs.get((kind, t, str(qd), str(r)))
         sg = sg / ops if sg is not None and ops else float("nan")
-        out.append((iops, lat, cpu, sg))
+        x = extra.get((kind, t, str(qd), str(r))) or [float("nan")] * 3
+        osd = x[0] * 1e6 / HZ / ops if ops else float("nan")
+        out.append((iops, lat, cpu, sg, osd, x[1] / ops, x[2] / ops))
     return out
 
 def med(rs, i):
@@ -87,26 +103,42 @@ def med(rs, i):
 
 print(f"# 4 KiB random, medians of {rounds} runs of {secs} s per client (IOPS min..max in brackets),")
 print("# replicated x3 pool on 3 OSDs (brd RAM disks) in one 2-vCPU TCG guest; CPU = whole-guest busy time per op;")
-print("# segs/op = TCP segments sent in the guest per op (requests, replies, replication, ACKs)")
-print("| case | client | IOPS | mean latency | CPU/op | segs/op | IOPS ratio | latency ratio | CPU/op ratio |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("# segs/op = TCP segments sent in the guest per op (requests, replies, replication, ACKs);")
+print("# OSD/op = the OSD processes' CPU (with the softirq work done in their context); cs, intr = per op")
+print("# +pin: etcd and the OSDs on vCPU 1, the client on vCPU 0 (BENCH_PIN); ratios against vsctl bench")
+print("# in the same mode; per-pair = the median [min..max] of the ratios of the runs of one round")
+print("| case | client | IOPS | mean latency | CPU/op | OSD/op | segs/op | cs/op | intr/op | IOPS ratio | per-pair | latency ratio | CPU/op ratio |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 def label(e):
+    if e == "blk":
+        return "/dev/vs0 blk_bench (libaio, minimal)"
     w = e.split("-")
     s = "/dev/nullb0 fio libaio" if w[0] == "nullb" else "/dev/vs0 fio " + w[0]
     for x in w[1:]:
-        s += " batched" if x == "batch" else " tx_defer=" + x[5:]
+        s += {"batch": " batched", "lite": " lite", "nostats": " nostats"}.get(x, " tx_defer=" + x[5:])
     return s + " (floor)" if w[0] == "nullb" else s
+
+def row(name, client, rs, b=None):
+    i, l, c = med(rs, 0), med(rs, 1), med(rs, 2)
+    s = (f"| {name} | {client} | {i:.0f} [{min(r[0] for r in rs):.0f}..{max(r[0] for r in rs):.0f}]"
+         f" | {l:.0f} us | {c:.0f} us | {med(rs, 4):.0f} us | {med(rs, 3):.2f} | {med(rs, 5):.2f}"
+         f" | {med(rs, 6):.2f} |")
+    if b is None:
+        return s + " 1 | | 1 | 1 |"
+    pr = [f[0] / g[0] for f, g in zip(rs, b)]
+    return s + (f" {i / med(b, 0):.2f}x | {statistics.median(pr):.2f}x [{min(pr):.2f}..{max(pr):.2f}]"
+                f" | {l / med(b, 1):.2f}x | {c / med(b, 2):.2f}x |")
 
 for t in ("read", "write"):
     for qd in (1, 32):
-        b = runs("bench", t, qd)
-        bi, bl, bc = med(b, 0), med(b, 1), med(b, 2)
-        name = f"T1Q{qd} {t}"
-        print(f"| {name} | vsctl bench | {bi:.0f} [{min(r[0] for r in b):.0f}..{max(r[0] for r in b):.0f}]"
-              f" | {bl:.0f} us | {bc:.0f} us | {med(b, 3):.2f} | 1 | 1 | 1 |")
-        for e in engines:
-            f = runs(f"fio_{e}", t, qd)
-            fi, fl, fc = med(f, 0), med(f, 1), med(f, 2)
-            print(f"| {name} | {label(e)} | {fi:.0f} [{min(r[0] for r in f):.0f}..{max(r[0] for r in f):.0f}]"
-                  f" | {fl:.0f} us | {fc:.0f} us | {med(f, 3):.2f} | {fi / bi:.2f}x | {fl / bl:.2f}x | {fc / bc:.2f}x |")
+        for sfx in ("", "+pin"):
+            b = runs("bench" + sfx, t, qd)
+            if not b:
+                continue
+            name = f"T1Q{qd} {t}{sfx}"
+            print(row(name, "vsctl bench", b))
+            for e in engines:
+                f = runs(("blk" if e == "blk" else f"fio_{e}") + sfx, t, qd)
+                if len(f) == len(b):
+                    print(row(name, label(e), f, b))
 PY
