@@ -76,10 +76,11 @@
 
 /*
  * Request ids on the wire: generation (20 bits) | part (12) | blk-mq unique
- * tag (32). The generation is bumped on every send of a part, so a reply to
- * an earlier send of the same part (or to the same tag of an older request)
- * no longer matches and is dropped. Part VS_ID_PART_CONN marks the
- * connection's own ops (handshake, ping).
+ * tag (32). The generation comes from a per-connection counter bumped on
+ * every send, so no id repeats on a connection (until 2^20 sends later) and
+ * a reply to an earlier send of the same part, or to the same tag of an
+ * older request, no longer matches and is dropped. Part VS_ID_PART_CONN
+ * marks the connection's own ops (handshake, ping).
  */
 #define VS_ID_GEN_SHIFT		44
 #define VS_ID_GEN_MASK		0xFFFFFu
@@ -174,6 +175,7 @@ struct vs_conn {
 	enum vs_conn_state state;
 	struct list_head sendq;		/* parts waiting to be sent */
 	struct list_head inflight;	/* parts being sent or awaiting replies */
+	u32 tx_gen;			/* generation of the last part sent */
 	bool lz_dirty;			/* lazy: acks no SYNC covers (lz->lock) */
 	u64 lz_seq;			/* lazy: acks counted (lz->lock) */
 	atomic_t users;			/* queue_rq pushing outside RCU */

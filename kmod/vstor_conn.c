@@ -734,7 +734,12 @@ static bool vs_batch_fill(struct vs_conn *conn)
 		part = list_first_entry(&conn->sendq, struct vs_part, node);
 		list_move_tail(&part->node, &conn->inflight);
 		part->state = VS_PART_SENDING;
-		part->gen++;
+		/*
+		 * From the connection, not the part: with an I/O scheduler a
+		 * driver tag goes to another request (PDU) each time, whose
+		 * own count may repeat an id still awaiting a late reply.
+		 */
+		part->gen = ++conn->tx_gen;
 		vs_batch_add(conn, part, vs_build_req(conn, part,
 						      &conn->tx_hdrs[conn->tx_nops]));
 		part->tx_end = conn->tx_queued;

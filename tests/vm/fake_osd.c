@@ -10,6 +10,13 @@
  * duplicate, a truncated header, or a closed connection. One connection
  * at a time; the kernel reconnects after each reset. Exits after SECONDS,
  * printing what it did.
+ *
+ *   fake_osd PORT OSD_NUM SECONDS SEED stale-tag
+ *
+ * answers every READ/WRITE correctly, but first sends an -EIO reply with
+ * the id of the previous request that had the same blk-mq tag and part: a
+ * late reply the kernel must drop as stale, whichever request holds that
+ * tag now (so it must not have sent the same id again).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,7 +42,12 @@ static const char *const names[NACTIONS] = {
 	"huge-len", "neg-retval", "duplicate", "short-hdr", "close",
 };
 
-static unsigned long counts[NACTIONS], conns, requests;
+static unsigned long counts[NACTIONS], conns, requests, stale_sent;
+static int stale_tag_mode;
+
+/* stale-tag: the last id seen per (part, tag), i.e. the id without its generation */
+#define ID_NOGEN(id)	((id) & ((1ULL << 44) - 1))
+static struct { uint64_t key, id; int used; } last_by_tag[4096];
 static volatile sig_atomic_t stop;
 
 static void on_term(int sig __attribute__((unused)))
@@ -84,6 +96,32 @@ static int send_reply(int fd, union vs_packet *rep, uint64_t opcode, int64_t ret
 	return 0;
 }
 
+/* stale-tag mode: an -EIO reply under the tag's previous id, then the answer. */
+static int serve_stale_tag(int fd, const union vs_packet *req, uint64_t opcode, uint64_t id,
+			   int64_t retval, uint32_t len)
+{
+	unsigned int slot = (unsigned int)(ID_NOGEN(id) % 4096);
+	union vs_packet rep;
+
+	/*
+	 * Even when it is this request's very id: the kernel must never reuse
+	 * an id on a connection (a late reply to the old request would
+	 * complete the new one).
+	 */
+	if (last_by_tag[slot].used && last_by_tag[slot].key == ID_NOGEN(id)) {
+		reply_init(&rep, req, -5);
+		vs_le64_set(&rep.reply.id, last_by_tag[slot].id);
+		if (send_reply(fd, &rep, opcode, -5, 0))
+			return -1;
+		stale_sent++;
+	}
+	last_by_tag[slot].key = ID_NOGEN(id);
+	last_by_tag[slot].id = id;
+	last_by_tag[slot].used = 1;
+	reply_init(&rep, req, retval);
+	return send_reply(fd, &rep, opcode, retval, len);
+}
+
 /* One request: 0 to go on, -1 when the connection is gone. */
 static int serve(int fd, uint64_t *last_id)
 {
@@ -104,6 +142,8 @@ static int serve(int fd, uint64_t *last_id)
 		return -1;
 	requests++;
 	retval = opcode == VS_OP_READ || opcode == VS_OP_WRITE ? len : 0;
+	if (stale_tag_mode)
+		return serve_stale_tag(fd, &req, opcode, id, retval, len);
 	act = random() % 2 ? OK : (int)(random() % NACTIONS);
 	counts[act]++;
 	reply_init(&rep, &req, retval);
@@ -176,10 +216,11 @@ int main(int argc, char **argv)
 	time_t end;
 	uint64_t osd;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: %s PORT OSD_NUM SECONDS SEED\n", argv[0]);
+	if ((argc != 5 && argc != 6) || (argc == 6 && strcmp(argv[5], "stale-tag"))) {
+		fprintf(stderr, "usage: %s PORT OSD_NUM SECONDS SEED [stale-tag]\n", argv[0]);
 		return 2;
 	}
+	stale_tag_mode = argc == 6;
 	sa.sin_port = htons((uint16_t)atoi(argv[1]));
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	osd = strtoull(argv[2], NULL, 10);
@@ -207,6 +248,7 @@ int main(int argc, char **argv)
 		if (fd < 0)
 			continue;
 		conns++;
+		memset(last_by_tag, 0, sizeof(last_by_tag));
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (!xfer(fd, &req, sizeof(req), 0) &&
 		    vs_packet_opcode(&req) == VS_OP_SHOW_CONFIG) {
@@ -221,7 +263,8 @@ int main(int argc, char **argv)
 		}
 		close(fd);
 	}
-	printf("fake_osd: %lu connections, %lu requests:", conns, requests);
+	printf("fake_osd: %lu connections, %lu requests, %lu stale-tag replies:", conns,
+	       requests, stale_sent);
 	for (int i = 0; i < NACTIONS; i++)
 		printf(" %s=%lu", names[i], counts[i]);
 	printf("\n");

@@ -46,6 +46,41 @@ lying_osd() {	# genl_probe's map option
 	sed 's/^/# /' /tmp/fake.log
 }
 
+# Late replies and an I/O scheduler: with one, blk-mq hands a driver tag to
+# a different request (PDU) each time. fake_osd first answers every request
+# with -EIO under the id its tag and part had last time on the connection,
+# as a late reply to that earlier request would; the kernel must drop it,
+# which it can only if it never sent the same id again: every read and
+# write succeeds.
+stale_tag() {
+	fake_osd 11203 1 60 1 stale-tag >/tmp/fake.log 2>&1 &
+	fpid=$!
+	dev=$(genl_probe --map-only) || { failed "map a device on the stale-tag OSD"; kill $fpid; return 1; }
+	q=/sys/block/${dev#/dev/}/queue/scheduler
+	if ! echo mq-deadline >"$q" 2>/dev/null || ! grep -q '\[mq-deadline\]' "$q"; then
+		failed "cannot select mq-deadline for $dev: $(cat "$q")"
+	fi
+	bad=0
+	i=0
+	while [ $i -lt 400 ] && [ $bad -lt 5 ]; do
+		dd if="$dev" of=/dev/null bs=4k count=1 skip=$(( i % 32 )) iflag=direct 2>/dev/null || bad=$((bad + 1))
+		dd if=/dev/zero of="$dev" bs=4k count=1 seek=$(( i % 32 )) oflag=direct 2>/dev/null || bad=$((bad + 1))
+		i=$((i + 1))
+	done
+	genl_probe --unmap-all || fail=1
+	kill $fpid 2>/dev/null
+	wait $fpid 2>/dev/null
+	stale=$(grep -o '[0-9]* stale-tag replies' /tmp/fake.log | cut -d' ' -f1)
+	if [ $bad -gt 0 ]; then
+		failed "a stale reply completed another request of the same tag: $bad I/O errors in $i rounds (mq-deadline)"
+	elif [ "${stale:-0}" -lt 100 ]; then
+		failed "fake_osd sent only ${stale:-0} stale-tag replies"
+	else
+		pass "$((2 * i)) reads and writes with mq-deadline, ${stale} stale replies dropped"
+	fi
+	sed 's/^/# /' /tmp/fake.log
+}
+
 for round in 1 2; do
 	if insmod "$VSTOR_KO"; then
 		pass "insmod vstor.ko (round $round)"
@@ -55,6 +90,7 @@ for round in 1 2; do
 	fi
 	if [ "$round" = 1 ]; then
 		genl_probe || fail=1
+		stale_tag || fail=1
 		lying_osd --map-only || fail=1
 		lying_osd --map-layers || fail=1
 	else
