@@ -576,6 +576,7 @@ void vs_lazy_lost(struct vs_part *part, int err);
 void vs_lazy_conn_lost(struct vs_conn *conn);
 void vs_lazy_remap(struct vs_dev *dev, struct vs_map *map);
 bool vs_lazy_hold(struct vs_dev *dev, struct vs_part *part);
+bool vs_lazy_hold_queued(struct vs_dev *dev, struct vs_part *part);
 void vs_lazy_sweep(struct vs_dev *dev,
 		   bool (*pred)(struct vs_part *part, void *arg), void *arg,
 		   struct list_head *out);

@@ -732,6 +732,9 @@ static bool vs_batch_fill(struct vs_conn *conn)
 	spin_lock_bh(&conn->lock);
 	while (conn->tx_nops < VS_TX_OPS && !list_empty(&conn->sendq)) {
 		part = list_first_entry(&conn->sendq, struct vs_part, node);
+		/* lazy: nothing else of a PG that replays acknowledged writes */
+		if (unlikely(conn->dev->lz) && vs_lazy_hold_queued(conn->dev, part))
+			continue;
 		list_move_tail(&part->node, &conn->inflight);
 		part->state = VS_PART_SENDING;
 		/*

@@ -27,9 +27,11 @@
  * one write of a PG marks every retained write of that PG, so that the
  * replay restores the PG's writes in their original order whatever the
  * OSDs kept. While a PG has writes to replay no other part of it is sent:
- * new parts are held here, and the work item first takes the ones already
- * queued or in flight back from every connection (they are resent after
- * the replay, which also puts them after it on the OSD). Acks of that PG
+ * new parts are held here, parts already queued are held when their
+ * connection would send them (it may reconnect before the work item runs),
+ * and the work item takes the ones already in flight back from every
+ * connection (they are resent after the replay, which also puts them after
+ * it on the OSD). Acks of that PG
  * that arrive meanwhile are marked for replay too. The replays go to the
  * PG's current primary in list order, at most one per object in flight:
  * when one fails (-EPIPE while the PG activates, a dropped connection) no
@@ -472,6 +474,33 @@ bool vs_lazy_hold(struct vs_dev *dev, struct vs_part *part)
 		part->state = VS_PART_HELD;
 		WRITE_ONCE(part->conn, NULL);
 		list_add_tail(&part->node, &lz->held);
+		held = true;
+	}
+	spin_unlock_bh(&lz->lock);
+	return held;
+}
+
+/*
+ * A queued part about to be sent (vs_batch_fill, conn->lock held): true if
+ * its PG has writes to replay; then it moves from the send queue to held.
+ * The sweep that follows a marking takes such parts back too, but it runs
+ * later, in the work item: a connection that lost its OSD reconnects and
+ * sends what it had queued meanwhile. A READ sent then could return data
+ * without the acknowledged writes the OSD lost, before their replay.
+ */
+bool vs_lazy_hold_queued(struct vs_dev *dev, struct vs_part *part)
+{
+	struct vs_lazy *lz = dev->lz;
+	bool held = false;
+
+	if (!READ_ONCE(lz->nreplay) || (part->flags & VS_PF_LAZY) ||
+	    vs_inode_pool(part->inode) != dev->p.pool_id)
+		return false;
+	spin_lock_bh(&lz->lock);
+	if (lz->nreplay && lz->pg_replays[vs_lazy_pg(lz, part->offset)]) {
+		part->state = VS_PART_HELD;
+		WRITE_ONCE(part->conn, NULL);
+		list_move_tail(&part->node, &lz->held);
 		held = true;
 	}
 	spin_unlock_bh(&lz->lock);
