@@ -615,6 +615,13 @@ again:
 			reset = true;
 			continue;
 		}
+		/*
+		 * Its reply may still come, in release_sock below or in
+		 * softirq on another CPU while the caller walks out: it must
+		 * not claim the part off out (vs_conn_claim wants SENDING).
+		 */
+		part->state = VS_PART_IDLE;
+		WRITE_ONCE(part->conn, NULL);
 		list_move_tail(&part->node, out);
 		atomic_dec(&conn->dev->tx_waiting);
 	}
