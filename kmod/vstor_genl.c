@@ -407,6 +407,22 @@ static int vs_parse_map(struct genl_info *info, struct vs_dev_params *p)
 	return 0;
 }
 
+/*
+ * A layered read takes each granule from the first layer whose READ bitmap
+ * has it. With BLOCK_SIZE < 8 * BITMAP_GRANULARITY the bitmap has no bytes
+ * (block_size / granularity / 8): every granule would look empty and the
+ * parents' data (or zeroes) would overwrite the top layer's.
+ */
+static int vs_check_layer_bitmap(struct netlink_ext_ack *extack,
+				 struct nlattr *attr, u32 block_size, u32 gran)
+{
+	if (vs_bitmap_size(block_size, gran))
+		return 0;
+	NL_SET_ERR_MSG_ATTR(extack, attr,
+			    "LAYERS need BLOCK_SIZE of at least 8 * BITMAP_GRANULARITY (a READ bitmap)");
+	return -EOPNOTSUPP;
+}
+
 /* ---- POOLS: the maps of the other pools of the layers ---- */
 
 /* Required attributes of a POOLS item, each with its message. */
@@ -588,6 +604,12 @@ static int vs_cmd_map(struct sk_buff *skb, struct genl_info *info)
 				      xpools, nmaps - 1, info->extack, &err);
 	if (!layers)
 		return vs_map_fail(maps, nmaps, NULL, err);
+	if (layers->n > 1) {
+		err = vs_check_layer_bitmap(info->extack, info->attrs[VS_ATTR_LAYERS],
+					    p.block_size, p.bitmap_granularity);
+		if (err)
+			return vs_map_fail(maps, nmaps, layers, err);
+	}
 	msg = genlmsg_new(2 * nla_total_size_64bit(sizeof(u64)), GFP_KERNEL);
 	if (!msg)
 		return vs_map_fail(maps, nmaps, layers, -ENOMEM);
@@ -746,6 +768,16 @@ static int vs_cmd_set_layers(struct sk_buff *skb, struct genl_info *info)
 		layers = vs_layers_from_attrs(top, info->attrs[VS_ATTR_LAYERS],
 					      dev->xpool_id, dev->n_xpools,
 					      info->extack, &err);
+		if (layers && layers->n > 1) {
+			err = vs_check_layer_bitmap(info->extack,
+						    info->attrs[VS_ATTR_LAYERS],
+						    dev->p.block_size,
+						    dev->p.bitmap_granularity);
+			if (err) {
+				vs_layers_put(layers);
+				layers = NULL;
+			}
+		}
 	}
 	if (layers) {
 		pr_info("vs%u: layers now inode 0x%llx + %u parents (was 0x%llx)\n",

@@ -981,6 +981,13 @@ static void test_layers(void)
 		   "LAYERS names an inode twice (a parent loop?)");
 	layer_case("MAP LAYERS wrong item type", 1, 6, -EINVAL, "");
 	layer_case("MAP LAYERS without NLA_F_NESTED", 1, 7, -EINVAL, "");
+	/* 16 KiB objects of 4 KiB granules: a READ bitmap of 0 bytes */
+	map_defaults(&c);
+	c.features = VS_FEAT_KNOWN;
+	c.layers = 1;
+	c.block_size = 16 << 10;
+	map_case("MAP LAYERS with BLOCK_SIZE 16384 (no READ bitmap)", &c, -EOPNOTSUPP,
+		 "LAYERS need BLOCK_SIZE of at least 8 * BITMAP_GRANULARITY (a READ bitmap)");
 
 	map_defaults(&c);
 	c.features = VS_FEAT_KNOWN;
