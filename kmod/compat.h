@@ -108,9 +108,10 @@ static inline struct gendisk *vs_alloc_disk(struct blk_mq_tag_set *set,
 		blk_queue_max_write_zeroes_sectors(q, l->discard_sectors);
 		q->limits.discard_granularity = l->discard_granularity;
 	}
-	blk_queue_flag_set(QUEUE_FLAG_NONROT, q);
 #endif
 #ifndef HAVE_BLK_FEATURES
+	/* from 6.11 a disk is rotational only if its limits say BLK_FEAT_ROTATIONAL */
+	blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
 	blk_queue_write_cache(disk->queue, l->write_cache, l->write_cache);
 #endif
 	return disk;
