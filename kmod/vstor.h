@@ -108,6 +108,7 @@ extern unsigned int vs_stuck_ms;
 extern unsigned int vs_unmap_timeout_ms;
 extern unsigned int vs_tx_defer;
 extern bool vs_tx_defer_batch;
+extern bool vs_rx_work;
 extern unsigned int vs_max_dirty_ops;	/* per lazy device */
 extern unsigned int vs_max_dirty_bytes;
 
@@ -186,6 +187,8 @@ struct vs_conn {
 	struct mutex io_mutex;
 	struct socket *sock;
 	struct work_struct io_work;
+	struct work_struct rx_work;	/* rx_work=1: replies parsed here */
+	int tx_cpu;			/* where the last send ran */
 	struct delayed_work connect_work;
 	unsigned int backoff_ms;
 	unsigned long last_rx;		/* jiffies */

@@ -38,6 +38,7 @@
 #define VS_TX_BUDGET	16	/* sendmsg calls per io_work run or push */
 
 static void vs_conn_io_work(struct work_struct *w);
+static void vs_conn_rx_work(struct work_struct *w);
 static void vs_conn_connect_work(struct work_struct *w);
 static void vs_conn_rx_sock(struct vs_conn *conn, struct sock *sk);
 
@@ -65,6 +66,8 @@ struct vs_conn *vs_conn_new(struct vs_dev *dev, const struct vs_map_osd *osd,
 	atomic_set(&conn->users, 0);
 	mutex_init(&conn->io_mutex);
 	INIT_WORK(&conn->io_work, vs_conn_io_work);
+	INIT_WORK(&conn->rx_work, vs_conn_rx_work);
+	conn->tx_cpu = WORK_CPU_UNBOUND;
 	INIT_DELAYED_WORK(&conn->connect_work, vs_conn_connect_work);
 	return conn;
 }
@@ -184,6 +187,13 @@ static void vs_conn_fail(struct vs_conn *conn, int err)
 	queue_work(vs_io_wq, &conn->io_work);
 }
 
+/* Whether sk_data_ready leaves the replies to rx_work (see vs_rx_work). */
+static bool vs_rx_defer(struct sock *sk)
+{
+	/* the owner's release_sock is process context already: parse there */
+	return READ_ONCE(vs_rx_work) && !sock_owned_by_user_nocheck(sk);
+}
+
 /* Called with the socket lock held (softirq or release_sock's backlog). */
 static void vs_sk_data_ready(struct sock *sk)
 {
@@ -191,9 +201,25 @@ static void vs_sk_data_ready(struct sock *sk)
 
 	read_lock_bh(&sk->sk_callback_lock);
 	conn = sk->sk_user_data;
-	if (conn)
+	if (conn && vs_rx_defer(sk))
+		queue_work_on(READ_ONCE(conn->tx_cpu), vs_io_wq, &conn->rx_work);
+	else if (conn)
 		vs_conn_rx_sock(conn, sk);
 	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+/* rx_work=1: what sk_data_ready left in the socket (see vs_rx_work). */
+static void vs_conn_rx_work(struct work_struct *w)
+{
+	struct vs_conn *conn = container_of(w, struct vs_conn, rx_work);
+	/* valid: vs_sk_detach cancels this before the socket goes */
+	struct sock *sk = conn->sock->sk;
+	unsigned int noio = memalloc_noio_save();
+
+	lock_sock(sk);
+	vs_conn_rx_sock(conn, sk);
+	release_sock(sk);
+	memalloc_noio_restore(noio);
 }
 
 static void vs_sk_write_space(struct sock *sk)
@@ -252,6 +278,16 @@ static void vs_sk_restore(struct vs_conn *conn, struct socket *sock)
 	sk->sk_write_space = conn->saved_write_space;
 	sk->sk_state_change = conn->saved_state_change;
 	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+/*
+ * No receive callback or rx_work runs on the socket after this (io_mutex
+ * held, so it is conn->sock): the receive cursors are the caller's.
+ */
+static void vs_sk_detach(struct vs_conn *conn, struct socket *sock)
+{
+	vs_sk_restore(conn, sock);
+	cancel_work_sync(&conn->rx_work);
 }
 
 /* Closes a socket whose callbacks were restored. */
@@ -508,7 +544,7 @@ static void vs_conn_reset(struct vs_conn *conn, int why, struct list_head *faile
 
 	/* no receive callback runs after this: the cursors are ours */
 	if (sock)
-		vs_sk_restore(conn, sock);
+		vs_sk_detach(conn, sock);
 	spin_lock_bh(&conn->lock);
 	conn->sock = NULL;
 	vs_conn_clear_cursors(conn);
@@ -566,7 +602,7 @@ void vs_conn_kill(struct vs_conn *conn, struct list_head *out)
 	mutex_lock(&conn->io_mutex);
 	sock = conn->sock;
 	if (sock)
-		vs_sk_restore(conn, sock);
+		vs_sk_detach(conn, sock);
 	spin_lock_bh(&conn->lock);
 	conn->sock = NULL;
 	vs_conn_clear_cursors(conn);
@@ -862,6 +898,7 @@ static int vs_conn_tx(struct vs_conn *conn, int budget)
 	struct sock *sk = conn->sock->sk;
 	int ret = 0;
 
+	WRITE_ONCE(conn->tx_cpu, raw_smp_processor_id());
 	lock_sock(sk);
 	while (budget--) {
 		if (conn->tx_cur == conn->tx_nops && !vs_batch_fill(conn)) {

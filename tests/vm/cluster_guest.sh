@@ -4,30 +4,29 @@
 # a replicated pool), an image mapped as /dev/vs0 through vsctl map and the
 # map agent, and the data checks of issue 5 on the device:
 #   fio libaio --verify=crc32c: 4 KiB random at iodepth 1 and 32 (one
-#   request per io_submit and batches of up to 32), 1 MiB sequential;
-#   ext4 with files checked by sha256 after unmount and mount;
-#   kill -9 of an OSD during a fio verify run, then its restart; a lazy
+#   request per io_submit and batches of up to 32), 1 MiB sequential; ext4
+#   with files checked by sha256 after unmount and mount; kill -9 of an OSD
+#   during a fio verify run (rx_work=1), then its restart; a lazy
 #   (immediate_commit=none) mapping: write cache, writes retained until
 #   fsync, kill -9 of a primary holding unsynced writes (overlapping ones,
 #   and a fio verify run with fsyncs): they are replayed, the fsync
 #   succeeds, the data is right; every primary moved to another OSD
 #   (config/pgs) with unsynced writes: replayed to the new primaries by the
 #   new map, the fsync succeeds, the data is right, also after kill -9 of
-#   the old primary; a normal unmap SYNCs acknowledged writes
-#   (EBUSY while the SYNC cannot finish) and the data survives kill -9 of
-#   every OSD;
-#   map -> unmap -> map quickly; layered images: a snapshot of a mapped
-#   image (the agent moves the device to the new inode, writes after it
-#   show over the snapshot's data), remap, the snapshot read-only, a clone
-#   of it, flatten while mapped, snap rm of a mapped clone's parent, a
-#   snapshot while fio verify writes; a clone in a second pool of a
-#   snapshot in rep3 (parent data, writes only in the clone, reads while
-#   every rep3 PG changes primary); erasure-coded pools (xor 2+1, jerasure
-#   2+1): queue limits of the stripe, fio verify, whole-stripe discard and
-#   write-zeroes, kill -9 of an OSD during fio verify, a lazy fsync, clones
-#   with EC and replicated parents; and at the end, with a fourth OSD, xor
-#   3+1 (a 384 KiB stripe, no power of two): fio verify, discard and
-#   write-zeroes of whole and partial stripes; --hw_queues 2 with --conns_per_osd 2;
+#   the old primary; a normal unmap SYNCs acknowledged writes (EBUSY while
+#   the SYNC cannot finish) and the data survives kill -9 of every OSD; map
+#   -> unmap -> map quickly; layered images: a snapshot of a mapped image
+#   (the agent moves the device to the new inode, writes after it show over
+#   the snapshot's data), remap, the snapshot read-only, a clone of it,
+#   flatten while mapped, snap rm of a mapped clone's parent, a snapshot
+#   while fio verify writes; a clone in a second pool of a snapshot in rep3
+#   (parent data, writes only in the clone, reads while every rep3 PG
+#   changes primary); erasure-coded pools (xor 2+1, jerasure 2+1): queue
+#   limits of the stripe, fio verify, whole-stripe discard and write-zeroes,
+#   kill -9 of an OSD during fio verify, a lazy fsync, clones with EC and
+#   replicated parents; and at the end, with a fourth OSD, xor 3+1 (a 384
+#   KiB stripe, no power of two): fio verify, discard and write-zeroes of
+#   whole and partial stripes; --hw_queues 2 with --conns_per_osd 2;
 #   --io_timeout with an OSD stopped; forced unmap with the cluster stopped
 #   and I/O in flight.
 # Every check prints PASS:/FAIL:; the host checks dmesg for splats.
@@ -172,6 +171,10 @@ $V unmap img1 >/dev/null && pass "vsctl unmap img1 (by image name)" || failed "v
 [ -e /sys/block/vs0 ] && failed "/sys/block/vs0 still there after unmap"
 
 # ---- kill -9 of an OSD during a fio verify run, then its restart ----
+# with rx_work=1: replies parsed in a work item, so the reset and resend
+# of a connection also meet a receive side outside the softirq
+RX=/sys/module/vstor/parameters/rx_work
+echo 1 >$RX || failed "rx_work=1"
 dev=$($V map img1 --no_agent) || die "map img1 again"
 fio --name=kill --filename=/dev/vs0 --direct=1 --ioengine=libaio --rw=randwrite --bs=4k \
 	--iodepth=8 --size=24m --offset=64m --verify=crc32c --verify_fatal=1 --do_verify=1 \
@@ -196,6 +199,7 @@ grep -q "pushed" /tmp/agent.log && pass "map agent pushed new maps: $(grep -c pu
 	{ failed "map agent pushed no map"; tail -n 20 /tmp/agent.log | sed 's/^/# agent: /'; }
 wait_for 120 pgs_active || failed "PGs active again: $($V status --json)"
 $V unmap /dev/vs0 >/dev/null || failed "unmap after the kill test"
+echo 0 >$RX
 
 # ---- lazy pools: acknowledged writes are kept and replayed ----
 # kill -9 of the primary of PG 1 with unsynced writes (overlapping ones
