@@ -73,7 +73,7 @@ pin() {
 	done
 }
 
-# run_fio CASE TYPE QD ROUND. CASE is an engine ("libaio", "io_uring") or
+# run_fio CASE TYPE QD ROUND [NAME]. CASE is an engine ("libaio", "io_uring") or
 # "nullb" (libaio on /dev/nullb0), then optional -WORD suffixes: -batch
 # (fio submits and reaps up to QD at once, as vsctl bench's event loop
 # does), -deferN (the module's tx_defer=N for this run).
@@ -96,23 +96,31 @@ run_fio() {
 	$TS fio --name=b --filename="$file" --direct=1 --ioengine="$engine" --rw="rand$2" \
 		--bs=4k --iodepth="$3" --size=64m --runtime="$SECS" --time_based \
 		$opts --eta=never --output-format=json \
-		--output="$OUT/fio_$1$SFX-$2-$3-$4.json" || failed "fio $1 $2 qd$3"
-	echo "fio_$1$SFX $2 $3 $4 $(( $(busy) - b0 )) $(delta "$c0" "$(counters)")" >>"$OUT/cpu.txt"
+		--output="$OUT/fio_${5:-$1}$SFX-$2-$3-$4.json" || failed "fio $1 $2 qd$3"
+	echo "fio_${5:-$1}$SFX $2 $3 $4 $(( $(busy) - b0 )) $(delta "$c0" "$(counters)")" >>"$OUT/cpu.txt"
 	echo "$was" >$defer
 	echo "$stats" >$q/iostats
 	echo "$wbt" >$q/wbt_lat_usec
 }
 
-run_blk() {	# TYPE QD ROUND: blk_bench, the light libaio client, on $dev
+run_blk() {	# CASE TYPE QD ROUND: blk_bench, the light libaio client, on $dev
 	b0=$(busy) c0=$(counters)
-	$TS blk_bench "$dev" "$1" "$2" "$SECS" >"$OUT/blk$SFX-$1-$2-$3.json" ||
-		failed "blk_bench $1 qd$2"
-	echo "blk$SFX $1 $2 $3 $(( $(busy) - b0 )) $(delta "$c0" "$(counters)")" >>"$OUT/cpu.txt"
+	$TS blk_bench "$dev" "$2" "$3" "$SECS" >"$OUT/$1$SFX-$2-$3-$4.json" ||
+		failed "blk_bench $2 qd$3"
+	echo "$1$SFX $2 $3 $4 $(( $(busy) - b0 )) $(delta "$c0" "$(counters)")" >>"$OUT/cpu.txt"
 }
 
-# run_client CASE TYPE QD ROUND: CASE "blk" is blk_bench, the rest are fio's
+# run_client CASE TYPE QD ROUND: CASE "blk" is blk_bench, the rest are
+# fio's; a -rxworkN suffix (either) runs it with the module's rx_work=N.
 run_client() {
-	if [ "$1" = blk ]; then run_blk "$2" "$3" "$4"; else run_fio "$@"; fi
+	rx=/sys/module/vstor/parameters/rx_work c=$1
+	shift
+	case $c in
+	*-rxwork[0-9]) echo "${c##*-rxwork}" >$rx || failed "rx_work=${c##*-rxwork}"; base=${c%-rxwork*} ;;
+	*) base=$c ;;
+	esac
+	if [ "$base" = blk ]; then run_blk "$c" "$@"; else run_fio "$base" "$@" "$c"; fi
+	echo 0 >$rx
 }
 
 run_bench() {	# TYPE QD ROUND

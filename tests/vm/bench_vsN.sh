@@ -15,7 +15,8 @@
 #   --iodepth_batch_complete_max=QD (fio reaps every completion there is
 #   and submits their replacements with one io_submit, as vsctl bench's
 #   event loop does with one io_uring_enter; at QD1 it changes nothing),
-#   -deferN runs with the module's tx_defer=N (libaio-batch-defer0).
+#   -deferN runs with the module's tx_defer=N (libaio-batch-defer0),
+#   -rxworkN (also "blk-rxworkN") with its rx_work=N.
 #   Plain "libaio" is fio's default: one io_submit per request. "blk" is
 #   not fio but tests/bench/blk_bench: Linux AIO on /dev/vs0 with vsctl
 #   bench's event loop and nothing else (a client as light as vsctl
@@ -110,12 +111,13 @@ print("# in the same mode; per-pair = the median [min..max] of the ratios of the
 print("| case | client | IOPS | mean latency | CPU/op | OSD/op | segs/op | cs/op | intr/op | IOPS ratio | per-pair | latency ratio | CPU/op ratio |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 def label(e):
-    if e == "blk":
-        return "/dev/vs0 blk_bench (libaio, minimal)"
     w = e.split("-")
+    if w[0] == "blk":
+        return "/dev/vs0 blk_bench (libaio, minimal)" + "".join(" rx_work=" + x[6:] for x in w[1:])
     s = "/dev/nullb0 fio libaio" if w[0] == "nullb" else "/dev/vs0 fio " + w[0]
     for x in w[1:]:
-        s += {"batch": " batched", "lite": " lite", "nostats": " nostats"}.get(x, " tx_defer=" + x[5:])
+        s += ({"batch": " batched", "lite": " lite", "nostats": " nostats"}.get(x)
+              or (" rx_work=" + x[6:] if x.startswith("rxwork") else " tx_defer=" + x[5:]))
     return s + " (floor)" if w[0] == "nullb" else s
 
 def row(name, client, rs, b=None):
@@ -138,7 +140,7 @@ for t in ("read", "write"):
             name = f"T1Q{qd} {t}{sfx}"
             print(row(name, "vsctl bench", b))
             for e in engines:
-                f = runs(("blk" if e == "blk" else f"fio_{e}") + sfx, t, qd)
+                f = runs((e if e.split("-")[0] == "blk" else f"fio_{e}") + sfx, t, qd)
                 if len(f) == len(b):
                     print(row(name, label(e), f, b))
 PY
