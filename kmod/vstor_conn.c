@@ -17,7 +17,8 @@
  * Receiving happens in sk_data_ready itself (softirq, or the socket lock
  * owner's release_sock): tcp_read_sock hands us the skbs, replies are
  * parsed and READ data copied straight into the request's pages, and the
- * request completes right there: no work item, no recvmsg per header.
+ * request completes right there: no work item, no recvmsg per header
+ * (unless rx_work=1: then a work item on the sending CPU does the same).
  * Every reply header is validated before it touches a request; a reply
  * that does not fit the protocol makes io_work reset the connection, and
  * a reply to an earlier send (generation mismatch) is skipped.
