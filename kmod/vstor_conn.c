@@ -189,10 +189,13 @@ static void vs_conn_fail(struct vs_conn *conn, int err)
 }
 
 /* Whether sk_data_ready leaves the replies to rx_work (see vs_rx_work). */
-static bool vs_rx_defer(struct sock *sk)
+static bool vs_rx_defer(struct vs_conn *conn, struct sock *sk)
 {
 	/* the owner's release_sock is process context already: parse there */
-	return READ_ONCE(vs_rx_work) && !sock_owned_by_user_nocheck(sk);
+	if (!READ_ONCE(vs_rx_work) || sock_owned_by_user_nocheck(sk))
+		return false;
+	/* a lone reply (depth 1) is not worth a kworker wakeup */
+	return atomic_read(&conn->dev->tx_waiting) > 1;
 }
 
 /* Called with the socket lock held (softirq or release_sock's backlog). */
@@ -202,7 +205,7 @@ static void vs_sk_data_ready(struct sock *sk)
 
 	read_lock_bh(&sk->sk_callback_lock);
 	conn = sk->sk_user_data;
-	if (conn && vs_rx_defer(sk))
+	if (conn && vs_rx_defer(conn, sk))
 		queue_work_on(READ_ONCE(conn->tx_cpu), vs_io_wq, &conn->rx_work);
 	else if (conn)
 		vs_conn_rx_sock(conn, sk);

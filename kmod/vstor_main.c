@@ -95,8 +95,8 @@ MODULE_PARM_DESC(tx_defer_batch, "tx_defer holds the requests of a submitted bat
  * replying OSD's context, so the OSD's CPU pays for the client's receive
  * path; rx_work moves it to a work item on the CPU that last sent on the
  * connection, as a NIC's interrupt on a client host apart would. That
- * costs a kworker wakeup per receive: in the VM benchmark more IOPS at
- * depth 32 with the OSDs on their own CPU, lower ones at depth 1.
+ * costs a kworker wakeup per receive, so a reply with no other request
+ * of the device awaiting one (depth 1) is still parsed in the softirq.
  */
 bool vs_rx_work;
 module_param_named(rx_work, vs_rx_work, bool, 0644);
