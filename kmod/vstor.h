@@ -377,6 +377,7 @@ struct vs_dev {
 	atomic_t inflight;		/* started requests */
 	atomic_t tx_waiting;		/* parts sent, reply not claimed yet */
 	atomic_t tx_deferred;		/* parts held back since the last kick */
+	atomic64_t rx_work_runs;	/* rx_work=1: receives done in a work item */
 	/* conns with parts of a batch's earlier requests, a user ref each */
 	struct llist_head push_list;
 	wait_queue_head_t idle_wq;	/* inflight reached 0 */

@@ -224,6 +224,7 @@ static void vs_conn_rx_work(struct work_struct *w)
 	vs_conn_rx_sock(conn, sk);
 	release_sock(sk);
 	memalloc_noio_restore(noio);
+	atomic64_inc(&conn->dev->rx_work_runs);
 }
 
 static void vs_sk_write_space(struct sock *sk)

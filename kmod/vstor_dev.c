@@ -921,6 +921,13 @@ VS_LAZY_ATTR(replays);
 VS_LAZY_ATTR(auto_syncs);
 VS_LAZY_ATTR(syncs);
 
+static ssize_t rx_work_runs_show(struct device *d, struct device_attribute *a,
+				 char *buf)
+{
+	return sysfs_emit(buf, "%lld\n",
+			  (long long)atomic64_read(&vs_sysfs_dev(d)->rx_work_runs));
+}
+
 static DEVICE_ATTR_RO(pool);
 static DEVICE_ATTR_RO(pool_id);
 static DEVICE_ATTR_RO(image);
@@ -929,6 +936,7 @@ static DEVICE_ATTR_RO(size);
 static DEVICE_ATTR_RO(state);
 static DEVICE_ATTR_RO(epoch);
 static DEVICE_ATTR_RO(pools);
+static DEVICE_ATTR_RO(rx_work_runs);
 
 static struct attribute *vs_attrs[] = {
 	&dev_attr_pool.attr,
@@ -945,6 +953,7 @@ static struct attribute *vs_attrs[] = {
 	&dev_attr_lazy_replays.attr,
 	&dev_attr_lazy_auto_syncs.attr,
 	&dev_attr_lazy_syncs.attr,
+	&dev_attr_rx_work_runs.attr,
 	NULL,
 };
 

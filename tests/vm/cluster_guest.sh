@@ -198,6 +198,9 @@ fio_wait "$FIO_PID" /tmp/fio-kill.log "fio verify across kill -9 and restart of 
 grep -q "pushed" /tmp/agent.log && pass "map agent pushed new maps: $(grep -c pushed /tmp/agent.log)" ||
 	{ failed "map agent pushed no map"; tail -n 20 /tmp/agent.log | sed 's/^/# agent: /'; }
 wait_for 120 pgs_active || failed "PGs active again: $($V status --json)"
+runs=$(cat /sys/block/vs0/vstor/rx_work_runs)
+[ "$runs" -gt 0 ] && pass "rx_work=1: $runs receives in the work item" ||
+	failed "rx_work=1: no receive went to the work item"
 $V unmap /dev/vs0 >/dev/null || failed "unmap after the kill test"
 echo 0 >$RX
 
