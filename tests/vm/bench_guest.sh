@@ -73,19 +73,17 @@ pin() {
 	done
 }
 
-# run_fio CASE TYPE QD ROUND [NAME]. CASE is an engine ("libaio", "io_uring") or
-# "nullb" (libaio on /dev/nullb0), then optional -WORD suffixes: -batch
-# (fio submits and reaps up to QD at once, as vsctl bench's event loop
-# does), -deferN (the module's tx_defer=N for this run).
+# run_fio CASE TYPE QD ROUND NAME. CASE is an engine ("libaio",
+# "io_uring") or "nullb" (libaio on /dev/nullb0), then optional -WORD
+# suffixes: -batch (fio submits and reaps up to QD at once, as vsctl
+# bench's event loop does), -lite, -nostats; NAME names the results.
 run_fio() {
-	file=$dev engine=${1%%-*} opts="" defer=/sys/module/vstor/parameters/tx_defer
-	was=$(cat $defer) words=$(echo "${1#"$engine"}" | tr - " ")
+	file=$dev engine=${1%%-*} opts="" words=$(echo "${1#"$engine"}" | tr - " ")
 	[ "$engine" = nullb ] && file=/dev/nullb0 engine=libaio
 	q=/sys/block/${file#/dev/}/queue stats=$(cat $q/iostats) wbt=$(cat $q/wbt_lat_usec)
 	for w in $words; do
 		case $w in
 		batch) opts="$opts --iodepth_batch_submit=$3 --iodepth_batch_complete_max=$3" ;;
-		defer*) echo "${w#defer}" >$defer || failed "tx_defer=${w#defer}" ;;
 		lite) opts="$opts --disk_util=0 --disable_slat=1" ;;
 		nostats) { echo 0 >$q/iostats && echo 0 >$q/wbt_lat_usec; } || failed "nostats" ;;
 		*) failed "unknown fio case $1" ;;
@@ -96,9 +94,8 @@ run_fio() {
 	$TS fio --name=b --filename="$file" --direct=1 --ioengine="$engine" --rw="rand$2" \
 		--bs=4k --iodepth="$3" --size=64m --runtime="$SECS" --time_based \
 		$opts --eta=never --output-format=json \
-		--output="$OUT/fio_${5:-$1}$SFX-$2-$3-$4.json" || failed "fio $1 $2 qd$3"
-	echo "fio_${5:-$1}$SFX $2 $3 $4 $(( $(busy) - b0 )) $(delta "$c0" "$(counters)")" >>"$OUT/cpu.txt"
-	echo "$was" >$defer
+		--output="$OUT/fio_$5$SFX-$2-$3-$4.json" || failed "fio $1 $2 qd$3"
+	echo "fio_$5$SFX $2 $3 $4 $(( $(busy) - b0 )) $(delta "$c0" "$(counters)")" >>"$OUT/cpu.txt"
 	echo "$stats" >$q/iostats
 	echo "$wbt" >$q/wbt_lat_usec
 }
@@ -111,16 +108,24 @@ run_blk() {	# CASE TYPE QD ROUND: blk_bench, the light libaio client, on $dev
 }
 
 # run_client CASE TYPE QD ROUND: CASE "blk" is blk_bench, the rest are
-# fio's; a -rxworkN suffix (either) runs it with the module's rx_work=N.
+# fio's (run_fio); -deferN and -rxworkN suffixes (either client) set the
+# module's tx_defer and rx_work to N for the run.
 run_client() {
-	rx=/sys/module/vstor/parameters/rx_work c=$1
+	c=$1 base=$1 restore=""
 	shift
-	case $c in
-	*-rxwork[0-9]) echo "${c##*-rxwork}" >$rx || failed "rx_work=${c##*-rxwork}"; base=${c%-rxwork*} ;;
-	*) base=$c ;;
-	esac
+	for w in $(echo "$c" | tr - " "); do
+		case $w in
+		defer[0-9]*) p=tx_defer v=${w#defer} ;;
+		rxwork[0-9]*) p=rx_work v=${w#rxwork} ;;
+		*) continue ;;
+		esac
+		f=/sys/module/vstor/parameters/$p
+		restore="$restore $f=$(cat $f)"
+		echo "$v" >$f || failed "$p=$v"
+		base=$(echo "$base" | sed "s/-$w//")
+	done
 	if [ "$base" = blk ]; then run_blk "$c" "$@"; else run_fio "$base" "$@" "$c"; fi
-	echo 0 >$rx
+	for r in $restore; do echo "${r#*=}" >"${r%%=*}"; done
 }
 
 run_bench() {	# TYPE QD ROUND

@@ -16,7 +16,7 @@
 #   and submits their replacements with one io_submit, as vsctl bench's
 #   event loop does with one io_uring_enter; at QD1 it changes nothing),
 #   -deferN runs with the module's tx_defer=N (libaio-batch-defer0),
-#   -rxworkN (also "blk-rxworkN") with its rx_work=N.
+#   -rxworkN with its rx_work=N (both also for "blk": blk-rxwork1).
 #   Plain "libaio" is fio's default: one io_submit per request. "blk" is
 #   not fio but tests/bench/blk_bench: Linux AIO on /dev/vs0 with vsctl
 #   bench's event loop and nothing else (a client as light as vsctl
@@ -112,12 +112,14 @@ print("| case | client | IOPS | mean latency | CPU/op | OSD/op | segs/op | cs/op
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 def label(e):
     w = e.split("-")
-    if w[0] == "blk":
-        return "/dev/vs0 blk_bench (libaio, minimal)" + "".join(" rx_work=" + x[6:] for x in w[1:])
-    s = "/dev/nullb0 fio libaio" if w[0] == "nullb" else "/dev/vs0 fio " + w[0]
-    for x in w[1:]:
-        s += ({"batch": " batched", "lite": " lite", "nostats": " nostats"}.get(x)
-              or (" rx_work=" + x[6:] if x.startswith("rxwork") else " tx_defer=" + x[5:]))
+    words = {"batch": " batched", "lite": " lite", "nostats": " nostats"}
+    def word(x):
+        if x.startswith("rxwork"):
+            return " rx_work=" + x[6:]
+        return words.get(x) or " tx_defer=" + x[5:]
+    s = {"blk": "/dev/vs0 blk_bench (libaio, minimal)",
+         "nullb": "/dev/nullb0 fio libaio"}.get(w[0], "/dev/vs0 fio " + w[0])
+    s += "".join(word(x) for x in w[1:])
     return s + " (floor)" if w[0] == "nullb" else s
 
 def row(name, client, rs, b=None):
