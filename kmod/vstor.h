@@ -371,6 +371,7 @@ struct vs_dev {
 	struct delayed_work retry_work;
 	bool dead;			/* force-unmapped: fail all I/O */
 	bool removing;			/* unmap in progress: no new opens */
+	bool removed;			/* torn down, only references left */
 	bool sync_lost;			/* lazy: a retained write was lost */
 	struct vs_lazy *lz;		/* lazy: replay state, else NULL */
 	unsigned int open_count;
@@ -382,7 +383,7 @@ struct vs_dev {
 	struct llist_head push_list;
 	wait_queue_head_t idle_wq;	/* inflight reached 0 */
 
-	/* lazy: the flush of a normal unmap (vs_ctl_mutex, but status) */
+	/* lazy: the flush of a normal unmap (its unmapper only, but status) */
 	bool unmap_syncing;		/* submitted, not yet completed */
 	blk_status_t unmap_sync_status;
 	struct completion unmap_sync;

@@ -1277,13 +1277,13 @@ static bool vs_unmap_sync_wait(struct vs_dev *dev, unsigned long deadline)
 }
 
 /*
- * Lazy pools, normal unmap (vs_ctl_mutex held, no request in flight): a
- * flush through the block layer, so that vs_prep_flush SYNCs every
- * connection with acknowledged writes no SYNC covered yet. Nothing else
- * can submit I/O meanwhile: the device is closed and refuses opens. Waits
- * until deadline. A flush still running then is waited for by the next
- * unmap, which flushes again (the device was open in between); one that
- * fails marks the writes as possibly lost.
+ * Lazy pools, normal unmap (no request in flight): a flush through the
+ * block layer, so that vs_prep_flush SYNCs every connection with
+ * acknowledged writes no SYNC covered yet. Nothing else can submit I/O
+ * meanwhile: the device is closed and refuses opens. Waits until
+ * deadline. A flush still running then is waited for by the next unmap,
+ * which flushes again (the device was open in between); one that fails
+ * marks the writes as possibly lost.
  */
 static int vs_dev_unmap_sync(struct vs_dev *dev, unsigned long deadline,
 			     const char **why)
@@ -1317,7 +1317,13 @@ busy:
 	return -EBUSY;
 }
 
-/* Normal unmap: no request in flight and, lazy, the writes synced. */
+/*
+ * Normal unmap: no request in flight and, lazy, the writes synced. Runs
+ * without vs_ctl_mutex: finishing may need a SET_MAP (a primary moved),
+ * and other devices' commands must not wait for this one's cluster. Only
+ * one unmapper gets here per device (removing); a forced unmap may tear
+ * the device down meanwhile, its failing every request wakes us.
+ */
 static int vs_dev_quiesce(struct vs_dev *dev, const char **why)
 {
 	unsigned long wait = msecs_to_jiffies(vs_unmap_timeout_ms);
@@ -1330,42 +1336,10 @@ static int vs_dev_quiesce(struct vs_dev *dev, const char **why)
 	return dev->lazy ? vs_dev_unmap_sync(dev, jiffies + wait, why) : 0;
 }
 
-/*
- * UNMAP (vs_ctl_mutex held). Normal: refused while the device is open,
- * waits at most unmap_timeout_ms for requests in flight and, on a lazy
- * pool, as long again for the SYNC of the acknowledged writes. Force:
- * fails every request in flight and every later one first, so it always
- * completes, even with the cluster gone and the device mounted.
- */
-int vs_dev_remove(struct vs_dev *dev, bool force, const char **why)
+/* vs_ctl_mutex held, no request left or every one failed (dead) */
+static void vs_dev_teardown(struct vs_dev *dev)
 {
 	struct gendisk *disk = dev->disk;
-	int err;
-
-	lockdep_assert_held(&vs_ctl_mutex);
-	spin_lock_bh(&dev->lock);
-	if (!force && dev->open_count) {
-		spin_unlock_bh(&dev->lock);
-		*why = "device is open (mounted or in use): close it, or unmap with --force";
-		return -EBUSY;
-	}
-	dev->removing = true;
-	if (force)
-		dev->dead = true;
-	spin_unlock_bh(&dev->lock);
-
-	if (force) {
-		blk_mark_disk_dead(disk);
-		vs_dev_fail_all(dev);
-	} else {
-		err = vs_dev_quiesce(dev, why);
-		if (err) {
-			spin_lock_bh(&dev->lock);
-			dev->removing = false;
-			spin_unlock_bh(&dev->lock);
-			return err;
-		}
-	}
 
 	/* no request is left after del_gendisk, so no part either */
 	del_gendisk(disk);
@@ -1384,7 +1358,66 @@ int vs_dev_remove(struct vs_dev *dev, bool force, const char **why)
 	blk_mq_free_tag_set(&dev->tag_set);
 	list_del(&dev->node);
 	idr_remove(&vs_idr, dev->index);
+	dev->removed = true;
 	put_disk(disk);		/* dev is freed with the disk's last reference */
+}
+
+/* A normal unmap's wait, with vs_ctl_mutex dropped and dev referenced. */
+static int vs_dev_remove_wait(struct vs_dev *dev, const char **why)
+{
+	struct gendisk *disk = dev->disk;
+	int err;
+
+	get_device(disk_to_dev(disk));
+	mutex_unlock(&vs_ctl_mutex);
+	err = vs_dev_quiesce(dev, why);
+	mutex_lock(&vs_ctl_mutex);
+	if (dev->removed) {
+		*why = "a forced unmap removed the device meanwhile (acknowledged writes may not have been synced)";
+		err = -ENODEV;
+	} else if (err) {
+		spin_lock_bh(&dev->lock);
+		dev->removing = false;
+		spin_unlock_bh(&dev->lock);
+	} else {
+		vs_dev_teardown(dev);
+	}
+	put_disk(disk);
+	return err;
+}
+
+/*
+ * UNMAP (vs_ctl_mutex held; a normal one drops it while it waits). Normal:
+ * refused while the device is open or another unmap of it waits, waits at
+ * most unmap_timeout_ms for requests in flight and, on a lazy pool, as
+ * long again for the SYNC of the acknowledged writes. Force: fails every
+ * request in flight and every later one first, so it always completes,
+ * even with the cluster gone, the device mounted or a normal unmap of it
+ * waiting.
+ */
+int vs_dev_remove(struct vs_dev *dev, bool force, const char **why)
+{
+	lockdep_assert_held(&vs_ctl_mutex);
+	spin_lock_bh(&dev->lock);
+	if (!force && dev->open_count) {
+		spin_unlock_bh(&dev->lock);
+		*why = "device is open (mounted or in use): close it, or unmap with --force";
+		return -EBUSY;
+	}
+	if (!force && dev->removing) {
+		spin_unlock_bh(&dev->lock);
+		*why = "another unmap of this device is waiting for it (see unmap_timeout_ms): wait, or unmap with --force";
+		return -EBUSY;
+	}
+	dev->removing = true;
+	if (force)
+		dev->dead = true;
+	spin_unlock_bh(&dev->lock);
+	if (!force)
+		return vs_dev_remove_wait(dev, why);
+	blk_mark_disk_dead(dev->disk);
+	vs_dev_fail_all(dev);
+	vs_dev_teardown(dev);
 	return 0;
 }
 

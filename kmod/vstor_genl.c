@@ -16,7 +16,9 @@
  * Only then does a command act.
  *
  * Commands run in parallel with other genl families (parallel_ops) and are
- * serialised among themselves by vs_ctl_mutex.
+ * serialised among themselves by vs_ctl_mutex, which no command holds
+ * while it waits for a cluster: a normal UNMAP drops it while the device
+ * drains (vs_dev_remove), so SET_MAP, LIST and other devices' commands go on.
  *
  * Feature negotiation: userspace sends the VS_FEAT_* bits it wants, the
  * kernel answers with those it also supports (VS_DRV_FEATURES). A LIST

@@ -14,7 +14,8 @@
 #   (config/pgs) with unsynced writes: replayed to the new primaries by the
 #   new map, the fsync succeeds, the data is right, also after kill -9 of
 #   the old primary; a normal unmap SYNCs acknowledged writes (EBUSY while
-#   the SYNC cannot finish) and the data survives kill -9 of every OSD; map
+#   the SYNC cannot finish; LIST and other commands go on meanwhile; a
+#   forced unmap overtakes it) and the data survives kill -9 of every OSD; map
 #   -> unmap -> map quickly; layered images: a snapshot of a mapped image
 #   (the agent moves the device to the new inode, writes after it show over
 #   the snapshot's data), remap, the snapshot read-only, a clone of it,
@@ -398,17 +399,45 @@ fi
 d=$($V map img1 --no_agent) || die "map img1 (lazy, stopped OSD)"
 dd if=/dev/urandom of="$d" bs=4k count=4 oflag=direct 2>/dev/null || failed "lazy: write to PG 1"
 p=$(pg1_primary)
-echo 2000 >/sys/module/vstor/parameters/unmap_timeout_ms
+# While a normal unmap waits, the control mutex is free: LIST and a second
+# unmap of the device (refused) answer at once, not after the wait.
+echo 5000 >/sys/module/vstor/parameters/unmap_timeout_ms
 eval "kill -STOP \$OSD_PID_$p"
-if $V unmap "$d" 2>/tmp/unmap.err; then
+$V unmap "$d" 2>/tmp/unmap.err &
+upid=$!
+removing() { [ "$(cat "/sys/block/${d#/dev/}/vstor/state")" = removing ]; }
+wait_for 5 removing || failed "lazy: $d not removing during its unmap"
+t0=$(now_ms)
+$V list >/dev/null || failed "vsctl list during an unmap"
+$V unmap "$d" 2>/tmp/unmap2.err && failed "a second unmap of $d while one waits succeeded"
+ms=$(( $(now_ms) - t0 ))
+grep -q "another unmap" /tmp/unmap2.err && [ $ms -lt 3000 ] &&
+	pass "during an unmap: list, and a second unmap refused in $ms ms: $(cat /tmp/unmap2.err)" ||
+	failed "during an unmap: list + second unmap took $ms ms: $(cat /tmp/unmap2.err)"
+if wait $upid; then
 	failed "lazy: unmap with the SYNC stuck (OSD $p stopped) succeeded"
 else
 	grep -q "did not finish" /tmp/unmap.err &&
 		pass "lazy: unmap with OSD $p stopped refused: $(cat /tmp/unmap.err)" ||
 		failed "lazy: unmap with OSD $p stopped: $(cat /tmp/unmap.err)"
 fi
+# A forced unmap while a normal one waits: it removes the device, the
+# normal one says so.
+$V unmap "$d" 2>/tmp/unmap.err &
+upid=$!
+wait_for 5 removing || failed "lazy: $d not removing during its second unmap"
+$V unmap --force "$d" >/dev/null 2>/tmp/unmap2.err || failed "force unmap during a normal one: $(cat /tmp/unmap2.err)"
+if wait $upid; then
+	failed "a normal unmap overtaken by a forced one succeeded"
+else
+	grep -q "forced unmap removed" /tmp/unmap.err && [ ! -e "/sys/block/${d#/dev/}" ] &&
+		pass "force unmap during a normal one: removed; the normal one: $(cat /tmp/unmap.err)" ||
+		failed "force unmap during a normal one: $(cat /tmp/unmap.err)"
+fi
 eval "kill -CONT \$OSD_PID_$p"
 echo 10000 >/sys/module/vstor/parameters/unmap_timeout_ms
+d=$($V map img1 --no_agent) || die "map img1 (lazy, after SIGCONT)"
+dd if=/dev/urandom of="$d" bs=4k count=4 oflag=direct 2>/dev/null || failed "lazy: write to PG 1 after SIGCONT"
 $V unmap "$d" 2>/tmp/unmap.err && pass "lazy: unmap after SIGCONT of OSD $p" ||
 	failed "lazy: unmap after SIGCONT of OSD $p: $(cat /tmp/unmap.err)"
 etcd_put config/global '{"immediate_commit":"all"}' || failed "config/global all"

@@ -22,6 +22,9 @@ die() {
 	exit 1
 }
 
+# milliseconds since boot (busybox date has no %N)
+now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+
 # wait_for SECONDS CMD...: polls CMD every 0.2 s until it succeeds.
 wait_for() {
 	limit=$1
