@@ -421,6 +421,14 @@ else
 		pass "lazy: unmap with OSD $p stopped refused: $(cat /tmp/unmap.err)" ||
 		failed "lazy: unmap with OSD $p stopped: $(cat /tmp/unmap.err)"
 fi
+eval "kill -CONT \$OSD_PID_$p"
+echo 10000 >/sys/module/vstor/parameters/unmap_timeout_ms
+$V unmap "$d" 2>/tmp/unmap.err && pass "lazy: unmap after SIGCONT of OSD $p" ||
+	failed "lazy: unmap after SIGCONT of OSD $p: $(cat /tmp/unmap.err)"
+d=$($V map img1 --no_agent) || die "map img1 (lazy, force during unmap)"
+dd if=/dev/urandom of="$d" bs=4k count=4 oflag=direct 2>/dev/null || failed "lazy: write to PG 1 again"
+echo 5000 >/sys/module/vstor/parameters/unmap_timeout_ms
+eval "kill -STOP \$OSD_PID_$p"
 # A forced unmap while a normal one waits: it removes the device, the
 # normal one says so.
 $V unmap "$d" 2>/tmp/unmap.err &
@@ -436,10 +444,6 @@ else
 fi
 eval "kill -CONT \$OSD_PID_$p"
 echo 10000 >/sys/module/vstor/parameters/unmap_timeout_ms
-d=$($V map img1 --no_agent) || die "map img1 (lazy, after SIGCONT)"
-dd if=/dev/urandom of="$d" bs=4k count=4 oflag=direct 2>/dev/null || failed "lazy: write to PG 1 after SIGCONT"
-$V unmap "$d" 2>/tmp/unmap.err && pass "lazy: unmap after SIGCONT of OSD $p" ||
-	failed "lazy: unmap after SIGCONT of OSD $p: $(cat /tmp/unmap.err)"
 etcd_put config/global '{"immediate_commit":"all"}' || failed "config/global all"
 
 # ---- map -> unmap -> map quickly ----
