@@ -395,14 +395,24 @@ if $V unmap "$d" 2>/tmp/unmap.err; then
 else
 	failed "lazy: unmap with unsynced writes: $(cat /tmp/unmap.err)"
 fi
+# WHAT: img1 mapped (d) with a fresh write to PG 1 whose primary (p) is
+# then stopped, under a short unmap_timeout_ms: its SYNC cannot finish.
+stuck_sync_map() {
+	d=$($V map img1 --no_agent) || die "map img1 (lazy, $1)"
+	dd if=/dev/urandom of="$d" bs=4k count=4 oflag=direct 2>/dev/null ||
+		failed "lazy: write to PG 1 ($1)"
+	p=$(pg1_primary)
+	echo 5000 >/sys/module/vstor/parameters/unmap_timeout_ms
+	eval "kill -STOP \$OSD_PID_$p"
+}
+stuck_sync_resume() {
+	eval "kill -CONT \$OSD_PID_$p"
+	echo 10000 >/sys/module/vstor/parameters/unmap_timeout_ms
+}
 # A SYNC that cannot finish (the primary stopped): EBUSY, then a retry works.
-d=$($V map img1 --no_agent) || die "map img1 (lazy, stopped OSD)"
-dd if=/dev/urandom of="$d" bs=4k count=4 oflag=direct 2>/dev/null || failed "lazy: write to PG 1"
-p=$(pg1_primary)
 # While a normal unmap waits, the control mutex is free: LIST and a second
 # unmap of the device (refused) answer at once, not after the wait.
-echo 5000 >/sys/module/vstor/parameters/unmap_timeout_ms
-eval "kill -STOP \$OSD_PID_$p"
+stuck_sync_map "stopped OSD"
 $V unmap "$d" 2>/tmp/unmap.err &
 upid=$!
 removing() { [ "$(cat "/sys/block/${d#/dev/}/vstor/state")" = removing ]; }
@@ -421,14 +431,10 @@ else
 		pass "lazy: unmap with OSD $p stopped refused: $(cat /tmp/unmap.err)" ||
 		failed "lazy: unmap with OSD $p stopped: $(cat /tmp/unmap.err)"
 fi
-eval "kill -CONT \$OSD_PID_$p"
-echo 10000 >/sys/module/vstor/parameters/unmap_timeout_ms
+stuck_sync_resume
 $V unmap "$d" 2>/tmp/unmap.err && pass "lazy: unmap after SIGCONT of OSD $p" ||
 	failed "lazy: unmap after SIGCONT of OSD $p: $(cat /tmp/unmap.err)"
-d=$($V map img1 --no_agent) || die "map img1 (lazy, force during unmap)"
-dd if=/dev/urandom of="$d" bs=4k count=4 oflag=direct 2>/dev/null || failed "lazy: write to PG 1 again"
-echo 5000 >/sys/module/vstor/parameters/unmap_timeout_ms
-eval "kill -STOP \$OSD_PID_$p"
+stuck_sync_map "force during unmap"
 # A forced unmap while a normal one waits: it removes the device, the
 # normal one says so.
 $V unmap "$d" 2>/tmp/unmap.err &
@@ -442,8 +448,7 @@ else
 		pass "force unmap during a normal one: removed; the normal one: $(cat /tmp/unmap.err)" ||
 		failed "force unmap during a normal one: $(cat /tmp/unmap.err)"
 fi
-eval "kill -CONT \$OSD_PID_$p"
-echo 10000 >/sys/module/vstor/parameters/unmap_timeout_ms
+stuck_sync_resume
 etcd_put config/global '{"immediate_commit":"all"}' || failed "config/global all"
 
 # ---- map -> unmap -> map quickly ----
