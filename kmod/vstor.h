@@ -109,6 +109,7 @@ extern unsigned int vs_unmap_timeout_ms;
 extern unsigned int vs_tx_defer;
 extern bool vs_tx_defer_batch;
 extern bool vs_rx_work;
+extern unsigned int vs_poll_queues;
 extern unsigned int vs_max_dirty_ops;	/* per lazy device */
 extern unsigned int vs_max_dirty_bytes;
 
@@ -171,6 +172,8 @@ struct vs_conn {
 	const struct vs_map_osd *osd;	/* in the map of the route */
 	u64 osd_num;
 	u32 slot;
+	bool poll;			/* of a poll queue: its pollers parse */
+	bool polling;			/* a poller parses: it sends after */
 
 	spinlock_t lock;		/* _bh: the receive side runs in softirq */
 	enum vs_conn_state state;
@@ -219,6 +222,7 @@ struct vs_conn {
 	enum vs_rx_state rx_next;
 	struct vs_part *rx_part;	/* NULL while skipping: discard */
 	u32 rx_data_off;
+	u32 rx_done;			/* replies parsed (vs_conn_poll) */
 
 	void (*saved_data_ready)(struct sock *sk);
 	void (*saved_write_space)(struct sock *sk);
@@ -228,7 +232,8 @@ struct vs_conn {
 struct vs_route {
 	struct rcu_head rcu;
 	struct vs_map *map;
-	u32 conns_per_osd;
+	u32 conns_per_osd;		/* data_slots, then one per poll queue */
+	u32 data_slots;			/* the conns_per_osd of the map */
 	u32 nconns;
 	struct vs_conn *conns[];	/* n_osds * conns_per_osd, map order */
 };
@@ -305,6 +310,7 @@ struct vs_cmd {
 	bool lz_wait;		/* lazy flush or FUA: then wait for SYNCs */
 	u64 lz_gen;		/* lazy: the writes it waits for */
 	struct list_head lz_node;	/* lz->waiters */
+	struct llist_node end_node;	/* polled, ended in irq: dev->end_list */
 	u64 inode;		/* the top layer when the request started */
 	struct vs_part parts[VS_NPARTS];
 	struct vs_lread lr;
@@ -356,6 +362,13 @@ struct vs_dev {
 
 	struct blk_mq_tag_set tag_set;
 	struct gendisk *disk;
+	/* hctxs: nr_default, then npoll poll queues from poll_offset on */
+	u32 nr_default;
+	u32 npoll;
+	u32 poll_offset;
+	atomic64_t poll_replies;	/* replies parsed by pollers */
+	struct llist_head end_list;	/* polled requests to end in a task */
+	struct work_struct end_work;
 
 	struct vs_route __rcu *route;	/* route_mutex to replace */
 	struct mutex route_mutex;	/* after vs_ctl_mutex, before io_mutex */
@@ -422,6 +435,8 @@ void vs_cmd_put(struct vs_cmd *cmd);
 void vs_dev_event(struct vs_dev *dev, int ev);
 void vs_dev_need_map(struct vs_dev *dev, int idx);
 void vs_dev_kick_deferred(struct vs_dev *dev);
+u32 vs_route_slot(const struct vs_dev *dev, const struct vs_route *r,
+		  const struct request *rq);
 int vs_dev_init(void);
 void vs_dev_exit(void);
 
@@ -547,6 +562,7 @@ bool vs_conn_queue(struct vs_conn *conn, struct vs_part *part, bool *push,
 void vs_conn_get_user(struct vs_conn *conn);
 void vs_conn_put_user(struct vs_conn *conn);
 void vs_conn_push(struct vs_conn *conn);
+int vs_conn_poll(struct vs_conn *conn);
 void vs_conn_kill(struct vs_conn *conn, struct list_head *out);
 void vs_conn_free(struct vs_conn *conn);
 void vs_conn_sweep(struct vs_conn *conn,

@@ -61,6 +61,7 @@ struct vs_conn *vs_conn_new(struct vs_dev *dev, const struct vs_map_osd *osd,
 	conn->osd = osd;
 	conn->osd_num = osd->num;
 	conn->slot = slot;
+	conn->poll = slot >= dev->p.conns_per_osd;
 	spin_lock_init(&conn->lock);
 	INIT_LIST_HEAD(&conn->sendq);
 	INIT_LIST_HEAD(&conn->inflight);
@@ -192,10 +193,21 @@ static void vs_conn_fail(struct vs_conn *conn, int err)
 static bool vs_rx_defer(struct vs_conn *conn, struct sock *sk)
 {
 	/* the owner's release_sock is process context already: parse there */
-	if (!READ_ONCE(vs_rx_work) || sock_owned_by_user_nocheck(sk))
+	if (!READ_ONCE(vs_rx_work) || conn->poll || sock_owned_by_user_nocheck(sk))
 		return false;
 	/* a lone reply (depth 1) is not worth a kworker wakeup */
 	return atomic_read(&conn->dev->tx_waiting) > 1;
+}
+
+/*
+ * Whether sk_data_ready leaves the replies to the pollers: a poll queue's
+ * connection carries polled requests only, and their tasks poll until
+ * they complete (io_work parses too, should one stop). A lazy pool's
+ * SYNCs go to every connection and their flush does not poll: parse.
+ */
+static bool vs_rx_polled(struct vs_conn *conn, struct sock *sk)
+{
+	return conn->poll && !conn->dev->lz && !sock_owned_by_user_nocheck(sk);
 }
 
 /* Called with the socket lock held (softirq or release_sock's backlog). */
@@ -207,7 +219,7 @@ static void vs_sk_data_ready(struct sock *sk)
 	conn = sk->sk_user_data;
 	if (conn && vs_rx_defer(conn, sk))
 		queue_work_on(READ_ONCE(conn->tx_cpu), vs_io_wq, &conn->rx_work);
-	else if (conn)
+	else if (conn && !vs_rx_polled(conn, sk))
 		vs_conn_rx_sock(conn, sk);
 	read_unlock_bh(&sk->sk_callback_lock);
 }
@@ -950,6 +962,49 @@ void vs_conn_push(struct vs_conn *conn)
 		queue_work(vs_io_wq, &conn->io_work);
 }
 
+/*
+ * A poller's turn (blk-mq .poll, user reference held): the replies the
+ * socket holds, parsed and completed in the polling task. Never waits for
+ * a connection someone else works on. The number of replies parsed.
+ */
+int vs_conn_poll(struct vs_conn *conn)
+{
+	unsigned int noio;
+	struct sock *sk;
+	u32 done = 0;
+	int more = 0;
+
+	if (!mutex_trylock(&conn->io_mutex))
+		return 0;
+	if (!conn->sock || READ_ONCE(conn->err))
+		goto out;
+	sk = conn->sock->sk;
+	noio = memalloc_noio_save();
+	/* the parts the replies release (tx_defer) are ours to send */
+	WRITE_ONCE(conn->polling, true);
+	if (!skb_queue_empty_lockless(&sk->sk_receive_queue)) {
+		lock_sock(sk);
+		done = conn->rx_done;
+		vs_conn_rx_sock(conn, sk);
+		release_sock(sk);
+		done = READ_ONCE(conn->rx_done) - done;
+	}
+	WRITE_ONCE(conn->polling, false);
+	/* polling cleared before the sendq is read: pairs with the kick's */
+	smp_mb();
+	if (!list_empty_careful(&conn->sendq) && !READ_ONCE(conn->err)) {
+		more = vs_conn_tx(conn, VS_TX_BUDGET);
+		if (more < 0)
+			WRITE_ONCE(conn->err, more);
+	}
+	memalloc_noio_restore(noio);
+out:
+	mutex_unlock(&conn->io_mutex);
+	if (more)
+		queue_work(vs_io_wq, &conn->io_work);
+	return done;
+}
+
 /* ---- receiving ---- */
 
 static void vs_conn_part_reply(struct vs_conn *conn, struct vs_part *part,
@@ -957,6 +1012,7 @@ static void vs_conn_part_reply(struct vs_conn *conn, struct vs_part *part,
 {
 	conn->rx_part = NULL;
 	WRITE_ONCE(part->conn, NULL);
+	WRITE_ONCE(conn->rx_done, conn->rx_done + 1);
 	if (unlikely(part->flags & VS_PF_LAZY)) {
 		vs_lazy_reply(conn, part, retval);
 		return;
@@ -1246,6 +1302,13 @@ static void vs_conn_io_work(struct work_struct *w)
 	if (!conn->sock)
 		goto out;
 	err = READ_ONCE(conn->err);
+	/* a poll queue's replies whose poller stopped (see vs_rx_polled) */
+	if (!err && conn->poll) {
+		lock_sock(conn->sock->sk);
+		vs_conn_rx_sock(conn, conn->sock->sk);
+		release_sock(conn->sock->sk);
+		err = READ_ONCE(conn->err);
+	}
 	if (!err)
 		err = vs_conn_ping_check(conn);
 	if (!err) {
@@ -1280,6 +1343,10 @@ void vs_conn_tick(struct vs_conn *conn)
 void vs_conn_kick_queued(struct vs_conn *conn)
 {
 	if (list_empty(&conn->sendq))
+		return;
+	/* a poller sends it once it parsed its replies (vs_conn_poll) */
+	smp_mb();
+	if (READ_ONCE(conn->polling))
 		return;
 	spin_lock_bh(&conn->lock);
 	if (conn->state == VS_CONN_READY && !list_empty(&conn->sendq))

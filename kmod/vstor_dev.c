@@ -161,10 +161,26 @@ static struct vs_conn *vs_route_conn(struct vs_dev *dev,
 	osd = vs_map_osd_find(map, primary);
 	if (!osd)
 		return NULL;
-	/* the device's own ops have no request, hence no queue */
-	slot = likely(part->cmd->rq) ?
-	       part->cmd->rq->mq_hctx->queue_num % r->conns_per_osd : 0;
+	slot = vs_route_slot(dev, r, part->cmd->rq);
 	return r->conns[(osd - map->osds) * r->conns_per_osd + slot];
+}
+
+/*
+ * The connection slot (per OSD) of rq's hardware queue: the queues share
+ * the data slots, each poll queue has one of its own. The device's own ops
+ * have no request, hence no queue: slot 0.
+ */
+u32 vs_route_slot(const struct vs_dev *dev, const struct vs_route *r,
+		  const struct request *rq)
+{
+	const struct blk_mq_hw_ctx *hctx;
+
+	if (unlikely(!rq))
+		return 0;
+	hctx = rq->mq_hctx;
+	if (hctx->type == HCTX_TYPE_POLL)
+		return r->data_slots + hctx->queue_num - dev->poll_offset;
+	return hctx->queue_num % r->data_slots;
 }
 
 /*
@@ -506,6 +522,26 @@ static void vs_commit_rqs(struct blk_mq_hw_ctx *hctx)
 	vs_push_pending(dev);
 }
 
+static void vs_cmd_complete(struct vs_cmd *cmd)
+{
+	struct vs_dev *dev = cmd->dev;
+
+	vs_layer_end(cmd);
+	blk_mq_end_request(cmd->rq, errno_to_blk_status(cmd->error));
+	if (atomic_dec_and_test(&dev->inflight))
+		wake_up_all(&dev->idle_wq);
+}
+
+static void vs_dev_end_work(struct work_struct *w)
+{
+	struct vs_dev *dev = container_of(w, struct vs_dev, end_work);
+	struct llist_node *list = llist_del_all(&dev->end_list);
+	struct vs_cmd *cmd, *next;
+
+	llist_for_each_entry_safe(cmd, next, llist_reverse_order(list), end_node)
+		vs_cmd_complete(cmd);
+}
+
 static void vs_cmd_end(struct vs_cmd *cmd)
 {
 	struct request *rq = cmd->rq;
@@ -517,10 +553,18 @@ static void vs_cmd_end(struct vs_cmd *cmd)
 		vs_lazy_flush(dev, cmd);
 		return;
 	}
-	vs_layer_end(cmd);
-	blk_mq_end_request(rq, errno_to_blk_status(cmd->error));
-	if (atomic_dec_and_test(&dev->inflight))
-		wake_up_all(&dev->idle_wq);
+	/*
+	 * A polled bio must not end in interrupt context (6.1's bio_put
+	 * returns it to a per-CPU cache that is not irq safe): a reply its
+	 * poller did not parse, or a failure under a _bh lock, ends it in a
+	 * task. Pollers parse their own connections, so this is rare.
+	 */
+	if (unlikely(rq->cmd_flags & REQ_POLLED) && in_interrupt()) {
+		if (llist_add(&cmd->end_node, &dev->end_list))
+			queue_work(vs_io_wq, &dev->end_work);
+		return;
+	}
+	vs_cmd_complete(cmd);
 }
 
 /*
@@ -561,11 +605,82 @@ static int vs_init_request(struct blk_mq_tag_set *set, struct request *rq,
 	return 0;
 }
 
+/*
+ * Default queues first, then the poll queues; no read queues. A kdump
+ * kernel makes it one map of one queue (blk_mq_alloc_tag_set).
+ */
+static void vs_map_queues(struct blk_mq_tag_set *set)
+{
+	struct vs_dev *dev = set->driver_data;
+	u32 i, off = 0;
+
+	for (i = 0; i < set->nr_maps; i++) {
+		struct blk_mq_queue_map *m = &set->map[i];
+
+		if (set->nr_maps == 1)
+			m->nr_queues = set->nr_hw_queues;
+		else if (i == HCTX_TYPE_DEFAULT)
+			m->nr_queues = dev->nr_default;
+		else if (i == HCTX_TYPE_POLL)
+			m->nr_queues = set->nr_hw_queues - dev->nr_default;
+		else
+			m->nr_queues = 0;	/* reads share the default map */
+		m->queue_offset = off;
+		if (m->nr_queues)
+			blk_mq_map_queues(m);
+		off += m->nr_queues;
+	}
+}
+
+/*
+ * A polling task (io_uring iopoll, HIPRI) parses the replies on this poll
+ * queue's connections itself, in process context. A few connections per
+ * call: the route may change once RCU is left, and the poller calls again.
+ */
+#define VS_POLL_BATCH	8
+
+static int vs_poll(struct blk_mq_hw_ctx *hctx, struct io_comp_batch *iob)
+{
+	struct vs_dev *dev = hctx->queue->tag_set->driver_data;
+	struct vs_conn *conns[VS_POLL_BATCH];
+	u32 i, k, n = 0, slot;
+	int found = 0;
+
+	rcu_read_lock();
+	for (k = 0; k < vs_dev_nroutes(dev) && n < VS_POLL_BATCH; k++) {
+		struct vs_route *r = rcu_dereference(*vs_dev_rslot(dev, k));
+
+		if (!r)
+			continue;
+		slot = r->data_slots + hctx->queue_num - dev->poll_offset;
+		for (i = slot; i < r->nconns && n < VS_POLL_BATCH;
+		     i += r->conns_per_osd) {
+			struct vs_conn *c = r->conns[i];
+
+			if (list_empty_careful(&c->inflight) &&
+			    list_empty_careful(&c->sendq))
+				continue;
+			vs_conn_get_user(c);
+			conns[n++] = c;
+		}
+	}
+	rcu_read_unlock();
+	for (i = 0; i < n; i++) {
+		found += vs_conn_poll(conns[i]);
+		vs_conn_put_user(conns[i]);
+	}
+	if (found)
+		atomic64_add(found, &dev->poll_replies);
+	return found;
+}
+
 static const struct blk_mq_ops vs_mq_ops = {
 	.queue_rq	= vs_queue_rq,
 	.commit_rqs	= vs_commit_rqs,
 	.timeout	= vs_timeout,
 	.init_request	= vs_init_request,
+	.map_queues	= vs_map_queues,
+	.poll		= vs_poll,
 };
 
 /* ---- aborts and events ---- */
@@ -928,6 +1043,13 @@ static ssize_t rx_work_runs_show(struct device *d, struct device_attribute *a,
 			  (long long)atomic64_read(&vs_sysfs_dev(d)->rx_work_runs));
 }
 
+static ssize_t poll_replies_show(struct device *d, struct device_attribute *a,
+				 char *buf)
+{
+	return sysfs_emit(buf, "%lld\n",
+			  (long long)atomic64_read(&vs_sysfs_dev(d)->poll_replies));
+}
+
 static DEVICE_ATTR_RO(pool);
 static DEVICE_ATTR_RO(pool_id);
 static DEVICE_ATTR_RO(image);
@@ -937,6 +1059,7 @@ static DEVICE_ATTR_RO(state);
 static DEVICE_ATTR_RO(epoch);
 static DEVICE_ATTR_RO(pools);
 static DEVICE_ATTR_RO(rx_work_runs);
+static DEVICE_ATTR_RO(poll_replies);
 
 static struct attribute *vs_attrs[] = {
 	&dev_attr_pool.attr,
@@ -954,6 +1077,7 @@ static struct attribute *vs_attrs[] = {
 	&dev_attr_lazy_auto_syncs.attr,
 	&dev_attr_lazy_syncs.attr,
 	&dev_attr_rx_work_runs.attr,
+	&dev_attr_poll_replies.attr,
 	NULL,
 };
 
@@ -1142,6 +1266,8 @@ int vs_dev_create(const struct vs_dev_params *p, struct vs_map **maps,
 	atomic_set(&dev->tx_waiting, 0);
 	atomic_set(&dev->tx_deferred, 0);
 	init_llist_head(&dev->push_list);
+	init_llist_head(&dev->end_list);
+	INIT_WORK(&dev->end_work, vs_dev_end_work);
 	init_completion(&dev->unmap_sync);
 	dev->last_need_map = jiffies - msecs_to_jiffies(vs_retry_interval_ms);
 
@@ -1151,7 +1277,10 @@ int vs_dev_create(const struct vs_dev_params *p, struct vs_map **maps,
 	dev->index = err;
 
 	dev->tag_set.ops = &vs_mq_ops;
-	dev->tag_set.nr_hw_queues = p->hw_queues;
+	/* more than one map lifts blk-mq's cap of a queue per CPU */
+	dev->nr_default = min_t(u32, p->hw_queues, nr_cpu_ids);
+	dev->tag_set.nr_hw_queues = dev->nr_default + vs_poll_queues;
+	dev->tag_set.nr_maps = vs_poll_queues ? HCTX_MAX_TYPES : 1;
 	dev->tag_set.queue_depth = p->queue_depth;
 	dev->tag_set.numa_node = NUMA_NO_NODE;
 	dev->tag_set.cmd_size = sizeof(struct vs_cmd) +
@@ -1164,6 +1293,10 @@ int vs_dev_create(const struct vs_dev_params *p, struct vs_map **maps,
 	err = blk_mq_alloc_tag_set(&dev->tag_set);
 	if (err)
 		goto out_idr;
+	if (dev->tag_set.nr_maps > HCTX_TYPE_POLL) {
+		dev->npoll = dev->tag_set.map[HCTX_TYPE_POLL].nr_queues;
+		dev->poll_offset = dev->tag_set.map[HCTX_TYPE_POLL].queue_offset;
+	}
 	if (dev->lazy) {
 		err = vs_lazy_create(dev, maps[0]);
 		if (err)
@@ -1355,6 +1488,7 @@ static void vs_dev_teardown(struct vs_dev *dev)
 	cancel_delayed_work_sync(&dev->event_work);
 	vs_layers_put(rcu_dereference_protected(dev->layers, 1));
 	RCU_INIT_POINTER(dev->layers, NULL);
+	flush_work(&dev->end_work);
 	blk_mq_free_tag_set(&dev->tag_set);
 	list_del(&dev->node);
 	idr_remove(&vs_idr, dev->index);

@@ -102,6 +102,16 @@ bool vs_rx_work;
 module_param_named(rx_work, vs_rx_work, bool, 0644);
 MODULE_PARM_DESC(rx_work, "parse replies in a work item on the CPU that last sent, not in the receive softirq (clients on OSD hosts with CPUs of their own)");
 
+/*
+ * Polled I/O (io_uring IORING_SETUP_IOPOLL, preadv2 RWF_HIPRI): requests
+ * marked REQ_POLLED go to poll queues with connections of their own, whose
+ * replies the polling task parses itself: no softirq parse, no wakeup, the
+ * reply's copy on the poller's CPU. 0: polled I/O runs as any other.
+ */
+unsigned int vs_poll_queues = 1;
+module_param_named(poll_queues, vs_poll_queues, uint, 0644);
+MODULE_PARM_DESC(poll_queues, "blk-mq poll queues of each device, one connection per OSD each (read at map; 0 = none)");
+
 struct workqueue_struct *vs_io_wq;
 struct workqueue_struct *vs_ctl_wq;
 

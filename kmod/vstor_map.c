@@ -535,7 +535,7 @@ static bool vs_route_has(const struct vs_route *r, const struct vs_conn *c)
 struct vs_route *vs_route_build(struct vs_dev *dev, struct vs_map *map,
 				const struct vs_route *old)
 {
-	u32 per = dev->p.conns_per_osd, n = map->n_osds * per, i, s;
+	u32 per = dev->p.conns_per_osd + dev->npoll, n = map->n_osds * per, i, s;
 	struct vs_route *r;
 
 	r = kvzalloc(struct_size(r, conns, n), GFP_KERNEL);
@@ -543,6 +543,7 @@ struct vs_route *vs_route_build(struct vs_dev *dev, struct vs_map *map,
 		return NULL;
 	r->map = map;
 	r->conns_per_osd = per;
+	r->data_slots = dev->p.conns_per_osd;
 	r->nconns = n;
 	for (i = 0; i < map->n_osds; i++) {
 		for (s = 0; s < per; s++) {

@@ -16,7 +16,10 @@
 #   and submits their replacements with one io_submit, as vsctl bench's
 #   event loop does with one io_uring_enter; at QD1 it changes nothing),
 #   -deferN runs with the module's tx_defer=N (libaio-batch-defer0),
-#   -rxworkN with its rx_work=N (both also for "blk": blk-rxwork1).
+#   -rxworkN with its rx_work=N (both also for "blk": blk-rxwork1),
+#   -hipri (io_uring only) polls for completions (--hipri): the requests
+#   go to the device's poll queue, whose replies fio's thread parses
+#   itself (module parameter poll_queues).
 #   Plain "libaio" is fio's default: one io_submit per request. "blk" is
 #   not fio but tests/bench/blk_bench: Linux AIO on /dev/vs0 with vsctl
 #   bench's event loop and nothing else (a client as light as vsctl
@@ -112,7 +115,7 @@ print("| case | client | IOPS | mean latency | CPU/op | OSD/op | segs/op | cs/op
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 def label(e):
     w = e.split("-")
-    words = {"batch": " batched", "lite": " lite", "nostats": " nostats"}
+    words = {"batch": " batched", "hipri": " polled", "lite": " lite", "nostats": " nostats"}
     def word(x):
         if x.startswith("rxwork"):
             return " rx_work=" + x[6:]

@@ -136,6 +136,16 @@ fio_verify rand4k-qd32 --rw=randwrite --bs=4k --iodepth=32 --size=16m --offset=1
 fio_verify rand4k-qd32-batch --rw=randwrite --bs=4k --iodepth=32 --size=16m --offset=16m \
 	--iodepth_batch_submit=32 --iodepth_batch_complete_max=32
 fio_verify seq1m --rw=write --bs=1m --iodepth=4 --size=32m --offset=32m
+# polled I/O (io_uring --hipri): the poll queue's own connections, whose
+# replies fio's thread parses itself (poll_replies counts them)
+pr0=$(cat /sys/block/vs0/vstor/poll_replies)
+fio_verify rand4k-qd1-hipri --ioengine=io_uring --hipri --rw=randwrite --bs=4k --iodepth=1 \
+	--size=4m --offset=64m
+fio_verify rand4k-qd32-hipri --ioengine=io_uring --hipri --rw=randwrite --bs=4k --iodepth=32 \
+	--size=16m --offset=64m --iodepth_batch_submit=32 --iodepth_batch_complete_max=32
+pr1=$(cat /sys/block/vs0/vstor/poll_replies)
+[ $((pr1 - pr0)) -gt 1000 ] && pass "polled I/O: $((pr1 - pr0)) replies parsed by the pollers" ||
+	failed "polled I/O: $((pr1 - pr0)) replies parsed by the pollers (want > 1000)"
 
 if mkfs.ext4 -q -F /dev/vs0 >/tmp/mkfs.log 2>&1; then
 	mkdir -p /mnt
@@ -222,6 +232,13 @@ flush_dev "$d" && pass "lazy: fsync (SYNC to the OSDs written to)" || failed "la
 r1=$(cat $lz/lazy_retained_ops)
 [ "$r0" -ge 64 ] && [ "$r1" = 0 ] && pass "lazy: $r0 writes retained until the fsync freed them" ||
 	failed "lazy: retained writes $r0 before the fsync, $r1 after"
+# polled writes on a lazy pool: the flush's SYNCs go to the poll queue's
+# connections too, where the receive softirq parses the replies
+FIO_DEV=$d fio_verify lazy-hipri --ioengine=io_uring --hipri --rw=randwrite --bs=4k \
+	--iodepth=16 --size=4m --offset=116m
+flush_dev "$d" && [ "$(cat $lz/lazy_retained_ops)" = 0 ] &&
+	pass "lazy: fsync after polled writes freed them all" ||
+	failed "lazy: fsync after polled writes ($(cat $lz/lazy_retained_ops) retained)"
 # max_dirty_ops 16 (read at map): fio at iodepth 32 must wait for room,
 # never fail; automatic SYNCs free it
 echo 16 >/sys/module/vstor/parameters/max_dirty_ops
@@ -740,8 +757,9 @@ kconns() {	# PORT: established connections to PORT no process holds (the module'
 		substr($3, length($3) - 4) == p && !index(own, " " $10 " ")' /proc/net/tcp | wc -l
 }
 d=$($V map img1 --no_agent --hw_queues 2 --conns_per_osd 2) || die "map --hw_queues 2 --conns_per_osd 2"
-nq=$(ls /sys/block/vs0/mq | wc -l)
-[ "$nq" = 2 ] && pass "--hw_queues 2: 2 blk-mq queues" || failed "--hw_queues 2: $nq queues in /sys/block/vs0/mq"
+nq=$(ls /sys/block/vs0/mq | wc -l) np=$(cat /sys/module/vstor/parameters/poll_queues)
+[ "$nq" = $((2 + np)) ] && pass "--hw_queues 2: 2 blk-mq queues and $np poll queue(s)" ||
+	failed "--hw_queues 2: $nq queues in /sys/block/vs0/mq (want 2 + $np poll)"
 # one job per CPU, so that both queues (and so both connection slots) carry I/O
 fio_verify mq2-conns2 --rw=randwrite --bs=4k --iodepth=32 --size=4m --offset=16m \
 	--offset_increment=4m --numjobs=2 --cpus_allowed=0-1 --cpus_allowed_policy=split --group_reporting
