@@ -367,6 +367,7 @@ struct vs_dev {
 	u32 npoll;
 	u32 poll_offset;
 	atomic64_t poll_replies;	/* replies parsed by pollers */
+	atomic_t poll_turn;		/* where the next .poll starts */
 	struct llist_head end_list;	/* polled requests to end in a task */
 	struct work_struct end_work;
 
@@ -553,6 +554,10 @@ void vs_layer_end(struct vs_cmd *cmd);
 int vs_layer_rx_bitmap(struct vs_part *part, struct sk_buff *skb, u32 skb_off,
 		       u32 len, u32 off);
 bool vs_layer_part_done(struct vs_part *part);
+
+/* vstor_poll.c */
+void vs_map_queues(struct blk_mq_tag_set *set);
+int vs_poll(struct blk_mq_hw_ctx *hctx, struct io_comp_batch *iob);
 
 /* vstor_conn.c */
 struct vs_conn *vs_conn_new(struct vs_dev *dev, const struct vs_map_osd *osd,

@@ -605,75 +605,6 @@ static int vs_init_request(struct blk_mq_tag_set *set, struct request *rq,
 	return 0;
 }
 
-/*
- * Default queues first, then the poll queues; no read queues. A kdump
- * kernel makes it one map of one queue (blk_mq_alloc_tag_set).
- */
-static void vs_map_queues(struct blk_mq_tag_set *set)
-{
-	struct vs_dev *dev = set->driver_data;
-	u32 i, off = 0;
-
-	for (i = 0; i < set->nr_maps; i++) {
-		struct blk_mq_queue_map *m = &set->map[i];
-
-		if (set->nr_maps == 1)
-			m->nr_queues = set->nr_hw_queues;
-		else if (i == HCTX_TYPE_DEFAULT)
-			m->nr_queues = dev->nr_default;
-		else if (i == HCTX_TYPE_POLL)
-			m->nr_queues = set->nr_hw_queues - dev->nr_default;
-		else
-			m->nr_queues = 0;	/* reads share the default map */
-		m->queue_offset = off;
-		if (m->nr_queues)
-			blk_mq_map_queues(m);
-		off += m->nr_queues;
-	}
-}
-
-/*
- * A polling task (io_uring iopoll, HIPRI) parses the replies on this poll
- * queue's connections itself, in process context. A few connections per
- * call: the route may change once RCU is left, and the poller calls again.
- */
-#define VS_POLL_BATCH	8
-
-static int vs_poll(struct blk_mq_hw_ctx *hctx, struct io_comp_batch *iob)
-{
-	struct vs_dev *dev = hctx->queue->tag_set->driver_data;
-	struct vs_conn *conns[VS_POLL_BATCH];
-	u32 i, k, n = 0, slot;
-	int found = 0;
-
-	rcu_read_lock();
-	for (k = 0; k < vs_dev_nroutes(dev) && n < VS_POLL_BATCH; k++) {
-		struct vs_route *r = rcu_dereference(*vs_dev_rslot(dev, k));
-
-		if (!r)
-			continue;
-		slot = r->data_slots + hctx->queue_num - dev->poll_offset;
-		for (i = slot; i < r->nconns && n < VS_POLL_BATCH;
-		     i += r->conns_per_osd) {
-			struct vs_conn *c = r->conns[i];
-
-			if (list_empty_careful(&c->inflight) &&
-			    list_empty_careful(&c->sendq))
-				continue;
-			vs_conn_get_user(c);
-			conns[n++] = c;
-		}
-	}
-	rcu_read_unlock();
-	for (i = 0; i < n; i++) {
-		found += vs_conn_poll(conns[i]);
-		vs_conn_put_user(conns[i]);
-	}
-	if (found)
-		atomic64_add(found, &dev->poll_replies);
-	return found;
-}
-
 static const struct blk_mq_ops vs_mq_ops = {
 	.queue_rq	= vs_queue_rq,
 	.commit_rqs	= vs_commit_rqs,
@@ -1237,7 +1168,7 @@ int vs_dev_create(const struct vs_dev_params *p, struct vs_map **maps,
 	struct vs_limits lim;
 	struct gendisk *disk;
 	struct vs_dev *dev;
-	u32 k;
+	u32 k, npoll;
 	int err;
 
 	lockdep_assert_held(&vs_ctl_mutex);
@@ -1279,8 +1210,9 @@ int vs_dev_create(const struct vs_dev_params *p, struct vs_map **maps,
 	dev->tag_set.ops = &vs_mq_ops;
 	/* more than one map lifts blk-mq's cap of a queue per CPU */
 	dev->nr_default = min_t(u32, p->hw_queues, nr_cpu_ids);
-	dev->tag_set.nr_hw_queues = dev->nr_default + vs_poll_queues;
-	dev->tag_set.nr_maps = vs_poll_queues ? HCTX_MAX_TYPES : 1;
+	npoll = min_t(u32, READ_ONCE(vs_poll_queues), nr_cpu_ids);
+	dev->tag_set.nr_hw_queues = dev->nr_default + npoll;
+	dev->tag_set.nr_maps = npoll ? HCTX_MAX_TYPES : 1;
 	dev->tag_set.queue_depth = p->queue_depth;
 	dev->tag_set.numa_node = NUMA_NO_NODE;
 	dev->tag_set.cmd_size = sizeof(struct vs_cmd) +

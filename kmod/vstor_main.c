@@ -110,7 +110,7 @@ MODULE_PARM_DESC(rx_work, "parse replies in a work item on the CPU that last sen
  */
 unsigned int vs_poll_queues = 1;
 module_param_named(poll_queues, vs_poll_queues, uint, 0644);
-MODULE_PARM_DESC(poll_queues, "blk-mq poll queues of each device, one connection per OSD each (read at map; 0 = none)");
+MODULE_PARM_DESC(poll_queues, "blk-mq poll queues of each device (at most one per CPU), one connection per OSD each (read at map; 0 = none)");
 
 struct workqueue_struct *vs_io_wq;
 struct workqueue_struct *vs_ctl_wq;

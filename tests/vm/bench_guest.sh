@@ -77,7 +77,8 @@ pin() {
 # "io_uring") or "nullb" (libaio on /dev/nullb0), then optional -WORD
 # suffixes: -batch (fio submits and reaps up to QD at once, as vsctl
 # bench's event loop does), -hipri (io_uring: polled completions, the
-# module's poll queue), -lite, -nostats; NAME names the results.
+# module's poll queue), -gtod (--gtod_reduce=1: fio reads the clock only
+# for its run time), -lite, -nostats; NAME names the results.
 run_fio() {
 	file=$dev engine=${1%%-*} opts="" words=$(echo "${1#"$engine"}" | tr - " ")
 	[ "$engine" = nullb ] && file=/dev/nullb0 engine=libaio
@@ -87,6 +88,7 @@ run_fio() {
 		batch) opts="$opts --iodepth_batch_submit=$3 --iodepth_batch_complete_max=$3" ;;
 		lite) opts="$opts --disk_util=0 --disable_slat=1" ;;
 		hipri) opts="$opts --hipri" ;;
+		gtod) opts="$opts --gtod_reduce=1" ;;
 		nostats) { echo 0 >$q/iostats && echo 0 >$q/wbt_lat_usec; } || failed "nostats" ;;
 		*) failed "unknown fio case $1" ;;
 		esac

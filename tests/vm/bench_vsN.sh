@@ -19,7 +19,8 @@
 #   -rxworkN with its rx_work=N (both also for "blk": blk-rxwork1),
 #   -hipri (io_uring only) polls for completions (--hipri): the requests
 #   go to the device's poll queue, whose replies fio's thread parses
-#   itself (module parameter poll_queues).
+#   itself (module parameter poll_queues); -gtod: --gtod_reduce=1 (no
+#   per-I/O clock reads and latency stats in fio: its IOPS only).
 #   Plain "libaio" is fio's default: one io_submit per request. "blk" is
 #   not fio but tests/bench/blk_bench: Linux AIO on /dev/vs0 with vsctl
 #   bench's event loop and nothing else (a client as light as vsctl
@@ -90,6 +91,8 @@ def runs(kind, t, qd):
         if kind.startswith("fio"):
             x = j["jobs"][0][t]
             iops, lat, ops = x["iops"], x["lat_ns"]["mean"] / 1000.0, x["total_ios"]
+            if not lat and iops:  # gtod_reduce: no latencies; Little's law
+                lat = int(qd) * 1e6 / iops
         else:
             x = j["total"]
             iops, lat, ops = x["iops"], x["lat_us"]["mean"], x["ops"]
@@ -115,7 +118,7 @@ print("| case | client | IOPS | mean latency | CPU/op | OSD/op | segs/op | cs/op
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 def label(e):
     w = e.split("-")
-    words = {"batch": " batched", "hipri": " polled", "lite": " lite", "nostats": " nostats"}
+    words = {"batch": " batched", "hipri": " polled", "gtod": " gtod_reduce", "lite": " lite", "nostats": " nostats"}
     def word(x):
         if x.startswith("rxwork"):
             return " rx_work=" + x[6:]
