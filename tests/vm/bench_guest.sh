@@ -61,18 +61,6 @@ delta() {	# BEFORE AFTER: the differences, field by field
 		for (i = 1; i <= n; i++) printf "%d ", b[i] - a[i] }'
 }
 
-# pin 0|1: etcd and every OSD thread on vCPU 1 (1), or on both (0); sets
-# $TS, the client's command prefix, and $SFX, the suffix of the run names
-pin() {
-	mask=3 TS="" SFX=""
-	[ "$1" = 1 ] && mask=2 TS="taskset 1" SFX="+pin"
-	for pid in $ETCD_PID $OSD_PID_1 $OSD_PID_2 $OSD_PID_3; do
-		for task in /proc/"$pid"/task/*; do
-			taskset -p $mask "${task##*/}" >/dev/null || failed "taskset $mask ${task##*/}"
-		done
-	done
-}
-
 # run_fio CASE TYPE QD ROUND NAME. CASE is an engine ("libaio",
 # "io_uring") or "nullb" (libaio on /dev/nullb0), then optional -WORD
 # suffixes: -batch (fio submits and reaps up to QD at once, as vsctl

@@ -116,6 +116,18 @@ flush_dev() {	# DEV: fsync of the device (a block layer flush), its status
 	dd if=/dev/null of="$1" conv=fsync 2>/dev/null
 }
 
+# pin 0|1: etcd and every OSD thread on vCPU 1 (1), or on both (0); sets
+# $TS, the client's command prefix, and $SFX, the suffix of the run names
+pin() {
+	mask=3 TS="" SFX=""
+	[ "$1" = 1 ] && mask=2 TS="taskset 1" SFX="+pin"
+	for pid in $ETCD_PID $OSD_PID_1 $OSD_PID_2 $OSD_PID_3; do
+		for task in /proc/"$pid"/task/*; do
+			taskset -p $mask "${task##*/}" >/dev/null || failed "taskset $mask ${task##*/}"
+		done
+	done
+}
+
 # bench_image_up: the cluster, a 64 MiB image "bench" written in full and
 # mapped without the agent at $dev (the bench and profile guests).
 bench_image_up() {

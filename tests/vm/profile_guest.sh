@@ -30,6 +30,8 @@ echo 0 >/proc/sys/kernel/kptr_restrict
 echo -1 >/proc/sys/kernel/perf_event_paranoid
 note "clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 bench_image_up
+# PROF_PIN=1: etcd and the OSDs on vCPU 1, the client on vCPU 0 (as bench_vsN)
+pin "${PROF_PIN:-0}"
 
 busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 
@@ -90,7 +92,7 @@ cmdline() {	# CASE
 report() {	# CASE: perf record of one run, reports in $OUT
 	d=/tmp/$1.data
 	# shellcheck disable=SC2046,SC2086
-	perf record -q -e "$PERF_EVENT" $PERF_RATE -a -g -o "$d" -- $(cmdline "$1") \
+	perf record -q -e "$PERF_EVENT" $PERF_RATE -a -g -o "$d" -- $TS $(cmdline "$1") \
 		>"$OUT/$1.perf.out" 2>&1 || failed "perf record $1"
 	perf report -i "$d" --stdio --no-children -g none -n --sort comm >"$OUT/$1.comm.txt" 2>/dev/null
 	perf report -i "$d" --stdio --no-children -g none -n --sort comm,sym >"$OUT/$1.commsym.txt" 2>/dev/null
@@ -114,8 +116,8 @@ for cs in $CASES; do
 		echo "${kv#*=}" >"/sys/module/vstor/parameters/${kv%%=*}" || failed "set $kv"
 	done
 	c0=$(counters) x0=$(tcpext)
-	# shellcheck disable=SC2091
-	$(cmdline "$c") >"$OUT/$c.out" 2>&1 || failed "$cs"
+	# shellcheck disable=SC2091,SC2086
+	$TS $(cmdline "$c") >"$OUT/$c.out" 2>&1 || failed "$cs"
 	c1=$(counters) x1=$(tcpext)
 	case $c in
 	bench) iops=$(grep -o '"iops":[0-9.]*' "$OUT/$c.out" | head -n 1 | cut -d: -f2) ;;

@@ -14,6 +14,7 @@
 #                records every context switch, with call chains)
 #   PROF_SCRIPT=1 also every sample with its call chain (perf script)
 #   PROF_SECONDS, PROF_QD, PROF_RW (read/write), PROF_FIO_OPTS
+#   PROF_PIN=1   etcd and the OSDs on vCPU 1, the client on vCPU 0
 # The counters go to stdout, the perf reports to OUT_DIR.
 cd "$(dirname "$0")/../.." || exit 1
 BUILD=${1:-build}
@@ -24,7 +25,7 @@ done
 PERF=$(command -v perf) || { echo "profile_vsN: perf not installed (linux-perf)" >&2; exit 1; }
 echo "# host load before: $(uptime)"
 vars=""
-for v in PROF_CASES PROF_PERF PROF_EVENT PROF_SCRIPT PROF_SECONDS PROF_QD PROF_RW PROF_FIO_OPTS; do
+for v in PROF_CASES PROF_PERF PROF_EVENT PROF_SCRIPT PROF_SECONDS PROF_QD PROF_RW PROF_FIO_OPTS PROF_PIN; do
 	eval "val=\${$v:-}"
 	[ -n "$val" ] && vars="$vars $v=$(echo "$val" | tr ' ' ,)"
 done
