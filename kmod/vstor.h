@@ -567,7 +567,9 @@ bool vs_conn_queue(struct vs_conn *conn, struct vs_part *part, bool *push,
 void vs_conn_get_user(struct vs_conn *conn);
 void vs_conn_put_user(struct vs_conn *conn);
 void vs_conn_push(struct vs_conn *conn);
-int vs_conn_poll(struct vs_conn *conn);
+bool vs_conn_poll_begin(struct vs_conn *conn);
+int vs_conn_poll_rx(struct vs_conn *conn);
+void vs_conn_poll_end(struct vs_conn *conn);
 void vs_conn_kill(struct vs_conn *conn, struct list_head *out);
 void vs_conn_free(struct vs_conn *conn);
 void vs_conn_sweep(struct vs_conn *conn,

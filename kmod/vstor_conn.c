@@ -963,46 +963,61 @@ void vs_conn_push(struct vs_conn *conn)
 }
 
 /*
- * A poller's turn (blk-mq .poll, user reference held): the replies the
- * socket holds, parsed and completed in the polling task. Never waits for
- * a connection someone else works on. The number of replies parsed.
+ * A poller's turn on a connection (blk-mq .poll, user reference held), in
+ * three steps so that one poll parses every connection first and then
+ * sends on each what the replies released (tx_defer): begin takes the
+ * connection unless someone else works on it (never waits), rx parses
+ * and completes the replies the socket holds in the polling task (the
+ * number parsed), end sends and lets go.
  */
-int vs_conn_poll(struct vs_conn *conn)
+bool vs_conn_poll_begin(struct vs_conn *conn)
+{
+	if (!mutex_trylock(&conn->io_mutex))
+		return false;
+	if (!conn->sock || READ_ONCE(conn->err)) {
+		mutex_unlock(&conn->io_mutex);
+		return false;
+	}
+	/* from here the kicks leave the sendq to vs_conn_poll_end */
+	WRITE_ONCE(conn->polling, true);
+	return true;
+}
+
+int vs_conn_poll_rx(struct vs_conn *conn)
+{
+	struct sock *sk = conn->sock->sk;
+	unsigned int noio;
+	u32 done;
+
+	if (skb_queue_empty_lockless(&sk->sk_receive_queue))
+		return 0;
+	noio = memalloc_noio_save();
+	lock_sock(sk);
+	done = conn->rx_done;
+	vs_conn_rx_sock(conn, sk);
+	release_sock(sk);
+	memalloc_noio_restore(noio);
+	return READ_ONCE(conn->rx_done) - done;
+}
+
+void vs_conn_poll_end(struct vs_conn *conn)
 {
 	unsigned int noio;
-	struct sock *sk;
-	u32 done = 0;
 	int more = 0;
 
-	if (!mutex_trylock(&conn->io_mutex))
-		return 0;
-	if (!conn->sock || READ_ONCE(conn->err))
-		goto out;
-	sk = conn->sock->sk;
-	noio = memalloc_noio_save();
-	/* the parts the replies release (tx_defer) are ours to send */
-	WRITE_ONCE(conn->polling, true);
-	if (!skb_queue_empty_lockless(&sk->sk_receive_queue)) {
-		lock_sock(sk);
-		done = conn->rx_done;
-		vs_conn_rx_sock(conn, sk);
-		release_sock(sk);
-		done = READ_ONCE(conn->rx_done) - done;
-	}
 	WRITE_ONCE(conn->polling, false);
 	/* polling cleared before the sendq is read: pairs with the kick's */
 	smp_mb();
 	if (!list_empty_careful(&conn->sendq) && !READ_ONCE(conn->err)) {
+		noio = memalloc_noio_save();
 		more = vs_conn_tx(conn, VS_TX_BUDGET);
+		memalloc_noio_restore(noio);
 		if (more < 0)
 			WRITE_ONCE(conn->err, more);
 	}
-	memalloc_noio_restore(noio);
-out:
 	mutex_unlock(&conn->io_mutex);
 	if (more)
 		queue_work(vs_io_wq, &conn->io_work);
-	return done;
 }
 
 /* ---- receiving ---- */

@@ -47,20 +47,18 @@ void vs_map_queues(struct blk_mq_tag_set *set)
 }
 
 /*
- * A polling task (io_uring iopoll, HIPRI) parses the replies on this poll
- * queue's connections itself, in process context. A few connections per
- * call, since the route may change once RCU is left (the poller calls
- * again); each call starts at another OSD, so none waits behind others.
+ * The connections of hctx's poll queue with parts in flight or queued, a
+ * user reference each: at most VS_POLL_BATCH, since the route may change
+ * once RCU is left (the poller calls again); each call starts at another
+ * OSD, so none waits behind others.
  */
 #define VS_POLL_BATCH	8
 
-int vs_poll(struct blk_mq_hw_ctx *hctx, struct io_comp_batch *iob)
+static u32 vs_poll_conns(struct vs_dev *dev, struct blk_mq_hw_ctx *hctx,
+			 struct vs_conn **conns)
 {
-	struct vs_dev *dev = hctx->queue->tag_set->driver_data;
 	u32 turn = (u32)atomic_inc_return(&dev->poll_turn);
-	struct vs_conn *conns[VS_POLL_BATCH];
 	u32 i, j, k, n = 0, slot, nosd;
-	int found = 0;
 
 	rcu_read_lock();
 	for (k = 0; k < vs_dev_nroutes(dev) && n < VS_POLL_BATCH; k++) {
@@ -83,8 +81,31 @@ int vs_poll(struct blk_mq_hw_ctx *hctx, struct io_comp_batch *iob)
 		}
 	}
 	rcu_read_unlock();
+	return n;
+}
+
+/*
+ * A polling task (io_uring iopoll) parses the replies on its poll queue's
+ * connections itself, in process context: every connection first, then
+ * each sends what the replies released, one sendmsg per connection.
+ */
+int vs_poll(struct blk_mq_hw_ctx *hctx, struct io_comp_batch *iob)
+{
+	struct vs_dev *dev = hctx->queue->tag_set->driver_data;
+	struct vs_conn *conns[VS_POLL_BATCH];
+	u32 i, j = 0, n = vs_poll_conns(dev, hctx, conns);
+	int found = 0;
+
 	for (i = 0; i < n; i++) {
-		found += vs_conn_poll(conns[i]);
+		if (vs_conn_poll_begin(conns[i]))
+			conns[j++] = conns[i];
+		else
+			vs_conn_put_user(conns[i]);
+	}
+	for (i = 0; i < j; i++)
+		found += vs_conn_poll_rx(conns[i]);
+	for (i = 0; i < j; i++) {
+		vs_conn_poll_end(conns[i]);
 		vs_conn_put_user(conns[i]);
 	}
 	if (found)
