@@ -5,9 +5,9 @@
 # PROF_PERF=1, one under `perf record -e cpu-clock -a -g` (the software
 # clock works under TCG), reported here against this kernel's kallsyms and
 # the module's symbols: by comm, by symbol, and inclusive per comm.
-# A case is fio_ENGINE, nullb (fio libaio on /dev/nullb0) or bench, with
-# optional +PARAM=VALUE suffixes that set vstor module parameters first
-# (fio_libaio+tx_defer=0), for A/B runs in one guest.
+# A case is fio_ENGINE, nullb (fio libaio on /dev/nullb0), blk (blk_bench)
+# or bench, with optional +PARAM=VALUE suffixes that set vstor module
+# parameters first (fio_libaio+tx_defer=0), for A/B runs in one guest.
 . /bin/guest_lib.sh
 SECS=${PROF_SECONDS:-4}
 QD=${PROF_QD:-32}
@@ -81,6 +81,7 @@ cmdline() {	# CASE
 	case $1 in
 	bench) echo "$V bench bench --io-type $RW --io-pattern rand --io-size 4k" \
 		"--io-depth $QD --seconds $SECS --json" ;;
+	blk) echo "blk_bench $dev $RW $QD $SECS" ;;
 	*)	f=$dev e=${1#fio_}
 		[ "$1" = nullb ] && f=/dev/nullb0 e=libaio
 		echo "fio --name=b --filename=$f --direct=1 --ioengine=$e --rw=rand$RW" \
@@ -120,7 +121,7 @@ for cs in $CASES; do
 	$TS $(cmdline "$c") >"$OUT/$c.out" 2>&1 || failed "$cs"
 	c1=$(counters) x1=$(tcpext)
 	case $c in
-	bench) iops=$(grep -o '"iops":[0-9.]*' "$OUT/$c.out" | head -n 1 | cut -d: -f2) ;;
+	bench|blk) iops=$(grep -o '"iops":[0-9.]*' "$OUT/$c.out" | head -n 1 | cut -d: -f2) ;;
 	*) iops=$(awk -F';' '{ print $8 + $49 }' "$OUT/$c.out") ;;
 	esac
 	ops=$(awk -v i="$iops" -v s="$SECS" 'BEGIN { printf "%d", i * s + 1 }')

@@ -7,7 +7,7 @@
 #
 # Usage: sh tests/vm/profile_vsN.sh [BUILD_DIR] [OUT_DIR]
 #   PROF_CASES   comma-separated cases (default fio_libaio,bench,nullb):
-#                fio_ENGINE, nullb, bench; +PARAM=VALUE sets a vstor
+#                fio_ENGINE, nullb, blk (blk_bench), bench; +PARAM=VALUE sets a vstor
 #                module parameter first (fio_libaio+tx_defer=0)
 #   PROF_PERF=1  also record and report a perf profile per case
 #   PROF_EVENT   perf's event (default cpu-clock; sched:sched_switch
@@ -31,7 +31,8 @@ for v in PROF_CASES PROF_PERF PROF_EVENT PROF_SCRIPT PROF_SECONDS PROF_QD PROF_R
 done
 VM_MEM=2048 VM_TIMEOUT=3000 GUEST_TIMEOUT=2900 VM_KEEP="$OUTDIR" VM_MODS="brd null_blk" \
 VM_BINS="/usr/bin/etcd /usr/bin/fio $PERF $BUILD/vstor-osd=/usr/bin/vstor-osd
- $BUILD/vstor-disk=/usr/bin/vstor-disk $BUILD/vsctl=/usr/bin/vsctl" \
+ $BUILD/vstor-disk=/usr/bin/vstor-disk $BUILD/vsctl=/usr/bin/vsctl
+ $BUILD/tests/bench/blk_bench=/usr/bin/blk_bench" \
 VM_APPEND="$vars" \
 	sh tests/vm/run-vm.sh tests/vm/profile_guest.sh tests/vm/guest_lib.sh
 rc=$?
