@@ -117,7 +117,7 @@ for cs in $CASES; do
 		echo "${kv#*=}" >"/sys/module/vstor/parameters/${kv%%=*}" || failed "set $kv"
 	done
 	c0=$(counters) x0=$(tcpext)
-	# shellcheck disable=SC2091,SC2086
+	# shellcheck disable=SC2046,SC2086
 	$TS $(cmdline "$c") >"$OUT/$c.out" 2>&1 || failed "$cs"
 	c1=$(counters) x1=$(tcpext)
 	case $c in
