@@ -27,7 +27,7 @@
 #   kill -9 of an OSD during fio verify, a lazy fsync, clones with EC and
 #   replicated parents; and at the end, with a fourth OSD, xor 3+1 (a 384
 #   KiB stripe, no power of two): fio verify, discard and write-zeroes of
-#   whole and partial stripes; --hw_queues 2 with --conns_per_osd 2;
+#   whole and partial stripes; --hw_queues 2 with --conns_per_osd 2; poll_queues=0;
 #   --io_timeout with an OSD stopped; forced unmap with the cluster stopped
 #   and I/O in flight.
 # Every check prints PASS:/FAIL:; the host checks dmesg for splats.
@@ -770,6 +770,17 @@ done
 [ "$c" = " 2 2 2" ] && pass "--conns_per_osd 2: connections to OSDs 1 2 3:$c" ||
 	failed "--conns_per_osd 2: connections to OSDs 1 2 3:$c (want 2 each)"
 $V unmap "$d" >/dev/null || failed "unmap (hw_queues 2)"
+# poll_queues=0: one map, no poll queue; polled I/O completes as any other
+echo 0 >/sys/module/vstor/parameters/poll_queues
+d=$($V map img1 --no_agent) || die "map with poll_queues=0"
+echo "$np" >/sys/module/vstor/parameters/poll_queues
+nq=$(ls /sys/block/vs0/mq | wc -l)
+[ "$nq" = 1 ] && pass "poll_queues=0: 1 blk-mq queue" || failed "poll_queues=0: $nq queues"
+fio_verify nopoll-hipri --ioengine=io_uring --hipri --rw=randwrite --bs=4k --iodepth=8 \
+	--size=2m --offset=16m
+[ "$(cat /sys/block/vs0/vstor/poll_replies)" = 0 ] && pass "poll_queues=0: no reply parsed by a poller" ||
+	failed "poll_queues=0: $(cat /sys/block/vs0/vstor/poll_replies) replies parsed by pollers"
+$V unmap "$d" >/dev/null || failed "unmap (poll_queues=0)"
 
 # ---- --io_timeout: a read from a stopped OSD fails in time, then I/O works ----
 d=$($V map img1 --no_agent --io_timeout 3000) || die "map --io_timeout 3000"
