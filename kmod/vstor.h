@@ -222,7 +222,7 @@ struct vs_conn {
 	enum vs_rx_state rx_next;
 	struct vs_part *rx_part;	/* NULL while skipping: discard */
 	u32 rx_data_off;
-	u32 rx_done;			/* replies parsed (vs_conn_poll) */
+	u32 rx_done;			/* replies parsed (vs_conn_rx_task) */
 
 	void (*saved_data_ready)(struct sock *sk);
 	void (*saved_write_space)(struct sock *sk);

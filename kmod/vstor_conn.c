@@ -225,17 +225,31 @@ static void vs_sk_data_ready(struct sock *sk)
 }
 
 /* rx_work=1: what sk_data_ready left in the socket (see vs_rx_work). */
+/*
+ * What the socket holds, parsed in the calling task (rx_work, io_work, a
+ * poller; conn->sock stays while it runs): the number of replies parsed.
+ */
+static u32 vs_conn_rx_task(struct vs_conn *conn)
+{
+	struct sock *sk = conn->sock->sk;
+	unsigned int noio = memalloc_noio_save();
+	u32 done;
+
+	lock_sock(sk);
+	done = conn->rx_done;
+	vs_conn_rx_sock(conn, sk);
+	/* the backlog release_sock parses counts too */
+	release_sock(sk);
+	memalloc_noio_restore(noio);
+	return READ_ONCE(conn->rx_done) - done;
+}
+
 static void vs_conn_rx_work(struct work_struct *w)
 {
 	struct vs_conn *conn = container_of(w, struct vs_conn, rx_work);
-	/* valid: vs_sk_detach cancels this before the socket goes */
-	struct sock *sk = conn->sock->sk;
-	unsigned int noio = memalloc_noio_save();
 
-	lock_sock(sk);
-	vs_conn_rx_sock(conn, sk);
-	release_sock(sk);
-	memalloc_noio_restore(noio);
+	/* conn->sock: vs_sk_detach cancels this before the socket goes */
+	vs_conn_rx_task(conn);
 	atomic64_inc(&conn->dev->rx_work_runs);
 }
 
@@ -941,24 +955,34 @@ out:
  * queue_rq's fast path: send what is queued now, in the caller's context,
  * unless someone else holds the connection (then io_work does it).
  */
-void vs_conn_push(struct vs_conn *conn)
+/*
+ * Sends what is queued in the caller's context (io_mutex held). True if
+ * io_work has to go on: more to send, or a broken connection to reset.
+ */
+static bool vs_conn_tx_task(struct vs_conn *conn)
 {
 	unsigned int noio;
-	int ret = 1;
+	int ret;
 
-	if (!mutex_trylock(&conn->io_mutex)) {
-		queue_work(vs_io_wq, &conn->io_work);
-		return;
+	if (!conn->sock || READ_ONCE(conn->err))
+		return true;
+	noio = memalloc_noio_save();
+	ret = vs_conn_tx(conn, VS_TX_BUDGET);
+	memalloc_noio_restore(noio);
+	if (ret < 0)
+		WRITE_ONCE(conn->err, ret);
+	return ret;
+}
+
+void vs_conn_push(struct vs_conn *conn)
+{
+	bool more = true;
+
+	if (mutex_trylock(&conn->io_mutex)) {
+		more = vs_conn_tx_task(conn);
+		mutex_unlock(&conn->io_mutex);
 	}
-	if (conn->sock && !READ_ONCE(conn->err)) {
-		noio = memalloc_noio_save();
-		ret = vs_conn_tx(conn, VS_TX_BUDGET);
-		memalloc_noio_restore(noio);
-		if (ret < 0)
-			WRITE_ONCE(conn->err, ret);
-	}
-	mutex_unlock(&conn->io_mutex);
-	if (ret)
+	if (more)
 		queue_work(vs_io_wq, &conn->io_work);
 }
 
@@ -985,36 +1009,19 @@ bool vs_conn_poll_begin(struct vs_conn *conn)
 
 int vs_conn_poll_rx(struct vs_conn *conn)
 {
-	struct sock *sk = conn->sock->sk;
-	unsigned int noio;
-	u32 done;
-
-	if (skb_queue_empty_lockless(&sk->sk_receive_queue))
+	if (skb_queue_empty_lockless(&conn->sock->sk->sk_receive_queue))
 		return 0;
-	noio = memalloc_noio_save();
-	lock_sock(sk);
-	done = conn->rx_done;
-	vs_conn_rx_sock(conn, sk);
-	release_sock(sk);
-	memalloc_noio_restore(noio);
-	return READ_ONCE(conn->rx_done) - done;
+	return vs_conn_rx_task(conn);
 }
 
 void vs_conn_poll_end(struct vs_conn *conn)
 {
-	unsigned int noio;
-	int more = 0;
+	bool more;
 
 	WRITE_ONCE(conn->polling, false);
 	/* polling cleared before the sendq is read: pairs with the kick's */
 	smp_mb();
-	if (!list_empty_careful(&conn->sendq) && !READ_ONCE(conn->err)) {
-		noio = memalloc_noio_save();
-		more = vs_conn_tx(conn, VS_TX_BUDGET);
-		memalloc_noio_restore(noio);
-		if (more < 0)
-			WRITE_ONCE(conn->err, more);
-	}
+	more = !list_empty_careful(&conn->sendq) && vs_conn_tx_task(conn);
 	mutex_unlock(&conn->io_mutex);
 	if (more)
 		queue_work(vs_io_wq, &conn->io_work);
@@ -1319,9 +1326,7 @@ static void vs_conn_io_work(struct work_struct *w)
 	err = READ_ONCE(conn->err);
 	/* a poll queue's replies whose poller stopped (see vs_rx_polled) */
 	if (!err && conn->poll) {
-		lock_sock(conn->sock->sk);
-		vs_conn_rx_sock(conn, conn->sock->sk);
-		release_sock(conn->sock->sk);
+		vs_conn_rx_task(conn);
 		err = READ_ONCE(conn->err);
 	}
 	if (!err)
@@ -1359,10 +1364,13 @@ void vs_conn_kick_queued(struct vs_conn *conn)
 {
 	if (list_empty(&conn->sendq))
 		return;
-	/* a poller sends it once it parsed its replies (vs_conn_poll) */
-	smp_mb();
-	if (READ_ONCE(conn->polling))
-		return;
+	/* a poller sends it once it parsed its replies (vs_conn_poll_end) */
+	if (conn->poll) {
+		/* the sendq read before polling: pairs with vs_conn_poll_end */
+		smp_mb();
+		if (READ_ONCE(conn->polling))
+			return;
+	}
 	spin_lock_bh(&conn->lock);
 	if (conn->state == VS_CONN_READY && !list_empty(&conn->sendq))
 		queue_work(vs_io_wq, &conn->io_work);

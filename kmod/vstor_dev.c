@@ -967,19 +967,18 @@ VS_LAZY_ATTR(replays);
 VS_LAZY_ATTR(auto_syncs);
 VS_LAZY_ATTR(syncs);
 
-static ssize_t rx_work_runs_show(struct device *d, struct device_attribute *a,
-				 char *buf)
-{
-	return sysfs_emit(buf, "%lld\n",
-			  (long long)atomic64_read(&vs_sysfs_dev(d)->rx_work_runs));
-}
+/* The device's event counters. */
+#define VS_COUNTER_ATTR(name)						\
+static ssize_t name##_show(struct device *d, struct device_attribute *a,	\
+			   char *buf)					\
+{									\
+	return sysfs_emit(buf, "%lld\n",					\
+			  (long long)atomic64_read(&vs_sysfs_dev(d)->name));	\
+}									\
+static DEVICE_ATTR_RO(name)
 
-static ssize_t poll_replies_show(struct device *d, struct device_attribute *a,
-				 char *buf)
-{
-	return sysfs_emit(buf, "%lld\n",
-			  (long long)atomic64_read(&vs_sysfs_dev(d)->poll_replies));
-}
+VS_COUNTER_ATTR(rx_work_runs);
+VS_COUNTER_ATTR(poll_replies);
 
 static DEVICE_ATTR_RO(pool);
 static DEVICE_ATTR_RO(pool_id);
@@ -989,8 +988,6 @@ static DEVICE_ATTR_RO(size);
 static DEVICE_ATTR_RO(state);
 static DEVICE_ATTR_RO(epoch);
 static DEVICE_ATTR_RO(pools);
-static DEVICE_ATTR_RO(rx_work_runs);
-static DEVICE_ATTR_RO(poll_replies);
 
 static struct attribute *vs_attrs[] = {
 	&dev_attr_pool.attr,
