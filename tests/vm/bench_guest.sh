@@ -31,6 +31,7 @@ case ${BENCH_PIN:-0} in
 both) PINS="0 1" ;;
 *) die "BENCH_PIN=${BENCH_PIN}: 0, 1 or both" ;;
 esac
+note "clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 bench_image_up
 if [ "${BENCH_LAYERED:-0}" = 1 ]; then
 	# all the data one layer down: reads of granules not written since go

@@ -15,6 +15,8 @@
 #   PROF_SCRIPT=1 also every sample with its call chain (perf script)
 #   PROF_SECONDS, PROF_QD, PROF_RW (read/write), PROF_FIO_OPTS
 #   PROF_PIN=1   etcd and the OSDs on vCPU 1, the client on vCPU 0
+#   PROF_CLOCK   the guest's clocksource, tsc (default) or hpet (see
+#                BENCH_CLOCK in bench_vsN.sh)
 # The counters go to stdout, the perf reports to OUT_DIR.
 cd "$(dirname "$0")/../.." || exit 1
 BUILD=${1:-build}
@@ -29,7 +31,7 @@ for v in PROF_CASES PROF_PERF PROF_EVENT PROF_SCRIPT PROF_SECONDS PROF_QD PROF_R
 	eval "val=\${$v:-}"
 	[ -n "$val" ] && vars="$vars $v=$(echo "$val" | tr ' ' ,)"
 done
-VM_MEM=2048 VM_TIMEOUT=3000 GUEST_TIMEOUT=2900 VM_KEEP="$OUTDIR" VM_MODS="brd null_blk" \
+VM_CLOCK=${PROF_CLOCK:-tsc} VM_MEM=2048 VM_TIMEOUT=3000 GUEST_TIMEOUT=2900 VM_KEEP="$OUTDIR" VM_MODS="brd null_blk" \
 VM_BINS="/usr/bin/etcd /usr/bin/fio $PERF $BUILD/vstor-osd=/usr/bin/vstor-osd
  $BUILD/vstor-disk=/usr/bin/vstor-disk $BUILD/vsctl=/usr/bin/vsctl
  $BUILD/tests/bench/blk_bench=/usr/bin/blk_bench" \
