@@ -67,7 +67,8 @@ delta() {	# BEFORE AFTER: the differences, field by field
 # suffixes: -batch (fio submits and reaps up to QD at once, as vsctl
 # bench's event loop does), -hipri (io_uring: polled completions, the
 # module's poll queue), -gtod (--gtod_reduce=1: fio reads the clock only
-# for its run time), -lite, -nostats; NAME names the results.
+# for its run time), -fixed (io_uring: --fixedbufs --registerfiles, the
+# buffers pinned once, not per I/O), -lite, -nostats; NAME names the results.
 run_fio() {
 	file=$dev engine=${1%%-*} opts="" words=$(echo "${1#"$engine"}" | tr - " ")
 	[ "$engine" = nullb ] && file=/dev/nullb0 engine=libaio
@@ -77,6 +78,7 @@ run_fio() {
 		batch) opts="$opts --iodepth_batch_submit=$3 --iodepth_batch_complete_max=$3" ;;
 		lite) opts="$opts --disk_util=0 --disable_slat=1" ;;
 		hipri) opts="$opts --hipri" ;;
+		fixed) opts="$opts --fixedbufs=1 --registerfiles=1" ;;
 		gtod) opts="$opts --gtod_reduce=1" ;;
 		nostats) { echo 0 >$q/iostats && echo 0 >$q/wbt_lat_usec; } || failed "nostats" ;;
 		*) failed "unknown fio case $1" ;;

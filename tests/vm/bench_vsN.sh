@@ -19,8 +19,11 @@
 #   -rxworkN with its rx_work=N (both also for "blk": blk-rxwork1),
 #   -hipri (io_uring only) polls for completions (--hipri): the requests
 #   go to the device's poll queue, whose replies fio's thread parses
-#   itself (module parameter poll_queues); -gtod: --gtod_reduce=1 (no
-#   per-I/O clock reads and latency stats in fio: its IOPS only).
+#   itself (module parameter poll_queues); -fixed (io_uring only):
+#   --fixedbufs --registerfiles (buffers registered and pinned once, as
+#   libvstor's are allocated once, not pinned per I/O); -gtod:
+#   --gtod_reduce=1 (no per-I/O clock reads and latency stats in fio: its
+#   IOPS only).
 #   Plain "libaio" is fio's default: one io_submit per request. "blk" is
 #   not fio but tests/bench/blk_bench: Linux AIO on /dev/vs0 with vsctl
 #   bench's event loop and nothing else (a client as light as vsctl
@@ -125,7 +128,7 @@ print("| case | client | IOPS | mean latency | CPU/op | OSD/op | segs/op | cs/op
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 def label(e):
     w = e.split("-")
-    words = {"batch": " batched", "hipri": " polled", "gtod": " gtod_reduce", "lite": " lite", "nostats": " nostats"}
+    words = {"batch": " batched", "hipri": " polled", "fixed": " fixedbufs", "gtod": " gtod_reduce", "lite": " lite", "nostats": " nostats"}
     def word(x):
         if x.startswith("rxwork"):
             return " rx_work=" + x[6:]
