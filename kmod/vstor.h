@@ -269,6 +269,7 @@ struct vs_part {
 	u32 len;
 	u32 roff;		/* data offset in the request; or its id */
 	u64 tx_end;		/* conn stream offset past its request */
+	u64 id;			/* on the wire (vs_part_id) while in flight */
 	u32 gen;
 	u16 idx;
 	u8 op;			/* VS_OP_READ / WRITE / SYNC / DELETE */
@@ -611,7 +612,7 @@ void vs_lazy_sweep(struct vs_dev *dev,
 void vs_lazy_flush(struct vs_dev *dev, struct vs_cmd *cmd);
 void vs_lazy_abort(struct vs_dev *dev);
 void vs_lazy_fail_all(struct vs_dev *dev, struct list_head *out);
-struct vs_part *vs_lazy_part(struct vs_dev *dev, u32 id);
+bool vs_lazy_id_valid(const struct vs_dev *dev, u32 id);
 u32 vs_lazy_vecs(struct vs_part *part, u32 off, u32 len, struct bio_vec *vec,
 		 u32 *nvec);
 void vs_lazy_stats(struct vs_dev *dev, struct vs_lazy_stats *st);

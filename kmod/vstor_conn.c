@@ -685,7 +685,7 @@ again:
 		/*
 		 * Its reply may still come, in release_sock below or in
 		 * softirq on another CPU while the caller walks out: it must
-		 * not claim the part off out (vs_conn_claim wants SENDING).
+		 * not claim the part off out (vs_conn_claim: on inflight).
 		 */
 		part->state = VS_PART_IDLE;
 		WRITE_ONCE(part->conn, NULL);
@@ -767,7 +767,7 @@ static u32 vs_rq_vecs(struct request *rq, u32 off, u32 len,
 static u32 vs_build_req(struct vs_conn *conn, struct vs_part *part,
 			union vs_packet *p)
 {
-	vs_req_init(p, vs_part_id(part), part->op);
+	vs_req_init(p, part->id, part->op);
 	if (part->op == VS_OP_SYNC)
 		return VS_PACKET_SIZE;
 	vs_le64_set(&p->rw.inode, part->inode);
@@ -817,6 +817,7 @@ static bool vs_batch_fill(struct vs_conn *conn)
 		 * own count may repeat an id still awaiting a late reply.
 		 */
 		part->gen = ++conn->tx_gen;
+		part->id = vs_part_id(part);
 		vs_batch_add(conn, part, vs_build_req(conn, part,
 						      &conn->tx_hdrs[conn->tx_nops]));
 		part->tx_end = conn->tx_queued;
@@ -1045,48 +1046,47 @@ static void vs_conn_part_reply(struct vs_conn *conn, struct vs_part *part,
 	vs_part_done(part, retval < 0 ? (int)retval : 0);
 }
 
-/* The part a reply header names, taken off the in-flight list; or NULL. */
+/* Whether a reply id can name nothing this device sends: a lying peer. */
+static bool vs_id_bogus(struct vs_dev *dev, u64 id)
+{
+	u32 utag = (u32)id, pidx = (id >> VS_ID_PART_SHIFT) & VS_ID_PART_MASK;
+
+	if (pidx == VS_ID_PART_LAZY)
+		return !vs_lazy_id_valid(dev, utag);
+	return blk_mq_unique_tag_to_hwq(utag) >= dev->tag_set.nr_hw_queues ||
+	       blk_mq_unique_tag_to_tag(utag) >= dev->tag_set.queue_depth ||
+	       pidx >= VS_NPARTS;
+}
+
+/*
+ * The part a reply header names, taken off the in-flight list; or NULL.
+ * Found on that list, not through the tag: with an I/O scheduler a tag's
+ * request may be one of a pool an elevator switch has freed since (a late
+ * reply to an aborted part), and the list holds only parts alive on this
+ * connection. Replies come mostly in the order sent: the match is near
+ * the head.
+ */
 static struct vs_part *vs_conn_claim(struct vs_conn *conn, u64 id, int *err)
 {
-	struct blk_mq_tag_set *set = &conn->dev->tag_set;
-	u32 utag = (u32)id, hwq = blk_mq_unique_tag_to_hwq(utag);
-	u32 tag = blk_mq_unique_tag_to_tag(utag);
-	u32 pidx = (id >> VS_ID_PART_SHIFT) & VS_ID_PART_MASK;
-	u32 gen = (id >> VS_ID_GEN_SHIFT) & VS_ID_GEN_MASK;
 	struct vs_part *part = NULL, *p;
-	struct request *rq;
 
-	*err = 0;
-	if (pidx == VS_ID_PART_LAZY) {
-		p = vs_lazy_part(conn->dev, utag);
-		if (!p) {
-			*err = -EPROTO;
-			return NULL;
-		}
-		goto found;
-	}
-	if (hwq >= set->nr_hw_queues || tag >= set->queue_depth ||
-	    pidx >= VS_NPARTS) {
-		*err = -EPROTO;
+	*err = vs_id_bogus(conn->dev, id) ? -EPROTO : 0;
+	if (*err)
 		return NULL;
-	}
-	rq = blk_mq_tag_to_rq(set->tags[hwq], tag);
-	if (!rq)
-		return NULL;
-	p = &((struct vs_cmd *)blk_mq_rq_to_pdu(rq))->parts[pidx];
-found:
 	spin_lock_bh(&conn->lock);
-	if (READ_ONCE(p->conn) == conn && p->state == VS_PART_SENDING &&
-	    (p->gen & VS_ID_GEN_MASK) == gen) {
+	list_for_each_entry(p, &conn->inflight, node) {
+		if (p->id != id)
+			continue;
 		/* an answer to a request we have not sent yet is a lie */
 		if (p->tx_end > vs_tx_sent_now(conn)) {
 			*err = -EPROTO;
-		} else {
-			part = p;
-			list_del_init(&part->node);
-			atomic_dec(&conn->dev->tx_waiting);
-			part->state = VS_PART_RECEIVING;
+			break;
 		}
+		part = p;
+		list_del_init(&part->node);
+		atomic_dec(&conn->dev->tx_waiting);
+		part->state = VS_PART_RECEIVING;
+		break;
 	}
 	spin_unlock_bh(&conn->lock);
 	return part;

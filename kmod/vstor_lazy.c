@@ -635,10 +635,10 @@ static struct vs_lazy_op *vs_lazy_op_of(struct vs_part *part)
 	return container_of(part, struct vs_lazy_op, part);
 }
 
-/* The op a reply names (vs_conn_claim), or NULL. */
-struct vs_part *vs_lazy_part(struct vs_dev *dev, u32 id)
+/* Whether a reply id can name one of the device's own ops (vs_conn_claim). */
+bool vs_lazy_id_valid(const struct vs_dev *dev, u32 id)
 {
-	return dev->lz && id < VS_LAZY_OPS ? &dev->lz->ops[id].part : NULL;
+	return dev->lz && id < VS_LAZY_OPS;
 }
 
 /* Segments of a replayed WRITE's data [off, off + len); bytes covered. */
