@@ -32,6 +32,9 @@ both) PINS="0 1" ;;
 *) die "BENCH_PIN=${BENCH_PIN}: 0, 1 or both" ;;
 esac
 note "clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+# BENCH_DISK_LAT_US: the OSDs on disks of that latency (disks_latent)
+[ "${BENCH_DISK_LAT_US:-0}" != 0 ] && OSD_DISK_LAT_US=$BENCH_DISK_LAT_US
+if [ -n "${OSD_DISK_LAT_US:-}" ]; then note "OSD disks: null_blk, $OSD_DISK_LAT_US us per request"; else note "OSD disks: brd"; fi
 bench_image_up
 if [ "${BENCH_LAYERED:-0}" = 1 ]; then
 	# all the data one layer down: reads of granules not written since go

@@ -38,6 +38,14 @@
 #   hosts; BENCH_PIN=both runs every case both ways, alternating, and
 #   prints both (default 0: no pinning, the client and the OSDs share both
 #   vCPUs).
+#   BENCH_DISK_LAT_US=N: the OSDs on RAM-backed null_blk disks that
+#   complete each request N us after it came (default 0: brd, memory
+#   speed). Under TCG the CPU path is some 30x slower than on hardware
+#   and brd has no latency at all, so at depth 32 everything is CPU-bound;
+#   a disk latency scaled like the CPU gives the regime of real clusters,
+#   where the disks and the network, not the client's CPU, set the pace.
+#   Memory-backed null_blk costs the OSDs more CPU than brd (a copy and a
+#   timer per request).
 #   BENCH_CLOCK (default tsc): the guest's clocksource. Under TCG the
 #   kernel finds the vCPUs' TSCs "unsynchronized" and falls back to the
 #   emulated HPET, whose every read is an MMIO exit (no vDSO: each
@@ -67,20 +75,21 @@ VM_MODS="brd null_blk" \
 VM_BINS="/usr/bin/etcd /usr/bin/fio $BUILD/vstor-osd=/usr/bin/vstor-osd
  $BUILD/vstor-disk=/usr/bin/vstor-disk $BUILD/vsctl=/usr/bin/vsctl
  $BUILD/tests/bench/blk_bench=/usr/bin/blk_bench" \
-VM_APPEND="BENCH_SECONDS=$SECS BENCH_ROUNDS=$ROUNDS BENCH_ENGINES=$(echo $ENGINES | tr " " ,) BENCH_LAYERED=${BENCH_LAYERED:-0} BENCH_PIN=${BENCH_PIN:-0} BENCH_CASES=$(echo ${BENCH_CASES:-read-1 read-32 write-1 write-32} | tr " " ,)" \
+VM_APPEND="BENCH_SECONDS=$SECS BENCH_ROUNDS=$ROUNDS BENCH_ENGINES=$(echo $ENGINES | tr " " ,) BENCH_LAYERED=${BENCH_LAYERED:-0} BENCH_PIN=${BENCH_PIN:-0} BENCH_DISK_LAT_US=${BENCH_DISK_LAT_US:-0} BENCH_CASES=$(echo ${BENCH_CASES:-read-1 read-32 write-1 write-32} | tr " " ,)" \
 	sh tests/vm/run-vm.sh tests/vm/bench_guest.sh tests/vm/guest_lib.sh >"$keep/log" 2>&1
 rc=$?
 echo "# host load after:  $(uptime)"
 [ -f "$keep/out/guest-uptime" ] && echo "# guest load at the end: $(cat "$keep/out/guest-uptime")"
-grep '^# clocksource' "$keep/log"
+grep '^# clocksource\|^# OSD disks' "$keep/log"
 if [ $rc -ne 0 ]; then
 	cat "$keep/log"
 	exit 1
 fi
 [ -n "${BENCH_KEEP:-}" ] && mkdir -p "$BENCH_KEEP" && cp -r "$keep/out/." "$BENCH_KEEP/"
-python3 - "$keep/out" "$SECS" "$ROUNDS" "$ENGINES" <<'PY'
+python3 - "$keep/out" "$SECS" "$ROUNDS" "$ENGINES" "${BENCH_DISK_LAT_US:-0}" <<'PY'
 import json, os, statistics, sys
 d, secs, rounds, engines = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split()
+disks = "brd RAM disks" if sys.argv[5] == "0" else f"null_blk disks of {sys.argv[5]} us"
 HZ = 100  # USER_HZ of /proc/stat
 ticks = {}
 segs = {}
@@ -119,7 +128,7 @@ def med(rs, i):
     return statistics.median(r[i] for r in rs)
 
 print(f"# 4 KiB random, medians of {rounds} runs of {secs} s per client (IOPS min..max in brackets),")
-print("# replicated x3 pool on 3 OSDs (brd RAM disks) in one 2-vCPU TCG guest; CPU = whole-guest busy time per op;")
+print(f"# replicated x3 pool on 3 OSDs ({disks}) in one 2-vCPU TCG guest; CPU = whole-guest busy time per op;")
 print("# segs/op = TCP segments sent in the guest per op (requests, replies, replication, ACKs);")
 print("# OSD/op = the OSD processes' CPU (with the softirq work done in their context); cs, intr = per op")
 print("# +pin: etcd and the OSDs on vCPU 1, the client on vCPU 0 (BENCH_PIN); ratios against vsctl bench")

@@ -43,8 +43,12 @@ etcd_put() {	# KEY VALUE (relative to /vitastor/)
 		"http://$ETCD/v3/kv/put"
 }
 
-start_osd() {	# N: vstor-osd N on /dev/ram(N-1), pid in OSD_PID_N
-	vstor-osd --etcd_address "$ETCD" --osd_num "$1" --data_path "/dev/ram$(( $1 - 1 ))" \
+osd_disk() {	# N: the disk of OSD N (see cluster_start)
+	if [ -n "${OSD_DISK_LAT_US:-}" ]; then echo "/dev/osddisk$1"; else echo "/dev/ram$(( $1 - 1 ))"; fi
+}
+
+start_osd() {	# N: vstor-osd N on its disk (osd_disk), pid in OSD_PID_N
+	vstor-osd --etcd_address "$ETCD" --osd_num "$1" --data_path "$(osd_disk "$1")" \
 		--bind_address 127.0.0.1 --immediate_commit all >>"/tmp/osd$1.log" 2>&1 &
 	eval "OSD_PID_$1=$!"
 }
@@ -57,13 +61,43 @@ pgs_active() {	# all PGS_TOTAL PGs active (and nothing else): 16 of rep3, more w
 	$V status --json | grep -q "\"pg_states\":{\"active\":${PGS_TOTAL:-16}}"
 }
 
+disk_link() {	# N INDEX: /dev/osddiskN to null_blk's disk (6.1 names it for the configfs item)
+	for dev in /dev/osd$1 /dev/nullb$2; do
+		[ -b $dev ] && ln -sf $dev "/dev/osddisk$1" && return
+	done
+	return 1
+}
+
+# disks_latent MB: 3 RAM-backed null_blk disks (configfs) that complete
+# every request OSD_DISK_LAT_US after it came (a timer each, so requests
+# overlap), linked as /dev/osddisk1..3: disks with a device's latency
+# (brd answers at memory speed)
+disks_latent() {
+	cfs=/sys/kernel/config/nullb
+	[ -d $cfs ] || mount -t configfs none /sys/kernel/config || die "mount configfs"
+	[ -d $cfs ] || insmod /mod/null_blk.ko nr_devices=0 || die "insmod null_blk (add it to VM_MODS)"
+	for n in 1 2 3; do
+		d=$cfs/osd$n
+		mkdir "$d" && echo 1 >"$d/memory_backed" && echo 2 >"$d/irqmode" &&
+			echo $(( OSD_DISK_LAT_US * 1000 )) >"$d/completion_nsec" &&
+			echo "$1" >"$d/size" && echo 4096 >"$d/blocksize" && echo 1 >"$d/power" &&
+			disk_link "$n" "$(cat "$d/index")" ||
+			die "null_blk disk $n with ${OSD_DISK_LAT_US} us latency"
+	done
+}
+
 # cluster_start OSD_MB [DISKS]: etcd, 3 OSDs on brd disks of OSD_MB MiB
-# (DISKS of them, default 3: more for OSDs a test starts later), pool rep3
-# (replicated, size 3, min 2, 16 PGs, static placement), immediate_commit
-# all. Dies when something does not come up.
+# (DISKS of them, default 3: more for OSDs a test starts later; with
+# OSD_DISK_LAT_US set, the three of disks_latent), pool rep3 (replicated,
+# size 3, min 2, 16 PGs, static placement), immediate_commit all. Dies
+# when something does not come up.
 cluster_start() {
-	rmmod brd 2>/dev/null
-	insmod /mod/brd.ko rd_nr="${2:-3}" rd_size=$(( $1 * 1024 )) || die "insmod brd"
+	if [ -n "${OSD_DISK_LAT_US:-}" ]; then
+		disks_latent "$1"
+	else
+		rmmod brd 2>/dev/null
+		insmod /mod/brd.ko rd_nr="${2:-3}" rd_size=$(( $1 * 1024 )) || die "insmod brd"
+	fi
 	mkdir -p /tmp/etcd
 	etcd --data-dir /tmp/etcd --name default \
 		--listen-client-urls "http://$ETCD" --advertise-client-urls "http://$ETCD" \
@@ -75,7 +109,7 @@ cluster_start() {
 	pass "etcd up"
 	etcd_put config/global '{"immediate_commit":"all"}' || die "config/global"
 	for n in 1 2 3; do
-		vstor-disk format --data_path "/dev/ram$(( n - 1 ))" --osd_num "$n" \
+		vstor-disk format --data_path "$(osd_disk "$n")" --osd_num "$n" \
 			>/tmp/format$n.log 2>&1 ||
 			die "vstor-disk format osd $n: $(tail -n 3 /tmp/format$n.log)"
 		start_osd "$n"
