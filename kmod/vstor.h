@@ -221,6 +221,7 @@ struct vs_conn {
 	u32 rx_left;
 	enum vs_rx_state rx_next;
 	struct vs_part *rx_part;	/* NULL while skipping: discard */
+	struct io_comp_batch *rx_iob;	/* the parser's, while it parses */
 	u32 rx_data_off;
 	u32 rx_done;			/* replies parsed (vs_conn_rx_task) */
 
@@ -394,6 +395,7 @@ struct vs_dev {
 	atomic_t tx_waiting;		/* parts sent, reply not claimed yet */
 	atomic_t tx_deferred;		/* parts held back since the last kick */
 	atomic64_t rx_work_runs;	/* rx_work=1: receives done in a work item */
+	atomic64_t batch_ends;		/* requests ended with others */
 	/* conns with parts of a batch's earlier requests, a user ref each */
 	struct llist_head push_list;
 	wait_queue_head_t idle_wq;	/* inflight reached 0 */
@@ -431,9 +433,13 @@ u64 vs_dev_epoch(struct vs_dev *dev, u32 idx);
 void vs_dev_retry_part(struct vs_dev *dev, struct vs_part *part,
 		       unsigned int delay_ms);
 void vs_dev_route_part(struct vs_dev *dev, struct vs_part *part);
-void vs_part_done(struct vs_part *part, int err);
+void vs_part_done(struct vs_part *part, int err, struct io_comp_batch *iob);
 bool vs_part_resend(struct vs_dev *dev, struct vs_part *part, int err);
-void vs_cmd_put(struct vs_cmd *cmd);
+void vs_cmd_put_batch(struct vs_cmd *cmd, struct io_comp_batch *iob);
+static inline void vs_cmd_put(struct vs_cmd *cmd)
+{
+	vs_cmd_put_batch(cmd, NULL);
+}
 void vs_dev_event(struct vs_dev *dev, int ev);
 void vs_dev_need_map(struct vs_dev *dev, int idx);
 void vs_dev_kick_deferred(struct vs_dev *dev);

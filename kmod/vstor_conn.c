@@ -612,7 +612,7 @@ static void vs_fail_list(struct list_head *list, int err)
 
 	list_for_each_entry_safe(part, tmp, list, node) {
 		list_del_init(&part->node);
-		vs_part_done(part, err);
+		vs_part_done(part, err, NULL);
 	}
 }
 
@@ -1043,7 +1043,7 @@ static void vs_conn_part_reply(struct vs_conn *conn, struct vs_part *part,
 	/* lazy: kept until a SYNC covers it */
 	if (retval >= 0 && part->dirty)
 		vs_lazy_acked(conn, part);
-	vs_part_done(part, retval < 0 ? (int)retval : 0);
+	vs_part_done(part, retval < 0 ? (int)retval : 0, conn->rx_iob);
 }
 
 /* Whether a reply id can name nothing this device sends: a lying peer. */
@@ -1268,14 +1268,22 @@ static int vs_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 	return done;
 }
 
-/* Everything the socket holds, parsed and completed (socket lock held). */
+/*
+ * Everything the socket holds, parsed and completed (socket lock held):
+ * the requests that end well end together, after the parse.
+ */
 static void vs_conn_rx_sock(struct vs_conn *conn, struct sock *sk)
 {
 	read_descriptor_t desc = { .arg.data = conn, .count = 1 };
+	DEFINE_IO_COMP_BATCH(iob);
 
 	if (READ_ONCE(conn->err))
 		return;
+	conn->rx_iob = &iob;
 	tcp_read_sock(sk, &desc, vs_rx_actor);
+	conn->rx_iob = NULL;
+	if (iob.complete)
+		iob.complete(&iob);
 	if (desc.error) {
 		vs_conn_fail(conn, desc.error);
 		return;

@@ -34,7 +34,7 @@ static int vs_major;
 
 /* ---- part completion ---- */
 
-static void vs_cmd_end(struct vs_cmd *cmd);
+static void vs_cmd_end(struct vs_cmd *cmd, struct io_comp_batch *iob);
 
 /*
  * Parts complete where their reply is parsed (sk_data_ready, in softirq
@@ -42,13 +42,15 @@ static void vs_cmd_end(struct vs_cmd *cmd);
  * control work, queue_rq), so the request ends right there: no extra
  * bounce, and a flush can go on with its next wave of SYNCs.
  */
-void vs_cmd_put(struct vs_cmd *cmd)
+void vs_cmd_put_batch(struct vs_cmd *cmd, struct io_comp_batch *iob)
 {
 	if (atomic_dec_and_test(&cmd->pending))
-		vs_cmd_end(cmd);
+		vs_cmd_end(cmd, iob);
 }
 
-static void vs_part_finish(struct vs_part *part, int err)
+/* iob: the reply parser's completion batch, or NULL to end right away */
+static void vs_part_finish(struct vs_part *part, int err,
+			   struct io_comp_batch *iob)
 {
 	struct vs_cmd *cmd = part->cmd;
 
@@ -62,7 +64,7 @@ static void vs_part_finish(struct vs_part *part, int err)
 	WRITE_ONCE(part->conn, NULL);
 	if (err)
 		cmpxchg(&cmd->error, 0, err);
-	vs_cmd_put(cmd);
+	vs_cmd_put_batch(cmd, iob);
 }
 
 /*
@@ -99,8 +101,11 @@ bool vs_part_resend(struct vs_dev *dev, struct vs_part *part, int err)
 	return false;
 }
 
-/* A part is back from the cluster (or failed before reaching it). */
-void vs_part_done(struct vs_part *part, int err)
+/*
+ * A part is back from the cluster (or failed before reaching it); iob as
+ * for vs_part_finish.
+ */
+void vs_part_done(struct vs_part *part, int err, struct io_comp_batch *iob)
 {
 	struct vs_cmd *cmd = part->cmd;
 	struct vs_dev *dev = cmd->dev;
@@ -111,7 +116,7 @@ void vs_part_done(struct vs_part *part, int err)
 		return;
 	}
 	if (READ_ONCE(cmd->abort)) {
-		vs_part_finish(part, -ETIMEDOUT);
+		vs_part_finish(part, -ETIMEDOUT, NULL);
 		return;
 	}
 	if (!err && (part->flags & VS_PF_LAYER) && vs_layer_part_done(part))
@@ -121,7 +126,7 @@ void vs_part_done(struct vs_part *part, int err)
 	/* a discard may leave an object a degraded PG cannot delete */
 	if (err == -EBUSY && (part->flags & VS_PF_DISCARD))
 		err = 0;
-	vs_part_finish(part, err);
+	vs_part_finish(part, err, iob);
 }
 
 /* ---- routing ---- */
@@ -132,7 +137,7 @@ void vs_dev_retry_part(struct vs_dev *dev, struct vs_part *part,
 	spin_lock_bh(&dev->lock);
 	if (dev->dead) {
 		spin_unlock_bh(&dev->lock);
-		vs_part_finish(part, -EIO);
+		vs_part_finish(part, -EIO, NULL);
 		return;
 	}
 	part->state = VS_PART_RETRY;
@@ -225,12 +230,12 @@ static void vs_route_one(struct vs_dev *dev, struct vs_part *part,
 
 	if (part->flags & VS_PF_FIXED) {
 		/* a SYNC whose connection is gone: its writes are replayed */
-		vs_part_finish(part, -ECONNRESET);
+		vs_part_finish(part, -ECONNRESET, NULL);
 		return;
 	}
 	/* idx < 0: a layer in a pool without a map, which MAP and SET_LAYERS refuse */
 	if (READ_ONCE(dev->dead) || WARN_ON_ONCE(idx < 0)) {
-		vs_part_finish(part, -EIO);
+		vs_part_finish(part, -EIO, NULL);
 		return;
 	}
 	/* a PG replaying acknowledged writes takes nothing else meanwhile */
@@ -542,7 +547,48 @@ static void vs_dev_end_work(struct work_struct *w)
 		vs_cmd_complete(cmd);
 }
 
-static void vs_cmd_end(struct vs_cmd *cmd)
+/*
+ * A batch of one device's requests that ended without an error, as nvme
+ * ends a CQ's: one clock read, tags and queue references given back per
+ * batch, not per request.
+ */
+static void vs_cmd_complete_batch(struct io_comp_batch *iob)
+{
+	struct request *rq = rq_list_peek(&iob->req_list);
+	struct vs_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	struct vs_dev *dev = cmd->dev;
+	int n = 0;
+
+	rq_list_for_each(&iob->req_list, rq) {
+		vs_layer_end(blk_mq_rq_to_pdu(rq));
+		n++;
+	}
+	blk_mq_end_request_batch(iob);
+	if (n > 1)
+		atomic64_add(n, &dev->batch_ends);
+	/* after the requests ended: unmap waits for this to reach 0 */
+	if (atomic_sub_and_test(n, &dev->inflight))
+		wake_up_all(&dev->idle_wq);
+}
+
+/* Whether cmd went into iob, to end with the rest of the batch. */
+static bool vs_cmd_batch(struct vs_cmd *cmd, struct io_comp_batch *iob)
+{
+	struct request *head;
+	struct vs_cmd *first;
+
+	if (!iob)
+		return false;
+	head = rq_list_peek(&iob->req_list);
+	first = head ? blk_mq_rq_to_pdu(head) : cmd;
+	/* one device per batch (the parser's is one connection's) */
+	if (first->dev != cmd->dev)
+		return false;
+	return blk_mq_add_to_batch(cmd->rq, iob, cmd->error,
+				   vs_cmd_complete_batch);
+}
+
+static void vs_cmd_end(struct vs_cmd *cmd, struct io_comp_batch *iob)
 {
 	struct request *rq = cmd->rq;
 	struct vs_dev *dev = cmd->dev;
@@ -564,7 +610,8 @@ static void vs_cmd_end(struct vs_cmd *cmd)
 			queue_work(vs_io_wq, &dev->end_work);
 		return;
 	}
-	vs_cmd_complete(cmd);
+	if (!vs_cmd_batch(cmd, iob))
+		vs_cmd_complete(cmd);
 }
 
 /*
@@ -656,7 +703,7 @@ static void vs_dev_abort_work(struct work_struct *w)
 		vs_lazy_sweep(dev, vs_part_aborted, NULL, &list);
 	list_for_each_entry_safe(part, tmp, &list, node) {
 		list_del_init(&part->node);
-		vs_part_finish(part, -ETIMEDOUT);
+		vs_part_finish(part, -ETIMEDOUT, NULL);
 	}
 	if (dev->lz)
 		vs_lazy_abort(dev);
@@ -979,6 +1026,7 @@ static DEVICE_ATTR_RO(name)
 
 VS_COUNTER_ATTR(rx_work_runs);
 VS_COUNTER_ATTR(poll_replies);
+VS_COUNTER_ATTR(batch_ends);
 
 static DEVICE_ATTR_RO(pool);
 static DEVICE_ATTR_RO(pool_id);
@@ -1006,6 +1054,7 @@ static struct attribute *vs_attrs[] = {
 	&dev_attr_lazy_syncs.attr,
 	&dev_attr_rx_work_runs.attr,
 	&dev_attr_poll_replies.attr,
+	&dev_attr_batch_ends.attr,
 	NULL,
 };
 
@@ -1311,7 +1360,7 @@ static void vs_dev_fail_all(struct vs_dev *dev)
 		vs_lazy_fail_all(dev, &list);
 	list_for_each_entry_safe(part, tmp, &list, node) {
 		list_del_init(&part->node);
-		vs_part_finish(part, -EIO);
+		vs_part_finish(part, -EIO, NULL);
 	}
 }
 

@@ -622,7 +622,7 @@ void vs_route_free_all(struct vs_dev *dev, struct vs_route *route)
 			vs_conn_kill(route->conns[i], &parts);
 	list_for_each_entry_safe(part, tmp, &parts, node) {
 		list_del_init(&part->node);
-		vs_part_done(part, -EIO);
+		vs_part_done(part, -EIO, NULL);
 	}
 	for (i = 0; i < route->nconns; i++)
 		if (route->conns[i])

@@ -71,7 +71,9 @@ delta() {	# BEFORE AFTER: the differences, field by field
 # bench's event loop does), -hipri (io_uring: polled completions, the
 # module's poll queue), -gtod (--gtod_reduce=1: fio reads the clock only
 # for its run time), -fixed (io_uring: --fixedbufs --registerfiles, the
-# buffers pinned once, not per I/O), -lite, -nostats; NAME names the results.
+# buffers pinned once, not per I/O), -norand (--norandommap
+# --randrepeat=0: no map of the blocks done), -lite, -nostats; NAME names
+# the results.
 run_fio() {
 	file=$dev engine=${1%%-*} opts="" words=$(echo "${1#"$engine"}" | tr - " ")
 	[ "$engine" = nullb ] && file=/dev/nullb0 engine=libaio
@@ -83,6 +85,7 @@ run_fio() {
 		hipri) opts="$opts --hipri" ;;
 		fixed) opts="$opts --fixedbufs=1 --registerfiles=1" ;;
 		gtod) opts="$opts --gtod_reduce=1" ;;
+		norand) opts="$opts --norandommap --randrepeat=0" ;;
 		nostats) { echo 0 >$q/iostats && echo 0 >$q/wbt_lat_usec; } || failed "nostats" ;;
 		*) failed "unknown fio case $1" ;;
 		esac

@@ -23,7 +23,8 @@
 #   --fixedbufs --registerfiles (buffers registered and pinned once, as
 #   libvstor's are allocated once, not pinned per I/O); -gtod:
 #   --gtod_reduce=1 (no per-I/O clock reads and latency stats in fio: its
-#   IOPS only).
+#   IOPS only); -norand: --norandommap --randrepeat=0 (no map of the
+#   blocks done).
 #   Plain "libaio" is fio's default: one io_submit per request. "blk" is
 #   not fio but tests/bench/blk_bench: Linux AIO on /dev/vs0 with vsctl
 #   bench's event loop and nothing else (a client as light as vsctl
@@ -137,7 +138,7 @@ print("| case | client | IOPS | mean latency | CPU/op | OSD/op | segs/op | cs/op
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 def label(e):
     w = e.split("-")
-    words = {"batch": " batched", "hipri": " polled", "fixed": " fixedbufs", "gtod": " gtod_reduce", "lite": " lite", "nostats": " nostats"}
+    words = {"batch": " batched", "hipri": " polled", "fixed": " fixedbufs", "gtod": " gtod_reduce", "norand": " norandommap", "lite": " lite", "nostats": " nostats"}
     def word(x):
         if x.startswith("rxwork"):
             return " rx_work=" + x[6:]

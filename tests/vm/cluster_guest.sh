@@ -130,11 +130,16 @@ $V list --json | grep -q '"device":"/dev/vs0"' && pass "vsctl list --json" || fa
 
 # ---- data ----
 fio_verify rand4k-qd1 --rw=randwrite --bs=4k --iodepth=1 --size=4m
+be0=$(cat /sys/block/vs0/vstor/batch_ends)
 fio_verify rand4k-qd32 --rw=randwrite --bs=4k --iodepth=32 --size=16m --offset=16m
 # batched submissions: requests that are not their batch's last wait for
 # its end (bd->last / commit_rqs) to be sent; the same range written again
 fio_verify rand4k-qd32-batch --rw=randwrite --bs=4k --iodepth=32 --size=16m --offset=16m \
 	--iodepth_batch_submit=32 --iodepth_batch_complete_max=32
+# the requests whose replies one receive parsed end together
+be1=$(cat /sys/block/vs0/vstor/batch_ends)
+[ $((be1 - be0)) -gt 100 ] && pass "depth 32: $((be1 - be0)) requests ended in batches" ||
+	failed "depth 32: $((be1 - be0)) requests ended in batches (want > 100)"
 fio_verify seq1m --rw=write --bs=1m --iodepth=4 --size=32m --offset=32m
 # polled I/O (io_uring --hipri): the poll queue's own connections, whose
 # replies fio's thread parses itself (poll_replies counts them)
