@@ -548,6 +548,29 @@ static void vs_dev_end_work(struct work_struct *w)
 }
 
 /*
+ * What blk_mq_free_request does after each request and the batch path
+ * does not (6.1): rerun a queue that waits for a completion. A lazy
+ * device's queue_rq returns BLK_STS_DEV_RESOURCE when it has no room to
+ * keep a write, and blk-mq then parks the request until a completion
+ * restarts the queue; without this a batch could leave it parked (the
+ * room freed, but no request ending one by one).
+ */
+static void vs_batch_restart(struct vs_dev *dev)
+{
+	struct blk_mq_hw_ctx *hctx;
+	unsigned long i;
+
+	queue_for_each_hw_ctx(dev->disk->queue, hctx, i) {
+		if (!test_bit(BLK_MQ_S_SCHED_RESTART, &hctx->state))
+			continue;
+		clear_bit(BLK_MQ_S_SCHED_RESTART, &hctx->state);
+		/* the bit clear before the dispatch list is looked at */
+		smp_mb__after_atomic();
+		blk_mq_run_hw_queue(hctx, true);
+	}
+}
+
+/*
  * A batch of one device's requests that ended without an error, as nvme
  * ends a CQ's: one clock read, tags and queue references given back per
  * batch, not per request.
@@ -564,6 +587,7 @@ static void vs_cmd_complete_batch(struct io_comp_batch *iob)
 		n++;
 	}
 	blk_mq_end_request_batch(iob);
+	vs_batch_restart(dev);
 	if (n > 1)
 		atomic64_add(n, &dev->batch_ends);
 	/* after the requests ended: unmap waits for this to reach 0 */
@@ -574,18 +598,9 @@ static void vs_cmd_complete_batch(struct io_comp_batch *iob)
 /* Whether cmd went into iob, to end with the rest of the batch. */
 static bool vs_cmd_batch(struct vs_cmd *cmd, struct io_comp_batch *iob)
 {
-	struct request *head;
-	struct vs_cmd *first;
-
-	if (!iob)
-		return false;
-	head = rq_list_peek(&iob->req_list);
-	first = head ? blk_mq_rq_to_pdu(head) : cmd;
-	/* one device per batch (the parser's is one connection's) */
-	if (first->dev != cmd->dev)
-		return false;
-	return blk_mq_add_to_batch(cmd->rq, iob, cmd->error,
-				   vs_cmd_complete_batch);
+	/* one device per batch: the parser's is one connection's */
+	return iob && blk_mq_add_to_batch(cmd->rq, iob, cmd->error,
+					  vs_cmd_complete_batch);
 }
 
 static void vs_cmd_end(struct vs_cmd *cmd, struct io_comp_batch *iob)

@@ -158,18 +158,86 @@ static int vs_osd_item(struct nlattr *item, struct vs_map_osd *o,
 	return 0;
 }
 
+/* An OSD_LIST item's place in the merge: by OSD, then in the order given. */
+struct vs_osd_key {
+	u64 num;
+	u32 pos;
+};
+
+static int vs_osd_key_cmp(const void *a, const void *b)
+{
+	const struct vs_osd_key *x = a, *y = b;
+
+	if (x->num != y->num)
+		return x->num < y->num ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/*
+ * Merges the n items (one address each) into map->osds, sorted by OSD:
+ * the items of one OSD become one entry with up to VS_MAX_ADDRS addresses
+ * in the order given. Sorted, not scanned: a list of thousands of OSDs
+ * costs n log n, not n^2.
+ */
+static int vs_merge_osds(struct vs_map_osd *items, unsigned int n,
+			 struct vs_map *map, struct nlattr *list,
+			 struct netlink_ext_ack *extack)
+{
+	struct vs_map_osd *osds = NULL, *o = NULL;
+	struct vs_osd_key *keys;
+	unsigned int i, j = 0, nosd = 1;
+	int err = -ENOMEM;
+
+	keys = kvmalloc_array(n, sizeof(*keys), GFP_KERNEL);
+	if (!keys)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		keys[i].num = items[i].num;
+		keys[i].pos = i;
+	}
+	sort(keys, n, sizeof(*keys), vs_osd_key_cmp, NULL);
+	for (i = 1; i < n; i++)
+		nosd += keys[i].num != keys[i - 1].num;
+	osds = kvcalloc(nosd, sizeof(*osds), GFP_KERNEL);
+	if (!osds)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		const struct vs_map_osd *it = &items[keys[i].pos];
+
+		if (!o || o->num != it->num) {
+			o = &osds[j++];
+			*o = *it;
+			continue;
+		}
+		if (o->port != it->port) {
+			NL_SET_ERR_MSG_ATTR(extack, list,
+					    "OSD listed with two different ports");
+			err = -EINVAL;
+			goto fail;
+		}
+		if (o->naddrs < VS_MAX_ADDRS)
+			o->addrs[o->naddrs++] = it->addrs[0];
+	}
+	kvfree(keys);
+	map->osds = osds;
+	map->n_osds = j;
+	return 0;
+fail:
+	kvfree(keys);
+	kvfree(osds);
+	return err;
+}
+
 /*
  * OSD_LIST (may be empty): every item a nest of NUM, PORT and exactly one
- * address. Items
- * of the same OSD (same NUM, same PORT) are merged into one entry with up
- * to VS_MAX_ADDRS addresses in the order given.
+ * address; the items of one OSD (same NUM, same PORT) give its addresses.
  */
 static int vs_parse_osds(struct nlattr *list, struct vs_map *map,
 			 struct netlink_ext_ack *extack)
 {
-	struct vs_map_osd *osds, *o;
+	struct vs_map_osd *items;
 	struct nlattr *item;
-	unsigned int n = 0, i, j;
+	unsigned int n = 0, i = 0;
 	int rem, err;
 
 	nla_for_each_nested(item, list, rem)
@@ -180,43 +248,18 @@ static int vs_parse_osds(struct nlattr *list, struct vs_map *map,
 	}
 	if (!n)
 		return 0;	/* no PG has a primary now: all I/O waits */
-	osds = kvcalloc(n, sizeof(*osds), GFP_KERNEL);
-	if (!osds)
+	items = kvcalloc(n, sizeof(*items), GFP_KERNEL);
+	if (!items)
 		return -ENOMEM;
-	i = 0;
 	nla_for_each_nested(item, list, rem) {
-		err = vs_osd_item(item, &osds[i], extack);
+		err = vs_osd_item(item, &items[i], extack);
 		if (err)
-			goto fail;
+			goto out;
 		i++;
 	}
-	/* stable merge: sort keeps no order, so merge by scanning */
-	for (i = 0, j = 0; i < n; i++) {
-		o = NULL;
-		for (unsigned int k = 0; k < j; k++)
-			if (osds[k].num == osds[i].num)
-				o = &osds[k];
-		if (!o) {
-			if (j != i)
-				osds[j] = osds[i];
-			j++;
-			continue;
-		}
-		if (o->port != osds[i].port) {
-			NL_SET_ERR_MSG_ATTR(extack, list,
-					    "OSD listed with two different ports");
-			err = -EINVAL;
-			goto fail;
-		}
-		if (o->naddrs < VS_MAX_ADDRS)
-			o->addrs[o->naddrs++] = osds[i].addrs[0];
-	}
-	sort(osds, j, sizeof(*osds), vs_osd_cmp, NULL);
-	map->osds = osds;
-	map->n_osds = j;
-	return 0;
-fail:
-	kvfree(osds);
+	err = vs_merge_osds(items, n, map, list, extack);
+out:
+	kvfree(items);
 	return err;
 }
 

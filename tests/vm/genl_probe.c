@@ -346,6 +346,8 @@ struct map_cfg {
 	uint64_t pss;		/* PG_STRIPE_SIZE */
 	uint32_t flags;		/* 0: not sent */
 	int ipv6;		/* second OSD by IPv6 */
+	int osd_dups;		/* 1: OSD 1 again, 5 more addresses; 2: OSD 2
+				   again on another port */
 	int extra_type;		/* nonzero: also send this attribute (u32) */
 	uint64_t features;	/* 0: not sent */
 	int layers;		/* LAYERS items (inodes 100, 101, ... of pool 1) */
@@ -394,7 +396,7 @@ static void put_tables(struct msg *m, const struct map_cfg *c)
 	static const unsigned char addr6[16] = { [15] = 1 };
 	int n = c->n_pgs < 0 ? (int)c->pg_count : c->n_pgs;
 	size_t t, it;
-	int i;
+	int i, ndup;
 
 	if (!OMIT(c, VS_ATTR_PG_TABLE) && (!c->parts || c->part_bad == PB_BOTH)) {
 		t = nest_start(m, VS_ATTR_PG_TABLE, !c->no_nested_flag);
@@ -429,6 +431,15 @@ static void put_tables(struct msg *m, const struct map_cfg *c)
 			put_u32(m, VS_OSD_ATTR_ADDR4, htonl(0x7f000002));
 		put_u16(m, VS_OSD_ATTR_PORT, 11204);
 		nest_end(m, it);
+		/* OSD 1: 5 more addresses; OSD 2: another port */
+		ndup = c->osd_dups == 1 ? 5 : c->osd_dups == 2 ? 1 : 0;
+		for (i = 0; i < ndup; i++) {
+			it = nest_start(m, VS_OSD_LIST_ITEM, 1);
+			put_u64(m, VS_OSD_ATTR_NUM, c->osd_dups);
+			put_u32(m, VS_OSD_ATTR_ADDR4, htonl(0x7f000003 + i));
+			put_u16(m, VS_OSD_ATTR_PORT, c->osd_dups == 1 ? 11203 : 11205);
+			nest_end(m, it);
+		}
 		nest_end(m, t);
 	}
 }
@@ -836,6 +847,20 @@ static void test_map(void)
 	map_defaults(&c);
 	c.no_nested_flag = 1;
 	map_case("MAP PG_TABLE without NLA_F_NESTED", &c, -EINVAL, "");
+
+	map_defaults(&c);
+	c.osd_dups = 2;
+	map_case("MAP OSD on two ports", &c, -EINVAL, "OSD listed with two different ports");
+
+	map_defaults(&c);
+	c.osd_dups = 1;
+	build_map(&m, &c);
+	xfer(&m, &r);
+	report(r.err == 0 && r.have_index,
+	       "MAP OSD listed 6 times (its addresses merged): accepted, err %d \"%s\"",
+	       r.err, r.msg);
+	if (!r.err && r.have_index)
+		unmap_index("UNMAP the device of the OSD listed 6 times", r.dev_index);
 
 	map_defaults(&c);
 	c.extra_type = VS_ATTR_DEV_STATE;
