@@ -443,6 +443,7 @@ static inline void vs_cmd_put(struct vs_cmd *cmd)
 void vs_dev_event(struct vs_dev *dev, int ev);
 void vs_dev_need_map(struct vs_dev *dev, int idx);
 void vs_dev_kick_deferred(struct vs_dev *dev);
+void vs_dev_restart(struct vs_dev *dev, bool all);
 u32 vs_route_slot(const struct vs_dev *dev, const struct vs_route *r,
 		  const struct request *rq);
 int vs_dev_init(void);

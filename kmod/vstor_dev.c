@@ -548,22 +548,26 @@ static void vs_dev_end_work(struct work_struct *w)
 }
 
 /*
- * What blk_mq_free_request does after each request and the batch path
- * does not (6.1): rerun a queue that waits for a completion. A lazy
- * device's queue_rq returns BLK_STS_DEV_RESOURCE when it has no room to
- * keep a write, and blk-mq then parks the request until a completion
- * restarts the queue; without this a batch could leave it parked (the
- * room freed, but no request ending one by one).
+ * Reruns the queues blk-mq parked until a completion (SCHED_RESTART), as
+ * blk_mq_free_request does after each request; all: the others too.
+ *
+ * A lazy device's queue_rq returns BLK_STS_DEV_RESOURCE when it has no
+ * room to keep a write, and blk-mq parks the request until a completion
+ * restarts the queue. 6.1's batch path (blk_mq_end_request_batch) skips
+ * that restart, so a batch calls this. The room a SYNC frees calls it with
+ * all: the bit cleared, a request failing to find room right then is
+ * rerun by blk-mq itself once parked (it checks the bit after parking).
  */
-static void vs_batch_restart(struct vs_dev *dev)
+void vs_dev_restart(struct vs_dev *dev, bool all)
 {
 	struct blk_mq_hw_ctx *hctx;
 	unsigned long i;
 
 	queue_for_each_hw_ctx(dev->disk->queue, hctx, i) {
-		if (!test_bit(BLK_MQ_S_SCHED_RESTART, &hctx->state))
+		if (test_bit(BLK_MQ_S_SCHED_RESTART, &hctx->state))
+			clear_bit(BLK_MQ_S_SCHED_RESTART, &hctx->state);
+		else if (!all)
 			continue;
-		clear_bit(BLK_MQ_S_SCHED_RESTART, &hctx->state);
 		/* the bit clear before the dispatch list is looked at */
 		smp_mb__after_atomic();
 		blk_mq_run_hw_queue(hctx, true);
@@ -587,7 +591,7 @@ static void vs_cmd_complete_batch(struct io_comp_batch *iob)
 		n++;
 	}
 	blk_mq_end_request_batch(iob);
-	vs_batch_restart(dev);
+	vs_dev_restart(dev, false);
 	if (n > 1)
 		atomic64_add(n, &dev->batch_ends);
 	/* after the requests ended: unmap waits for this to reach 0 */

@@ -194,11 +194,11 @@ static bool vs_lazy_pages(struct vs_lazy *lz, u32 len, struct vs_dirty *d)
 	return true;
 }
 
-/* A SYNC freed room: a request blk-mq requeued for it runs again. */
+/* A SYNC freed room: a request blk-mq parked for it runs again. */
 static void vs_lazy_room(struct vs_lazy *lz, bool run)
 {
 	if (run)
-		blk_mq_run_hw_queues(lz->dev->disk->queue, true);
+		vs_dev_restart(lz->dev, true);
 }
 
 /* Half of a limit reached: an automatic SYNC (lz->lock). */
