@@ -222,6 +222,8 @@ struct vs_conn {
 	enum vs_rx_state rx_next;
 	struct vs_part *rx_part;	/* NULL while skipping: discard */
 	struct io_comp_batch *rx_iob;	/* the parser's, while it parses */
+	u32 rx_batch_n;			/* replies since rx_iob last ended */
+	u32 rx_batch_bytes;		/* READ bytes copied since then */
 	u32 rx_data_off;
 	u32 rx_done;			/* replies parsed (vs_conn_rx_task) */
 

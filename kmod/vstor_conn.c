@@ -1030,9 +1030,34 @@ void vs_conn_poll_end(struct vs_conn *conn)
 
 /* ---- receiving ---- */
 
+/*
+ * The parser's batch ends every so many replies or copied bytes, not only
+ * at the end of the parse: a socket full of large READ replies must not
+ * hold the first request back until the last is copied.
+ */
+#define VS_BATCH_REPLIES	32
+#define VS_BATCH_BYTES		(256U << 10)
+
+static void vs_conn_batch_step(struct vs_conn *conn, u32 bytes)
+{
+	struct io_comp_batch *iob = conn->rx_iob;
+
+	conn->rx_batch_bytes += bytes;
+	if (++conn->rx_batch_n < VS_BATCH_REPLIES &&
+	    conn->rx_batch_bytes < VS_BATCH_BYTES)
+		return;
+	conn->rx_batch_n = 0;
+	conn->rx_batch_bytes = 0;
+	if (rq_list_peek(&iob->req_list))
+		iob->complete(iob);	/* empties the list, keeps complete */
+}
+
 static void vs_conn_part_reply(struct vs_conn *conn, struct vs_part *part,
 			       s64 retval)
 {
+	/* the part may be another request's once vs_part_done ends it */
+	u32 bytes = part->op == VS_OP_READ && retval > 0 ? part->len : 0;
+
 	conn->rx_part = NULL;
 	WRITE_ONCE(part->conn, NULL);
 	WRITE_ONCE(conn->rx_done, conn->rx_done + 1);
@@ -1044,6 +1069,8 @@ static void vs_conn_part_reply(struct vs_conn *conn, struct vs_part *part,
 	if (retval >= 0 && part->dirty)
 		vs_lazy_acked(conn, part);
 	vs_part_done(part, retval < 0 ? (int)retval : 0, conn->rx_iob);
+	if (conn->rx_iob)
+		vs_conn_batch_step(conn, bytes);
 }
 
 /* Whether a reply id can name nothing this device sends: a lying peer. */
@@ -1280,9 +1307,12 @@ static void vs_conn_rx_sock(struct vs_conn *conn, struct sock *sk)
 	if (READ_ONCE(conn->err))
 		return;
 	conn->rx_iob = &iob;
+	conn->rx_batch_n = 0;
+	conn->rx_batch_bytes = 0;
 	tcp_read_sock(sk, &desc, vs_rx_actor);
 	conn->rx_iob = NULL;
-	if (iob.complete)
+	/* complete stays set after a batch ended mid-parse: is any left? */
+	if (rq_list_peek(&iob.req_list))
 		iob.complete(&iob);
 	if (desc.error) {
 		vs_conn_fail(conn, desc.error);
