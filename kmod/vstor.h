@@ -167,6 +167,13 @@ struct vs_tx_op {
 
 #define VS_CONN_PUSH_PENDING	0	/* conn->push_bits: on dev->push_list */
 
+/* The completion batch of one parse (vs_conn_rx_sock), on its stack. */
+struct vs_rx_batch {
+	struct io_comp_batch iob;
+	u32 replies;			/* since the batch last ended */
+	u32 bytes;			/* READ bytes copied since then */
+};
+
 struct vs_conn {
 	struct vs_dev *dev;
 	const struct vs_map_osd *osd;	/* in the map of the route */
@@ -221,9 +228,7 @@ struct vs_conn {
 	u32 rx_left;
 	enum vs_rx_state rx_next;
 	struct vs_part *rx_part;	/* NULL while skipping: discard */
-	struct io_comp_batch *rx_iob;	/* the parser's, while it parses */
-	u32 rx_batch_n;			/* replies since rx_iob last ended */
-	u32 rx_batch_bytes;		/* READ bytes copied since then */
+	struct vs_rx_batch *rx_batch;	/* the parser's, while it parses */
 	u32 rx_data_off;
 	u32 rx_done;			/* replies parsed (vs_conn_rx_task) */
 
@@ -445,7 +450,6 @@ static inline void vs_cmd_put(struct vs_cmd *cmd)
 void vs_dev_event(struct vs_dev *dev, int ev);
 void vs_dev_need_map(struct vs_dev *dev, int idx);
 void vs_dev_kick_deferred(struct vs_dev *dev);
-void vs_dev_restart(struct vs_dev *dev, bool all);
 u32 vs_route_slot(const struct vs_dev *dev, const struct vs_route *r,
 		  const struct request *rq);
 int vs_dev_init(void);

@@ -1038,18 +1038,20 @@ void vs_conn_poll_end(struct vs_conn *conn)
 #define VS_BATCH_REPLIES	32
 #define VS_BATCH_BYTES		(256U << 10)
 
-static void vs_conn_batch_step(struct vs_conn *conn, u32 bytes)
+static void vs_rx_batch_end(struct vs_rx_batch *b)
 {
-	struct io_comp_batch *iob = conn->rx_iob;
+	b->replies = 0;
+	b->bytes = 0;
+	/* ending empties the list and keeps ->complete: test the list */
+	if (rq_list_peek(&b->iob.req_list))
+		b->iob.complete(&b->iob);
+}
 
-	conn->rx_batch_bytes += bytes;
-	if (++conn->rx_batch_n < VS_BATCH_REPLIES &&
-	    conn->rx_batch_bytes < VS_BATCH_BYTES)
-		return;
-	conn->rx_batch_n = 0;
-	conn->rx_batch_bytes = 0;
-	if (rq_list_peek(&iob->req_list))
-		iob->complete(iob);	/* empties the list, keeps complete */
+static void vs_rx_batch_step(struct vs_rx_batch *b, u32 bytes)
+{
+	b->bytes += bytes;
+	if (++b->replies >= VS_BATCH_REPLIES || b->bytes >= VS_BATCH_BYTES)
+		vs_rx_batch_end(b);
 }
 
 static void vs_conn_part_reply(struct vs_conn *conn, struct vs_part *part,
@@ -1068,9 +1070,10 @@ static void vs_conn_part_reply(struct vs_conn *conn, struct vs_part *part,
 	/* lazy: kept until a SYNC covers it */
 	if (retval >= 0 && part->dirty)
 		vs_lazy_acked(conn, part);
-	vs_part_done(part, retval < 0 ? (int)retval : 0, conn->rx_iob);
-	if (conn->rx_iob)
-		vs_conn_batch_step(conn, bytes);
+	vs_part_done(part, retval < 0 ? (int)retval : 0,
+		     conn->rx_batch ? &conn->rx_batch->iob : NULL);
+	if (conn->rx_batch)
+		vs_rx_batch_step(conn->rx_batch, bytes);
 }
 
 /* Whether a reply id can name nothing this device sends: a lying peer. */
@@ -1302,18 +1305,14 @@ static int vs_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 static void vs_conn_rx_sock(struct vs_conn *conn, struct sock *sk)
 {
 	read_descriptor_t desc = { .arg.data = conn, .count = 1 };
-	DEFINE_IO_COMP_BATCH(iob);
+	struct vs_rx_batch batch = { };
 
 	if (READ_ONCE(conn->err))
 		return;
-	conn->rx_iob = &iob;
-	conn->rx_batch_n = 0;
-	conn->rx_batch_bytes = 0;
+	conn->rx_batch = &batch;
 	tcp_read_sock(sk, &desc, vs_rx_actor);
-	conn->rx_iob = NULL;
-	/* complete stays set after a batch ended mid-parse: is any left? */
-	if (rq_list_peek(&iob.req_list))
-		iob.complete(&iob);
+	conn->rx_batch = NULL;
+	vs_rx_batch_end(&batch);
 	if (desc.error) {
 		vs_conn_fail(conn, desc.error);
 		return;

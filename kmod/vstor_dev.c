@@ -527,14 +527,20 @@ static void vs_commit_rqs(struct blk_mq_hw_ctx *hctx)
 	vs_push_pending(dev);
 }
 
+/* n requests ended: after they did, since unmap waits for 0 */
+static void vs_dev_inflight_sub(struct vs_dev *dev, int n)
+{
+	if (atomic_sub_and_test(n, &dev->inflight))
+		wake_up_all(&dev->idle_wq);
+}
+
 static void vs_cmd_complete(struct vs_cmd *cmd)
 {
 	struct vs_dev *dev = cmd->dev;
 
 	vs_layer_end(cmd);
 	blk_mq_end_request(cmd->rq, errno_to_blk_status(cmd->error));
-	if (atomic_dec_and_test(&dev->inflight))
-		wake_up_all(&dev->idle_wq);
+	vs_dev_inflight_sub(dev, 1);
 }
 
 static void vs_dev_end_work(struct work_struct *w)
@@ -545,33 +551,6 @@ static void vs_dev_end_work(struct work_struct *w)
 
 	llist_for_each_entry_safe(cmd, next, llist_reverse_order(list), end_node)
 		vs_cmd_complete(cmd);
-}
-
-/*
- * Reruns the queues blk-mq parked until a completion (SCHED_RESTART), as
- * blk_mq_free_request does after each request; all: the others too.
- *
- * A lazy device's queue_rq returns BLK_STS_DEV_RESOURCE when it has no
- * room to keep a write, and blk-mq parks the request until a completion
- * restarts the queue. 6.1's batch path (blk_mq_end_request_batch) skips
- * that restart, so a batch calls this. The room a SYNC frees calls it with
- * all: the bit cleared, a request failing to find room right then is
- * rerun by blk-mq itself once parked (it checks the bit after parking).
- */
-void vs_dev_restart(struct vs_dev *dev, bool all)
-{
-	struct blk_mq_hw_ctx *hctx;
-	unsigned long i;
-
-	queue_for_each_hw_ctx(dev->disk->queue, hctx, i) {
-		if (test_bit(BLK_MQ_S_SCHED_RESTART, &hctx->state))
-			clear_bit(BLK_MQ_S_SCHED_RESTART, &hctx->state);
-		else if (!all)
-			continue;
-		/* the bit clear before the dispatch list is looked at */
-		smp_mb__after_atomic();
-		blk_mq_run_hw_queue(hctx, true);
-	}
 }
 
 /*
@@ -591,12 +570,9 @@ static void vs_cmd_complete_batch(struct io_comp_batch *iob)
 		n++;
 	}
 	blk_mq_end_request_batch(iob);
-	vs_dev_restart(dev, false);
 	if (n > 1)
 		atomic64_add(n, &dev->batch_ends);
-	/* after the requests ended: unmap waits for this to reach 0 */
-	if (atomic_sub_and_test(n, &dev->inflight))
-		wake_up_all(&dev->idle_wq);
+	vs_dev_inflight_sub(dev, n);
 }
 
 /* Whether cmd went into iob, to end with the rest of the batch. */

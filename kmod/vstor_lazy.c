@@ -194,11 +194,27 @@ static bool vs_lazy_pages(struct vs_lazy *lz, u32 len, struct vs_dirty *d)
 	return true;
 }
 
-/* A SYNC freed room: a request blk-mq parked for it runs again. */
+/*
+ * A SYNC freed room: a request blk-mq parked for it runs again. queue_rq
+ * returned BLK_STS_DEV_RESOURCE, and blk-mq parks such a request with
+ * SCHED_RESTART until a completion restarts the queue, which the batched
+ * completions of 6.1 (blk_mq_end_request_batch) never do. So the bit is
+ * cleared before the run: a request that found no room just before and is
+ * parked only after this run sees it cleared and blk-mq reruns the queue.
+ */
 static void vs_lazy_room(struct vs_lazy *lz, bool run)
 {
-	if (run)
-		vs_dev_restart(lz->dev, true);
+	struct request_queue *q = lz->dev->disk->queue;
+	struct blk_mq_hw_ctx *hctx;
+	unsigned long i;
+
+	if (!run)
+		return;
+	queue_for_each_hw_ctx(q, hctx, i)
+		clear_bit(BLK_MQ_S_SCHED_RESTART, &hctx->state);
+	/* the bits clear before the dispatch lists are looked at */
+	smp_mb__after_atomic();
+	blk_mq_run_hw_queues(q, true);
 }
 
 /* Half of a limit reached: an automatic SYNC (lz->lock). */
