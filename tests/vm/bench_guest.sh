@@ -68,7 +68,9 @@ delta() {	# BEFORE AFTER: the differences, field by field
 # run_fio CASE TYPE QD ROUND NAME. CASE is an engine ("libaio",
 # "io_uring") or "nullb" (libaio on /dev/nullb0), then optional -WORD
 # suffixes: -batch (fio submits and reaps up to QD at once, as vsctl
-# bench's event loop does), -hipri (io_uring: polled completions, the
+# bench's event loop does), -cminN (--iodepth_batch_complete_min=N, at
+# most QD: fio waits for N completions and resubmits them together, so
+# the OSDs get batches of N), -hipri (io_uring: polled completions, the
 # module's poll queue), -gtod (--gtod_reduce=1: fio reads the clock only
 # for its run time), -fixed (io_uring: --fixedbufs --registerfiles, the
 # buffers pinned once, not per I/O), -norand (--norandommap
@@ -81,6 +83,8 @@ run_fio() {
 	for w in $words; do
 		case $w in
 		batch) opts="$opts --iodepth_batch_submit=$3 --iodepth_batch_complete_max=$3" ;;
+		cmin[0-9]*) n=${w#cmin}; [ "$n" -gt "$3" ] && n=$3
+			opts="$opts --iodepth_batch_complete_min=$n" ;;
 		lite) opts="$opts --disk_util=0 --disable_slat=1" ;;
 		hipri) opts="$opts --hipri" ;;
 		fixed) opts="$opts --fixedbufs=1 --registerfiles=1" ;;

@@ -15,6 +15,10 @@
 #   --iodepth_batch_complete_max=QD (fio reaps every completion there is
 #   and submits their replacements with one io_submit, as vsctl bench's
 #   event loop does with one io_uring_enter; at QD1 it changes nothing),
+#   -cminN adds --iodepth_batch_complete_min=N (at most QD: fio sleeps
+#   until N requests completed and resubmits them together, so the OSDs
+#   get batches of N, as vsctl bench's do when its replies come in one
+#   receive),
 #   -deferN runs with the module's tx_defer=N (libaio-batch-defer0),
 #   -rxworkN with its rx_work=N (both also for "blk": blk-rxwork1),
 #   -hipri (io_uring only) polls for completions (--hipri): the requests
@@ -142,6 +146,8 @@ def label(e):
     def word(x):
         if x.startswith("rxwork"):
             return " rx_work=" + x[6:]
+        if x.startswith("cmin"):
+            return " complete_min=" + x[4:]
         return words.get(x) or " tx_defer=" + x[5:]
     s = {"blk": "/dev/vs0 blk_bench (libaio, minimal)",
          "nullb": "/dev/nullb0 fio libaio"}.get(w[0], "/dev/vs0 fio " + w[0])
