@@ -47,9 +47,13 @@ osd_disk() {	# N: the disk of OSD N (see cluster_start)
 	if [ -n "${OSD_DISK_LAT_US:-}" ]; then echo "/dev/osddisk$1"; else echo "/dev/ram$(( $1 - 1 ))"; fi
 }
 
+# --etcd_quick_timeout 2000: a lease TTL of 25 s, not 15. Creating 4096 PGs
+# with ASan OSDs on a slow host kept etcd from answering keepalives for
+# 16-18 s (the OSD exits when its lease expires, as it must); a kill -9
+# test waits that much longer for the lease of the OSD it killed.
 start_osd() {	# N: vstor-osd N on its disk (osd_disk), pid in OSD_PID_N
-	vstor-osd --etcd_address "$ETCD" --osd_num "$1" --data_path "$(osd_disk "$1")" \
-		--bind_address 127.0.0.1 --immediate_commit all >>"/tmp/osd$1.log" 2>&1 &
+	vstor-osd --etcd_address "$ETCD" --etcd_quick_timeout 2000 --osd_num "$1" \
+		--data_path "$(osd_disk "$1")" --bind_address 127.0.0.1 --immediate_commit all >>"/tmp/osd$1.log" 2>&1 &
 	eval "OSD_PID_$1=$!"
 }
 
