@@ -53,7 +53,8 @@ osd_disk() {	# N: the disk of OSD N (see cluster_start)
 # test waits that much longer for the lease of the OSD it killed.
 start_osd() {	# N: vstor-osd N on its disk (osd_disk), pid in OSD_PID_N
 	vstor-osd --etcd_address "$ETCD" --etcd_quick_timeout 2000 --osd_num "$1" \
-		--data_path "$(osd_disk "$1")" --bind_address 127.0.0.1 --immediate_commit all >>"/tmp/osd$1.log" 2>&1 &
+		--data_path "$(osd_disk "$1")" --bind_address 127.0.0.1 \
+		--immediate_commit all >>"/tmp/osd$1.log" 2>&1 &
 	eval "OSD_PID_$1=$!"
 }
 
@@ -103,10 +104,10 @@ cluster_start() {
 		insmod /mod/brd.ko rd_nr="${2:-3}" rd_size=$(( $1 * 1024 )) || die "insmod brd"
 	fi
 	mkdir -p /tmp/etcd
-	# above the OSDs: on an etcd host of its own it would not compete with
-	# them for CPU, and starved in a busy 2-vCPU guest (ASan OSDs, 4096
-	# PGs) it answered no keepalive for 16 s and an OSD's lease expired
-	# (the shell renices itself and execs etcd: every thread inherits it)
+	# above the OSDs, as if on a host of its own. Not enough alone: with
+	# ASan OSDs creating 4096 PGs on a slow host it still stalled 18 s;
+	# the OSDs' longer lease (start_osd) is what keeps them. (The shell
+	# renices itself and execs etcd: every thread inherits it.)
 	sh -c 'renice -n -10 -p $$ >/dev/null; exec "$@"' etcd \
 		etcd --data-dir /tmp/etcd --name default \
 		--listen-client-urls "http://$ETCD" --advertise-client-urls "http://$ETCD" \
