@@ -5,8 +5,10 @@
 # rounds; within a round the two clients alternate per case and swap
 # order every round, so host noise hits both alike. Every run also records
 # the guest's busy CPU ticks (/proc/stat, all CPUs: clients, OSDs, etcd,
-# softirq) so the host can report CPU per op. Results go to $OUT as
-# fio-*.json / bench-*.json and cpu.txt ("kind type qd round ticks").
+# softirq) over a window of its I/O (windowed: from 1 s in to 0.5 s before
+# its end, runs of 3 s and more) so the host can report CPU per op.
+# Results go to $OUT as fio-*.json / bench-*.json and cpu.txt ("kind type
+# qd round ticks segments osd_ticks ctxt intr window_ms").
 # BENCH_LAYERED=1 snapshots the written image first, so reads go through
 # a parent layer. BENCH_ENGINES lists the fio cases (see run_fio): an
 # engine or "nullb" (the same fio job on /dev/nullb0: the floor of fio and
@@ -20,6 +22,8 @@
 # 0, as on a client host separate from the OSD hosts; "both" runs every
 # case both ways, alternating (the results of pinned runs are named
 # KIND+pin).
+# window_begin and window_end are called by windowed (guest_lib.sh)
+# shellcheck disable=SC2317
 . /bin/guest_lib.sh
 SECS=${BENCH_SECONDS:-3}
 ROUNDS=${BENCH_ROUNDS:-5}
@@ -44,9 +48,6 @@ if [ "${BENCH_LAYERED:-0}" = 1 ]; then
 	pass "snapshot bench@base: $dev reads through it"
 fi
 
-busy() {	# busy ticks of all CPUs so far
-	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
-}
 
 # TCP segments sent (OutSegs), the OSDs' CPU ticks (utime + stime, with
 # the softirq work done in their context), context switches, interrupts
@@ -63,6 +64,19 @@ counters() {
 delta() {	# BEFORE AFTER: the differences, field by field
 	echo "$1 | $2" | awk '{ split($0, h, "|"); n = split(h[1], a, " "); split(h[2], b, " ")
 		for (i = 1; i <= n; i++) printf "%d ", b[i] - a[i] }'
+}
+
+# a run's counters over its window (windowed, guest_lib.sh): counters,
+# busy ticks and time at its begin and end
+window_begin() { c0=$(counters) bt=$(busy_ms); b0=${bt% *} t0=${bt#* }; }
+window_end() { bt=$(busy_ms) c1=$(counters); b1=${bt% *} t1=${bt#* }; }
+
+# record NAME TYPE QD ROUND: the run's line in cpu.txt, with the busy
+# ticks, the counters and the window's length in ms (0: the whole run)
+record() {
+	ms=$((t1 - t0))
+	[ "$SECS" -lt 3 ] && ms=0
+	echo "$1 $2 $3 $4 $((b1 - b0)) $(delta "$c0" "$c1") $ms" >>"$OUT/cpu.txt"
 }
 
 # run_fio CASE TYPE QD ROUND NAME. CASE is an engine ("libaio",
@@ -94,22 +108,21 @@ run_fio() {
 		*) failed "unknown fio case $1" ;;
 		esac
 	done
-	b0=$(busy) c0=$(counters)
 	# shellcheck disable=SC2086
-	$TS fio --name=b --filename="$file" --direct=1 --ioengine="$engine" --rw="rand$2" \
+	windowed "$SECS" $TS fio --name=b --filename="$file" --direct=1 --ioengine="$engine" --rw="rand$2" \
 		--bs=4k --iodepth="$3" --size=64m --runtime="$SECS" --time_based \
 		$opts --eta=never --output-format=json \
 		--output="$OUT/fio_$5$SFX-$2-$3-$4.json" || failed "fio $1 $2 qd$3"
-	echo "fio_$5$SFX $2 $3 $4 $(( $(busy) - b0 )) $(delta "$c0" "$(counters)")" >>"$OUT/cpu.txt"
+	record "fio_$5$SFX" "$2" "$3" "$4"
 	echo "$stats" >$q/iostats
 	echo "$wbt" >$q/wbt_lat_usec
 }
 
 run_blk() {	# CASE TYPE QD ROUND: blk_bench, the light libaio client, on $dev
-	b0=$(busy) c0=$(counters)
-	$TS blk_bench "$dev" "$2" "$3" "$SECS" >"$OUT/$1$SFX-$2-$3-$4.json" ||
+	# shellcheck disable=SC2086
+	windowed "$SECS" $TS blk_bench "$dev" "$2" "$3" "$SECS" >"$OUT/$1$SFX-$2-$3-$4.json" ||
 		failed "blk_bench $2 qd$3"
-	echo "$1$SFX $2 $3 $4 $(( $(busy) - b0 )) $(delta "$c0" "$(counters)")" >>"$OUT/cpu.txt"
+	record "$1$SFX" "$2" "$3" "$4"
 }
 
 # run_client CASE TYPE QD ROUND: CASE "blk" is blk_bench, the rest are
@@ -134,12 +147,12 @@ run_client() {
 }
 
 run_bench() {	# TYPE QD ROUND
-	b0=$(busy) c0=$(counters)
-	$TS $V bench bench --io-type "$1" --io-pattern rand --io-size 4k \
+	# shellcheck disable=SC2086
+	windowed "$SECS" $TS $V bench bench --io-type "$1" --io-pattern rand --io-size 4k \
 		--io-depth "$2" --seconds "$SECS" --json \
 		>"$OUT/bench$SFX-$1-$2-$3.json" 2>"$OUT/bench.err" ||
 		failed "vsctl bench $1 qd$2: $(cat "$OUT/bench.err")"
-	echo "bench$SFX $1 $2 $3 $(( $(busy) - b0 )) $(delta "$c0" "$(counters)")" >>"$OUT/cpu.txt"
+	record "bench$SFX" "$1" "$2" "$3"
 }
 
 : >"$OUT/cpu.txt"

@@ -183,3 +183,37 @@ bench_image_up() {
 		--iodepth=4 --size=64m --eta=never --output=/dev/null || die "fill the image"
 	pass "image written in full"
 }
+
+# busy_ms: the busy ticks of all CPUs (/proc/stat: user, nice, system,
+# irq, softirq, steal) and the milliseconds since boot, read by one awk
+# so that the two describe the same moment
+busy_ms() {
+	awk 'FNR == NR { ms = $1 * 1000; next }
+		/^cpu / { printf "%d %d\n", $2 + $3 + $4 + $7 + $8 + $9, ms }' /proc/uptime /proc/stat
+}
+
+# windowed SECS CMD...: runs CMD, a client doing SECS s of I/O, and calls
+# the caller's window_begin 1 s after its start and window_end half a
+# second before its I/O can end, so that the counters taken there see the
+# client's I/O alone: its start (fio parses its job and sets up its
+# buffers, vsctl bench reads etcd and connects) and its exit are not the
+# path measured, and counted with the run they made CPU per op depend on
+# them. Runs shorter than 3 s are counted whole. CMD's status.
+windowed() {
+	w_secs=$1
+	shift
+	if [ "$w_secs" -lt 3 ]; then
+		window_begin
+		"$@"
+		w_rc=$?
+		window_end
+		return $w_rc
+	fi
+	"$@" &
+	w_pid=$!
+	sleep 1
+	window_begin
+	sleep "$((w_secs - 2)).5"
+	window_end
+	wait $w_pid
+}

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Guest side of tests/vm/profile_vsN.sh: the bench cluster and image, then
-# per case one run for its counters (per op: whole-guest and OSD CPU,
+# per case one run for its counters (over the middle of the run, see
+# windowed in guest_lib.sh; per op: whole-guest and OSD CPU,
 # context switches, TCP segments in/out, NET_RX softirqs, IPIs) and, with
 # PROF_PERF=1, one under `perf record -e cpu-clock -a -g` (the software
 # clock works under TCG), reported here against this kernel's kallsyms and
@@ -8,6 +9,8 @@
 # A case is fio_ENGINE, nullb (fio libaio on /dev/nullb0), blk (blk_bench)
 # or bench, with optional +PARAM=VALUE suffixes that set vstor module
 # parameters first (fio_libaio+tx_defer=0), for A/B runs in one guest.
+# window_begin and window_end are called by windowed (guest_lib.sh)
+# shellcheck disable=SC2317
 . /bin/guest_lib.sh
 SECS=${PROF_SECONDS:-4}
 QD=${PROF_QD:-32}
@@ -33,9 +36,7 @@ bench_image_up
 # PROF_PIN=1: etcd and the OSDs on vCPU 1, the client on vCPU 0 (as bench_vsN)
 pin "${PROF_PIN:-0}"
 
-busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
-
-# busy ticks, OSD ticks, etcd ticks, context switches, interrupts, TCP
+# OSD ticks, etcd ticks, context switches, interrupts, TCP
 # segments in and out, NET_RX and BLOCK softirqs, LOC RES CAL TLB
 counters() {
 	osd=0
@@ -43,7 +44,7 @@ counters() {
 		eval "p=\$OSD_PID_$n"
 		osd=$(( osd + $(awk '{ print $14 + $15 }' "/proc/$p/stat") ))
 	done
-	echo "$(busy) $osd $(awk '{ print $14 + $15 }' "/proc/$ETCD_PID/stat")" \
+	echo "$osd $(awk '{ print $14 + $15 }' "/proc/$ETCD_PID/stat")" \
 		"$(awk '/^ctxt/ || /^intr/ { print $2 }' /proc/stat | tr '\n' ' ')" \
 		"$(awk '/^Tcp:/ && $2 ~ /[0-9]/ { print $11, $12 }' /proc/net/snmp)" \
 		"$(awk '/NET_RX:|BLOCK:/ { print $2 + $3 }' /proc/softirqs | tr '\n' ' ')" \
@@ -108,6 +109,10 @@ report() {	# CASE: perf record of one run, reports in $OUT
 	rm -f "$d"
 }
 
+# a run's counters over its window (windowed, guest_lib.sh)
+window_begin() { x0=$(tcpext) c0=$(counters) bt=$(busy_ms); b0=${bt% *} t0=${bt#* }; }
+window_end() { bt=$(busy_ms) c1=$(counters) x1=$(tcpext); b1=${bt% *} t1=${bt#* }; }
+
 for cs in $CASES; do
 	c=${cs%%+*}
 	# shellcheck disable=SC2046
@@ -116,16 +121,16 @@ for cs in $CASES; do
 	for kv in "$@"; do
 		echo "${kv#*=}" >"/sys/module/vstor/parameters/${kv%%=*}" || failed "set $kv"
 	done
-	c0=$(counters) x0=$(tcpext)
 	# shellcheck disable=SC2046,SC2086
-	$TS $(cmdline "$c") >"$OUT/$c.out" 2>&1 || failed "$cs"
-	c1=$(counters) x1=$(tcpext)
+	windowed "$SECS" $TS $(cmdline "$c") >"$OUT/$c.out" 2>&1 || failed "$cs"
 	case $c in
 	bench|blk) iops=$(grep -o '"iops":[0-9.]*' "$OUT/$c.out" | head -n 1 | cut -d: -f2) ;;
 	*) iops=$(awk -F';' '{ print $8 + $49 }' "$OUT/$c.out") ;;
 	esac
-	ops=$(awk -v i="$iops" -v s="$SECS" 'BEGIN { printf "%d", i * s + 1 }')
-	note "$cs: iops $iops $(per_op "$c0" "$c1" "$ops")"
+	# the ops of the counted window at the run's rate (windowed)
+	ops=$(awk -v i="$iops" -v s="$SECS" -v ms=$((t1 - t0)) \
+		'BEGIN { if (s >= 3) s = ms / 1000; printf "%d", i * s + 1 }')
+	note "$cs: iops $iops $(per_op "$b0 $c0" "$b1 $c1" "$ops")"
 	note "$cs: $(tcpext_per_op "$x0" "$x1" "$ops")"
 	[ "${PROF_PERF:-0}" = 1 ] && report "$c"
 done
