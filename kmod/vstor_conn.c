@@ -953,10 +953,6 @@ out:
 }
 
 /*
- * queue_rq's fast path: send what is queued now, in the caller's context,
- * unless someone else holds the connection (then io_work does it).
- */
-/*
  * Sends what is queued in the caller's context (io_mutex held). True if
  * io_work has to go on: more to send, or a broken connection to reset.
  */
@@ -975,6 +971,10 @@ static bool vs_conn_tx_task(struct vs_conn *conn)
 	return ret;
 }
 
+/*
+ * queue_rq's fast path: send what is queued now, in the caller's context,
+ * unless someone else holds the connection (then io_work does it).
+ */
 void vs_conn_push(struct vs_conn *conn)
 {
 	bool more = true;
