@@ -26,13 +26,18 @@ die() {
 now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
 
 # wait_for SECONDS CMD...: polls CMD every 0.2 s until it succeeds.
-wait_for() {
-	limit=$1
-	shift
+wait_for() { wait_every 0.2 "$@"; }
+
+# wait_every INTERVAL SECONDS CMD...: polls CMD every INTERVAL s until it
+# succeeds, for SECONDS at most (a costly CMD: vsctl status of thousands
+# of PGs read back to back starves etcd)
+wait_every() {
+	every=$1 limit=$2
+	shift 2
 	end=$(( $(date +%s) + limit ))
 	while ! "$@" >/dev/null 2>&1; do
 		[ "$(date +%s)" -ge "$end" ] && return 1
-		sleep 0.2
+		sleep "$every"
 	done
 }
 
