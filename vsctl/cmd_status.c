@@ -219,17 +219,14 @@ static int cmp_state(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* "P" and "N" as one number, pool above PG; false unless both are numbers. */
+/* PG pg of pool as one number, pool above PG; false unless both are numbers. */
 static bool pg_num(const char *pool, const char *pg, uint64_t *out)
 {
-	char *end;
-	unsigned long long p, n;
+	unsigned int p, n;
+	int pe = 0, ne = 0;
 
-	p = strtoull(pool, &end, 10);
-	if (end == pool || *end || p > UINT32_MAX)
-		return false;
-	n = strtoull(pg, &end, 10);
-	if (end == pg || *end || n > UINT32_MAX)
+	if (sscanf(pool, "%u%n", &p, &pe) != 1 || pool[pe] ||
+	    sscanf(pg, "%u%n", &n, &ne) != 1 || pg[ne])
 		return false;
 	*out = (uint64_t)p << 32 | n;
 	return true;
@@ -250,21 +247,15 @@ static int u64_cmp(const void *a, const void *b)
 static uint64_t *pg_state_index(const struct etcd_result *r, size_t *n)
 {
 	uint64_t *idx = r->n_kvs ? malloc(r->n_kvs * sizeof(*idx)) : NULL;
-	char pool[32];
 
 	*n = 0;
 	for (size_t i = 0; idx && i < r->n_kvs; i++) {
-		const char *k = r->kvs[i].key + strlen("pg/state/"), *slash;
+		const char *k = r->kvs[i].key;
+		unsigned int pool, pg;
+		int end = 0;
 
-		if (strncmp(r->kvs[i].key, "pg/state/", strlen("pg/state/")))
-			continue;
-		slash = strchr(k, '/');
-		if (!slash || (size_t)(slash - k) >= sizeof(pool))
-			continue;
-		memcpy(pool, k, (size_t)(slash - k));
-		pool[slash - k] = 0;
-		if (pg_num(pool, slash + 1, &idx[*n]))
-			(*n)++;
+		if (sscanf(k, "pg/state/%u/%u%n", &pool, &pg, &end) == 2 && !k[end])
+			idx[(*n)++] = (uint64_t)pool << 32 | pg;
 	}
 	if (*n)
 		qsort(idx, *n, sizeof(*idx), u64_cmp);

@@ -29,8 +29,8 @@ now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
 wait_for() { wait_every 0.2 "$@"; }
 
 # wait_every INTERVAL SECONDS CMD...: polls CMD every INTERVAL s until it
-# succeeds, for SECONDS at most (a costly CMD: vsctl status of thousands
-# of PGs read back to back starves etcd)
+# succeeds, for SECONDS at most (for a costly CMD: a vsctl status of
+# thousands of PGs loads etcd)
 wait_every() {
 	every=$1 limit=$2
 	shift 2
