@@ -16,8 +16,8 @@
  * key does not exist) -> load config/global, config/pools, config/pgs and
  * osd/state/ in one txn -> watch config/ and osd/state/ from the next
  * revision. Every etcd_report_interval: keep the lease alive (again a
- * second after a failed keepalive; a late report timer is logged, it
- * means the loop was busy) and publish
+ * second after a failed keepalive, PG updates held till one answers; a
+ * late report timer is logged, it means the loop was busy) and publish
  * osd/stats/<n>, with osd/inodestats/<n> and osd/space/<n> (osd_inostats.c)
  * in the same txn when they changed. Losing the lease is fatal (it will guard PG locks). A
  * compacted watch reloads everything and watches again. */
@@ -531,12 +531,14 @@ static void keepalive_cb(void *arg, struct etcd_result *res)
 		log_warn("etcd: lease keepalive failed: %s %s; %" PRIu64 " ms since the last one "
 			 "answered, retrying", etcd_strerror(res->status), res->errmsg,
 			 (now - oe->ka_ok_ns) / 1000000);
+		osd_etcd_batch_hold(oe->osd, true);
 		ringloop_timer_del(oe->osd->rl, &oe->ka_retry);
 		ringloop_timer_add(oe->osd->rl, &oe->ka_retry, now + RETRY_MS * 1000000ull);
 	} else {
 		if (rtt >= 1000)
 			log_warn("etcd: lease keepalive answered after %" PRIu64 " ms", rtt);
 		oe->ka_ok_ns = now;
+		osd_etcd_batch_hold(oe->osd, false);
 	}
 }
 
@@ -691,6 +693,10 @@ static void report_cb(struct ringloop_timer *t)
 	if (now > oe->report_due_ns + 1000000000ull)
 		log_warn("etcd: event loop busy, lease keepalive %" PRIu64 " ms late",
 			 (now - oe->report_due_ns) / 1000000);
+	/* unanswered for an interval: the client is still retrying it, and
+	 * our PG updates must not keep etcd's apply behind meanwhile */
+	if (oe->keepalive_inflight)
+		osd_etcd_batch_hold(oe->osd, true);
 	keepalive_send(oe);
 	if (oe->state >= OE_LOAD && !oe->stats_inflight)
 		publish_stats(oe);

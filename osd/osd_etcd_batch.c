@@ -25,7 +25,13 @@
  *   - an error (timeout, connection): every step gets it, as alone (a txn
  *     that timed out may have been applied; the callers re-read).
  * Steps of one key stay in order: a batch ends before a key it already
- * has, so a range never sees a write queued after it. */
+ * has, so a range never sees a write queued after it.
+ *
+ * Held (osd_etcd_batch_hold): etcd renews a lease only once its apply has
+ * caught up with its log, within a second, so a backlog of our own txns
+ * (thousands of PGs, a slow host) fails the keepalives until the lease is
+ * gone. While the OSD's keepalive fails no new txn is sent: those in
+ * flight drain and the next keepalive gets through. */
 #include "osd.h"
 #include "config.h"
 #include "etcd.h"
@@ -61,7 +67,7 @@ struct osd_etcd_batch {
 	size_t queued;
 	unsigned inflight;
 	struct ringloop_defer flush;
-	bool stopping;
+	bool stopping, held;
 	/* counters (log lines, tests) */
 	uint64_t n_steps, n_txns, n_refailed;
 };
@@ -344,7 +350,7 @@ static void flush_cb(struct ringloop_defer *d)
 {
 	struct osd_etcd_batch *b = container_of(d, struct osd_etcd_batch, flush);
 
-	while (b->head && b->inflight < INFLIGHT && !b->stopping) {
+	while (b->head && b->inflight < INFLIGHT && !b->stopping && !b->held) {
 		struct batch *t = calloc(1, sizeof(*t));
 		int rc;
 
@@ -379,6 +385,22 @@ void osd_etcd_batch_counts(struct osd *osd, uint64_t *steps, uint64_t *txns, uin
 	*steps = b ? b->n_steps : 0;
 	*txns = b ? b->n_txns : 0;
 	*queued = b ? b->queued : 0;
+}
+
+void osd_etcd_batch_hold(struct osd *osd, bool hold)
+{
+	struct osd_etcd_batch *b = osd->ebatch;
+
+	if (!b || b->held == hold)
+		return;
+	b->held = hold;
+	if (hold) {
+		log_warn("etcd: holding %zu queued PG updates (%u txns in flight) until a "
+			 "lease keepalive gets through", b->queued, b->inflight);
+	} else {
+		log_info("etcd: sending the %zu queued PG updates again", b->queued);
+		ringloop_defer(osd->rl, &b->flush);
+	}
 }
 
 void osd_etcd_batch_cancel(struct osd *osd)

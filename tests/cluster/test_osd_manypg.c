@@ -7,7 +7,10 @@
  * number of etcd revisions the OSDs cause stays well below one per PG
  * (pg/state and pg/history writes are batched into transactions). Then
  * the pool's primaries rotate (every PG moves to the next OSD): released
- * and re-locked, all active again.
+ * and re-locked, all active again. Then etcd stops (SIGSTOP) while the
+ * primaries rotate back: the OSDs' keepalives fail, each holds its PG
+ * updates, and after SIGCONT the first answered keepalive sends them:
+ * all active, leases kept.
  *
  * VSTOR_MANYPG_COUNT overrides the PG count (default 2048) to measure
  * bigger pools by hand; the times and etcd revisions are printed. */
@@ -16,6 +19,7 @@
 #include "osd_cluster.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +261,32 @@ static void t_keepalives_on_time(void)
 	CHECK(leases_kept());
 }
 
+/* A PG update waits while the OSD's keepalive fails: etcd paused (as
+ * an etcd whose apply is seconds behind refuses keepalives), the PG
+ * updates of a rotation are held, and go out once a keepalive answers. */
+static void t_held_while_etcd_paused(void)
+{
+	pid_t pid = etcd_proc_pid(C.etcd);
+	char *pgs = pgs_doc(0);
+	long long ms;
+	int last = 0;
+
+	CHECK(pgs && pid > 0);
+	CHECK(etcd_put_str_sync(C.cl, "config/pgs", pgs) == ETCD_OK);
+	free(pgs);
+	vt_sleep_ms(200);	/* the OSDs see it and start re-peering */
+	CHECK(kill(pid, SIGSTOP) == 0);
+	vt_sleep_ms(4000);	/* 2 s keepalive timeout, a retry a second later */
+	CHECK(kill(pid, SIGCONT) == 0);
+	ms = wait_active(0, &last);
+	CHECK_MSG(ms >= 0, "%d of %d PGs active", last, pg_count);
+	printf("paused: %d PGs active %lld ms after etcd continued\n", pg_count, ms);
+	for (int n = 1; n <= NOSD; n++)
+		CHECK_MSG(log_has(n, "holding") && log_has(n, "queued PG updates again"),
+			  "OSD %d held its PG updates and sent them on", n);
+	CHECK(leases_kept());
+}
+
 static void t_shutdown(void)
 {
 	CHECK_EQ(oc_stop_all(&C), 0);
@@ -273,6 +303,7 @@ int main(void)
 	if (!vt_case_failed) {
 		vt_run("rotate_primaries", t_rotate_primaries);
 		vt_run("keepalives_on_time", t_keepalives_on_time);
+		vt_run("held_while_etcd_paused", t_held_while_etcd_paused);
 		vt_run("clean_shutdown", t_shutdown);
 	}
 	oc_free(&C);
