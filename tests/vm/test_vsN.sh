@@ -24,7 +24,7 @@ for b in vstor-osd vstor-disk vsctl; do
 	case "$BUILD" in *asan*) [ -x "build/$b" ] && src="build/$b" ;; esac
 	cp "$src" "$stage/$b"
 done
-VM_MEM=${VM_MEM:-3072} VM_TIMEOUT=${VM_TIMEOUT:-900} GUEST_TIMEOUT=${GUEST_TIMEOUT:-800} \
+VM_MEM=${VM_MEM:-3072} VM_TIMEOUT=${VM_TIMEOUT:-1400} GUEST_TIMEOUT=${GUEST_TIMEOUT:-1300} \
 VM_MODS="brd crc32c_generic ext4" \
 VM_BINS="/usr/bin/etcd /usr/bin/fio /sbin/mkfs.ext4 /usr/sbin/blkdiscard /usr/bin/fallocate
  $stage/vstor-osd=/usr/bin/vstor-osd
