@@ -287,8 +287,9 @@ void osd_etcd_batch_counts(struct osd *osd, uint64_t *steps, uint64_t *txns, uin
 /* Shutdown: queued steps complete with ETCD_E_CANCELED, no new ones are
  * taken; the txns in flight complete when the client is freed. */
 void osd_etcd_batch_cancel(struct osd *osd);
-/* While held, no new txn is sent (queued steps wait): a failed lease
- * keepalive holds, an answered one releases. */
+/* While held, no new txn is sent (queued steps wait): a lease keepalive
+ * that failed or is unanswered at the next report holds, an answered one
+ * releases (osd_etcd.c). */
 void osd_etcd_batch_hold(struct osd *osd, bool hold);
 /* Cancels, then frees the batcher (after the etcd client is freed). */
 void osd_etcd_batch_free(struct osd *osd);

@@ -6,13 +6,6 @@
 
 #include "vsctl.h"
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Up OSD numbers from osd/state/<n> (state "up"), sorted. */
 static int load_up_osds(struct vsctl *v, uint64_t **osds, size_t *n)
 {
@@ -46,7 +39,7 @@ static int load_up_osds(struct vsctl *v, uint64_t **osds, size_t *n)
 			json_free(st);
 	}
 	etcd_result_clear(&r);
-	qsort(*osds, *n, sizeof(uint64_t), cmp_u64);
+	qsort(*osds, *n, sizeof(uint64_t), vs_cmp_u64);
 	return 0;
 }
 

@@ -219,24 +219,16 @@ static int cmp_state(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* PG pg of pool as one number, pool above PG; false unless both are numbers. */
+/* PG pg of pool as one number, pool above PG; false unless both are
+ * plain positive numbers of 32 bits. */
 static bool pg_num(const char *pool, const char *pg, uint64_t *out)
 {
-	unsigned int p, n;
-	int pe = 0, ne = 0;
+	uint64_t p = vs_key_num(pool, ""), n = vs_key_num(pg, "");
 
-	if (sscanf(pool, "%u%n", &p, &pe) != 1 || pool[pe] ||
-	    sscanf(pg, "%u%n", &n, &ne) != 1 || pg[ne])
+	if (!p || !n || p > UINT32_MAX || n > UINT32_MAX)
 		return false;
-	*out = (uint64_t)p << 32 | n;
+	*out = p << 32 | n;
 	return true;
-}
-
-static int u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /*
@@ -258,7 +250,7 @@ static uint64_t *pg_state_index(const struct etcd_result *r, size_t *n)
 			idx[(*n)++] = (uint64_t)pool << 32 | pg;
 	}
 	if (*n)
-		qsort(idx, *n, sizeof(*idx), u64_cmp);
+		qsort(idx, *n, sizeof(*idx), vs_cmp_u64);
 	return idx;
 }
 
@@ -267,7 +259,7 @@ static bool has_pg_state(const uint64_t *idx, size_t n, const char *pool, const 
 {
 	uint64_t key;
 
-	return n && pg_num(pool, pg, &key) && bsearch(&key, idx, n, sizeof(*idx), u64_cmp);
+	return n && pg_num(pool, pg, &key) && bsearch(&key, idx, n, sizeof(*idx), vs_cmp_u64);
 }
 
 /* "12.3 MiB/s, 456 op/s" of one counter of the monitor's stats. */

@@ -258,13 +258,6 @@ out:
 	return rc;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 int layer_units_add(struct vsctl *v, struct vstor_client *c, struct layer_copy *lc,
 		    uint64_t layer, const char *layer_name)
 {
@@ -305,7 +298,7 @@ int layer_units_add(struct vsctl *v, struct vstor_client *c, struct layer_copy *
 		}
 	}
 	vstor_inode_list_free(l);
-	qsort(lc->units, lc->n, sizeof(*lc->units), cmp_u64);
+	qsort(lc->units, lc->n, sizeof(*lc->units), vs_cmp_u64);
 	size_t k = 0;
 
 	for (size_t i = 0; i < lc->n; i++)

@@ -987,7 +987,7 @@ $V pg place --static --pool big >/dev/null || failed "pg place --pool big"
 # an OSD now holds its PG updates while its keepalive goes unanswered.
 if wait_every 3 180 big_active; then
 	pass "4096 PGs of pool big active in $(( $(date +%s) - bigt ))s"
-	note "PG updates held for a keepalive: $(cat /tmp/osd[123].log | grep -c 'holding') times"
+	note "PG updates held for a keepalive: $(grep -h holding /tmp/osd[123].log | wc -l) times"
 else
 	failed "4096 PGs of pool big active: $($V status --json | grep -o '"pg_states":{[^}]*}')"
 	grep -h "lease\|expired\|busy" /tmp/osd[123].log | tail -n 5 | sed 's/^/#   /'
