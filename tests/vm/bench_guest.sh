@@ -22,6 +22,10 @@
 # 0, as on a client host separate from the OSD hosts; "both" runs every
 # case both ways, alternating (the results of pinned runs are named
 # KIND+pin).
+# BENCH_SPLIT=1: the cluster is in another guest (bench_osds_guest.sh, at
+# $GUEST_ETCD): this guest is the client host alone; it waits for the
+# cluster, creates and maps the image and tells the OSD guest when it is
+# done; no pinning, and the OSDs' CPU is not in cpu.txt (0).
 # window_begin and window_end are called by windowed (guest_lib.sh)
 # shellcheck disable=SC2317
 . /bin/guest_lib.sh
@@ -35,11 +39,22 @@ case ${BENCH_PIN:-0} in
 both) PINS="0 1" ;;
 *) die "BENCH_PIN=${BENCH_PIN}: 0, 1 or both" ;;
 esac
+SPLIT=${BENCH_SPLIT:-0}
+[ "$SPLIT" = 1 ] && [ "$PINS" != 0 ] && die "BENCH_PIN needs the OSDs in this guest (not BENCH_SPLIT=1)"
 note "clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 # BENCH_DISK_LAT_US: the OSDs on disks of that latency (disks_latent)
 [ "${BENCH_DISK_LAT_US:-0}" != 0 ] && OSD_DISK_LAT_US=$BENCH_DISK_LAT_US
 if [ -n "${OSD_DISK_LAT_US:-}" ]; then note "OSD disks: null_blk, $OSD_DISK_LAT_US us per request"; else note "OSD disks: brd"; fi
-bench_image_up
+osds_up_there() { [ -n "$(etcd_raw_get /vstor-bench/osds-up)" ]; }
+if [ "$SPLIT" = 1 ]; then
+	note "client guest: $(nproc) vCPU, cluster at $ETCD, MTU $(cat /sys/class/net/eth0/mtu)"
+	wait_every 1 600 osds_up_there || die "no cluster at $ETCD (the OSD guest, bench_osds_guest.sh)"
+	pass "cluster up in the OSD guest"
+	note "ping to the OSD guest: $(ping -c 20 -i 0.2 -q "${ETCD%:*}" | tail -n 1)"
+	bench_image_map
+else
+	bench_image_up
+fi
 if [ "${BENCH_LAYERED:-0}" = 1 ]; then
 	# all the data one layer down: reads of granules not written since go
 	# to the parent (a second READ per request on /dev/vs0 and in libvstor)
@@ -55,6 +70,7 @@ counters() {
 	osd=0
 	for n in 1 2 3; do
 		eval "pid=\$OSD_PID_$n"
+		[ -n "$pid" ] || continue
 		osd=$(( osd + $(awk '{ print $14 + $15 }' "/proc/$pid/stat") ))
 	done
 	echo "$(awk '/^Tcp:/ && $2 ~ /[0-9]/ { print $12 }' /proc/net/snmp) $osd" \
@@ -177,5 +193,9 @@ while [ $round -le "$ROUNDS" ]; do
 done
 uptime >"$OUT/guest-uptime"
 $V unmap "$dev" >/dev/null || failed "unmap"
-cluster_stop
+if [ "$SPLIT" = 1 ]; then
+	etcd_raw_put /vstor-bench/client-done 1 || failed "tell the OSD guest the client is done"
+else
+	cluster_stop
+fi
 exit $fail

@@ -43,6 +43,16 @@
 #   hosts; BENCH_PIN=both runs every case both ways, alternating, and
 #   prints both (default 0: no pinning, the client and the OSDs share both
 #   vCPUs).
+#   BENCH_SPLIT=1: the client host apart from the OSD host, as in a real
+#   cluster: etcd and the OSDs in one guest (BENCH_OSD_CPUS vCPUs, default
+#   1, tests/vm/bench_osds_guest.sh), fio and vsctl bench in a second
+#   (BENCH_CLIENT_CPUS, default 1), the two on QEMU's socket network (a
+#   virtio NIC each). With one vCPU each the two guests take the host's
+#   two cores, so neither client takes CPU from the OSDs, and CPU per op
+#   is the client guest's alone: what each client path costs its host.
+#   The network is an emulated NIC and a host TCP socket between two
+#   QEMUs, slower than loopback in one guest, the same for both clients.
+#   No BENCH_PIN there.
 #   BENCH_DISK_LAT_US=N: the OSDs on RAM-backed null_blk disks that
 #   complete each request N us after it came (default 0: brd, memory
 #   speed). Under TCG the CPU path is some 30x slower than on hardware
@@ -76,25 +86,72 @@ done
 keep=$(mktemp -d "${TMPDIR:-/tmp}/vstor-bench.XXXXXX") || exit 1
 trap 'rm -rf "$keep"' EXIT
 echo "# host load before: $(uptime)"
-VM_CLOCK=${BENCH_CLOCK:-tsc} VM_MEM=2048 VM_TIMEOUT=3000 GUEST_TIMEOUT=2900 VM_KEEP="$keep/out" \
-VM_MODS="brd null_blk" \
-VM_BINS="/usr/bin/etcd /usr/bin/fio $BUILD/vstor-osd=/usr/bin/vstor-osd
+APPEND="BENCH_SECONDS=$SECS BENCH_ROUNDS=$ROUNDS BENCH_ENGINES=$(echo $ENGINES | tr " " ,) BENCH_LAYERED=${BENCH_LAYERED:-0} BENCH_PIN=${BENCH_PIN:-0} BENCH_DISK_LAT_US=${BENCH_DISK_LAT_US:-0} BENCH_CASES=$(echo ${BENCH_CASES:-read-1 read-32 write-1 write-32} | tr " " ,)"
+BINS="/usr/bin/etcd /usr/bin/fio $BUILD/vstor-osd=/usr/bin/vstor-osd
  $BUILD/vstor-disk=/usr/bin/vstor-disk $BUILD/vsctl=/usr/bin/vsctl
- $BUILD/tests/bench/blk_bench=/usr/bin/blk_bench" \
-VM_APPEND="BENCH_SECONDS=$SECS BENCH_ROUNDS=$ROUNDS BENCH_ENGINES=$(echo $ENGINES | tr " " ,) BENCH_LAYERED=${BENCH_LAYERED:-0} BENCH_PIN=${BENCH_PIN:-0} BENCH_DISK_LAT_US=${BENCH_DISK_LAT_US:-0} BENCH_CASES=$(echo ${BENCH_CASES:-read-1 read-32 write-1 write-32} | tr " " ,)" \
-	sh tests/vm/run-vm.sh tests/vm/bench_guest.sh tests/vm/guest_lib.sh >"$keep/log" 2>&1
-rc=$?
+ $BUILD/tests/bench/blk_bench=/usr/bin/blk_bench"
+vm() {	# SCRIPT: run-vm.sh with the bench's settings (and the caller's VM_*)
+	VM_CLOCK=${BENCH_CLOCK:-tsc} VM_MEM=2048 VM_TIMEOUT=3000 GUEST_TIMEOUT=2900 \
+	VM_MODS="brd null_blk" VM_BINS="$BINS" VM_APPEND="$APPEND" \
+		sh tests/vm/run-vm.sh "$1" tests/vm/guest_lib.sh
+}
+SPLIT=${BENCH_SPLIT:-0}
+if [ "$SPLIT" = 1 ]; then
+	# two guests on QEMU's socket network, a UDP port each
+	ports=$(python3 -c 'import socket
+s = [socket.socket(type=socket.SOCK_DGRAM) for i in (0, 1)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*(x.getsockname()[1] for x in s))')
+	p1=${ports% *} p2=${ports#* }
+	APPEND="$APPEND GUEST_ETCD=10.0.2.1:2379 BENCH_SPLIT=1 BENCH_WAIT=2800"
+	VM_MTU=${BENCH_MTU:-1500}
+	export VM_MTU
+	VM_KEEP="$keep/osds" VM_SMP=${BENCH_OSD_CPUS:-1} VM_IP=10.0.2.1/24 \
+		VM_NET=udp=127.0.0.1:$p2,localaddr=127.0.0.1:$p1 \
+		vm tests/vm/bench_osds_guest.sh >"$keep/osds.log" 2>&1 &
+	opid=$!
+	# its QEMU, known by its port (a background function is a subshell)
+	stop_osds() { pkill -f "localaddr=127.0.0.1:$p1 " 2>/dev/null; }
+	trap 'stop_osds; rm -rf "$keep"' EXIT
+	# the client guest waits for the cluster (bench_guest.sh); start it
+	# once the OSD guest's module build is done (one make at a time)
+	i=0
+	until pgrep -f "localaddr=127.0.0.1:$p1 " >/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 600 ] || ! kill -0 $opid 2>/dev/null; then
+			cat "$keep/osds.log"
+			echo "bench_vsN: the OSD guest did not start" >&2
+			exit 1
+		fi
+		sleep 0.5
+	done
+	VM_KEEP="$keep/out" VM_SMP=${BENCH_CLIENT_CPUS:-1} VM_IP=10.0.2.2/24 \
+		VM_NET=udp=127.0.0.1:$p1,localaddr=127.0.0.1:$p2 vm tests/vm/bench_guest.sh >"$keep/log" 2>&1
+	rc=$?
+	# the OSD guest stops when the client says it is done; not if it failed
+	i=0
+	while kill -0 $opid 2>/dev/null && [ $i -lt 240 ]; do sleep 0.5; i=$((i + 1)); done
+	stop_osds
+	wait $opid 2>/dev/null
+	grep '^# OSD CPU\|^FAIL' "$keep/osds.log" | sed 's/^/# OSD guest: /'
+else
+	VM_KEEP="$keep/out" vm tests/vm/bench_guest.sh >"$keep/log" 2>&1
+	rc=$?
+fi
 echo "# host load after:  $(uptime)"
 [ -f "$keep/out/guest-uptime" ] && echo "# guest load at the end: $(cat "$keep/out/guest-uptime")"
-grep '^# clocksource\|^# OSD disks' "$keep/log"
+grep '^# clocksource\|^# OSD disks\|^# ping\|^# client guest' "$keep/log"
 if [ $rc -ne 0 ]; then
 	cat "$keep/log"
 	exit 1
 fi
 [ -n "${BENCH_KEEP:-}" ] && mkdir -p "$BENCH_KEEP" && cp -r "$keep/out/." "$BENCH_KEEP/"
-python3 - "$keep/out" "$SECS" "$ROUNDS" "$ENGINES" "${BENCH_DISK_LAT_US:-0}" <<'PY'
+split=""
+[ "$SPLIT" = 1 ] && split="${BENCH_OSD_CPUS:-1} ${BENCH_CLIENT_CPUS:-1}"
+python3 - "$keep/out" "$SECS" "$ROUNDS" "$ENGINES" "${BENCH_DISK_LAT_US:-0}" "$split" <<'PY'
 import json, os, statistics, sys
 d, secs, rounds, engines = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split()
+split = sys.argv[6].split()
 disks = "brd RAM disks" if sys.argv[5] == "0" else f"null_blk disks of {sys.argv[5]} us"
 HZ = 100  # USER_HZ of /proc/stat
 ticks = {}
@@ -130,7 +187,7 @@ def runs(kind, t, qd):
         cpu = n * 1e6 / HZ / ops if n is not None and ops else float("nan")
         sg = segs.get((kind, t, str(qd), str(r)))
         sg = sg / ops if sg is not None and ops else float("nan")
-        osd = x[0] * 1e6 / HZ / ops if ops else float("nan")
+        osd = x[0] * 1e6 / HZ / ops if ops and not split else float("nan")
         out.append((iops, lat, cpu, sg, osd, x[1] / ops, x[2] / ops))
     return out
 
@@ -138,7 +195,11 @@ def med(rs, i):
     return statistics.median(r[i] for r in rs)
 
 print(f"# 4 KiB random, medians of {rounds} runs of {secs} s per client (IOPS min..max in brackets),")
-print(f"# replicated x3 pool on 3 OSDs ({disks}) in one 2-vCPU TCG guest; CPU = whole-guest busy time per op")
+if split:
+    print(f"# replicated x3 pool on 3 OSDs ({disks}) in a {split[0]}-vCPU TCG guest, the clients in another of")
+    print(f"# {split[1]} vCPU (QEMU socket network); CPU = the client guest's busy time per op (no OSDs there)")
+else:
+    print(f"# replicated x3 pool on 3 OSDs ({disks}) in one 2-vCPU TCG guest; CPU = whole-guest busy time per op")
 print("# over the middle of each run (from 1 s in to 0.5 s before its end: no client start-up or exit);")
 print("# segs/op = TCP segments sent in the guest per op (requests, replies, replication, ACKs);")
 print("# OSD/op = the OSD processes' CPU (with the softirq work done in their context); cs, intr = per op")

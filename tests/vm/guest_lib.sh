@@ -5,7 +5,9 @@
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 fail=0
 T0=$(date +%s)
-ETCD=127.0.0.1:2379
+# GUEST_ETCD (kernel command line): etcd on a network address, as in the
+# two-guest bench (run-vm.sh VM_NET), where the OSDs bind to its host too
+ETCD=${GUEST_ETCD:-127.0.0.1:2379}
 # etcd answers slowly in a TCG guest on a busy host: a vsctl call once failed
 # on the 1 s default quick timeout
 V="vsctl --etcd_address $ETCD --etcd_quick_timeout 5000"
@@ -41,8 +43,10 @@ wait_every() {
 	done
 }
 
-etcd_put() {	# KEY VALUE (relative to /vitastor/)
-	k=$(printf '/vitastor/%s' "$1" | base64 | tr -d '\n')
+etcd_put() { etcd_raw_put "/vitastor/$1" "$2"; }	# KEY VALUE (relative to /vitastor/)
+
+etcd_raw_put() {	# KEY VALUE
+	k=$(printf '%s' "$1" | base64 | tr -d '\n')
 	val=$(printf '%s' "$2" | base64 | tr -d '\n')
 	wget -q -O /dev/null --post-data "{\"key\":\"$k\",\"value\":\"$val\"}" \
 		"http://$ETCD/v3/kv/put"
@@ -58,7 +62,7 @@ osd_disk() {	# N: the disk of OSD N (see cluster_start)
 # test waits that much longer for the lease of the OSD it killed.
 start_osd() {	# N: vstor-osd N on its disk (osd_disk), pid in OSD_PID_N
 	vstor-osd --etcd_address "$ETCD" --etcd_quick_timeout 2000 --osd_num "$1" \
-		--data_path "$(osd_disk "$1")" --bind_address 127.0.0.1 \
+		--data_path "$(osd_disk "$1")" --bind_address "${ETCD%:*}" \
 		--immediate_commit all >>"/tmp/osd$1.log" 2>&1 &
 	eval "OSD_PID_$1=$!"
 }
@@ -151,8 +155,10 @@ cluster_stop() {
 	wait 2>/dev/null
 }
 
-etcd_get() {	# KEY: the value (relative to /vitastor/)
-	k=$(printf '/vitastor/%s' "$1" | base64 | tr -d '\n')
+etcd_get() { etcd_raw_get "/vitastor/$1"; }	# KEY: the value (relative to /vitastor/)
+
+etcd_raw_get() {	# KEY: the value
+	k=$(printf '%s' "$1" | base64 | tr -d '\n')
 	wget -q -O - --post-data "{\"key\":\"$k\"}" "http://$ETCD/v3/kv/range" |
 		sed -n 's/.*"value":"\([^"]*\)".*/\1/p' | base64 -d
 }
@@ -181,6 +187,12 @@ pin() {
 # mapped without the agent at $dev (the bench and profile guests).
 bench_image_up() {
 	cluster_start 192
+	bench_image_map
+}
+
+# bench_image_map: bench_image_up on a cluster that is up (here or at
+# $ETCD in another guest)
+bench_image_map() {
 	$V create bench --size 64M >/dev/null || die "create image"
 	vstor_load
 	dev=$($V map bench --no_agent) || die "vsctl map bench"

@@ -26,6 +26,14 @@
 #                  ldd names to the same paths (dynamic Debian binaries)
 #   VM_MODS        more Debian modules, insmod'ed by /init in order
 #                  (with their dependencies), e.g. "brd"
+#   VM_SMP         vCPUs (default 2)
+#   VM_NET=udp=HOST:PORT,localaddr=HOST:PORT, with VM_IP=ADDR/LEN: a
+#                  virtio NIC on QEMU's UDP socket network (frames to the
+#                  peer's port, from the local one), eth0 at ADDR in the
+#                  guest, so two guests talk to each other as two hosts.
+#                  (Not the TCP form, listen=/connect=: its host socket
+#                  held small frames ~40 ms between the two QEMUs.)
+#   VM_MTU         eth0's MTU with VM_NET (default: the driver's, 1500)
 set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd) || exit 1
 VM_TIMEOUT=${VM_TIMEOUT:-240}
@@ -35,6 +43,24 @@ tsc) clock_args="tsc=reliable clocksource=tsc" ;;
 *) echo "$0: VM_CLOCK must be tsc or hpet, not ${VM_CLOCK}" >&2; exit 2 ;;
 esac
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-150}
+net_args="" net_up=""
+if [ -n "${VM_NET:-}" ]; then
+	case ${VM_NET} in
+	udp=*:[0-9]*,localaddr=*:[0-9]*) ;;
+	*) echo "$0: VM_NET must be udp=HOST:PORT,localaddr=HOST:PORT, not ${VM_NET}" >&2; exit 2 ;;
+	esac
+	case ${VM_IP:-} in
+	*.*.*.*/[0-9]*) ;;
+	*) echo "$0: VM_NET needs VM_IP=ADDR/LEN (e.g. 10.0.2.1/24), not '${VM_IP:-}'" >&2; exit 2 ;;
+	esac
+	# a MAC of its own per guest: the last byte of its address
+	mac=$(printf '52:54:00:12:34:%02x' "$(echo "${VM_IP%/*}" | cut -d. -f4)")
+	net_args="-netdev socket,id=n0,${VM_NET} -device virtio-net-pci,netdev=n0,mac=$mac"
+	mtu=""
+	[ -n "${VM_MTU:-}" ] && mtu=" mtu ${VM_MTU}"
+	net_up="ip addr add ${VM_IP} dev eth0 && ip link set eth0${mtu} up || echo 'init: eth0 at ${VM_IP}${mtu} failed'"
+	VM_MODS="virtio_net ${VM_MODS:-}"
+fi
 
 skip() {
 	echo "SKIP: vm: $*"
@@ -148,6 +174,7 @@ mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
 ip link set lo up
 for m in \$(cat /mod/order); do insmod /mod/\$m || echo "init: insmod \$m failed"; done
+$net_up
 export OUT=/tmp/out VSTOR_KO=/mod/vstor.ko
 mkdir -p \$OUT
 cd /tmp
@@ -171,7 +198,8 @@ chmod 755 "$root/init" "$root/test.sh"
 truncate -s 16M "$work/results.img"
 t1=$(date +%s)
 
-timeout "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -m "${VM_MEM:-1024}" -smp 2 \
+# shellcheck disable=SC2086
+timeout "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -m "${VM_MEM:-1024}" -smp "${VM_SMP:-2}" $net_args \
 	-nodefaults -display none -no-reboot \
 	-kernel "/boot/vmlinuz-$KVER" -initrd "$work/initramfs.cpio.gz" \
 	-append "console=ttyS0 quiet panic=-1 $clock_args ${VM_APPEND:-}" \
