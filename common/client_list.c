@@ -11,6 +11,7 @@
  * have their low 12 bits (the EC chunk role) cleared, then are sorted and
  * made unique. */
 #include "client_int.h"
+#include "cmp.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -57,20 +58,13 @@ static int add_u64(uint64_t **v, size_t *n, size_t *cap, uint64_t x)
 	return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static size_t sort_unique(uint64_t *v, size_t n)
 {
 	size_t k = 0;
 
 	if (!n)
 		return 0;
-	qsort(v, n, sizeof(*v), cmp_u64);
+	qsort(v, n, sizeof(*v), vs_cmp_u64);
 	for (size_t i = 1; i < n; i++)
 		if (v[i] != v[k])
 			v[++k] = v[i];

@@ -1,21 +1,15 @@
 /* Primaries (spec §11 "Primary choice") and the PG sources of a pg_count
  * change (spec §11 "PG count change"); see placement.h. */
 #include "placement.h"
+#include "cmp.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 static long up_index(const uint64_t *up, size_t nup, uint64_t num)
 {
-	const uint64_t *f = num ? bsearch(&num, up, nup, sizeof(*up), cmp_u64) : NULL;
+	const uint64_t *f = num ? bsearch(&num, up, nup, sizeof(*up), vs_cmp_u64) : NULL;
 
 	return f ? f - up : -1;
 }

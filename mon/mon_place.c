@@ -20,6 +20,7 @@
  * old sets. */
 #include "mon.h"
 
+#include "cmp.h"
 #include "log.h"
 #include "placement.h"
 #include "pool.h"
@@ -282,13 +283,6 @@ struct place_ctx {
 	bool first_pool;
 };
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* OSD leaves: every OSD with a size in osd/stats that is up or not out. */
 static int build_tree(struct mon *m, struct place_ctx *pc)
 {
@@ -351,7 +345,7 @@ static int build_up(struct mon *m, struct place_ctx *pc)
 		if (num && prim && mon_osd_up(m, num))
 			pc->up[pc->nup++] = num;
 	}
-	qsort(pc->up, pc->nup, sizeof(uint64_t), cmp_u64);
+	qsort(pc->up, pc->nup, sizeof(uint64_t), vs_cmp_u64);
 	free(st);
 	return 0;
 }

@@ -247,12 +247,6 @@ int vs_txn(struct vsctl *v, const struct etcd_txn_req *req)
 	return rc;
 }
 
-int vs_cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 uint64_t vs_key_num(const char *key, const char *prefix)
 {

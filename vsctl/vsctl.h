@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cmp.h"
 #include "config.h"
 #include "etcd.h"
 #include "json.h"
@@ -80,8 +81,6 @@ int vs_txn(struct vsctl *v, const struct etcd_txn_req *req);
 /* Parses the decimal number after prefix in key ("osd/state/12" -> 12);
  * 0 when it is not a plain positive number. */
 uint64_t vs_key_num(const char *key, const char *prefix);
-/* qsort/bsearch order of uint64_t values. */
-int vs_cmp_u64(const void *a, const void *b);
 
 /* ---- pools (cmd_pool.c) ---- */
 struct vs_pool {
