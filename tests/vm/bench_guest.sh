@@ -104,7 +104,10 @@ record() {
 # module's poll queue), -gtod (--gtod_reduce=1: fio reads the clock only
 # for its run time), -fixed (io_uring: --fixedbufs --registerfiles, the
 # buffers pinned once, not per I/O), -norand (--norandommap
-# --randrepeat=0: no map of the blocks done), -lite, -nostats; NAME names
+# --randrepeat=0: no map of the blocks done), -lite, -nostats, -thread
+# (--thread: the job runs as a thread of fio's process, not a child
+# process, so switching to and from fio's helper thread, which wakes many
+# times a second, keeps the address space: see bench_vsN.sh); NAME names
 # the results.
 run_fio() {
 	file=$dev engine=${1%%-*} opts="" words=$(echo "${1#"$engine"}" | tr - " ")
@@ -116,6 +119,7 @@ run_fio() {
 		cmin[0-9]*) n=${w#cmin}; [ "$n" -gt "$3" ] && n=$3
 			opts="$opts --iodepth_batch_complete_min=$n" ;;
 		lite) opts="$opts --disk_util=0 --disable_slat=1" ;;
+		thread) opts="$opts --thread" ;;
 		hipri) opts="$opts --hipri" ;;
 		fixed) opts="$opts --fixedbufs=1 --registerfiles=1" ;;
 		gtod) opts="$opts --gtod_reduce=1" ;;

@@ -34,7 +34,12 @@
 #   bench's event loop and nothing else (a client as light as vsctl
 #   bench, to tell fio's own cost from the kernel path's). -lite: fio
 #   with --disk_util=0 --disable_slat=1; -nostats: the queue's iostats
-#   and wbt off for the run.
+#   and wbt off for the run; -thread: fio's --thread (the job a thread of
+#   fio's own process, not a child process: fio's helper thread wakes
+#   many times a second, and each switch between it and a child process
+#   changes the address space, which under TCG likely costs a flush of
+#   the emulated TLB; in a 1-vCPU client guest (BENCH_SPLIT) it cut
+#   fio's CPU per op at depth 1 read by 28-42%).
 #   BENCH_LAYERED=1: the image is snapshotted after it was written, so
 #   reads go through a parent layer (clone/snapshot read cost).
 #   BENCH_CASES (default "read-1 read-32 write-1 write-32"): TYPE-QD cases.
@@ -209,7 +214,7 @@ print("| case | client | IOPS | mean latency | CPU/op | OSD/op | segs/op | cs/op
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 def label(e):
     w = e.split("-")
-    words = {"batch": " batched", "hipri": " polled", "fixed": " fixedbufs", "gtod": " gtod_reduce", "norand": " norandommap", "lite": " lite", "nostats": " nostats"}
+    words = {"batch": " batched", "hipri": " polled", "fixed": " fixedbufs", "gtod": " gtod_reduce", "norand": " norandommap", "lite": " lite", "nostats": " nostats", "thread": " thread"}
     def word(x):
         if x.startswith("rxwork"):
             return " rx_work=" + x[6:]
