@@ -30,8 +30,8 @@
  * Held (osd_etcd_batch_hold): etcd renews a lease only once its apply has
  * caught up with its log, within a second, so a backlog of our own txns
  * (thousands of PGs, a slow host) fails the keepalives until the lease is
- * gone. While the OSD's keepalive fails no new txn is sent: those in
- * flight drain and the next keepalive gets through. */
+ * gone. While the OSD's keepalive fails or goes unanswered no new txn is
+ * sent: those in flight drain and the next keepalive gets through. */
 #include "osd.h"
 #include "config.h"
 #include "etcd.h"

@@ -247,7 +247,6 @@ int vs_txn(struct vsctl *v, const struct etcd_txn_req *req)
 	return rc;
 }
 
-
 uint64_t vs_key_num(const char *key, const char *prefix)
 {
 	size_t pl = strlen(prefix);

@@ -45,10 +45,9 @@ note "clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_cl
 # BENCH_DISK_LAT_US: the OSDs on disks of that latency (disks_latent)
 [ "${BENCH_DISK_LAT_US:-0}" != 0 ] && OSD_DISK_LAT_US=$BENCH_DISK_LAT_US
 if [ -n "${OSD_DISK_LAT_US:-}" ]; then note "OSD disks: null_blk, $OSD_DISK_LAT_US us per request"; else note "OSD disks: brd"; fi
-osds_up_there() { [ -n "$(etcd_raw_get /vstor-bench/osds-up)" ]; }
 if [ "$SPLIT" = 1 ]; then
 	note "client guest: $(nproc) vCPU, cluster at $ETCD, MTU $(cat /sys/class/net/eth0/mtu)"
-	wait_every 1 600 osds_up_there || die "no cluster at $ETCD (the OSD guest, bench_osds_guest.sh)"
+	wait_every 1 600 etcd_has /vstor-bench/osds-up || die "no cluster at $ETCD (the OSD guest, bench_osds_guest.sh)"
 	pass "cluster up in the OSD guest"
 	note "ping to the OSD guest: $(ping -c 20 -i 0.2 -q "${ETCD%:*}" | tail -n 1)"
 	bench_image_map
@@ -67,13 +66,7 @@ fi
 # TCP segments sent (OutSegs), the OSDs' CPU ticks (utime + stime, with
 # the softirq work done in their context), context switches, interrupts
 counters() {
-	osd=0
-	for n in 1 2 3; do
-		eval "pid=\$OSD_PID_$n"
-		[ -n "$pid" ] || continue
-		osd=$(( osd + $(awk '{ print $14 + $15 }' "/proc/$pid/stat") ))
-	done
-	echo "$(awk '/^Tcp:/ && $2 ~ /[0-9]/ { print $12 }' /proc/net/snmp) $osd" \
+	echo "$(awk '/^Tcp:/ && $2 ~ /[0-9]/ { print $12 }' /proc/net/snmp) $(osd_ticks)" \
 		"$(awk '/^ctxt/ || /^intr/ { print $2 }' /proc/stat | tr '\n' ' ')"
 }
 

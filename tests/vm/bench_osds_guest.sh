@@ -10,14 +10,9 @@
 [ "${BENCH_DISK_LAT_US:-0}" != 0 ] && OSD_DISK_LAT_US=$BENCH_DISK_LAT_US
 cluster_start 192
 etcd_raw_put /vstor-bench/osds-up 1 || die "put /vstor-bench/osds-up"
-client_done() { [ -n "$(etcd_raw_get /vstor-bench/client-done)" ]; }
-wait_every 2 "${BENCH_WAIT:-2800}" client_done || die "the client guest never finished"
+# the bench's guest limit (bench_vsN.sh: GUEST_TIMEOUT 2900) less a margin
+wait_every 2 2800 etcd_has /vstor-bench/client-done || die "the client guest never finished"
 pass "client done"
-osd=0
-for n in 1 2 3; do
-	eval "pid=\$OSD_PID_$n"
-	osd=$((osd + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
-done
-note "OSD CPU: $((osd * 10)) ms over the guest's $(awk '{ printf "%d", $1 }' /proc/uptime) s, load: $(uptime)"
+note "OSD CPU: $(($(osd_ticks) * 10)) ms over the guest's $(awk '{ printf "%d", $1 }' /proc/uptime) s, load: $(uptime)"
 cluster_stop
 exit $fail

@@ -51,13 +51,13 @@
 #   BENCH_SPLIT=1: the client host apart from the OSD host, as in a real
 #   cluster: etcd and the OSDs in one guest (BENCH_OSD_CPUS vCPUs, default
 #   1, tests/vm/bench_osds_guest.sh), fio and vsctl bench in a second
-#   (BENCH_CLIENT_CPUS, default 1), the two on QEMU's socket network (a
-#   virtio NIC each). With one vCPU each the two guests take the host's
-#   two cores, so neither client takes CPU from the OSDs, and CPU per op
-#   is the client guest's alone: what each client path costs its host.
-#   The network is an emulated NIC and a host TCP socket between two
-#   QEMUs, slower than loopback in one guest, the same for both clients.
-#   No BENCH_PIN there.
+#   (BENCH_CLIENT_CPUS, default 1), the two on QEMU's UDP socket network
+#   (a virtio NIC each, BENCH_MTU, default 1500). CPU per op is the client
+#   guest's alone: what each client path costs its host. The two QEMUs
+#   (a vCPU thread and an I/O thread each) still share the host's cores,
+#   so a client's CPU is not wholly apart from the OSDs'. The network (an
+#   emulated NIC and host UDP between two QEMUs) is slower than loopback
+#   in one guest, the same for both clients. No BENCH_PIN there.
 #   BENCH_DISK_LAT_US=N: the OSDs on RAM-backed null_blk disks that
 #   complete each request N us after it came (default 0: brd, memory
 #   speed). Under TCG the CPU path is some 30x slower than on hardware
@@ -108,7 +108,7 @@ s = [socket.socket(type=socket.SOCK_DGRAM) for i in (0, 1)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*(x.getsockname()[1] for x in s))')
 	p1=${ports% *} p2=${ports#* }
-	APPEND="$APPEND GUEST_ETCD=10.0.2.1:2379 BENCH_SPLIT=1 BENCH_WAIT=2800"
+	APPEND="$APPEND GUEST_ETCD=10.0.2.1:2379 BENCH_SPLIT=1"
 	VM_MTU=${BENCH_MTU:-1500}
 	export VM_MTU
 	VM_KEEP="$keep/osds" VM_SMP=${BENCH_OSD_CPUS:-1} VM_IP=10.0.2.1/24 \
@@ -116,12 +116,13 @@ print(*(x.getsockname()[1] for x in s))')
 		vm tests/vm/bench_osds_guest.sh >"$keep/osds.log" 2>&1 &
 	opid=$!
 	# its QEMU, known by its port (a background function is a subshell)
-	stop_osds() { pkill -f "localaddr=127.0.0.1:$p1 " 2>/dev/null; }
+	osd_qemu="localaddr=127.0.0.1:$p1 "
+	stop_osds() { pkill -f "$osd_qemu" 2>/dev/null; }
 	trap 'stop_osds; rm -rf "$keep"' EXIT
 	# the client guest waits for the cluster (bench_guest.sh); start it
 	# once the OSD guest's module build is done (one make at a time)
 	i=0
-	until pgrep -f "localaddr=127.0.0.1:$p1 " >/dev/null; do
+	until pgrep -f "$osd_qemu" >/dev/null; do
 		i=$((i + 1))
 		if [ $i -gt 600 ] || ! kill -0 $opid 2>/dev/null; then
 			cat "$keep/osds.log"

@@ -163,6 +163,19 @@ etcd_raw_get() {	# KEY: the value
 		sed -n 's/.*"value":"\([^"]*\)".*/\1/p' | base64 -d
 }
 
+etcd_has() { [ -n "$(etcd_raw_get "$1")" ]; }	# KEY: it has a value
+
+# osd_ticks: the CPU ticks (utime + stime) of the OSDs this guest started,
+# with the softirq work done in their context
+osd_ticks() {
+	ot_sum=0
+	for ot_n in 1 2 3; do
+		eval "ot_pid=\${OSD_PID_$ot_n:-}"
+		[ -n "$ot_pid" ] && ot_sum=$((ot_sum + $(awk '{ print $14 + $15 }' "/proc/$ot_pid/stat")))
+	done
+	echo "$ot_sum"
+}
+
 pg1_primary() {	# the OSD holding the lock of PG 1 of pool 1
 	etcd_get pg/state/1/1 | sed -n 's/.*"primary":"*\([0-9]*\).*/\1/p'
 }

@@ -39,12 +39,7 @@ pin "${PROF_PIN:-0}"
 # OSD ticks, etcd ticks, context switches, interrupts, TCP
 # segments in and out, NET_RX and BLOCK softirqs, LOC RES CAL TLB
 counters() {
-	osd=0
-	for n in 1 2 3; do
-		eval "p=\$OSD_PID_$n"
-		osd=$(( osd + $(awk '{ print $14 + $15 }' "/proc/$p/stat") ))
-	done
-	echo "$osd $(awk '{ print $14 + $15 }' "/proc/$ETCD_PID/stat")" \
+	echo "$(osd_ticks) $(awk '{ print $14 + $15 }' "/proc/$ETCD_PID/stat")" \
 		"$(awk '/^ctxt/ || /^intr/ { print $2 }' /proc/stat | tr '\n' ' ')" \
 		"$(awk '/^Tcp:/ && $2 ~ /[0-9]/ { print $11, $12 }' /proc/net/snmp)" \
 		"$(awk '/NET_RX:|BLOCK:/ { print $2 + $3 }' /proc/softirqs | tr '\n' ' ')" \
